@@ -1,0 +1,212 @@
+"""The rules of spec/domain.md as pure functions: comparison, change, status, discrepancy.
+
+Projections and mutation payloads call these and nothing else, so a figure
+shows the same change and status wherever it is read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+from domain.values import Amount, Basis, Direction, Quarter, Status
+
+HUNDRED = Decimal(100)
+FOUR = Decimal(4)
+DEFAULT_TOLERANCE = Decimal(5)
+DEFAULT_DISCREPANCY_THRESHOLD = Decimal("1.0")
+SEVERITY = {Status.ON_TRACK: 0, Status.AT_RISK: 1, Status.OFF_TRACK: 2}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The reference a component is compared with."""
+
+    amount: Amount
+    profile: tuple[Decimal, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A figure's verdict, with everything it was computed from."""
+
+    status: Status
+    rule: str
+    measured: Decimal | None = None
+    comparison: Decimal | None = None
+    change: Decimal | None = None
+    discrepancy: bool = False
+    discrepancy_reason: str | None = None
+
+
+def round1(value: Decimal) -> Decimal:
+    """Half-up to one decimal place, as the report shows changes."""
+    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def rate_of(amount: Amount) -> Decimal | None:
+    """The percentage an amount stands for: from its fraction when it has one."""
+    if amount.numerator is not None and amount.denominator:
+        return amount.numerator / amount.denominator * HUNDRED
+    return amount.value
+
+
+def measured_value(basis: Basis, amount: Amount) -> Decimal | None:
+    """The number compared with the baseline: a rate for RATE, else the value."""
+    if basis is Basis.RATE:
+        return rate_of(amount)
+    return amount.value if amount.value is not None else rate_of(amount)
+
+
+def comparison_value(basis: Basis, baseline: Baseline | None, quarter: Quarter) -> Decimal | None:
+    """What a quarter's figure is held against, or None where nothing applies."""
+    if baseline is None or basis is Basis.NONE:
+        return None
+    q = quarter.number
+    if basis is Basis.YTD_PRO_RATA and baseline.profile:
+        return sum(baseline.profile[:q], Decimal(0))
+    base = measured_value(basis, baseline.amount)
+    if base is None:
+        return None
+    if basis in (Basis.YTD_PRO_RATA, Basis.TARGET_COUNT):
+        return base * q / FOUR
+    return base
+
+
+def change(basis: Basis, measured: Decimal, comparison: Decimal) -> Decimal | None:
+    """Percent change, or percentage points for RATE; None where it is undefined."""
+    if basis is Basis.RATE:
+        return measured - comparison
+    if comparison == 0:
+        return None
+    return (measured - comparison) / comparison * HUNDRED
+
+
+def _banded(direction: Direction, ch: Decimal, tolerance: Decimal) -> tuple[Status, str]:
+    if direction is Direction.REDUCE:
+        if ch <= -tolerance:
+            return Status.ON_TRACK, f"REDUCE: change {round1(ch)} <= -{tolerance}"
+        if ch >= tolerance:
+            return Status.OFF_TRACK, f"REDUCE: change {round1(ch)} >= +{tolerance}"
+        return Status.AT_RISK, f"REDUCE: change {round1(ch)} within ±{tolerance}"
+    if direction is Direction.INCREASE:
+        if ch >= tolerance:
+            return Status.ON_TRACK, f"INCREASE: change {round1(ch)} >= +{tolerance}"
+        if ch <= -tolerance:
+            return Status.OFF_TRACK, f"INCREASE: change {round1(ch)} <= -{tolerance}"
+        return Status.AT_RISK, f"INCREASE: change {round1(ch)} within ±{tolerance}"
+    # MAINTAIN: keep at or below the baseline.
+    if ch <= 0:
+        return Status.ON_TRACK, f"MAINTAIN: change {round1(ch)} <= 0"
+    if ch < tolerance:
+        return (
+            Status.AT_RISK,
+            f"MAINTAIN: change {round1(ch)} between 0 and {tolerance}",
+        )
+    return Status.OFF_TRACK, f"MAINTAIN: change {round1(ch)} >= {tolerance}"
+
+
+def _target(measured: Decimal, comparison: Decimal, tolerance: Decimal) -> tuple[Status, str]:
+    if measured >= comparison:
+        return Status.ON_TRACK, f"TARGET_COUNT: {measured} >= {comparison}"
+    if measured >= comparison * (HUNDRED - tolerance) / HUNDRED:
+        return (
+            Status.AT_RISK,
+            f"TARGET_COUNT: {measured} within {tolerance}% below {comparison}",
+        )
+    return (
+        Status.OFF_TRACK,
+        f"TARGET_COUNT: {measured} more than {tolerance}% below {comparison}",
+    )
+
+
+def discrepancies(
+    basis: Basis,
+    amount: Amount,
+    reported_change: Decimal | None,
+    computed_change: Decimal | None,
+    threshold: Decimal = DEFAULT_DISCREPANCY_THRESHOLD,
+) -> list[str]:
+    """Where the officer's own arithmetic disagrees with ours by the threshold or more."""
+    found: list[str] = []
+    if amount.value is not None and amount.is_fraction:
+        computed_rate = rate_of(amount)
+        assert computed_rate is not None
+        if abs(amount.value - computed_rate) >= threshold:
+            found.append(
+                f"stated rate {amount.value}% but {amount.numerator} of {amount.denominator}"
+                f" is {round1(computed_rate)}%"
+            )
+    if reported_change is not None and computed_change is not None:
+        if abs(reported_change - computed_change) >= threshold:
+            found.append(f"reported change {reported_change} but computed {round1(computed_change)}")
+    return found
+
+
+def assess(
+    *,
+    direction: Direction,
+    basis: Basis,
+    tolerance: Decimal,
+    baseline: Baseline | None,
+    quarter: Quarter,
+    amount: Amount | None,
+    reported_change: Decimal | None = None,
+    threshold: Decimal = DEFAULT_DISCREPANCY_THRESHOLD,
+) -> Assessment:
+    """The status of one component in one quarter, explained."""
+    if amount is None:
+        return Assessment(Status.NO_DATA, "no figure for this quarter")
+    measured = measured_value(basis, amount)
+    comparison = comparison_value(basis, baseline, quarter)
+    ch = change(basis, measured, comparison) if measured is not None and comparison is not None else None
+    status, rule = _verdict(direction, basis, tolerance, baseline, measured, comparison, ch)
+    flags = discrepancies(basis, amount, reported_change, ch, threshold)
+    return Assessment(status, rule, measured, comparison, ch, bool(flags), "; ".join(flags) or None)
+
+
+def _verdict(
+    direction: Direction,
+    basis: Basis,
+    tolerance: Decimal,
+    baseline: Baseline | None,
+    measured: Decimal | None,
+    comparison: Decimal | None,
+    ch: Decimal | None,
+) -> tuple[Status, str]:
+    if direction is Direction.MONITOR or basis is Basis.NONE:
+        return Status.NOT_ASSESSED, "MONITOR: no target"
+    if baseline is None:
+        return Status.NOT_ASSESSED, "no baseline to compare with"
+    if comparison is None:
+        return Status.NOT_ASSESSED, "the baseline gives no value to compare with"
+    if measured is None:
+        return Status.NOT_ASSESSED, "the figure gives no comparable value"
+    if basis is Basis.TARGET_COUNT:
+        if comparison == 0:
+            return Status.NOT_ASSESSED, "the target is zero"
+        return _target(measured, comparison, tolerance)
+    if ch is None:
+        return Status.NOT_ASSESSED, "the baseline is zero: a percentage change is undefined"
+    return _banded(direction, ch, tolerance)
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """A measure's status in a quarter: the worst assessed component.
+
+    NOT_ASSESSED where components have data but none could be assessed, and
+    NO_DATA only where every component lacks data.
+    """
+    seen = list(statuses)
+    assessed = [s for s in seen if s in SEVERITY]
+    if assessed:
+        return max(assessed, key=SEVERITY.__getitem__)
+    if Status.NOT_ASSESSED in seen:
+        return Status.NOT_ASSESSED
+    return Status.NO_DATA
+
+
+def current_quarter(reported: Sequence[Quarter]) -> Quarter | None:
+    """The latest quarter with a figure or an override."""
+    return max(reported, key=lambda q: q.number) if reported else None

@@ -1,0 +1,144 @@
+"""What a reader sees of a measure: every figure assessed by the rules.
+
+The current-state projection writes exactly this, and time travel stores it
+per version, so every read shows what these functions computed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.measure import (
+    BaselineRecord,
+    Component,
+    Definition,
+    FigureRecord,
+    Measure,
+    Override,
+)
+from domain.rules import Assessment, assess, current_quarter, discrepancies, worst
+from domain.values import Quarter, Status
+
+
+@dataclass(frozen=True)
+class FigureView:
+    component: str
+    quarter: Quarter
+    record: FigureRecord
+    assessment: Assessment
+    baseline: BaselineRecord | None
+
+
+@dataclass(frozen=True)
+class BaselineView:
+    record: BaselineRecord
+    discrepancy_reason: str | None
+
+    @property
+    def discrepancy(self) -> bool:
+        return self.discrepancy_reason is not None
+
+
+@dataclass(frozen=True)
+class QuarterView:
+    quarter: Quarter
+    status: Status
+    computed_status: Status
+    override: Override | None
+    commentary: str | None
+    commentary_at: datetime | None
+    commentary_by: str | None
+
+
+@dataclass(frozen=True)
+class MeasureView:
+    id: UUID
+    plan_id: UUID
+    theme_code: str
+    number: str
+    definition: Definition
+    version: int
+    modified_at: datetime
+    status: Status
+    components: tuple[Component, ...]
+    baselines: dict[str, tuple[BaselineView, ...]]
+    figures: tuple[FigureView, ...]
+    quarters: tuple[QuarterView, ...]
+
+
+def assess_figure(measure: Measure, component: str, quarter: Quarter) -> tuple[Assessment, BaselineRecord | None]:
+    """The verdict on one component's quarter against its baseline in force now."""
+    d = measure.definition
+    record = measure.figures.get((component, quarter))
+    baseline = measure.baseline(component)
+    return (
+        assess(
+            direction=d.direction,
+            basis=d.basis,
+            tolerance=d.tolerance,
+            baseline=baseline.as_rule if baseline else None,
+            quarter=quarter,
+            amount=record.amount if record else None,
+            reported_change=record.reported_change if record else None,
+            threshold=measure.discrepancy_threshold,
+        ),
+        baseline,
+    )
+
+
+def measure_view(measure: Measure) -> MeasureView:
+    """Assess every component in every quarter, and the measure as a whole."""
+    keys = [c.key for c in measure.definition.components]
+    figures: list[FigureView] = []
+    quarters: list[QuarterView] = []
+    reported: list[Quarter] = []
+    for quarter in Quarter:
+        statuses: list[Status] = []
+        has_figure = False
+        for key in keys:
+            assessment, baseline = assess_figure(measure, key, quarter)
+            statuses.append(assessment.status)
+            record = measure.figures.get((key, quarter))
+            if record is not None:
+                has_figure = True
+                figures.append(FigureView(key, quarter, record, assessment, baseline))
+        computed = worst(statuses)
+        override = measure.overrides.get(quarter)
+        if has_figure or override is not None:
+            reported.append(quarter)
+        text, stamp = measure.commentary.get(quarter, (None, None))
+        quarters.append(
+            QuarterView(
+                quarter=quarter,
+                status=override.status if override else computed,
+                computed_status=computed,
+                override=override,
+                commentary=text,
+                commentary_at=stamp.at if stamp else None,
+                commentary_by=stamp.by if stamp else None,
+            )
+        )
+    latest = current_quarter(reported)
+    status = quarters[latest.number - 1].status if latest else Status.NO_DATA
+    return MeasureView(
+        id=measure.id,
+        plan_id=measure.plan_id,
+        theme_code=measure.theme_code,
+        number=measure.number,
+        definition=measure.definition,
+        version=measure.version,
+        modified_at=measure.modified_on,
+        status=status,
+        components=measure.definition.components,
+        baselines={k: tuple(_baseline_view(measure, b) for b in v) for k, v in measure.baselines.items()},
+        figures=tuple(figures),
+        quarters=tuple(quarters),
+    )
+
+
+def _baseline_view(measure: Measure, record: BaselineRecord) -> BaselineView:
+    """A stated baseline rate that its own fraction contradicts is flagged, like a figure."""
+    found = discrepancies(measure.definition.basis, record.amount, None, None, measure.discrepancy_threshold)
+    return BaselineView(record, "; ".join(found) or None)

@@ -1,0 +1,1 @@
+"""Read models of the ledger, written by eventsourcing projections with exactly-once tracking."""

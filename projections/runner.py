@@ -1,0 +1,131 @@
+"""Running the projection: one leader at a time, catch-up, and rebuild.
+
+Several service processes may share one database; a PostgreSQL advisory lock
+makes exactly one of them run the projection, and another takes over when the
+leader's connection goes away.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+
+import psycopg
+from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.projection import BaseProjectionRunner
+from eventsourcing.utils import Environment
+
+from domain.ledger import Ledger
+from projections.current_state import NAME, CurrentState, CurrentStateView
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x4D4C5052  # "MLPR": the projection leader's advisory lock
+BATCH = 500
+Progress = Callable[[int, int], None]
+
+
+def open_view(env: Mapping[str, str]) -> CurrentStateView:
+    """The view's recorder, its tables created if missing."""
+    factory = InfrastructureFactory[CurrentStateView].construct(env=Environment(NAME, dict(env)))
+    return factory.tracking_recorder(CurrentStateView)
+
+
+def conninfo(env: Mapping[str, str]) -> str:
+    """A libpq connection string from the eventsourcing POSTGRES_* settings."""
+    parts = {
+        "dbname": env.get("POSTGRES_DBNAME", ""),
+        "host": env.get("POSTGRES_HOST", ""),
+        "port": env.get("POSTGRES_PORT", ""),
+        "user": env.get("POSTGRES_USER", ""),
+        "password": env.get("POSTGRES_PASSWORD", ""),
+    }
+    return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v})
+
+
+def catch_up(ledger: Ledger, projection: CurrentState, progress: Progress | None = None) -> int:
+    """Process every event after the view's position; returns how many."""
+    start = projection.view.position(ledger.name) + 1
+    last = ledger.recorder.max_notification_id() or 0
+    done = 0
+    while start <= last:
+        batch = ledger.recorder.select_notifications(start=start, limit=BATCH, stop=last)
+        if not batch:
+            break
+        for notification in batch:
+            event = ledger.mapper.to_domain_event(notification)
+            projection.process_event(event, Tracking(ledger.name, notification.id))
+            done += 1
+        start = batch[-1].id + 1
+        if progress:
+            progress(batch[-1].id, last)
+    return done
+
+
+def rebuild(env: Mapping[str, str], progress: Progress | None = None) -> int:
+    """Empty the read model and replay the whole event store into it, as leader."""
+    with leadership(env, wait=True) as leading:
+        assert leading
+        ledger = Ledger(env=dict(env))
+        view = open_view(env)
+        try:
+            view.clear()
+            return catch_up(ledger, CurrentState(view, ledger), progress)
+        finally:
+            view.datastore.close()
+            ledger.close()
+
+
+@contextmanager
+def leadership(env: Mapping[str, str], *, wait: bool = False) -> Iterator[bool]:
+    """Hold the projection's advisory lock for the block; yields whether it was won."""
+    with psycopg.connect(conninfo(env), autocommit=True) as conn:
+        if wait:
+            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+            won = True
+        else:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
+            won = bool(row and row[0])
+        try:
+            yield won
+        finally:
+            if won and not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+
+
+def run_projection(env: Mapping[str, str], stop: threading.Event, retry_seconds: float = 2.0) -> None:
+    """Lead the projection whenever this process can win the lock, until stopped."""
+    while not stop.is_set():
+        try:
+            with leadership(env) as leading:
+                if leading:
+                    _lead(env, stop)
+        except Exception:
+            log.exception("projection stopped; retrying in %.0f s", retry_seconds)
+        stop.wait(retry_seconds)
+
+
+def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
+    ledger = Ledger(env=dict(env))
+    view = open_view(env)
+    projection = CurrentState(view, ledger)
+    try:
+        catch_up(ledger, projection)
+        runner = BaseProjectionRunner(
+            projection=projection,
+            application_class=Ledger,
+            tracking_recorder=view,
+            topics=(),
+            env=dict(env),
+        )
+        with runner:
+            log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
+            while not stop.is_set():
+                runner.run_forever(timeout=1.0)
+                if runner.is_interrupted.is_set():
+                    break
+    finally:
+        view.datastore.close()
+        ledger.close()

@@ -1,0 +1,1 @@
+"""The service: Starlette with Strawberry GraphQL, the CLI and their settings."""

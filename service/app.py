@@ -1,0 +1,99 @@
+"""`create_app()`: the Starlette application, its routes and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import asyncpg
+import psycopg.conninfo
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+
+from domain.ledger import Ledger
+from projections.runner import open_view, run_projection
+from service import read, tokens
+from service.http import LedgerGraphQL
+from service.positions import PositionWatcher
+from service.schema import build_schema
+from service.schema.context import Services
+from service.settings import Settings, eventsourcing_env
+
+log = logging.getLogger(__name__)
+
+
+def asyncpg_args(database_url: str) -> dict[str, Any]:
+    """asyncpg's connect() arguments for a libpq URL or key=value string."""
+    parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    args: dict[str, Any] = {
+        "host": parts.get("host") or "127.0.0.1",
+        "port": int(parts.get("port") or 5432),
+        "user": parts.get("user") or "postgres",
+        "database": parts.get("dbname") or "postgres",
+    }
+    if parts.get("password"):
+        args["password"] = parts["password"]
+    return args
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The whole service; DATABASE_URL (or `settings.database_url`) names its database."""
+    settings = settings or Settings.from_env()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set; `measure-ledger serve` starts an embedded PostgreSQL")
+    database_url = settings.database_url
+    view = LedgerGraphQL(
+        build_schema(),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        allowed_origins=settings.allowed_origins,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        env = eventsourcing_env(database_url)
+        ledger = Ledger(env=env)  # creates the event store's tables if missing
+        open_view(env).datastore.close()  # and the read model's
+        connect_args = asyncpg_args(database_url)
+        pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size)
+        await tokens.ensure_table(pool)
+        watcher = PositionWatcher(
+            connect=lambda: asyncpg.connect(**connect_args),
+            read_position=lambda: read.view_position(pool, ledger.name),
+        )
+        await watcher.start()
+        stop = threading.Event()
+        projector: threading.Thread | None = None
+        if settings.run_projection:
+            projector = threading.Thread(target=run_projection, args=(env, stop), name="projection", daemon=True)
+            projector.start()
+        view.services = Services(settings=settings, pool=pool, ledger=ledger, watcher=watcher)
+        try:
+            yield
+        finally:
+            stop.set()
+            if projector is not None:
+                await asyncio.to_thread(projector.join, 10)
+            await watcher.stop()
+            await pool.close()
+            ledger.close()
+
+    async def health(request: Request) -> JSONResponse:
+        position = await read.view_position(view.services.pool, view.services.ledger.name)
+        return JSONResponse({"status": "ok", "position": position})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", view, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", view),
+            Route("/health", health),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,191 @@
+"""`measure-ledger`: serve the API, run or rebuild projections, tokens, schema, import and export."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from service.settings import Settings, eventsourcing_env
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_PLAN = ROOT / "examples" / "community-safety-plan-2012-13.yaml"
+DEMO_PRINCIPAL = "demo"
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """The configured database, or the embedded one in the data folder."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    from service.embedded import embedded_postgres
+
+    with embedded_postgres(settings.data_dir) as url:
+        yield url
+
+
+def progress_bar(label: str) -> object:
+    """A one-line progress bar on stderr, for long commands."""
+
+    def show(done: int, total: int) -> None:
+        width = 30
+        filled = width * done // total if total else width
+        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    embedded = not settings.database_url
+    with database(settings) as url:
+        os.environ["DATABASE_URL"] = url
+        from domain.ledger import Ledger
+        from projections.runner import open_view
+
+        env = eventsourcing_env(url)
+        Ledger(env=env).close()
+        open_view(env).datastore.close()
+        if embedded:
+            if not args.no_demo and DEMO_PLAN.exists():
+                _load_demo(env)
+            token = _demo_token(settings, url)
+            print(f"Measure Ledger: http://{args.host}:{args.port}/graphql (GraphiQL in a browser)")
+            print(f"Demo token (principal {DEMO_PRINCIPAL!r}): {token}")
+            print(f'  curl -H "Authorization: Bearer {token}" ...')
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            ws_ping_interval=20,
+            log_level="info",
+        )
+    return 0
+
+
+def _load_demo(env: dict[str, str]) -> None:
+    from domain.ledger import Ledger
+    from service.importer import import_plan, load_plan_file
+
+    ledger = Ledger(env=env)
+    try:
+        report = import_plan(ledger, load_plan_file(DEMO_PLAN), actor=DEMO_PRINCIPAL)
+        print(f"Demo plan: {report}")
+    finally:
+        ledger.close()
+
+
+def _demo_token(settings: Settings, url: str) -> str:
+    """One demo token per data folder, kept beside the database."""
+    from service.tokens import create_token
+
+    path = settings.data_dir / "demo-token"
+    if path.exists():
+        return path.read_text().strip()
+    token = create_token(url, DEMO_PRINCIPAL)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+    return token
+
+
+def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.runner import run_projection
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with database(settings) as url:
+        try:
+            run_projection(eventsourcing_env(url), stop)
+        except KeyboardInterrupt:
+            stop.set()
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.runner import rebuild
+
+    with database(settings) as url:
+        count = rebuild(eventsourcing_env(url), progress=progress_bar("rebuild"))  # type: ignore[arg-type]
+    print(f"rebuilt the read model from {count} events")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    from service.tokens import create_token
+
+    with database(settings) as url:
+        print(create_token(url, args.name))
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from service.schema import schema_sdl
+
+    sdl = schema_sdl()
+    target = ROOT / "schema.graphql"
+    if args.check:
+        if not target.exists() or target.read_text() != sdl:
+            print("schema.graphql differs from the served schema; run `measure-ledger schema --write`")
+            return 1
+        print("schema.graphql matches the served schema")
+        return 0
+    if args.write:
+        target.write_text(sdl)
+        print(f"wrote {target}")
+        return 0
+    sys.stdout.write(sdl)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="measure-ledger", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("serve", help="serve the GraphQL API (embedded PostgreSQL without DATABASE_URL)")
+    s.add_argument("--host", default=os.environ.get("ML_HOST", "127.0.0.1"))
+    s.add_argument("--port", type=int, default=int(os.environ.get("ML_PORT", "8000")))
+    s.add_argument("--workers", type=int, default=int(os.environ.get("ML_WORKERS", "1")))
+    s.add_argument("--no-demo", action="store_true", help="do not load the 2012-13 demo plan")
+    s.set_defaults(run=cmd_serve)
+
+    s = sub.add_parser("project", help="run the projections alone (one leader among all processes)")
+    s.set_defaults(run=cmd_project)
+
+    s = sub.add_parser("rebuild", help="rebuild the read model from the event store")
+    s.set_defaults(run=cmd_rebuild)
+
+    s = sub.add_parser("token", help="manage API tokens")
+    tsub = s.add_subparsers(dest="token_command", required=True)
+    t = tsub.add_parser("create", help="create a token for NAME and print it (only its hash is kept)")
+    t.add_argument("name")
+    t.set_defaults(run=cmd_token)
+
+    s = sub.add_parser("schema", help="print the served GraphQL schema")
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--write", action="store_true", help="write it to schema.graphql")
+    g.add_argument("--check", action="store_true", help="fail if schema.graphql differs")
+    s.set_defaults(run=cmd_schema)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    return int(args.run(args, Settings.from_env()))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

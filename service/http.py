@@ -1,0 +1,130 @@
+"""GraphQL over HTTP: media types, status codes and error codes as the spec asks.
+
+Clients that accept `application/graphql-response+json` get it, with 400 for
+a request that never reached execution; everyone else gets `application/json`
+and 200. Every error carries `extensions.code`; unexpected ones are masked.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from cross_web import HTTPException
+from graphql import ExecutionResult, GraphQLError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.typevars import Context, RootValue
+
+from service import tokens
+from service.schema.context import Context as LedgerContext
+from service.schema.context import Services
+
+log = logging.getLogger(__name__)
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+
+
+def wants_graphql_response(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return GRAPHQL_RESPONSE in accept
+
+
+def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> dict[str, Any]:
+    """Give an error its code; hide the details of one nobody expected."""
+    extensions = dict(formatted.get("extensions") or {})
+    if "code" in extensions:
+        formatted["extensions"] = extensions
+        return formatted
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        extensions["code"] = "VALIDATION"
+        formatted["extensions"] = extensions
+        return formatted
+    log.error("request %s failed", request_id, exc_info=(type(original), original, original.__traceback__))
+    masked: dict[str, Any] = {
+        "message": f"Internal server error (request {request_id})",
+        "extensions": {"code": "INTERNAL", "requestId": request_id},
+    }
+    if "path" in formatted:
+        masked["path"] = formatted["path"]
+    if "locations" in formatted:
+        masked["locations"] = formatted["locations"]
+    return masked
+
+
+class LedgerGraphQL(GraphQL[Context, RootValue]):
+    """Strawberry's ASGI view, with our context, auth and HTTP semantics."""
+
+    services: Services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=receive)
+        request.state.request_id = uuid.uuid4().hex[:16]
+        try:
+            response = await self.run(request)
+        except HTTPException as e:
+            # Malformed JSON, a missing query, a wrong method: still a GraphQL error body.
+            response = self._error(request, e.status_code, e.reason, "VALIDATION")
+        except Exception:
+            log.exception("request %s failed outside execution", request.state.request_id)
+            response = self._error(request, 503, "Service unavailable", "INTERNAL")
+        response.headers["x-request-id"] = request.state.request_id
+        await response(scope, receive, send)
+
+    def _error(self, request: Request, status: int, message: str, code: str) -> Response:
+        media = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
+        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        return JSONResponse(body, status_code=status, media_type=media)
+
+    async def get_context(self, request: Any, response: Any) -> Any:
+        principal = None
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("bearer "):
+            principal = await tokens.authenticate(self.services.pool, header[7:].strip())
+        return LedgerContext(self.services, principal, request, response)
+
+    async def on_ws_connect(self, context: Any) -> Any:
+        params = context.connection_params if hasattr(context, "connection_params") else None
+        token = ""
+        if isinstance(params, dict):
+            raw = params.get("authorization") or params.get("Authorization") or params.get("token") or ""
+            token = str(raw).removeprefix("Bearer ").strip()
+        if token:
+            principal = await tokens.authenticate(self.services.pool, token)
+            if principal is None:
+                raise ConnectionRejectionError({"message": "invalid token"})
+            context.principal = principal
+        return None
+
+    async def process_result(self, request: Any, result: ExecutionResult) -> Any:
+        data: dict[str, Any] = await super().process_result(request, result)
+        request_id = getattr(request.state, "request_id", "-") if hasattr(request, "state") else "-"
+        if result.errors:
+            data["errors"] = [coded(e, f, request_id) for e, f in zip(result.errors, data["errors"], strict=True)]
+            # An error with no path never reached execution: a request error.
+            if result.data is None and all(not e.path for e in result.errors) and hasattr(request, "state"):
+                request.state.request_error = True
+                data.pop("data", None)
+        return data
+
+    async def run(self, request: Any, context: Any = None, root_value: Any = None) -> Any:  # type: ignore[override]
+        from strawberry.types.unset import UNSET
+
+        response = await super().run(
+            request, UNSET if context is None else context, UNSET if root_value is None else root_value
+        )
+        if isinstance(request, Request) and isinstance(response, Response):
+            if response.media_type == JSON and wants_graphql_response(request):
+                response.headers["content-type"] = GRAPHQL_RESPONSE
+                if getattr(request.state, "request_error", False):
+                    response.status_code = 400
+        return response

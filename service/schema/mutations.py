@@ -1,0 +1,405 @@
+"""Mutations: each takes one input, records one event, and returns the state after it."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import strawberry
+from strawberry.types import Info
+
+from domain.ledger import Ledger, Written
+from domain.measure import parse_definition
+from domain.values import Amount, parse_amount
+from service import read
+from service.schema.enums import Basis, Direction, Quarter, Status
+from service.schema.errors import error, parse_id
+from service.schema.types import Measure, Plan
+
+
+@strawberry.input
+class ComponentInput:
+    key: str
+    label: str
+
+
+@strawberry.input
+class CreatePlanInput:
+    partnership: str
+    title: str
+    year: str
+    period_start: date
+    period_end: date
+    discrepancy_threshold: Decimal | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class AddThemeInput:
+    plan_id: strawberry.ID
+    code: str
+    title: str
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class DefineMeasureInput:
+    plan_id: strawberry.ID
+    theme_code: str
+    number: str
+    title: str
+    direction: Direction
+    basis: Basis
+    components: list[ComponentInput]
+    description: str | None = None
+    tolerance: Decimal | None = None
+    unit: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class RedefineMeasureInput:
+    measure_id: strawberry.ID
+    title: str
+    direction: Direction
+    basis: Basis
+    components: list[ComponentInput]
+    reason: str
+    description: str | None = None
+    tolerance: Decimal | None = None
+    unit: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SetBaselineInput:
+    measure_id: strawberry.ID
+    component: str
+    value: Decimal | None = None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    period: str | None = None
+    profile: list[Decimal] | None = None
+    note: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ResetBaselineInput:
+    measure_id: strawberry.ID
+    component: str
+    reason: str
+    value: Decimal | None = None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    period: str | None = None
+    profile: list[Decimal] | None = None
+    note: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class SubmitFigureInput:
+    measure_id: strawberry.ID
+    component: str
+    quarter: Quarter
+    value: Decimal | None = None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    reported_change: Decimal | None = None
+    commentary: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ReviseFigureInput:
+    measure_id: strawberry.ID
+    component: str
+    quarter: Quarter
+    reason: str
+    value: Decimal | None = None
+    numerator: Decimal | None = None
+    denominator: Decimal | None = None
+    reported_change: Decimal | None = None
+    commentary: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class MarkFigureUnavailableInput:
+    measure_id: strawberry.ID
+    component: str
+    quarter: Quarter
+    reason: str
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class UpdateCommentaryInput:
+    measure_id: strawberry.ID
+    quarter: Quarter
+    text: str | None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class OverrideStatusInput:
+    measure_id: strawberry.ID
+    quarter: Quarter
+    status: Status
+    reason: str
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ClearStatusOverrideInput:
+    measure_id: strawberry.ID
+    quarter: Quarter
+    reason: str
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class PlanPayload:
+    plan: Plan
+    position: int | None = strawberry.field(description="The event's position in the ledger.")
+    version: int
+    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+
+
+@strawberry.type
+class MeasurePayload:
+    measure: Measure
+    position: int | None = strawberry.field(description="The event's position in the ledger.")
+    version: int
+    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+
+
+async def _position(info: Info, w: Written) -> int | None:
+    if w.position is not None:
+        return w.position
+    return await read.event_position(info.context.services.pool, w.id, w.version)
+
+
+async def _plan_payload(info: Info, w: Written) -> PlanPayload:
+    row = await info.context.loaders.plan.load(w.id)
+    if row is None:
+        raise error("INTERNAL", "the read model has not caught up with the write; read the plan again shortly")
+    return PlanPayload(
+        plan=Plan.from_row(row), position=await _position(info, w), version=w.version, replayed=w.replayed
+    )
+
+
+async def _measure_payload(info: Info, w: Written) -> MeasurePayload:
+    row = await info.context.loaders.measure.load(w.id)
+    if row is None:
+        raise error("INTERNAL", "the read model has not caught up with the write; read the measure again shortly")
+    return MeasurePayload(
+        measure=Measure.from_row(row),
+        position=await _position(info, w),
+        version=w.version,
+        replayed=w.replayed,
+    )
+
+
+def _amount(value: Decimal | None, numerator: Decimal | None, denominator: Decimal | None) -> Amount:
+    return parse_amount(value, numerator, denominator)
+
+
+def _components(items: list[ComponentInput]) -> list[tuple[object, object]]:
+    return [(c.key, c.label) for c in items]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(description="Start a partnership's plan for a reporting year.")
+    async def create_plan(self, info: Info, input: CreatePlanInput) -> PlanPayload:
+        ctx = info.context
+        req = ctx.request_for(None, input.idempotency_key)
+        w = await ctx.write(
+            lambda ledger: ledger.create_plan(
+                req,
+                partnership=input.partnership,
+                title=input.title,
+                year=input.year,
+                period_start=input.period_start,
+                period_end=input.period_end,
+                discrepancy_threshold=input.discrepancy_threshold,
+            )
+        )
+        return await _plan_payload(info, w)
+
+    @strawberry.mutation(description="Add a numbered theme to a plan.")
+    async def add_theme(self, info: Info, input: AddThemeInput) -> PlanPayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        plan_id = parse_id(input.plan_id, "planId")
+        w = await ctx.write(lambda ledger: ledger.add_theme(req, plan_id, code=input.code, title=input.title))
+        return await _plan_payload(info, w)
+
+    @strawberry.mutation(description="Define a measure in one of a plan's themes.")
+    async def define_measure(self, info: Info, input: DefineMeasureInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        plan_id = parse_id(input.plan_id, "planId")
+
+        def command(ledger: Ledger) -> Written:
+            definition = parse_definition(
+                title=input.title,
+                description=input.description,
+                direction=input.direction,
+                basis=input.basis,
+                tolerance=input.tolerance,
+                unit=input.unit,
+                components=_components(input.components),
+            )
+            return ledger.define_measure(
+                req, plan_id, theme_code=input.theme_code, number=input.number, definition=definition
+            )
+
+        return await _measure_payload(info, await ctx.write(command))
+
+    @strawberry.mutation(description="Replace a measure's definition, saying why; the old one stays in history.")
+    async def redefine_measure(self, info: Info, input: RedefineMeasureInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+
+        def command(ledger: Ledger) -> Written:
+            definition = parse_definition(
+                title=input.title,
+                description=input.description,
+                direction=input.direction,
+                basis=input.basis,
+                tolerance=input.tolerance,
+                unit=input.unit,
+                components=_components(input.components),
+            )
+            return ledger.redefine_measure(req, measure_id, definition, reason=input.reason)
+
+        return await _measure_payload(info, await ctx.write(command))
+
+    @strawberry.mutation(description="Record a component's first baseline.")
+    async def set_baseline(self, info: Info, input: SetBaselineInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.set_baseline(
+                req,
+                measure_id,
+                input.component,
+                _amount(input.value, input.numerator, input.denominator),
+                period=input.period,
+                profile=list(input.profile) if input.profile else None,
+                note=input.note,
+            )
+        )
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Supersede a component's baseline, saying why.")
+    async def reset_baseline(self, info: Info, input: ResetBaselineInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.reset_baseline(
+                req,
+                measure_id,
+                input.component,
+                _amount(input.value, input.numerator, input.denominator),
+                reason=input.reason,
+                period=input.period,
+                profile=list(input.profile) if input.profile else None,
+                note=input.note,
+            )
+        )
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Report a component's figure for a quarter.")
+    async def submit_figure(self, info: Info, input: SubmitFigureInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.submit_figure(
+                req,
+                measure_id,
+                input.component,
+                input.quarter,
+                _amount(input.value, input.numerator, input.denominator),
+                reported_change=input.reported_change,
+                commentary=input.commentary,
+            )
+        )
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Correct a submitted figure, saying why.")
+    async def revise_figure(self, info: Info, input: ReviseFigureInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.revise_figure(
+                req,
+                measure_id,
+                input.component,
+                input.quarter,
+                _amount(input.value, input.numerator, input.denominator),
+                reason=input.reason,
+                reported_change=input.reported_change,
+                commentary=input.commentary,
+            )
+        )
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Say a quarter's figure could not be had, and why.")
+    async def mark_figure_unavailable(self, info: Info, input: MarkFigureUnavailableInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.mark_figure_unavailable(
+                req, measure_id, input.component, input.quarter, reason=input.reason
+            )
+        )
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Replace the officer's narrative for a quarter.")
+    async def update_commentary(self, info: Info, input: UpdateCommentaryInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(lambda ledger: ledger.update_commentary(req, measure_id, input.quarter, input.text))
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Set a quarter's status over the computed one, saying why.")
+    async def override_status(self, info: Info, input: OverrideStatusInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.override_status(req, measure_id, input.quarter, input.status, reason=input.reason)
+        )
+        return await _measure_payload(info, w)
+
+    @strawberry.mutation(description="Return a quarter to its computed status, saying why.")
+    async def clear_status_override(self, info: Info, input: ClearStatusOverrideInput) -> MeasurePayload:
+        ctx = info.context
+        req = ctx.request_for(input.expected_version, input.idempotency_key)
+        measure_id = parse_id(input.measure_id, "measureId")
+        w = await ctx.write(
+            lambda ledger: ledger.clear_status_override(req, measure_id, input.quarter, reason=input.reason)
+        )
+        return await _measure_payload(info, w)

@@ -1,0 +1,309 @@
+"""Object types of the read side: plans, themes, measures and their figures."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from domain.rules import round1
+from service.schema.enums import Basis, Direction, Quarter, Status
+from service.schema.loaders import Row
+
+
+@strawberry.type
+class Period:
+    start: date
+    end: date
+
+
+@strawberry.type
+class Plan:
+    id: strawberry.ID
+    partnership: str
+    title: str
+    year: str
+    period: Period
+    discrepancy_threshold: Decimal
+    version: int
+    created_at: datetime
+    created_by: str
+    modified_at: datetime
+
+    @classmethod
+    def from_row(cls, r: Row) -> Plan:
+        return cls(
+            id=strawberry.ID(str(r["id"])),
+            partnership=r["partnership"],
+            title=r["title"],
+            year=r["year"],
+            period=Period(start=r["period_start"], end=r["period_end"]),
+            discrepancy_threshold=r["discrepancy_threshold"],
+            version=r["version"],
+            created_at=r["created_at"],
+            created_by=r["created_by"],
+            modified_at=r["modified_at"],
+        )
+
+    @strawberry.field(description="The plan's themes, in the order they were added.")
+    async def themes(self, info: Info) -> list[Theme]:
+        rows = await info.context.loaders.themes.load(_uuid(self.id))
+        return [Theme.from_row(r) for r in rows]
+
+    @strawberry.field(description="Every measure of the plan, by number.")
+    async def measures(self, info: Info) -> list[Measure]:
+        rows = await info.context.loaders.measures.load(_uuid(self.id))
+        return [Measure.from_row(r) for r in rows]
+
+
+@strawberry.type
+class Theme:
+    plan_id: strawberry.ID
+    code: str
+    title: str
+
+    @classmethod
+    def from_row(cls, r: Row) -> Theme:
+        return cls(plan_id=strawberry.ID(str(r["plan_id"])), code=r["code"], title=r["title"])
+
+    @strawberry.field(description="The theme's measures, by number.")
+    async def measures(self, info: Info) -> list[Measure]:
+        rows = await info.context.loaders.measures.load(_uuid(self.plan_id))
+        return [Measure.from_row(r) for r in rows if r["theme_code"] == self.code]
+
+
+@strawberry.type
+class Baseline:
+    value: Decimal | None
+    numerator: Decimal | None
+    denominator: Decimal | None
+    period: str | None
+    profile: list[Decimal] | None
+    note: str | None
+    is_reset: bool
+    reason: str | None
+    recorded_at: datetime
+    recorded_by: str
+    discrepancy: bool = strawberry.field(description="True where a stated rate contradicts its own fraction.")
+    discrepancy_reason: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> Baseline:
+        return cls(
+            value=r["value"],
+            numerator=r["numerator"],
+            denominator=r["denominator"],
+            period=r["period"],
+            profile=list(r["profile"]) if r["profile"] is not None else None,
+            note=r["note"],
+            is_reset=r["is_reset"],
+            reason=r["reason"],
+            recorded_at=r["recorded_at"],
+            recorded_by=r["recorded_by"],
+            discrepancy=r["discrepancy"],
+            discrepancy_reason=r["discrepancy_reason"],
+        )
+
+
+@strawberry.type
+class Figure:
+    component: str
+    quarter: Quarter
+    value: Decimal | None
+    numerator: Decimal | None
+    denominator: Decimal | None
+    available: bool
+    unavailable_reason: str | None
+    measured: Decimal | None = strawberry.field(
+        description="The number compared with the baseline: the rate for RATE measures, else the value."
+    )
+    comparison_value: Decimal | None
+    change_exact: Decimal | None = strawberry.field(
+        description="The change, unrounded: percent, or percentage points for RATE."
+    )
+    status: Status
+    rule: str = strawberry.field(description="Why the status is what it is, from the rule that decided it.")
+    reported_change: Decimal | None
+    discrepancy: bool
+    discrepancy_reason: str | None
+    commentary: str | None
+    revision: int
+    reason: str | None = strawberry.field(description="Why this figure was last revised or marked unavailable.")
+    recorded_at: datetime
+    recorded_by: str
+
+    @strawberry.field(description="The change, rounded half-up to one decimal place.")
+    def change(self) -> Decimal | None:
+        return round1(self.change_exact) if self.change_exact is not None else None
+
+    @classmethod
+    def from_row(cls, r: Row) -> Figure:
+        return cls(
+            component=r["component"],
+            quarter=Quarter(r["quarter"]),
+            value=r["value"],
+            numerator=r["numerator"],
+            denominator=r["denominator"],
+            available=r["available"],
+            unavailable_reason=r["unavailable_reason"],
+            measured=r["measured"],
+            comparison_value=r["comparison_value"],
+            change_exact=r["change"],
+            status=Status(r["status"]),
+            rule=r["rule"],
+            reported_change=r["reported_change"],
+            discrepancy=r["discrepancy"],
+            discrepancy_reason=r["discrepancy_reason"],
+            commentary=r["commentary"],
+            revision=r["revision"],
+            reason=r["reason"],
+            recorded_at=r["recorded_at"],
+            recorded_by=r["recorded_by"],
+        )
+
+
+@strawberry.type
+class Component:
+    measure_id: strawberry.Private[str]
+    key: str
+    label: str
+
+    @strawberry.field(description="The baseline in force now.")
+    async def baseline(self, info: Info) -> Baseline | None:
+        rows = [
+            r for r in await info.context.loaders.baselines.load(_uuid(self.measure_id)) if r["component"] == self.key
+        ]
+        return Baseline.from_row(rows[-1]) if rows else None
+
+    @strawberry.field(description="Every baseline this component has had, oldest first.")
+    async def baseline_history(self, info: Info) -> list[Baseline]:
+        rows = await info.context.loaders.baselines.load(_uuid(self.measure_id))
+        return [Baseline.from_row(r) for r in rows if r["component"] == self.key]
+
+    @strawberry.field(description="The component's figures, one per quarter reported.")
+    async def figures(self, info: Info) -> list[Figure]:
+        rows = await info.context.loaders.figures.load(_uuid(self.measure_id))
+        return [Figure.from_row(r) for r in rows if r["component"] == self.key]
+
+
+@strawberry.type
+class Override:
+    status: Status
+    reason: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+@strawberry.type
+class ComponentResult:
+    key: str
+    figure: Figure | None
+
+
+@strawberry.type
+class QuarterResult:
+    measure_id: strawberry.Private[str]
+    quarter: Quarter
+    status: Status
+    computed_status: Status
+    override: Override | None
+    commentary: str | None
+    commentary_recorded_at: datetime | None
+    commentary_recorded_by: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> QuarterResult:
+        override = None
+        if r["override_status"] is not None:
+            override = Override(
+                status=Status(r["override_status"]),
+                reason=r["override_reason"],
+                recorded_by=r["override_by"],
+                recorded_at=r["override_at"],
+            )
+        return cls(
+            measure_id=str(r["measure_id"]),
+            quarter=Quarter(r["quarter"]),
+            status=Status(r["status"]),
+            computed_status=Status(r["computed_status"]),
+            override=override,
+            commentary=r["commentary"],
+            commentary_recorded_at=r["commentary_at"],
+            commentary_recorded_by=r["commentary_by"],
+        )
+
+    @strawberry.field(description="Each component's figure for this quarter, null where none was reported.")
+    async def components(self, info: Info) -> list[ComponentResult]:
+        mid = _uuid(self.measure_id)
+        components = await info.context.loaders.components.load(mid)
+        figures = {
+            r["component"]: r
+            for r in await info.context.loaders.figures.load(mid)
+            if r["quarter"] == self.quarter.value
+        }
+        return [
+            ComponentResult(key=c["key"], figure=Figure.from_row(figures[c["key"]]) if c["key"] in figures else None)
+            for c in components
+        ]
+
+
+@strawberry.type
+class Measure:
+    id: strawberry.ID
+    plan_id: strawberry.ID
+    theme_code: str
+    number: str
+    title: str
+    description: str | None
+    direction: Direction
+    basis: Basis
+    tolerance: Decimal
+    unit: str | None
+    status: Status = strawberry.field(description="The status in the latest quarter with a figure or an override.")
+    version: int
+    modified_at: datetime
+
+    @classmethod
+    def from_row(cls, r: Row) -> Measure:
+        return cls(
+            id=strawberry.ID(str(r["id"])),
+            plan_id=strawberry.ID(str(r["plan_id"])),
+            theme_code=r["theme_code"],
+            number=r["number"],
+            title=r["title"],
+            description=r["description"],
+            direction=Direction(r["direction"]),
+            basis=Basis(r["basis"]),
+            tolerance=r["tolerance"],
+            unit=r["unit"],
+            status=Status(r["status"]),
+            version=r["version"],
+            modified_at=r["modified_at"],
+        )
+
+    @strawberry.field
+    async def plan(self, info: Info) -> Plan:
+        row = await info.context.loaders.plan.load(_uuid(self.plan_id))
+        return Plan.from_row(row)
+
+    @strawberry.field
+    async def theme(self, info: Info) -> Theme | None:
+        rows = await info.context.loaders.themes.load(_uuid(self.plan_id))
+        return next((Theme.from_row(r) for r in rows if r["code"] == self.theme_code), None)
+
+    @strawberry.field
+    async def components(self, info: Info) -> list[Component]:
+        rows = await info.context.loaders.components.load(_uuid(self.id))
+        return [Component(measure_id=str(self.id), key=r["key"], label=r["label"]) for r in rows]
+
+    @strawberry.field(description="One result per quarter, Q1 to Q4.")
+    async def quarters(self, info: Info) -> list[QuarterResult]:
+        rows = await info.context.loaders.quarters.load(_uuid(self.id))
+        return [QuarterResult.from_row(r) for r in rows]
+
+
+def _uuid(raw: str) -> UUID:
+    return UUID(str(raw))

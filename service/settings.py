@@ -1,0 +1,69 @@
+"""Settings read from the environment, and the database settings they imply."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg.conninfo
+
+DEFAULT_DATA_DIR = Path(".measure-ledger")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the service is configured with; see the README's table."""
+
+    database_url: str | None = None
+    data_dir: Path = DEFAULT_DATA_DIR
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    run_projection: bool = True
+    load_demo: bool = True
+    graphiql: bool = True
+    allowed_origins: tuple[str, ...] = ()
+    write_wait_seconds: float = 10.0
+    pool_size: int = 10
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        origins = tuple(o.strip() for o in env.get("ML_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("ML_DATA_DIR", str(DEFAULT_DATA_DIR))),
+            host=env.get("ML_HOST", "127.0.0.1"),
+            port=int(env.get("ML_PORT", "8000")),
+            workers=int(env.get("ML_WORKERS", "1")),
+            run_projection=env.get("ML_RUN_PROJECTION", "1") not in ("0", "false", "no"),
+            load_demo=env.get("ML_LOAD_DEMO", "1") not in ("0", "false", "no"),
+            graphiql=env.get("ML_GRAPHIQL", "1") not in ("0", "false", "no"),
+            allowed_origins=origins,
+            write_wait_seconds=float(env.get("ML_WRITE_WAIT_SECONDS", "10")),
+            pool_size=int(env.get("ML_POOL_SIZE", "10")),
+        )
+
+
+def eventsourcing_env(database_url: str) -> dict[str, str]:
+    """The eventsourcing POSTGRES_* settings for a libpq URL or key=value string."""
+    parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": str(parts.get("dbname") or "postgres"),
+        "POSTGRES_HOST": str(parts.get("host") or "127.0.0.1"),
+        "POSTGRES_PORT": str(parts.get("port") or "5432"),
+        "POSTGRES_USER": str(parts.get("user") or "postgres"),
+        "POSTGRES_PASSWORD": str(parts.get("password") or ""),
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+    }
+
+
+def with_database(database_url: str, dbname: str) -> str:
+    """The same server, another database."""
+    parts = psycopg.conninfo.conninfo_to_dict(database_url)
+    parts["dbname"] = dbname
+    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in parts.items() if v is not None})
