@@ -422,7 +422,9 @@ class Ledger(Application[UUID]):
                 )
             )
         recordings = self.save(*items)
-        position = max(r.notification.id for r in recordings)
+        # The change's own position, not its idempotency key's, so a retry
+        # can answer with the same one.
+        position = max(r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id)
         return Written(aggregate.id, aggregate.version, position)
 
     def _replay(self, req: Request, command: str, args: dict[str, Any]) -> Written | None:

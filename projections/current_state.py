@@ -22,6 +22,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Placeholder
 
+from domain.audit import AuditFacts, describe
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
@@ -46,9 +47,10 @@ class CurrentStateView(PostgresTrackingRecorder):
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in DDL)
 
-    def record_plan(self, plan: Plan, tracking: Tracking) -> None:
+    def record_plan(self, plan: Plan, audit: dict[str, Any], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
+            _insert(curs, "audit_entries", [dict(audit, position=tracking.notification_id)])
             curs.execute(
                 """INSERT INTO plans VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                 ON CONFLICT (id) DO UPDATE SET version = excluded.version,
@@ -75,9 +77,10 @@ class CurrentStateView(PostgresTrackingRecorder):
             )
             self._notify(curs, tracking)
 
-    def record_measure(self, view: MeasureView, tracking: Tracking) -> None:
+    def record_measure(self, view: MeasureView, audit: dict[str, Any], tracking: Tracking) -> None:
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
+            _insert(curs, "audit_entries", [dict(audit, position=tracking.notification_id)])
             write_measure(curs, view, tracking.notification_id)
             # Measures change their plan's freshness too: caches key on it.
             curs.execute("UPDATE plans SET position = %s WHERE id = %s", (tracking.notification_id, view.plan_id))
@@ -102,6 +105,24 @@ class CurrentStateView(PostgresTrackingRecorder):
         # Delivered only when the transaction commits, so a listener that reads
         # after the notice always sees the rows.
         curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tracking.notification_id)))
+
+
+def entry(event: Any, facts: AuditFacts) -> dict[str, Any]:
+    """An audit row for an event, less its position."""
+    return {
+        "recorded_at": event.timestamp,
+        "actor": event.actor,
+        "action": facts.action,
+        "plan_id": facts.plan_id,
+        "measure_id": facts.measure_id,
+        "measure_number": facts.measure_number,
+        "component": facts.component,
+        "quarter": facts.quarter,
+        "field": facts.field,
+        "before": facts.before,
+        "after": facts.after,
+        "reason": facts.reason,
+    }
 
 
 def _insert(curs: Cursor[DictRow], table: str, rows: list[dict[str, Any]]) -> None:
@@ -242,28 +263,30 @@ class CurrentState(Projection[CurrentStateView]):
 
     @process_event.register
     def _(self, domain_event: Plan.Event, tracking: Tracking) -> None:
-        plan = self._advance(domain_event)
+        previous = self._previous(domain_event)
+        facts = describe(domain_event, previous)
+        plan = domain_event.mutate(previous)
         assert isinstance(plan, Plan)
-        self.view.record_plan(plan, tracking)
+        self.view.record_plan(plan, entry(domain_event, facts), tracking)
         self._keep(plan)
 
     @process_event.register
     def _(self, domain_event: Measure.Event, tracking: Tracking) -> None:
-        measure = self._advance(domain_event)
+        previous = self._previous(domain_event)
+        facts = describe(domain_event, previous)
+        measure = domain_event.mutate(previous)
         assert isinstance(measure, Measure)
-        self.view.record_measure(measure_view(measure), tracking)
+        self.view.record_measure(measure_view(measure), entry(domain_event, facts), tracking)
         self._keep(measure)
 
-    def _advance(self, event: Any) -> Aggregate:
-        """The aggregate as of this event, from the cache or the event store."""
-        cached = self.cache.pop(event.originator_id, None)
+    def _previous(self, event: Any) -> Aggregate | None:
+        """The aggregate just before this event, from the cache or the event store."""
         if event.originator_version == 1:
-            created: Aggregate = event.mutate(None)
-            return created
+            return None
+        cached = self.cache.pop(event.originator_id, None)
         if cached is not None and cached.version == event.originator_version - 1:
-            event.mutate(cached)
             return cached
-        loaded: Aggregate = self.ledger.repository.get(event.originator_id, version=event.originator_version)
+        loaded: Aggregate = self.ledger.repository.get(event.originator_id, version=event.originator_version - 1)
         return loaded
 
     def _keep(self, aggregate: Aggregate) -> None:

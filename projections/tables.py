@@ -6,7 +6,16 @@ event store.
 
 from __future__ import annotations
 
-TABLES = ("plans", "themes", "measures", "components", "baselines", "figures", "quarter_results")
+TABLES = (
+    "plans",
+    "themes",
+    "measures",
+    "components",
+    "baselines",
+    "figures",
+    "quarter_results",
+    "audit_entries",
+)
 
 DDL = [
     """CREATE TABLE IF NOT EXISTS plans (
@@ -113,4 +122,23 @@ DDL = [
         commentary_by text,
         PRIMARY KEY (measure_id, quarter)
     )""",
+    """CREATE TABLE IF NOT EXISTS audit_entries (
+        position bigint PRIMARY KEY,
+        recorded_at timestamptz NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        plan_id uuid,
+        measure_id uuid,
+        measure_number text,
+        component text,
+        quarter text,
+        field text,
+        before text,
+        after text,
+        reason text
+    )""",
+    "CREATE INDEX IF NOT EXISTS audit_entries_measure ON audit_entries (measure_id, position)",
+    "CREATE INDEX IF NOT EXISTS audit_entries_plan ON audit_entries (plan_id, position)",
+    "CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position)",
+    "CREATE INDEX IF NOT EXISTS audit_entries_recorded_at ON audit_entries (recorded_at, position)",
 ]

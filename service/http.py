@@ -8,6 +8,7 @@ and 200. Every error carries `extensions.code`; unexpected ones are masked.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -35,6 +36,23 @@ def wants_graphql_response(request: Request) -> bool:
     return GRAPHQL_RESPONSE in accept
 
 
+# graphql-core names the input path in its coercion messages, e.g.
+#   Variable '$input' has invalid value at .quarter: Value 'Q5' does not exist ...
+#   Variable '$input' got invalid value 'Q5' at 'input.quarter'; ...   (older releases)
+#   Field 'reason' of required type 'String!' was not provided.
+_AT_PATH = re.compile(r"at '?[\w$]*((?:\.\w+|\[\d+\])+)'?[:;]")
+_REQUIRED = re.compile(r"(?:Field '(\w+)' of required type|include required field '(\w+)')")
+
+
+def field_at_fault(message: str) -> str | None:
+    """The input field a validation message is about, as the domain names fields."""
+    if m := _AT_PATH.search(message):
+        return m.group(1).lstrip(".")
+    if m := _REQUIRED.search(message):
+        return m.group(1) or m.group(2)
+    return None
+
+
 def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> dict[str, Any]:
     """Give an error its code; hide the details of one nobody expected."""
     extensions = dict(formatted.get("extensions") or {})
@@ -44,6 +62,8 @@ def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> di
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
         extensions["code"] = "VALIDATION"
+        if field := field_at_fault(error.message):
+            extensions["field"] = field
         formatted["extensions"] = extensions
         return formatted
     log.error("request %s failed", request_id, exc_info=(type(original), original, original.__traceback__))

@@ -55,6 +55,13 @@ async def by_measure(pool: asyncpg.Pool, table: str, measure_ids: Sequence[UUID]
     )
 
 
+async def history_by_measure(pool: asyncpg.Pool, measure_ids: Sequence[UUID]) -> list[Row]:
+    return await pool.fetch(
+        "SELECT * FROM audit_entries WHERE measure_id = ANY($1::uuid[]) ORDER BY measure_id, position",
+        list(measure_ids),
+    )
+
+
 async def view_position(pool: asyncpg.Pool, application_name: str) -> int:
     value: Any = await pool.fetchval(
         "SELECT notification_id FROM current_state_tracking WHERE application_name = $1", application_name

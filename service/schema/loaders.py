@@ -46,6 +46,7 @@ class Loaders:
     baselines: DataLoader[UUID, list[Row]] = field(init=False)
     figures: DataLoader[UUID, list[Row]] = field(init=False)
     quarters: DataLoader[UUID, list[Row]] = field(init=False)
+    history: DataLoader[UUID, list[Row]] = field(init=False)
 
     def __post_init__(self) -> None:
         pool = self.pool
@@ -57,3 +58,4 @@ class Loaders:
         self.baselines = _many(lambda ids: read.by_measure(pool, "baselines", ids), "measure_id")
         self.figures = _many(lambda ids: read.by_measure(pool, "figures", ids), "measure_id")
         self.quarters = _many(lambda ids: read.by_measure(pool, "quarter_results", ids), "measure_id")
+        self.history = _many(lambda ids: read.history_by_measure(pool, ids), "measure_id")

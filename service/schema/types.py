@@ -250,6 +250,41 @@ class QuarterResult:
         ]
 
 
+@strawberry.type(description="One event of the ledger, as an auditor reads it.")
+class Revision:
+    position: int
+    recorded_at: datetime
+    actor: str
+    action: str
+    plan_id: strawberry.ID | None
+    measure_id: strawberry.ID | None
+    measure_number: str | None
+    component: str | None
+    quarter: Quarter | None
+    field: str | None
+    before: str | None
+    after: str | None
+    reason: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> Revision:
+        return cls(
+            position=r["position"],
+            recorded_at=r["recorded_at"],
+            actor=r["actor"],
+            action=r["action"],
+            plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
+            measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
+            measure_number=r["measure_number"],
+            component=r["component"],
+            quarter=Quarter(r["quarter"]) if r["quarter"] else None,
+            field=r["field"],
+            before=r["before"],
+            after=r["after"],
+            reason=r["reason"],
+        )
+
+
 @strawberry.type
 class Measure:
     id: strawberry.ID
@@ -303,6 +338,11 @@ class Measure:
     async def quarters(self, info: Info) -> list[QuarterResult]:
         rows = await info.context.loaders.quarters.load(_uuid(self.id))
         return [QuarterResult.from_row(r) for r in rows]
+
+    @strawberry.field(description="Every event of this measure, oldest first: who, when, what changed and why.")
+    async def history(self, info: Info) -> list[Revision]:
+        rows = await info.context.loaders.history.load(_uuid(self.id))
+        return [Revision.from_row(r) for r in rows]
 
 
 def _uuid(raw: str) -> UUID:

@@ -1,0 +1,126 @@
+"""What an event changed, said plainly: field, value before, value after, reason.
+
+Computed from the aggregate as it stood just before the event, so a reviewer
+never has to diff two snapshots by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.idempotency import IdempotencyKey
+from domain.measure import FigureRecord, Measure
+from domain.plan import Plan
+from domain.values import Amount, Quarter
+from domain.view import measure_view
+
+
+@dataclass(frozen=True)
+class AuditFacts:
+    action: str
+    plan_id: Any = None
+    measure_id: Any = None
+    measure_number: str | None = None
+    component: str | None = None
+    quarter: str | None = None
+    field: str | None = None
+    before: str | None = None
+    after: str | None = None
+    reason: str | None = None
+
+
+def show_amount(amount: Amount | None) -> str | None:
+    """An amount as a reviewer reads it: `995`, `38/76`, or `56 (38/76)`."""
+    if amount is None:
+        return None
+    fraction = f"{amount.numerator}/{amount.denominator}" if amount.is_fraction else None
+    if amount.value is not None and fraction:
+        return f"{amount.value} ({fraction})"
+    return str(amount.value) if amount.value is not None else fraction
+
+
+def show_figure(record: FigureRecord | None) -> str | None:
+    if record is None:
+        return None
+    if not record.available:
+        return f"unavailable: {record.unavailable_reason}"
+    return show_amount(record.amount)
+
+
+def _event_amount(event: Any) -> Amount:
+    return Amount(event.value, event.numerator, event.denominator)
+
+
+def is_audited(event: object) -> bool:
+    """Idempotency keys are bookkeeping, not part of the record."""
+    return not isinstance(event, IdempotencyKey.Event)
+
+
+def describe(event: Any, before: Aggregate | None) -> AuditFacts:
+    """The facts of one Plan or Measure event, given the aggregate just before it."""
+    action = type(event).__name__
+    if isinstance(event, Plan.PlanCreated):
+        return AuditFacts(action, plan_id=event.originator_id, field="plan", after=event.title)
+    if isinstance(event, Plan.ThemeAdded):
+        return AuditFacts(action, plan_id=event.originator_id, field="theme", after=f"{event.code} {event.title}")
+    if isinstance(event, Measure.MeasureDefined):
+        return AuditFacts(
+            action,
+            plan_id=event.plan_id,
+            measure_id=event.originator_id,
+            measure_number=event.number,
+            field="definition",
+            after=event.title,
+        )
+    assert isinstance(before, Measure), f"{action} needs its measure"
+    base: dict[str, Any] = {"plan_id": before.plan_id, "measure_id": before.id, "measure_number": before.number}
+    reason = getattr(event, "reason", None)
+    if isinstance(event, Measure.MeasureRedefined):
+        return AuditFacts(
+            action, **base, field="definition", before=before.definition.title, after=event.title, reason=reason
+        )
+    if isinstance(event, Measure.BaselineSet):
+        old = before.baseline(event.component)
+        return AuditFacts(
+            action,
+            **base,
+            component=event.component,
+            field="baseline",
+            before=show_amount(old.amount) if old else None,
+            after=show_amount(_event_amount(event)),
+            reason=reason,
+        )
+    if isinstance(event, (Measure.FigureSubmitted, Measure.FigureMarkedUnavailable)):
+        old_figure = before.figures.get((event.component, Quarter(event.quarter)))
+        after = (
+            f"unavailable: {event.reason}"
+            if isinstance(event, Measure.FigureMarkedUnavailable)
+            else show_amount(_event_amount(event))
+        )
+        return AuditFacts(
+            action,
+            **base,
+            component=event.component,
+            quarter=event.quarter,
+            field="figure",
+            before=show_figure(old_figure),
+            after=after,
+            reason=reason,
+        )
+    if isinstance(event, Measure.CommentaryUpdated):
+        old_text = before.commentary.get(Quarter(event.quarter), (None, None))[0]
+        return AuditFacts(action, **base, quarter=event.quarter, field="commentary", before=old_text, after=event.text)
+    if isinstance(event, (Measure.StatusOverridden, Measure.StatusOverrideCleared)):
+        quarter = Quarter(event.quarter)
+        old_status = measure_view(before).quarters[quarter.number - 1].status.value
+        if isinstance(event, Measure.StatusOverridden):
+            after_status = event.status
+        else:
+            after_status = measure_view(before).quarters[quarter.number - 1].computed_status.value
+        return AuditFacts(
+            action, **base, quarter=event.quarter, field="status", before=old_status, after=after_status, reason=reason
+        )
+    return AuditFacts(action, **base, reason=reason)
