@@ -1,0 +1,191 @@
+"""The current-state projection: exactly once, rebuildable, one leader at a time."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import psycopg
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from domain.ledger import Ledger, Request
+from domain.measure import parse_definition
+from domain.values import Basis, Direction, Quarter, Status, parse_amount
+from projections.current_state import CurrentState
+from projections.runner import catch_up, open_view, rebuild, run_projection
+from projections.tables import TABLES
+
+OFFICER = Request("officer@stockton.gov.uk")
+
+
+@pytest.fixture
+def ledger(es_env: dict[str, str]) -> Iterator[Ledger]:
+    app = Ledger(env=es_env)
+    yield app
+    app.close()
+
+
+def record_a_year(ledger: Ledger, measures: int = 3) -> None:
+    """A plan with a few measures, figures, a revision, a reset and an override."""
+    plan = ledger.create_plan(
+        OFFICER,
+        partnership="SSP",
+        title="Plan",
+        year="2012-13",
+        period_start=date(2012, 4, 1),
+        period_end=date(2013, 3, 31),
+    )
+    ledger.add_theme(OFFICER, plan.id, code="5", title="Criminal damage")
+    for n in range(measures):
+        definition = parse_definition(
+            title=f"Measure {n}",
+            description=None,
+            direction=Direction.REDUCE,
+            basis=Basis.YTD_PRO_RATA,
+            tolerance=None,
+            unit=None,
+            components=[("total", "Total")],
+        )
+        m = ledger.define_measure(OFFICER, plan.id, theme_code="5", number=f"5.{n + 1}", definition=definition)
+        ledger.set_baseline(OFFICER, m.id, "total", parse_amount("2472", None, None))
+        ledger.submit_figure(OFFICER, m.id, "total", Quarter.Q1, parse_amount("492", None, None))
+        ledger.submit_figure(OFFICER, m.id, "total", Quarter.Q2, parse_amount("990", None, None))
+        ledger.revise_figure(OFFICER, m.id, "total", Quarter.Q2, parse_amount("995", None, None), reason="late")
+        ledger.reset_baseline(OFFICER, m.id, "total", parse_amount("1200", None, None), reason="new method")
+        ledger.override_status(OFFICER, m.id, Quarter.Q2, Status.AT_RISK, reason="trend")
+
+
+def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
+    with psycopg.connect(database_url) as conn:
+        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in TABLES}  # noqa: S608
+
+
+def position(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("SELECT notification_id FROM current_state_tracking WHERE application_name = 'ledger'")
+        found = row.fetchone()
+        return int(found[0]) if found else 0
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingProjection(CurrentState):
+    """Dies after a number of events, like a process killed mid-stream."""
+
+    def __init__(self, *args: Any, after: int) -> None:
+        super().__init__(*args)
+        self.left = after
+
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+        if self.left == 0:
+            raise Crash
+        self.left -= 1
+        super().process_event(domain_event, tracking)
+
+
+def test_a_projection_stopped_mid_stream_and_restarted_processes_each_event_exactly_once(
+    ledger: Ledger, es_env: dict[str, str], database_url: str
+) -> None:
+    record_a_year(ledger)
+    total = ledger.recorder.max_notification_id()
+    view = open_view(es_env)
+    with pytest.raises(Crash):
+        catch_up(ledger, CrashingProjection(view, ledger, after=11))
+    assert position(database_url) == 11
+
+    restarted = catch_up(ledger, CurrentState(open_view(es_env), ledger))
+
+    assert restarted == total - 11
+    assert position(database_url) == total
+    tables = snapshot(database_url)
+    assert len(tables["audit_entries"]) == total  # one entry per event, none twice
+    assert [row[0] for row in tables["audit_entries"]] == list(range(1, total + 1))
+    # Replaying an event already processed is refused and changes nothing.
+    first = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(start=1, limit=1)[0])
+    with pytest.raises(IntegrityError):
+        CurrentState(open_view(es_env), ledger).process_event(first, Tracking(ledger.name, 1))
+    assert snapshot(database_url) == tables
+
+
+def test_rebuilding_reproduces_the_incrementally_maintained_read_model(
+    ledger: Ledger, es_env: dict[str, str], database_url: str
+) -> None:
+    stop = threading.Event()
+    runner = threading.Thread(target=run_projection, args=(es_env, stop))
+    runner.start()
+    try:
+        record_a_year(ledger, measures=4)
+        wait_until(lambda: position(database_url) == ledger.recorder.max_notification_id())
+    finally:
+        stop.set()
+        runner.join(10)
+    incremental = snapshot(database_url)
+    assert len(incremental["measures"]) == 4
+
+    rebuilt_events = rebuild(es_env)
+
+    assert rebuilt_events == ledger.recorder.max_notification_id()
+    assert snapshot(database_url) == incremental
+
+
+def test_one_process_leads_the_projection_and_another_takes_over_when_it_stops(
+    ledger: Ledger, es_env: dict[str, str], database_url: str
+) -> None:
+    first_stop, second_stop = threading.Event(), threading.Event()
+    first = threading.Thread(target=run_projection, args=(es_env, first_stop, 0.2))
+    first.start()
+    wait_until(lambda: leaders(database_url) == 1)
+    second = threading.Thread(target=run_projection, args=(es_env, second_stop, 0.2))
+    second.start()
+    try:
+        record_a_year(ledger, measures=1)
+        wait_until(lambda: position(database_url) == ledger.recorder.max_notification_id())
+        assert leaders(database_url) == 1
+
+        first_stop.set()
+        first.join(10)
+        record_a_year_more(ledger)
+
+        wait_until(lambda: position(database_url) == ledger.recorder.max_notification_id())
+        assert leaders(database_url) == 1
+    finally:
+        first_stop.set()
+        second_stop.set()
+        first.join(10)
+        second.join(10)
+
+
+def record_a_year_more(ledger: Ledger) -> None:
+    plan = ledger.create_plan(
+        OFFICER,
+        partnership="SSP",
+        title="Plan 2013-14",
+        year="2013-14",
+        period_start=date(2013, 4, 1),
+        period_end=date(2014, 3, 31),
+    )
+    ledger.add_theme(OFFICER, plan.id, code="1", title="ASB")
+
+
+def leaders(database_url: str) -> int:
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+
+def wait_until(condition: Any, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
