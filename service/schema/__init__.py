@@ -5,6 +5,8 @@ from __future__ import annotations
 import decimal
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 
@@ -13,8 +15,15 @@ from service.schema.queries import Query
 from service.schema.scalars import DecimalScalar
 
 
+class LedgerSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Expected errors are answers, not incidents; unexpected ones are logged
+        # with their request id where they are masked (service/http.py).
+        return None
+
+
 def build_schema() -> strawberry.Schema:
-    return strawberry.Schema(
+    return LedgerSchema(
         query=Query,
         mutation=Mutation,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
