@@ -11,14 +11,17 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.projection import BaseProjectionRunner
 from eventsourcing.utils import Environment
+from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
 from projections.current_state import NAME, CurrentState, CurrentStateView
+from projections.tables import TABLES, VERSION
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +31,33 @@ Progress = Callable[[int, int], None]
 
 
 def open_view(env: Mapping[str, str]) -> CurrentStateView:
-    """The view's recorder, its tables created if missing."""
+    """The view's recorder, its tables created if missing and rebuilt if outdated."""
+    _drop_outdated_read_model(env)
     factory = InfrastructureFactory[CurrentStateView].construct(env=Environment(NAME, dict(env)))
     return factory.tracking_recorder(CurrentStateView)
+
+
+def _drop_outdated_read_model(env: Mapping[str, str]) -> None:
+    """Read-model tables of another shape are dropped: the projection rebuilds them from events."""
+    with psycopg.connect(conninfo(env), autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY + 1,))
+        conn.execute("CREATE TABLE IF NOT EXISTS read_model_meta (name text PRIMARY KEY, version integer NOT NULL)")
+        row = conn.execute("SELECT version FROM read_model_meta WHERE name = %s", (NAME,)).fetchone()
+        if row is not None and row[0] == VERSION:
+            return
+        if row is not None or _has_table(conn, "plans"):
+            log.warning("read model is at version %s, code at %s: dropping it to rebuild", row and row[0], VERSION)
+            for table in (*TABLES, f"{NAME}_tracking"):
+                conn.execute(SQL("DROP TABLE IF EXISTS {} CASCADE").format(Identifier(table)))
+        conn.execute(
+            "INSERT INTO read_model_meta VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET version = excluded.version",
+            (NAME, VERSION),
+        )
+
+
+def _has_table(conn: psycopg.Connection[Any], table: str) -> bool:
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()
+    return bool(row and row[0])
 
 
 def conninfo(env: Mapping[str, str]) -> str:
@@ -62,6 +89,20 @@ def catch_up(ledger: Ledger, projection: CurrentState, progress: Progress | None
         if progress:
             progress(batch[-1].id, last)
     return done
+
+
+def catch_up_if_leader(env: Mapping[str, str], progress: Progress | None = None) -> int:
+    """Bring the read model up to date now, unless another process leads it."""
+    with leadership(env) as leading:
+        if not leading:
+            return 0
+        ledger = Ledger(env=dict(env))
+        view = open_view(env)
+        try:
+            return catch_up(ledger, CurrentState(view, ledger), progress)
+        finally:
+            view.datastore.close()
+            ledger.close()
 
 
 def rebuild(env: Mapping[str, str], progress: Progress | None = None) -> int:

@@ -1,25 +1,43 @@
-"""DDL of the current-state read model.
+"""DDL of the read model.
 
-Every table is derived: `measure-ledger rebuild` empties them and replays the
-event store.
+Every row of the state tables carries the ledger positions between which it
+was true (`valid_from` inclusive, `valid_to` exclusive, NULL while current),
+so "what did the ledger show at position P" is an indexed lookup, never a
+replay. Every table is derived: `measure-ledger rebuild` empties them and
+replays the event store.
 """
 
 from __future__ import annotations
 
-TABLES = (
-    "plans",
-    "themes",
-    "measures",
-    "components",
-    "baselines",
-    "figures",
-    "quarter_results",
-    "audit_entries",
-)
+# Bump when the tables below change shape: the read model is then dropped and
+# rebuilt from the event store on the next start.
+VERSION = 2
 
-DDL = [
-    """CREATE TABLE IF NOT EXISTS plans (
-        id uuid PRIMARY KEY,
+# table -> the columns that identify a row within one moment
+KEYS: dict[str, tuple[str, ...]] = {
+    "plans": ("id",),
+    "themes": ("plan_id", "code"),
+    "measures": ("id",),
+    "components": ("measure_id", "key"),
+    "baselines": ("measure_id", "component", "seq"),
+    "figures": ("measure_id", "component", "quarter"),
+    "quarter_results": ("measure_id", "quarter"),
+}
+# the column reads select by, for the current and the as-of indexes
+OWNER = {
+    "plans": "id",
+    "themes": "plan_id",
+    "measures": "plan_id",
+    "components": "measure_id",
+    "baselines": "measure_id",
+    "figures": "measure_id",
+    "quarter_results": "measure_id",
+}
+TABLES = (*KEYS, "audit_entries")
+
+_COLUMNS = {
+    "plans": """
+        id uuid NOT NULL,
         partnership text NOT NULL,
         title text NOT NULL,
         year text NOT NULL,
@@ -29,19 +47,14 @@ DDL = [
         version integer NOT NULL,
         created_at timestamptz NOT NULL,
         created_by text NOT NULL,
-        modified_at timestamptz NOT NULL,
-        position bigint NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS plans_partnership ON plans (partnership)",
-    """CREATE TABLE IF NOT EXISTS themes (
+        modified_at timestamptz NOT NULL""",
+    "themes": """
         plan_id uuid NOT NULL,
         code text NOT NULL,
         title text NOT NULL,
-        ordinal integer NOT NULL,
-        PRIMARY KEY (plan_id, code)
-    )""",
-    """CREATE TABLE IF NOT EXISTS measures (
-        id uuid PRIMARY KEY,
+        ordinal integer NOT NULL""",
+    "measures": """
+        id uuid NOT NULL,
         plan_id uuid NOT NULL,
         theme_code text NOT NULL,
         number text NOT NULL,
@@ -54,18 +67,13 @@ DDL = [
         unit text,
         status text NOT NULL,
         version integer NOT NULL,
-        modified_at timestamptz NOT NULL,
-        position bigint NOT NULL
-    )""",
-    "CREATE INDEX IF NOT EXISTS measures_plan ON measures (plan_id, sort_key)",
-    """CREATE TABLE IF NOT EXISTS components (
+        modified_at timestamptz NOT NULL""",
+    "components": """
         measure_id uuid NOT NULL,
         key text NOT NULL,
         label text NOT NULL,
-        ordinal integer NOT NULL,
-        PRIMARY KEY (measure_id, key)
-    )""",
-    """CREATE TABLE IF NOT EXISTS baselines (
+        ordinal integer NOT NULL""",
+    "baselines": """
         measure_id uuid NOT NULL,
         component text NOT NULL,
         seq integer NOT NULL,
@@ -80,10 +88,8 @@ DDL = [
         recorded_at timestamptz NOT NULL,
         recorded_by text NOT NULL,
         discrepancy boolean NOT NULL,
-        discrepancy_reason text,
-        PRIMARY KEY (measure_id, component, seq)
-    )""",
-    """CREATE TABLE IF NOT EXISTS figures (
+        discrepancy_reason text""",
+    "figures": """
         measure_id uuid NOT NULL,
         component text NOT NULL,
         quarter text NOT NULL,
@@ -105,10 +111,8 @@ DDL = [
         revision integer NOT NULL,
         reason text,
         recorded_at timestamptz NOT NULL,
-        recorded_by text NOT NULL,
-        PRIMARY KEY (measure_id, component, quarter)
-    )""",
-    """CREATE TABLE IF NOT EXISTS quarter_results (
+        recorded_by text NOT NULL""",
+    "quarter_results": """
         measure_id uuid NOT NULL,
         quarter text NOT NULL,
         status text NOT NULL,
@@ -119,9 +123,28 @@ DDL = [
         override_at timestamptz,
         commentary text,
         commentary_at timestamptz,
-        commentary_by text,
-        PRIMARY KEY (measure_id, quarter)
+        commentary_by text""",
+}
+
+
+def _state_table(table: str) -> list[str]:
+    keys = ", ".join(KEYS[table])
+    owner = OWNER[table]
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS[table]},
+        valid_from bigint NOT NULL,
+        valid_to bigint,
+        PRIMARY KEY ({keys}, valid_from)
     )""",
+        f"CREATE UNIQUE INDEX IF NOT EXISTS {table}_current ON {table} ({keys}) WHERE valid_to IS NULL",
+        f"CREATE INDEX IF NOT EXISTS {table}_current_{owner} ON {table} ({owner}) WHERE valid_to IS NULL",
+        f"CREATE INDEX IF NOT EXISTS {table}_as_of ON {table} ({owner}, valid_from)",
+    ]
+
+
+DDL = [
+    *(statement for table in KEYS for statement in _state_table(table)),
+    "CREATE INDEX IF NOT EXISTS plans_partnership ON plans (partnership) WHERE valid_to IS NULL",
     """CREATE TABLE IF NOT EXISTS audit_entries (
         position bigint PRIMARY KEY,
         recorded_at timestamptz NOT NULL,
@@ -140,5 +163,6 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS audit_entries_measure ON audit_entries (measure_id, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_plan ON audit_entries (plan_id, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position)",
+    "CREATE INDEX IF NOT EXISTS audit_entries_action ON audit_entries (action, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_recorded_at ON audit_entries (recorded_at, position)",
 ]

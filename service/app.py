@@ -13,13 +13,14 @@ import asyncpg
 import psycopg.conninfo
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.ledger import Ledger
 from projections.runner import open_view, run_projection
 from service import read, tokens
+from service.downloads import plan_export
 from service.http import LedgerGraphQL
 from service.positions import PositionWatcher
 from service.schema import build_schema
@@ -85,6 +86,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await pool.close()
             ledger.close()
 
+    async def export(request: Request) -> Response:
+        return await plan_export(view.services, request)
+
     async def health(request: Request) -> JSONResponse:
         position = await read.view_position(view.services.pool, view.services.ledger.name)
         return JSONResponse({"status": "ok", "position": position})
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
+            Route("/plans/{plan_id}/export", export),
             Route("/health", health),
         ],
         lifespan=lifespan,

@@ -61,3 +61,13 @@ async def authenticate(pool: asyncpg.Pool, token: str) -> Principal | None:
         "SELECT principal FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL", _hash(token)
     )
     return Principal(name) if name else None
+
+
+def principal_of(conninfo: str, token: str) -> Principal | None:
+    """The principal a live token belongs to, for the command line."""
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(DDL)
+        row = conn.execute(
+            "SELECT principal FROM api_tokens WHERE token_hash = %s AND revoked_at IS NULL", (_hash(token),)
+        ).fetchone()
+    return Principal(row[0]) if row else None

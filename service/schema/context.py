@@ -14,7 +14,7 @@ from domain.errors import DomainError
 from domain.ledger import Ledger, Request, Written
 from service.positions import PositionWatcher
 from service.schema.errors import error, from_domain
-from service.schema.loaders import Loaders
+from service.schema.loaders import LoaderSets
 from service.settings import Settings
 from service.tokens import Principal
 
@@ -38,10 +38,10 @@ class Context:
     principal: Principal | None
     request: Any = None
     response: Any = None
-    loaders: Loaders = field(init=False)
+    loaders: LoaderSets = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.pool)
+        self.loaders = LoaderSets(self.services.pool)
 
     def actor(self) -> str:
         if self.principal is None:
@@ -66,7 +66,7 @@ class Context:
         if not waited:
             log.warning("read model has not reached position %s; payload may lag its write", target)
         # Loaders cached before the write would show the state before it.
-        self.loaders = Loaders(self.services.pool)
+        self.loaders = LoaderSets(self.services.pool)
         return written
 
     async def parse(self, parse: Callable[[], T]) -> T:

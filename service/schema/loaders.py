@@ -1,5 +1,5 @@
-"""One DataLoader per read, made anew for every request, so a dashboard is a
-fixed number of round trips whatever the number of measures."""
+"""DataLoaders, made anew for every request and every moment it reads, so a
+dashboard is a fixed number of round trips whatever the number of measures."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ Fetch = Callable[[Sequence[UUID]], Awaitable[list[Row]]]
 
 def _one(fetch: Fetch, key: str = "id") -> DataLoader[UUID, Row | None]:
     async def load(ids: Sequence[UUID]) -> list[Row | None]:
-        rows = {r[key]: r for r in await fetch(ids)}
-        return [rows.get(i) for i in ids]
+        found = {r[key]: r for r in await fetch(ids)}
+        return [found.get(i) for i in ids]
 
     return DataLoader(load_fn=load)
 
@@ -37,7 +37,10 @@ def _many(fetch: Fetch, key: str) -> DataLoader[UUID, list[Row]]:
 
 @dataclass
 class Loaders:
+    """Loaders of the read model as it was at position `at` (None: now)."""
+
     pool: asyncpg.Pool
+    at: int | None = None
     plan: DataLoader[UUID, Row | None] = field(init=False)
     measure: DataLoader[UUID, Row | None] = field(init=False)
     themes: DataLoader[UUID, list[Row]] = field(init=False)
@@ -49,13 +52,30 @@ class Loaders:
     history: DataLoader[UUID, list[Row]] = field(init=False)
 
     def __post_init__(self) -> None:
-        pool = self.pool
-        self.plan = _one(lambda ids: read.plans_by_id(pool, ids))
-        self.measure = _one(lambda ids: read.measures_by_id(pool, ids))
-        self.themes = _many(lambda ids: read.themes_by_plan(pool, ids), "plan_id")
-        self.measures = _many(lambda ids: read.measures_by_plan(pool, ids), "plan_id")
-        self.components = _many(lambda ids: read.by_measure(pool, "components", ids), "measure_id")
-        self.baselines = _many(lambda ids: read.by_measure(pool, "baselines", ids), "measure_id")
-        self.figures = _many(lambda ids: read.by_measure(pool, "figures", ids), "measure_id")
-        self.quarters = _many(lambda ids: read.by_measure(pool, "quarter_results", ids), "measure_id")
-        self.history = _many(lambda ids: read.history_by_measure(pool, ids), "measure_id")
+        pool, at = self.pool, self.at
+
+        def of(table: str) -> Fetch:
+            return lambda ids: read.rows(pool, table, ids, at)
+
+        self.plan = _one(of("plans"))
+        self.measure = _one(lambda ids: read.measures_by_id(pool, ids, at))
+        self.themes = _many(of("themes"), "plan_id")
+        self.measures = _many(of("measures"), "plan_id")
+        self.components = _many(of("components"), "measure_id")
+        self.baselines = _many(of("baselines"), "measure_id")
+        self.figures = _many(of("figures"), "measure_id")
+        self.quarters = _many(of("quarter_results"), "measure_id")
+        self.history = _many(lambda ids: read.history_by_measure(pool, ids, at), "measure_id")
+
+
+@dataclass
+class LoaderSets:
+    """One set of loaders per moment a request reads at."""
+
+    pool: asyncpg.Pool
+    sets: dict[int | None, Loaders] = field(default_factory=dict)
+
+    def at(self, position: int | None) -> Loaders:
+        if position not in self.sets:
+            self.sets[position] = Loaders(self.pool, position)
+        return self.sets[position]

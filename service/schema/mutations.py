@@ -193,7 +193,7 @@ async def _position(info: Info, w: Written) -> int | None:
 
 
 async def _plan_payload(info: Info, w: Written) -> PlanPayload:
-    row = await info.context.loaders.plan.load(w.id)
+    row = await info.context.loaders.at(None).plan.load(w.id)
     if row is None:
         raise error("INTERNAL", "the read model has not caught up with the write; read the plan again shortly")
     return PlanPayload(
@@ -202,7 +202,7 @@ async def _plan_payload(info: Info, w: Written) -> PlanPayload:
 
 
 async def _measure_payload(info: Info, w: Written) -> MeasurePayload:
-    row = await info.context.loaders.measure.load(w.id)
+    row = await info.context.loaders.at(None).measure.load(w.id)
     if row is None:
         raise error("INTERNAL", "the read model has not caught up with the write; read the measure again shortly")
     return MeasurePayload(

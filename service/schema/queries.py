@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
 from service import read
-from service.schema.errors import parse_id
+from service.schema.errors import error, parse_id
 from service.schema.types import Measure, Plan
 
 
@@ -17,12 +19,35 @@ class Query:
         rows = await read.plans(info.context.services.pool, partnership)
         return [Plan.from_row(r) for r in rows]
 
-    @strawberry.field(description="One plan, or null if there is none with this id.")
-    async def plan(self, info: Info, id: strawberry.ID) -> Plan | None:
-        row = await info.context.loaders.plan.load(parse_id(id, "id"))
-        return Plan.from_row(row) if row else None
+    @strawberry.field(
+        description="One plan, or null if there is none with this id. With asOf, every field is what the "
+        "ledger showed at that moment; null if the plan did not exist yet."
+    )
+    async def plan(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Plan | None:
+        plan_id = parse_id(id, "id")
+        at = await _position(info, as_of)
+        if at == 0:
+            return None
+        row = await info.context.loaders.at(at).plan.load(plan_id)
+        return Plan.from_row(row, at) if row else None
 
-    @strawberry.field(description="One measure, or null if there is none with this id.")
-    async def measure(self, info: Info, id: strawberry.ID) -> Measure | None:
-        row = await info.context.loaders.measure.load(parse_id(id, "id"))
-        return Measure.from_row(row) if row else None
+    @strawberry.field(
+        description="One measure, or null if there is none with this id. With asOf, every field is what the "
+        "ledger showed at that moment; null if the measure did not exist yet."
+    )
+    async def measure(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Measure | None:
+        measure_id = parse_id(id, "id")
+        at = await _position(info, as_of)
+        if at == 0:
+            return None
+        row = await info.context.loaders.at(at).measure.load(measure_id)
+        return Measure.from_row(row, at) if row else None
+
+
+async def _position(info: Info, as_of: datetime | None) -> int | None:
+    """The ledger position a read is made at: None for now, 0 before anything was recorded."""
+    if as_of is None:
+        return None
+    if as_of.tzinfo is None:
+        raise error("VALIDATION", "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z", "asOf")
+    return await read.position_at(info.context.services.pool, as_of)

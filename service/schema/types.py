@@ -22,6 +22,7 @@ class Period:
 
 @strawberry.type
 class Plan:
+    at: strawberry.Private[int | None]
     id: strawberry.ID
     partnership: str
     title: str
@@ -34,8 +35,9 @@ class Plan:
     modified_at: datetime
 
     @classmethod
-    def from_row(cls, r: Row) -> Plan:
+    def from_row(cls, r: Row, at: int | None = None) -> Plan:
         return cls(
+            at=at,
             id=strawberry.ID(str(r["id"])),
             partnership=r["partnership"],
             title=r["title"],
@@ -50,29 +52,30 @@ class Plan:
 
     @strawberry.field(description="The plan's themes, in the order they were added.")
     async def themes(self, info: Info) -> list[Theme]:
-        rows = await info.context.loaders.themes.load(_uuid(self.id))
-        return [Theme.from_row(r) for r in rows]
+        rows = await info.context.loaders.at(self.at).themes.load(_uuid(self.id))
+        return [Theme.from_row(r, self.at) for r in rows]
 
     @strawberry.field(description="Every measure of the plan, by number.")
     async def measures(self, info: Info) -> list[Measure]:
-        rows = await info.context.loaders.measures.load(_uuid(self.id))
-        return [Measure.from_row(r) for r in rows]
+        rows = await info.context.loaders.at(self.at).measures.load(_uuid(self.id))
+        return [Measure.from_row(r, self.at) for r in rows]
 
 
 @strawberry.type
 class Theme:
+    at: strawberry.Private[int | None]
     plan_id: strawberry.ID
     code: str
     title: str
 
     @classmethod
-    def from_row(cls, r: Row) -> Theme:
-        return cls(plan_id=strawberry.ID(str(r["plan_id"])), code=r["code"], title=r["title"])
+    def from_row(cls, r: Row, at: int | None = None) -> Theme:
+        return cls(at=at, plan_id=strawberry.ID(str(r["plan_id"])), code=r["code"], title=r["title"])
 
     @strawberry.field(description="The theme's measures, by number.")
     async def measures(self, info: Info) -> list[Measure]:
-        rows = await info.context.loaders.measures.load(_uuid(self.plan_id))
-        return [Measure.from_row(r) for r in rows if r["theme_code"] == self.code]
+        rows = await info.context.loaders.at(self.at).measures.load(_uuid(self.plan_id))
+        return [Measure.from_row(r, self.at) for r in rows if r["theme_code"] == self.code]
 
 
 @strawberry.type
@@ -167,6 +170,7 @@ class Figure:
 
 @strawberry.type
 class Component:
+    at: strawberry.Private[int | None]
     measure_id: strawberry.Private[str]
     key: str
     label: str
@@ -174,18 +178,20 @@ class Component:
     @strawberry.field(description="The baseline in force now.")
     async def baseline(self, info: Info) -> Baseline | None:
         rows = [
-            r for r in await info.context.loaders.baselines.load(_uuid(self.measure_id)) if r["component"] == self.key
+            r
+            for r in await info.context.loaders.at(self.at).baselines.load(_uuid(self.measure_id))
+            if r["component"] == self.key
         ]
         return Baseline.from_row(rows[-1]) if rows else None
 
     @strawberry.field(description="Every baseline this component has had, oldest first.")
     async def baseline_history(self, info: Info) -> list[Baseline]:
-        rows = await info.context.loaders.baselines.load(_uuid(self.measure_id))
+        rows = await info.context.loaders.at(self.at).baselines.load(_uuid(self.measure_id))
         return [Baseline.from_row(r) for r in rows if r["component"] == self.key]
 
     @strawberry.field(description="The component's figures, one per quarter reported.")
     async def figures(self, info: Info) -> list[Figure]:
-        rows = await info.context.loaders.figures.load(_uuid(self.measure_id))
+        rows = await info.context.loaders.at(self.at).figures.load(_uuid(self.measure_id))
         return [Figure.from_row(r) for r in rows if r["component"] == self.key]
 
 
@@ -205,6 +211,7 @@ class ComponentResult:
 
 @strawberry.type
 class QuarterResult:
+    at: strawberry.Private[int | None]
     measure_id: strawberry.Private[str]
     quarter: Quarter
     status: Status
@@ -215,7 +222,7 @@ class QuarterResult:
     commentary_recorded_by: str | None
 
     @classmethod
-    def from_row(cls, r: Row) -> QuarterResult:
+    def from_row(cls, r: Row, at: int | None = None) -> QuarterResult:
         override = None
         if r["override_status"] is not None:
             override = Override(
@@ -225,6 +232,7 @@ class QuarterResult:
                 recorded_at=r["override_at"],
             )
         return cls(
+            at=at,
             measure_id=str(r["measure_id"]),
             quarter=Quarter(r["quarter"]),
             status=Status(r["status"]),
@@ -238,10 +246,10 @@ class QuarterResult:
     @strawberry.field(description="Each component's figure for this quarter, null where none was reported.")
     async def components(self, info: Info) -> list[ComponentResult]:
         mid = _uuid(self.measure_id)
-        components = await info.context.loaders.components.load(mid)
+        components = await info.context.loaders.at(self.at).components.load(mid)
         figures = {
             r["component"]: r
-            for r in await info.context.loaders.figures.load(mid)
+            for r in await info.context.loaders.at(self.at).figures.load(mid)
             if r["quarter"] == self.quarter.value
         }
         return [
@@ -287,6 +295,7 @@ class Revision:
 
 @strawberry.type
 class Measure:
+    at: strawberry.Private[int | None]
     id: strawberry.ID
     plan_id: strawberry.ID
     theme_code: str
@@ -302,8 +311,9 @@ class Measure:
     modified_at: datetime
 
     @classmethod
-    def from_row(cls, r: Row) -> Measure:
+    def from_row(cls, r: Row, at: int | None = None) -> Measure:
         return cls(
+            at=at,
             id=strawberry.ID(str(r["id"])),
             plan_id=strawberry.ID(str(r["plan_id"])),
             theme_code=r["theme_code"],
@@ -321,27 +331,27 @@ class Measure:
 
     @strawberry.field
     async def plan(self, info: Info) -> Plan:
-        row = await info.context.loaders.plan.load(_uuid(self.plan_id))
-        return Plan.from_row(row)
+        row = await info.context.loaders.at(self.at).plan.load(_uuid(self.plan_id))
+        return Plan.from_row(row, self.at)
 
     @strawberry.field
     async def theme(self, info: Info) -> Theme | None:
-        rows = await info.context.loaders.themes.load(_uuid(self.plan_id))
-        return next((Theme.from_row(r) for r in rows if r["code"] == self.theme_code), None)
+        rows = await info.context.loaders.at(self.at).themes.load(_uuid(self.plan_id))
+        return next((Theme.from_row(r, self.at) for r in rows if r["code"] == self.theme_code), None)
 
     @strawberry.field
     async def components(self, info: Info) -> list[Component]:
-        rows = await info.context.loaders.components.load(_uuid(self.id))
-        return [Component(measure_id=str(self.id), key=r["key"], label=r["label"]) for r in rows]
+        rows = await info.context.loaders.at(self.at).components.load(_uuid(self.id))
+        return [Component(at=self.at, measure_id=str(self.id), key=r["key"], label=r["label"]) for r in rows]
 
     @strawberry.field(description="One result per quarter, Q1 to Q4.")
     async def quarters(self, info: Info) -> list[QuarterResult]:
-        rows = await info.context.loaders.quarters.load(_uuid(self.id))
-        return [QuarterResult.from_row(r) for r in rows]
+        rows = await info.context.loaders.at(self.at).quarters.load(_uuid(self.id))
+        return [QuarterResult.from_row(r, self.at) for r in rows]
 
     @strawberry.field(description="Every event of this measure, oldest first: who, when, what changed and why.")
     async def history(self, info: Info) -> list[Revision]:
-        rows = await info.context.loaders.history.load(_uuid(self.id))
+        rows = await info.context.loaders.at(self.at).history.load(_uuid(self.id))
         return [Revision.from_row(r) for r in rows]
 
 

@@ -1,0 +1,127 @@
+"""GraphQL over HTTP as the specification asks, and a dashboard at a fixed cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from service.schema import schema_sdl
+from tests.e2e import documents as doc
+from tests.e2e.given import a_plan, criminal_damage
+from tests.e2e.live import GraphQLClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_schema_graphql_is_the_schema_the_server_serves() -> None:
+    assert (ROOT / "schema.graphql").read_text() == schema_sdl(), "run `measure-ledger schema --write`"
+
+
+def test_clients_that_accept_graphql_response_json_get_it(client: GraphQLClient) -> None:
+    response = client.post("{ plans { id } }", accept="application/graphql-response+json")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/graphql-response+json")
+    assert response.json() == {"data": {"plans": []}}
+
+
+def test_a_request_that_fails_validation_is_a_400_with_graphql_response_json(client: GraphQLClient) -> None:
+    response = client.post("{ plans { nope } }", accept="application/graphql-response+json")
+
+    assert response.status_code == 400
+    body = response.json()
+    assert "data" not in body
+    assert body["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+def test_a_request_that_fails_validation_is_a_200_with_plain_json(client: GraphQLClient) -> None:
+    response = client.post("{ plans { nope } }", accept="application/json")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+def test_a_field_error_during_execution_is_a_200_with_data(client: GraphQLClient) -> None:
+    response = client.as_(None).post(
+        doc.ADD_THEME,
+        {"input": {"planId": "00000000-0000-0000-0000-000000000000", "code": "1", "title": "x"}},
+        accept="application/graphql-response+json",
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+def test_queries_can_be_sent_with_get(client: GraphQLClient) -> None:
+    response = httpx.get(
+        client.url + "/graphql",
+        params={"query": "{ plans { id } }"},
+        headers={"accept": "application/graphql-response+json"},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"plans": []}}
+
+
+def test_mutations_cannot_be_sent_with_get(client: GraphQLClient) -> None:
+    response = httpx.get(
+        client.url + "/graphql",
+        params={"query": 'mutation { addTheme(input: {planId: "x", code: "1", title: "t"}) { version } }'},
+    )
+
+    assert 400 <= response.status_code < 500
+    assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION"
+
+
+def test_graphiql_is_served_to_browsers(client: GraphQLClient) -> None:
+    response = httpx.get(client.url + "/graphql", headers={"accept": "text/html"})
+
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
+
+
+def test_every_response_carries_a_request_id(client: GraphQLClient) -> None:
+    assert len(client.post("{ plans { id } }").headers["x-request-id"]) == 16
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the service sends through its asyncpg pool."""
+    seen: list[str] = []
+    for name in ("fetch", "fetchrow", "fetchval", "execute"):
+        original = getattr(asyncpg.Pool, name)
+
+        def counting(self: asyncpg.Pool, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            seen.append(query)
+            return _original(self, query, *args, **kw)
+
+        monkeypatch.setattr(asyncpg.Pool, name, counting)
+    return seen
+
+
+def test_the_dashboard_costs_the_same_round_trips_for_two_measures_or_twelve(
+    client: GraphQLClient, round_trips: list[str]
+) -> None:
+    small, large = a_plan(client), a_plan(client)
+    for n in range(2):
+        criminal_damage(client, small, number=f"5.{n + 1}")
+    for n in range(12):
+        criminal_damage(client, large, number=f"5.{n + 1}")
+
+    round_trips.clear()
+    assert len(client.execute(doc.DASHBOARD, {"id": small})["plan"]["measures"]) == 2
+    small_cost = len(round_trips)
+    round_trips.clear()
+    assert len(client.execute(doc.DASHBOARD, {"id": large})["plan"]["measures"]) == 12
+    large_cost = len(round_trips)
+
+    assert small_cost == large_cost
+    # token, plan, themes, measures, components, baselines, figures, quarters
+    assert large_cost <= 8, round_trips

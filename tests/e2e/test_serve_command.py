@@ -1,0 +1,103 @@
+"""The README's serve command on a machine with no database: embedded PostgreSQL, demo plan, token."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.live import GraphQLClient
+
+CLI = Path(sys.executable).with_name("measure-ledger")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve(data_dir: Path) -> Iterator[tuple[str, str, list[str]]]:
+    """Run `measure-ledger serve` as a user would; yields its URL, the printed token and its output."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["ML_DATA_DIR"] = str(data_dir)
+    process = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    token = ""
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        assert process.stdout is not None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                raise AssertionError("serve exited early:\n" + "".join(output))
+            output.append(line)
+            if m := re.search(r"Demo token \(principal 'demo'\): (\S+)", line):
+                token = m.group(1)
+            if "Application startup complete" in line or "Uvicorn running" in line:
+                break
+        # Keep reading its output so a full pipe never blocks the server.
+        drain = threading.Thread(target=lambda: output.extend(process.stdout or ()), daemon=True)
+        drain.start()
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url, token, output
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+        finally:
+            if process.stdout:
+                process.stdout.close()
+
+
+DASHBOARD = """{ plans { id title partnership themes { code } measures { number status
+  components { key figures { quarter value change discrepancy } } } } }"""
+
+
+def test_serve_starts_an_embedded_database_with_the_demo_plan_and_a_ready_token(tmp_path: Path) -> None:
+    data = tmp_path / "ledger-data"
+
+    with serve(data) as (url, token, output):
+        plans = GraphQLClient(url).execute(DASHBOARD)["plans"]
+        assert [p["title"] for p in plans] == ["Community Safety Plan 2012-13"]
+        measures = plans[0]["measures"]
+        assert len(measures) == 17 and measures[0]["number"] == "1.1" and measures[-1]["number"] == "6.2"
+        assert token.startswith("mlt_"), "".join(output)
+        five_one = next(m for m in measures if m["number"] == "5.1")
+        q2 = next(f for f in five_one["components"][0]["figures"] if f["quarter"] == "Q2")
+        assert (q2["value"], q2["change"]) == ("995", "-19.5")
+
+    assert not (data / "pgdata" / "postmaster.pid").exists(), "the embedded server was not stopped"
+
+    with serve(data) as (url, second_token, output):
+        assert second_token == token  # the same data folder, the same demo token
+        assert "0 event(s) recorded" in "".join(output)
+        assert len(GraphQLClient(url).execute(DASHBOARD)["plans"]) == 1

@@ -1,0 +1,194 @@
+"""Exporting plans: the plan file imports back to the same state, and the CSV shows the computed changes."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from domain.ledger import Ledger, Request
+from domain.measure import Definition, Measure, parse_definition
+from domain.values import Amount, Basis, Direction, Quarter, Status
+from service.exporter import export_plan_csv, export_plan_yaml
+from service.importer import import_plan, load_plan_file
+from service.settings import eventsourcing_env
+from tests.conftest import DatabaseFactory
+
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
+D = Decimal
+REQ = Request(actor="officer@example.org")
+
+
+@pytest.fixture(scope="module")
+def demo(new_database: DatabaseFactory) -> Iterator[tuple[Ledger, UUID]]:
+    ledger = Ledger(env=eventsourcing_env(new_database()))
+    report = import_plan(ledger, load_plan_file(DEMO), "importer")
+    yield ledger, report.plan_id
+    ledger.close()
+
+
+@pytest.fixture
+def fresh(new_database: DatabaseFactory) -> Iterator[Ledger]:
+    ledger = Ledger(env=eventsourcing_env(new_database()))
+    yield ledger
+    ledger.close()
+
+
+def round_trip(text: str, ledger: Ledger, tmp_path: Path) -> tuple[UUID, str]:
+    """Import an exported file into `ledger` and export it again."""
+    path = tmp_path / "exported.yaml"
+    path.write_text(text, encoding="utf-8")
+    report = import_plan(ledger, load_plan_file(path), "importer")
+    return report.plan_id, export_plan_yaml(ledger, report.plan_id)
+
+
+def test_the_demo_plan_exported_and_imported_into_an_empty_ledger_exports_the_same_text(
+    demo: tuple[Ledger, UUID], fresh: Ledger, tmp_path: Path
+) -> None:
+    ledger, plan_id = demo
+    exported = export_plan_yaml(ledger, plan_id)
+
+    copied_id, again = round_trip(exported, fresh, tmp_path)
+
+    assert copied_id == plan_id
+    assert again == exported
+    assert "before_quarter: Q2" in exported  # 3.1's redefinition, after the Q1 figure
+    assert "reason: 'Published status in the 2012-13 report: ©'" in exported
+
+
+def test_importing_an_export_into_the_ledger_it_came_from_records_nothing(
+    demo: tuple[Ledger, UUID], tmp_path: Path
+) -> None:
+    ledger, plan_id = demo
+    path = tmp_path / "exported.yaml"
+    path.write_text(export_plan_yaml(ledger, plan_id), encoding="utf-8")
+
+    report = import_plan(ledger, load_plan_file(path), "importer")
+
+    assert report.commands == ()
+
+
+def a_measure_with_a_long_history(ledger: Ledger) -> UUID:
+    """Revisions, a late figure after an unavailable mark, a baseline reset, a profile, cleared
+    commentary, redefinitions that add and drop components, and overrides."""
+    plan = ledger.create_plan(
+        REQ,
+        partnership="Test Partnership",
+        title="History",
+        year="2013-14",
+        period_start=date(2013, 4, 1),
+        period_end=date(2014, 3, 31),
+        discrepancy_threshold=D("2.0"),
+    ).id
+    ledger.add_theme(REQ, plan, code="7", title="Everything that can happen")
+
+    def definition(title: str, *keys: str) -> Definition:
+        return parse_definition(
+            title=title,
+            description=None,
+            direction=Direction.REDUCE,
+            basis=Basis.YTD_PRO_RATA,
+            tolerance="2.5",
+            unit="incidents",
+            components=[(k, k.title()) for k in keys],
+        )
+
+    first = definition("Reduce incidents", "north", "south")
+    m = ledger.define_measure(REQ, plan, theme_code="7", number="7.1", definition=first).id
+    ledger.set_baseline(REQ, m, "north", Amount(D(100)), period="2012/13", profile=["10", "20", "30", "40"])
+    ledger.set_baseline(REQ, m, "south", Amount(D(60)), note="first count")
+    ledger.reset_baseline(REQ, m, "south", Amount(D(64)), reason="recounted", period="2012/13")
+    ledger.submit_figure(REQ, m, "north", Quarter.Q1, Amount(D(12)), reported_change="-5", commentary="early")
+    ledger.revise_figure(REQ, m, "north", Quarter.Q1, Amount(D(13)), reason="late crimes", reported_change="-4")
+    ledger.mark_figure_unavailable(REQ, m, "south", Quarter.Q1, reason="system down")
+    ledger.mark_figure_unavailable(REQ, m, "north", Quarter.Q2, reason="not yet")
+    ledger.submit_figure(REQ, m, "north", Quarter.Q2, Amount(D(25)))
+    ledger.revise_figure(REQ, m, "north", Quarter.Q2, Amount(D(26)), reason="typo")
+    ledger.update_commentary(REQ, m, Quarter.Q1, "Quarter one: 13 incidents – see note")
+    ledger.update_commentary(REQ, m, Quarter.Q2, "   ")
+    ledger.override_status(REQ, m, Quarter.Q1, Status.AT_RISK, reason="board view")
+    ledger.clear_status_override(REQ, m, Quarter.Q1, reason="withdrawn")
+    second = definition("Reduce incidents in the north and east", "north", "east")
+    ledger.redefine_measure(REQ, m, second, reason="south merged into east")
+    ledger.set_baseline(REQ, m, "east", Amount(None, D(3), D(4)))
+    ledger.submit_figure(REQ, m, "east", Quarter.Q3, Amount(D(70), D(3), D(4)))
+    ledger.submit_figure(REQ, m, "north", Quarter.Q3, Amount(D(58)))
+    ledger.override_status(REQ, m, Quarter.Q3, Status.NOT_ASSESSED, reason="Officer judgement")
+    ledger.submit_figure(REQ, m, "north", Quarter.Q4, Amount(D(99)))
+    third = definition("Reduce incidents (north and east)", "north", "east")
+    ledger.redefine_measure(REQ, m, third, reason="title agreed at year end")
+    return plan
+
+
+def test_a_long_history_exported_and_imported_into_an_empty_ledger_exports_the_same_text(
+    es_env: dict[str, str], fresh: Ledger, tmp_path: Path
+) -> None:
+    ledger = Ledger(env=es_env)
+    try:
+        plan_id = a_measure_with_a_long_history(ledger)
+        exported = export_plan_yaml(ledger, plan_id)
+
+        _, again = round_trip(exported, fresh, tmp_path)
+
+        assert again == exported
+        for fragment in ("before_quarter: Q3", "after_quarter: Q4", "unavailable: not yet", "Q2: null"):
+            assert fragment in exported
+        original = ledger.get_measure(Measure.create_id(plan_id, "7.1"))
+        copied = fresh.get_measure(Measure.create_id(plan_id, "7.1"))
+        assert copied.definitions[-1][0] == original.definitions[-1][0]
+        assert [(r.amount, r.stamp.reason) for r in copied.figure_history[("north", Quarter.Q2)]] == [
+            (r.amount, r.stamp.reason) for r in original.figure_history[("north", Quarter.Q2)]
+        ]
+        assert copied.overrides[Quarter.Q3].status is Status.NOT_ASSESSED
+    finally:
+        ledger.close()
+
+
+def csv_rows(text: str) -> dict[tuple[str, str, str], dict[str, str]]:
+    return {(r["measure"], r["component"], r["quarter"]): r for r in csv.DictReader(io.StringIO(text))}
+
+
+def test_the_csv_export_lists_the_changes_worked_out_by_hand(demo: tuple[Ledger, UUID]) -> None:
+    ledger, plan_id = demo
+
+    rows = csv_rows(export_plan_csv(ledger, plan_id))
+
+    assert len(rows) == 46
+    expected = {
+        ("2.1", "s27-notices", "Q1"): ("98", "22.4"),
+        ("1.3", "maasbt", "Q2"): ("1786.5", "40.3"),
+        ("1.3", "police", "Q2"): ("7482.5", "-15.8"),
+        ("4.3", "repeat-positive-tests", "Q2"): ("52", "-19.2"),
+        ("5.1", "criminal-damage", "Q2"): ("1236", "-19.5"),
+        ("5.2", "repeat-victims", "Q2"): ("34", "-23.5"),
+        ("6.1", "drrs", "Q1"): ("29.25", "19.7"),
+        ("3.4", "harbour-take-up", "Q1"): ("78.26", "-16.4"),
+    }
+    assert {k: (rows[k]["comparison"], rows[k]["change"]) for k in expected} == expected
+    assert rows[("5.1", "criminal-damage", "Q2")]["status"] == "ON_TRACK"
+    assert rows[("6.1", "drrs", "Q2")]["measure_status"] == "AT_RISK"
+
+
+def test_the_csv_export_flags_the_reports_discrepancies(demo: tuple[Ledger, UUID]) -> None:
+    ledger, plan_id = demo
+
+    rows = csv_rows(export_plan_csv(ledger, plan_id))
+
+    assert {k for k, r in rows.items() if r["discrepancy"] == "yes"} == {
+        ("1.3", "police", "Q1"),
+        ("5.1", "criminal-damage", "Q1"),
+        ("2.1", "s27-notices", "Q2"),
+        ("3.1", "violence", "Q1"),
+        ("4.2", "planned-exits", "Q1"),
+        ("6.1", "ppos", "Q1"),
+        ("6.1", "ppos", "Q2"),
+    }
+    assert rows[("5.1", "criminal-damage", "Q1")]["discrepancy_reason"] == "reported change -16.3 but computed -20.4"
+    assert {k[0] for k, r in rows.items() if r["baseline_discrepancy"]} == {"3.4"}
+    assert rows[("4.1", "females-in-treatment", "Q2")]["unavailable_reason"].startswith("Q2 data not available")
