@@ -48,6 +48,7 @@ class CurrentStateView(PostgresTrackingRecorder):
             self._insert_tracking(curs, tracking)
             if audit is not None:
                 _insert(curs, "audit_entries", [dict(audit, position=tracking.notification_id)])
+                _insert(curs, "status_changes", status_changes(before, after, audit, tracking.notification_id))
             write_changes(curs, before, after, tracking.notification_id)
             # Delivered only when the transaction commits, so a listener that
             # reads after the notice always sees the rows.
@@ -76,6 +77,33 @@ def write_changes(curs: Cursor[DictRow], before: Rows, after: Rows, position: in
                 [(position, *key) for key in ended],
             )
         _insert(curs, table, [dict(row, valid_from=position) for row in started])
+
+
+def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: int) -> list[dict[str, Any]]:
+    """A fact for each quarter whose status this event changed, whatever the cause."""
+    old, new = before.get("quarter_results", {}), after.get("quarter_results", {})
+    measure = next(iter(after.get("measures", {}).values()), None)
+    changes = []
+    for key, row in sorted(new.items(), key=lambda item: item[1]["quarter"]):
+        previous = old.get(key)
+        if previous is None or measure is None or previous["status"] == row["status"]:
+            continue
+        changes.append(
+            {
+                "position": position,
+                "quarter": row["quarter"],
+                "recorded_at": audit["recorded_at"],
+                "actor": audit["actor"],
+                "action": audit["action"],
+                "plan_id": measure["plan_id"],
+                "measure_id": measure["id"],
+                "measure_number": measure["number"],
+                "from_status": previous["status"],
+                "to_status": row["status"],
+                "reason": audit["reason"],
+            }
+        )
+    return changes
 
 
 def entry(event: Any, facts: AuditFacts) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # Bump when the tables below change shape: the read model is then dropped and
 # rebuilt from the event store on the next start.
-VERSION = 2
+VERSION = 3
 
 # table -> the columns that identify a row within one moment
 KEYS: dict[str, tuple[str, ...]] = {
@@ -33,7 +33,7 @@ OWNER = {
     "figures": "measure_id",
     "quarter_results": "measure_id",
 }
-TABLES = (*KEYS, "audit_entries")
+TABLES = (*KEYS, "audit_entries", "status_changes")
 
 _COLUMNS = {
     "plans": """
@@ -165,4 +165,20 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_action ON audit_entries (action, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_recorded_at ON audit_entries (recorded_at, position)",
+    """CREATE TABLE IF NOT EXISTS status_changes (
+        position bigint NOT NULL,
+        quarter text NOT NULL,
+        recorded_at timestamptz NOT NULL,
+        actor text NOT NULL,
+        action text NOT NULL,
+        plan_id uuid NOT NULL,
+        measure_id uuid NOT NULL,
+        measure_number text NOT NULL,
+        from_status text NOT NULL,
+        to_status text NOT NULL,
+        reason text,
+        PRIMARY KEY (position, quarter)
+    )""",
+    "CREATE INDEX IF NOT EXISTS status_changes_plan ON status_changes (plan_id, position)",
+    "CREATE INDEX IF NOT EXISTS status_changes_measure ON status_changes (measure_id, position)",
 ]
