@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
-from domain.ledger import Ledger, Written
-from domain.measure import parse_definition
+from domain.ledger import Ledger, Request, Written
+from domain.measure import Definition, parse_definition
 from domain.values import Amount, parse_amount
 from service import read
 from service.schema.enums import Basis, Direction, Quarter, Status
@@ -213,193 +216,173 @@ async def _measure_payload(info: Info, w: Written) -> MeasurePayload:
     )
 
 
-def _amount(value: Decimal | None, numerator: Decimal | None, denominator: Decimal | None) -> Amount:
-    return parse_amount(value, numerator, denominator)
+def _amount(i: Any) -> Amount:
+    return parse_amount(i.value, i.numerator, i.denominator)
 
 
-def _components(items: list[ComponentInput]) -> list[tuple[object, object]]:
-    return [(c.key, c.label) for c in items]
+def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
+    return parse_definition(
+        title=i.title,
+        description=i.description,
+        direction=i.direction,
+        basis=i.basis,
+        tolerance=i.tolerance,
+        unit=i.unit,
+        components=[(c.key, c.label) for c in i.components],
+    )
+
+
+MeasureCommand = Callable[[Ledger, Request, UUID], Written]
+
+
+async def _on_measure(info: Info, i: Any, command: MeasureCommand) -> MeasurePayload:
+    """The shape of every measure mutation: who, which measure, the command, the state after it."""
+    ctx = info.context
+    req = ctx.request_for(i.expected_version, i.idempotency_key)
+    measure_id = parse_id(i.measure_id, "measureId")
+    return await _measure_payload(info, await ctx.write(lambda ledger: command(ledger, req, measure_id)))
 
 
 @strawberry.type
 class Mutation:
     @strawberry.mutation(description="Start a partnership's plan for a reporting year.")
     async def create_plan(self, info: Info, input: CreatePlanInput) -> PlanPayload:
-        ctx = info.context
-        req = ctx.request_for(None, input.idempotency_key)
+        ctx, i = info.context, input
+        req = ctx.request_for(None, i.idempotency_key)
         w = await ctx.write(
             lambda ledger: ledger.create_plan(
                 req,
-                partnership=input.partnership,
-                title=input.title,
-                year=input.year,
-                period_start=input.period_start,
-                period_end=input.period_end,
-                discrepancy_threshold=input.discrepancy_threshold,
+                partnership=i.partnership,
+                title=i.title,
+                year=i.year,
+                period_start=i.period_start,
+                period_end=i.period_end,
+                discrepancy_threshold=i.discrepancy_threshold,
             )
         )
         return await _plan_payload(info, w)
 
     @strawberry.mutation(description="Add a numbered theme to a plan.")
     async def add_theme(self, info: Info, input: AddThemeInput) -> PlanPayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        plan_id = parse_id(input.plan_id, "planId")
-        w = await ctx.write(lambda ledger: ledger.add_theme(req, plan_id, code=input.code, title=input.title))
+        ctx, i = info.context, input
+        req = ctx.request_for(i.expected_version, i.idempotency_key)
+        plan_id = parse_id(i.plan_id, "planId")
+        w = await ctx.write(lambda ledger: ledger.add_theme(req, plan_id, code=i.code, title=i.title))
         return await _plan_payload(info, w)
 
     @strawberry.mutation(description="Define a measure in one of a plan's themes.")
     async def define_measure(self, info: Info, input: DefineMeasureInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        plan_id = parse_id(input.plan_id, "planId")
-
-        def command(ledger: Ledger) -> Written:
-            definition = parse_definition(
-                title=input.title,
-                description=input.description,
-                direction=input.direction,
-                basis=input.basis,
-                tolerance=input.tolerance,
-                unit=input.unit,
-                components=_components(input.components),
+        ctx, i = info.context, input
+        req = ctx.request_for(i.expected_version, i.idempotency_key)
+        plan_id = parse_id(i.plan_id, "planId")
+        w = await ctx.write(
+            lambda ledger: ledger.define_measure(
+                req, plan_id, theme_code=i.theme_code, number=i.number, definition=_definition(i)
             )
-            return ledger.define_measure(
-                req, plan_id, theme_code=input.theme_code, number=input.number, definition=definition
-            )
-
-        return await _measure_payload(info, await ctx.write(command))
+        )
+        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Replace a measure's definition, saying why; the old one stays in history.")
     async def redefine_measure(self, info: Info, input: RedefineMeasureInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-
-        def command(ledger: Ledger) -> Written:
-            definition = parse_definition(
-                title=input.title,
-                description=input.description,
-                direction=input.direction,
-                basis=input.basis,
-                tolerance=input.tolerance,
-                unit=input.unit,
-                components=_components(input.components),
-            )
-            return ledger.redefine_measure(req, measure_id, definition, reason=input.reason)
-
-        return await _measure_payload(info, await ctx.write(command))
+        i = input
+        return await _on_measure(
+            info, i, lambda ledger, req, mid: ledger.redefine_measure(req, mid, _definition(i), reason=i.reason)
+        )
 
     @strawberry.mutation(description="Record a component's first baseline.")
     async def set_baseline(self, info: Info, input: SetBaselineInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.set_baseline(
-                req,
-                measure_id,
-                input.component,
-                _amount(input.value, input.numerator, input.denominator),
-                period=input.period,
-                profile=list(input.profile) if input.profile else None,
-                note=input.note,
-            )
+        i = input
+        return await _on_measure(
+            info,
+            i,
+            lambda ledger, req, mid: ledger.set_baseline(
+                req, mid, i.component, _amount(i), period=i.period, profile=_profile(i.profile), note=i.note
+            ),
         )
-        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Supersede a component's baseline, saying why.")
     async def reset_baseline(self, info: Info, input: ResetBaselineInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.reset_baseline(
+        i = input
+        return await _on_measure(
+            info,
+            i,
+            lambda ledger, req, mid: ledger.reset_baseline(
                 req,
-                measure_id,
-                input.component,
-                _amount(input.value, input.numerator, input.denominator),
-                reason=input.reason,
-                period=input.period,
-                profile=list(input.profile) if input.profile else None,
-                note=input.note,
-            )
+                mid,
+                i.component,
+                _amount(i),
+                reason=i.reason,
+                period=i.period,
+                profile=_profile(i.profile),
+                note=i.note,
+            ),
         )
-        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Report a component's figure for a quarter.")
     async def submit_figure(self, info: Info, input: SubmitFigureInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.submit_figure(
+        i = input
+        return await _on_measure(
+            info,
+            i,
+            lambda ledger, req, mid: ledger.submit_figure(
                 req,
-                measure_id,
-                input.component,
-                input.quarter,
-                _amount(input.value, input.numerator, input.denominator),
-                reported_change=input.reported_change,
-                commentary=input.commentary,
-            )
+                mid,
+                i.component,
+                i.quarter,
+                _amount(i),
+                reported_change=i.reported_change,
+                commentary=i.commentary,
+            ),
         )
-        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Correct a submitted figure, saying why.")
     async def revise_figure(self, info: Info, input: ReviseFigureInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.revise_figure(
+        i = input
+        return await _on_measure(
+            info,
+            i,
+            lambda ledger, req, mid: ledger.revise_figure(
                 req,
-                measure_id,
-                input.component,
-                input.quarter,
-                _amount(input.value, input.numerator, input.denominator),
-                reason=input.reason,
-                reported_change=input.reported_change,
-                commentary=input.commentary,
-            )
+                mid,
+                i.component,
+                i.quarter,
+                _amount(i),
+                reason=i.reason,
+                reported_change=i.reported_change,
+                commentary=i.commentary,
+            ),
         )
-        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Say a quarter's figure could not be had, and why.")
     async def mark_figure_unavailable(self, info: Info, input: MarkFigureUnavailableInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.mark_figure_unavailable(
-                req, measure_id, input.component, input.quarter, reason=input.reason
-            )
+        i = input
+        return await _on_measure(
+            info,
+            i,
+            lambda ledger, req, mid: ledger.mark_figure_unavailable(req, mid, i.component, i.quarter, reason=i.reason),
         )
-        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Replace the officer's narrative for a quarter.")
     async def update_commentary(self, info: Info, input: UpdateCommentaryInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(lambda ledger: ledger.update_commentary(req, measure_id, input.quarter, input.text))
-        return await _measure_payload(info, w)
+        i = input
+        return await _on_measure(
+            info, i, lambda ledger, req, mid: ledger.update_commentary(req, mid, i.quarter, i.text)
+        )
 
     @strawberry.mutation(description="Set a quarter's status over the computed one, saying why.")
     async def override_status(self, info: Info, input: OverrideStatusInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.override_status(req, measure_id, input.quarter, input.status, reason=input.reason)
+        i = input
+        return await _on_measure(
+            info, i, lambda ledger, req, mid: ledger.override_status(req, mid, i.quarter, i.status, reason=i.reason)
         )
-        return await _measure_payload(info, w)
 
     @strawberry.mutation(description="Return a quarter to its computed status, saying why.")
     async def clear_status_override(self, info: Info, input: ClearStatusOverrideInput) -> MeasurePayload:
-        ctx = info.context
-        req = ctx.request_for(input.expected_version, input.idempotency_key)
-        measure_id = parse_id(input.measure_id, "measureId")
-        w = await ctx.write(
-            lambda ledger: ledger.clear_status_override(req, measure_id, input.quarter, reason=input.reason)
+        i = input
+        return await _on_measure(
+            info, i, lambda ledger, req, mid: ledger.clear_status_override(req, mid, i.quarter, reason=i.reason)
         )
-        return await _measure_payload(info, w)
+
+
+def _profile(profile: list[Decimal] | None) -> list[object] | None:
+    return list(profile) if profile else None
