@@ -26,6 +26,8 @@ class Settings:
     allowed_origins: tuple[str, ...] = ()
     write_wait_seconds: float = 10.0
     pool_size: int = 10
+    subscription_buffer: int = 1000
+    max_subscriptions_per_connection: int = 20
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -44,6 +46,8 @@ class Settings:
             allowed_origins=origins,
             write_wait_seconds=float(env.get("ML_WRITE_WAIT_SECONDS", "10")),
             pool_size=int(env.get("ML_POOL_SIZE", "10")),
+            subscription_buffer=int(env.get("ML_SUBSCRIPTION_BUFFER", "1000")),
+            max_subscriptions_per_connection=int(env.get("ML_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
         )
 
 
