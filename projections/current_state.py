@@ -10,6 +10,9 @@ the transaction commits.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,17 +21,16 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier, Placeholder
+from psycopg.sql import SQL, Composed, Identifier
 
 from domain.audit import AuditFacts, describe
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.view import measure_view
+from projections.changes import Changes
 from projections.rows import Rows, measure_rows, plan_rows
-from projections.tables import DDL, KEYS, TABLES
+from projections.tables import DDL, TABLES
 
 CHANNEL = "measure_ledger_view"
 NAME = "current_state"
@@ -42,14 +44,11 @@ class CurrentStateView(PostgresTrackingRecorder):
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in DDL)
 
-    def record(self, before: Rows, after: Rows, audit: dict[str, Any] | None, tracking: Tracking) -> None:
-        """Move the tables from one state of an aggregate to the next, exactly once."""
+    def write(self, changes: Changes, tracking: Tracking) -> None:
+        """Write a batch of changes and move the tracking position past it, exactly once."""
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
-            if audit is not None:
-                _insert(curs, "audit_entries", [dict(audit, position=tracking.notification_id)])
-                _insert(curs, "status_changes", status_changes(before, after, audit, tracking.notification_id))
-            write_changes(curs, before, after, tracking.notification_id)
+            changes.write(curs)
             # Delivered only when the transaction commits, so a listener that
             # reads after the notice always sees the rows.
             curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tracking.notification_id)))
@@ -58,25 +57,21 @@ class CurrentStateView(PostgresTrackingRecorder):
         """Empty every table and forget the position, ready for a rebuild."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(SQL("TRUNCATE {}").format(SQL(", ").join(Identifier(t) for t in TABLES)))
-            curs.execute(SQL("DELETE FROM {}").format(Identifier(self.tracking_table_name)))
+            # The library keeps a marker row of its own in the tracking table.
+            curs.execute(
+                SQL("DELETE FROM {} WHERE application_name <> %s").format(Identifier(self.tracking_table_name)),
+                (self.table_migration_identifier,),
+            )
+
+    def known_at(self) -> datetime | None:
+        """The latest time the audit entries have reached."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute("SELECT max(known_at) AS known_at FROM audit_entries")
+            row = curs.fetchone()
+        return row["known_at"] if row else None
 
     def position(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0
-
-
-def write_changes(curs: Cursor[DictRow], before: Rows, after: Rows, position: int) -> None:
-    """Close the rows that stopped being true at `position` and open the ones that start."""
-    for table in KEYS:
-        old, new = before.get(table, {}), after.get(table, {})
-        ended = [key for key, row in old.items() if new.get(key) != row]
-        started = [row for key, row in new.items() if old.get(key) != row]
-        if ended:
-            match = SQL(" AND ").join(SQL("{} = %s").format(Identifier(c)) for c in KEYS[table])
-            curs.executemany(
-                SQL("UPDATE {} SET valid_to = %s WHERE {} AND valid_to IS NULL").format(Identifier(table), match),
-                [(position, *key) for key in ended],
-            )
-        _insert(curs, table, [dict(row, valid_from=position) for row in started])
 
 
 def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: int) -> list[dict[str, Any]]:
@@ -124,18 +119,6 @@ def entry(event: Any, facts: AuditFacts) -> dict[str, Any]:
     }
 
 
-def _insert(curs: Cursor[DictRow], table: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    columns = list(rows[0])
-    statement = SQL("INSERT INTO {} ({}) VALUES ({})").format(
-        Identifier(table),
-        SQL(", ").join(Identifier(c) for c in columns),
-        SQL(", ").join(Placeholder(c) for c in columns),
-    )
-    curs.executemany(statement, rows)
-
-
 class CurrentState(Projection[CurrentStateView]):
     """Keeps the current-state tables in step with the ledger."""
 
@@ -145,12 +128,16 @@ class CurrentState(Projection[CurrentStateView]):
         super().__init__(view)
         self.ledger = ledger
         self.cache: OrderedDict[UUID, tuple[Aggregate, Rows]] = OrderedDict()
+        self.changes = Changes()
+        self.tracking: Tracking | None = None
+        self.known_at: datetime | None = view.known_at()
+        self.batch_size = 1
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         # Idempotency keys and anything else not shown: still tracked, so
         # the position moves past it.
-        self.view.record({}, {}, None, tracking)
+        self._done(tracking)
 
     @process_event.register
     def _(self, domain_event: Plan.Event, tracking: Tracking) -> None:
@@ -160,13 +147,51 @@ class CurrentState(Projection[CurrentStateView]):
     def _(self, domain_event: Measure.Event, tracking: Tracking) -> None:
         self._apply(domain_event, tracking)
 
+    @contextmanager
+    def batch(self, size: int = 1000) -> Iterator[None]:
+        """Gather events into transactions of up to `size` (for catching up), written on exit."""
+        self.batch_size = size
+        try:
+            yield
+            self.flush()
+        finally:
+            self.batch_size = 1
+
+    def flush(self) -> None:
+        if self.tracking is None:
+            return
+        try:
+            self.view.write(self.changes, self.tracking)
+        except BaseException:
+            # The cache may now be ahead of the tables: start cold.
+            self.cache.clear()
+            self.known_at = self.view.known_at()
+            raise
+        finally:
+            self.changes, self.tracking = Changes(), None
+
+    def _done(self, tracking: Tracking) -> None:
+        self.tracking = tracking
+        self.changes.events += 1
+        if self.changes.events >= self.batch_size:
+            self.flush()
+
     def _apply(self, event: Any, tracking: Tracking) -> None:
         previous, before = self._previous(event)
         facts = describe(event, previous)
         aggregate = event.mutate(previous)
         after = rows_of(aggregate)
-        self.view.record(before, after, entry(event, facts), tracking)
+        position = tracking.notification_id
+        # Timestamps are taken before commit, so concurrent writers can record a
+        # later position with an earlier time; `known_at` is the running maximum,
+        # which makes "what was known at T" move forward as T does.
+        self.known_at = max(self.known_at or event.timestamp, event.timestamp)
+        audit = dict(entry(event, facts), position=position, known_at=self.known_at)
+        self.changes.add("audit_entries", [audit])
+        self.changes.add("status_changes", status_changes(before, after, audit, position))
+        self.changes.move(before, after, position)
         self._keep(aggregate, after)
+        self._done(tracking)
 
     def _previous(self, event: Any) -> tuple[Aggregate | None, Rows]:
         """The aggregate just before this event, and its rows, from the cache or the event store."""

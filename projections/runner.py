@@ -20,7 +20,9 @@ from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
+from projections.chain import EventChain, catch_up_chain, open_chain
 from projections.current_state import NAME, CurrentState, CurrentStateView
+from projections.event_store import open_ledger
 from projections.tables import TABLES, VERSION
 
 log = logging.getLogger(__name__)
@@ -81,10 +83,11 @@ def catch_up(ledger: Ledger, projection: CurrentState, progress: Progress | None
         batch = ledger.recorder.select_notifications(start=start, limit=BATCH, stop=last)
         if not batch:
             break
-        for notification in batch:
-            event = ledger.mapper.to_domain_event(notification)
-            projection.process_event(event, Tracking(ledger.name, notification.id))
-            done += 1
+        with projection.batch(BATCH):
+            for notification in batch:
+                event = ledger.mapper.to_domain_event(notification)
+                projection.process_event(event, Tracking(ledger.name, notification.id))
+                done += 1
         start = batch[-1].id + 1
         if progress:
             progress(batch[-1].id, last)
@@ -96,11 +99,14 @@ def catch_up_if_leader(env: Mapping[str, str], progress: Progress | None = None)
     with leadership(env) as leading:
         if not leading:
             return 0
-        ledger = Ledger(env=dict(env))
+        ledger = open_ledger(env)
         view = open_view(env)
+        chain = open_chain(env)
         try:
+            catch_up_chain(ledger, chain)
             return catch_up(ledger, CurrentState(view, ledger), progress)
         finally:
+            chain.datastore.close()
             view.datastore.close()
             ledger.close()
 
@@ -109,7 +115,8 @@ def rebuild(env: Mapping[str, str], progress: Progress | None = None) -> int:
     """Empty the read model and replay the whole event store into it, as leader."""
     with leadership(env, wait=True) as leading:
         assert leading
-        ledger = Ledger(env=dict(env))
+        # The chain is left alone: recomputing it from the store would launder tampering.
+        ledger = open_ledger(env)
         view = open_view(env)
         try:
             view.clear()
@@ -149,10 +156,14 @@ def run_projection(env: Mapping[str, str], stop: threading.Event, retry_seconds:
 
 
 def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
-    ledger = Ledger(env=dict(env))
+    # One thread does all the projecting: one connection each is plenty.
+    env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
+    ledger = open_ledger(env)
     view = open_view(env)
+    chain = open_chain(env)
     projection = CurrentState(view, ledger)
     try:
+        catch_up_chain(ledger, chain)
         catch_up(ledger, projection)
         runner = BaseProjectionRunner(
             projection=projection,
@@ -161,12 +172,25 @@ def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
             topics=(),
             env=dict(env),
         )
-        with runner:
+        # The hash chain, in its own runner with its own tracking (projections/chain.py); made inside the
+        # `with`, so the first runner is stopped if the second cannot start.
+        with (
+            runner,
+            BaseProjectionRunner(
+                projection=EventChain(chain),
+                application_class=Ledger,
+                tracking_recorder=chain,
+                topics=(),
+                env=dict(env),
+            ) as chainer,
+        ):
             log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
             while not stop.is_set():
                 runner.run_forever(timeout=1.0)
-                if runner.is_interrupted.is_set():
+                chainer.run_forever(timeout=0)  # re-raises its error, if it had one
+                if runner.is_interrupted.is_set() or chainer.is_interrupted.is_set():
                     break
     finally:
+        chain.datastore.close()
         view.datastore.close()
         ledger.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # Bump when the tables below change shape: the read model is then dropped and
 # rebuilt from the event store on the next start.
-VERSION = 3
+VERSION = 4
 
 # table -> the columns that identify a row within one moment
 KEYS: dict[str, tuple[str, ...]] = {
@@ -158,8 +158,12 @@ DDL = [
         field text,
         before text,
         after text,
-        reason text
+        reason text,
+        known_at timestamptz NOT NULL
     )""",
+    # known_at never decreases in position order (see current_state.py), so
+    # "the last position known at T" is one index probe and moves forward with T.
+    "CREATE INDEX IF NOT EXISTS audit_entries_known_at ON audit_entries (known_at, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_measure ON audit_entries (measure_id, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_plan ON audit_entries (plan_id, position)",
     "CREATE INDEX IF NOT EXISTS audit_entries_actor ON audit_entries (actor, position)",

@@ -18,14 +18,19 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.ledger import Ledger
+from projections.chain import open_chain
+from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
 from service import read, tokens
+from service.audit_export import http_export
 from service.downloads import plan_export
 from service.http import LedgerGraphQL
 from service.positions import PositionWatcher
 from service.schema import build_schema
 from service.schema.context import Services
+from service.schema.subscriptions import open_feeds
 from service.settings import Settings, eventsourcing_env
+from service.startup import create_tables
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +60,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=settings.allowed_origins,
+        max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         env = eventsourcing_env(database_url)
-        ledger = Ledger(env=env)  # creates the event store's tables if missing
-        open_view(env).datastore.close()  # and the read model's
+
+        def open_stores() -> Ledger:
+            ledger = open_ledger(env)  # creates the event store's tables if missing, append-only
+            try:
+                open_view(env).datastore.close()  # and the read model's
+                open_chain(env).datastore.close()  # and the hash chain's
+            except BaseException:
+                ledger.close()
+                raise
+            return ledger
+
+        # Processes starting together would race on DDL: serialised, and retried (service/startup.py).
+        ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL])
         connect_args = asyncpg_args(database_url)
         pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size)
         await tokens.ensure_table(pool)
@@ -69,13 +86,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             connect=lambda: asyncpg.connect(**connect_args),
             read_position=lambda: read.view_position(pool, ledger.name),
         )
+        # Subscriptions' readers: poked by the watcher, they catch up from the table after a reconnect too.
+        feeds = open_feeds(pool, settings.subscription_buffer)
+        await feeds.start()
+        watcher.subscribe(feeds.poke)
         await watcher.start()
         stop = threading.Event()
         projector: threading.Thread | None = None
         if settings.run_projection:
             projector = threading.Thread(target=run_projection, args=(env, stop), name="projection", daemon=True)
             projector.start()
-        view.services = Services(settings=settings, pool=pool, ledger=ledger, watcher=watcher)
+        view.services = Services(settings=settings, pool=pool, ledger=ledger, watcher=watcher, feeds=feeds)
         try:
             yield
         finally:
@@ -83,21 +104,27 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if projector is not None:
                 await asyncio.to_thread(projector.join, 10)
             await watcher.stop()
+            await feeds.stop()
             await pool.close()
             ledger.close()
 
     async def export(request: Request) -> Response:
         return await plan_export(view.services, request)
 
+    async def audit_export(request: Request) -> Response:
+        return await http_export(view.services, request)
+
     async def health(request: Request) -> JSONResponse:
         position = await read.view_position(view.services.pool, view.services.ledger.name)
-        return JSONResponse({"status": "ok", "position": position})
+        subscribers = view.services.feeds.subscribers()
+        return JSONResponse({"status": "ok", "position": position, "subscribers": subscribers})
 
     return Starlette(
         routes=[
             Route("/graphql", view, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", view),
             Route("/plans/{plan_id}/export", export),
+            Route("/audit/export", audit_export),
             Route("/health", health),
         ],
         lifespan=lifespan,

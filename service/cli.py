@@ -8,9 +8,11 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
 from service.settings import Settings, eventsourcing_env
 
@@ -57,11 +59,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     embedded = not settings.database_url
     with database(settings) as url:
         os.environ["DATABASE_URL"] = url
-        from domain.ledger import Ledger
+        from projections.event_store import open_ledger
         from projections.runner import catch_up_if_leader
 
         env = eventsourcing_env(url)
-        Ledger(env=env).close()
+        open_ledger(env).close()
         if embedded and not args.no_demo and DEMO_PLAN.exists():
             _load_demo(env)
         # So the first request sees a read model that is up to date.
@@ -78,6 +80,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             port=args.port,
             workers=args.workers,
             ws_ping_interval=20,
+            # Messages are a few hundred bytes; deflate's state costs ~40 KB per WebSocket (bench/subscribers.py).
+            ws_per_message_deflate=False,
             log_level="info",
         )
     return 0
@@ -85,10 +89,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _load_demo(env: dict[str, str]) -> None:
     """Import the demo plan; a second start records nothing new."""
-    from domain.ledger import Ledger
+    from projections.event_store import open_ledger
     from service.importer import ProblemsFound, import_plan, load_plan_file
 
-    ledger = Ledger(env=env)
+    ledger = open_ledger(env)
     try:
         report = import_plan(ledger, load_plan_file(DEMO_PLAN), actor=DEMO_PRINCIPAL)
         print(f"Demo plan: {report}")
@@ -115,7 +119,6 @@ def _actor(args: argparse.Namespace, url: str) -> str:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from domain.ledger import Ledger
     from service.importer import ProblemsFound, import_plan, load_plan_file
 
     try:
@@ -123,34 +126,51 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     except ProblemsFound as e:
         print(e, file=sys.stderr)
         return 1
-    with database(settings) as url:
-        actor = _actor(args, url)
-        ledger = Ledger(env=eventsourcing_env(url))
-        try:
-            report = import_plan(ledger, plan_file, actor, dry_run=args.dry_run, progress=progress_bar("import"))  # type: ignore[arg-type]
-        except ProblemsFound as e:
-            print(e, file=sys.stderr)
-            return 1
-        finally:
-            ledger.close()
-    for line in report.commands if args.dry_run else ():
-        print(line)
-    print(report)
-    return 0
+    return _record(
+        args,
+        settings,
+        lambda ledger, actor: import_plan(
+            ledger,
+            plan_file,
+            actor,
+            dry_run=args.dry_run,
+            progress=progress_bar("import"),  # type: ignore[arg-type]
+        ),
+    )
 
 
 def cmd_import_returns(args: argparse.Namespace, settings: Settings) -> int:
-    from uuid import UUID
-
-    from domain.ledger import Ledger
-    from service.importer import ProblemsFound
     from service.returns import import_returns
+
+    plan_id = _plan_id(args.plan)
+    if plan_id is None:
+        return 1
+    return _record(
+        args,
+        settings,
+        lambda ledger, actor: import_returns(ledger, plan_id, args.quarter, args.file, actor, dry_run=args.dry_run),
+    )
+
+
+def _plan_id(raw: str) -> UUID | None:
+    """The plan id a command was given; None, said on stderr, where it is not one."""
+    try:
+        return UUID(raw)
+    except ValueError:
+        print(f"plan: {raw!r} is not a plan id (a UUID, as `plans {{ id }}` gives it)", file=sys.stderr)
+        return None
+
+
+def _record(args: argparse.Namespace, settings: Settings, run: Callable[[Any, str], Any]) -> int:
+    """Run an import as the command's actor: print what it recorded (and, in a dry run, each command)."""
+    from projections.event_store import open_ledger
+    from service.importer import ProblemsFound
 
     with database(settings) as url:
         actor = _actor(args, url)
-        ledger = Ledger(env=eventsourcing_env(url))
+        ledger = open_ledger(eventsourcing_env(url))
         try:
-            report = import_returns(ledger, UUID(args.plan), args.quarter, args.file, actor, dry_run=args.dry_run)
+            report = run(ledger, actor)
         except ProblemsFound as e:
             print(e, file=sys.stderr)
             return 1
@@ -163,17 +183,18 @@ def cmd_import_returns(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    from uuid import UUID
-
     from domain.errors import DomainError
-    from domain.ledger import Ledger
+    from projections.event_store import open_ledger
     from service.exporter import export_plan_csv, export_plan_yaml
 
+    plan_id = _plan_id(args.plan)
+    if plan_id is None:
+        return 1
     with database(settings) as url:
-        ledger = Ledger(env=eventsourcing_env(url))
+        ledger = open_ledger(eventsourcing_env(url))
         try:
             export = export_plan_yaml if args.format == "yaml" else export_plan_csv
-            sys.stdout.write(export(ledger, UUID(args.plan)))
+            sys.stdout.write(export(ledger, plan_id))
         except DomainError as e:
             print(e, file=sys.stderr)
             return 1
@@ -244,6 +265,59 @@ def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.chain import catch_up_chain, open_chain
+    from projections.event_store import open_ledger
+    from projections.verify import parse_digest, verify
+
+    try:
+        digest = parse_digest(args.digest) if args.digest else None
+    except ValueError as e:
+        print(f"--digest: {e}", file=sys.stderr)
+        return 2
+    with database(settings) as url:
+        env = eventsourcing_env(url)
+        ledger, chain = open_ledger(env), open_chain(env)  # the tables, if this is a new database
+        try:
+            if args.link:
+                # Only adds links for rows never linked; what is linked stays as it was.
+                catch_up_chain(ledger, chain)
+        finally:
+            chain.datastore.close()
+            ledger.close()
+        verdict = verify(url, digest)
+    print(verdict.report())
+    return 0 if verdict.ok else 1
+
+
+def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
+    from domain.errors import DomainError
+    from service.audit_export import export_to, selection_of
+
+    params = {
+        "planId": args.plan,
+        "measureId": args.measure,
+        "actor": args.actor,
+        "action": args.action,
+        "recordedFrom": args.recorded_from,
+        "recordedTo": args.recorded_to,
+        "order": args.order,
+    }
+    try:
+        chosen = selection_of({k: v for k, v in params.items() if v is not None})
+    except DomainError as e:
+        print(e, file=sys.stderr)
+        return 2
+    with database(settings) as url:
+        if args.output:
+            with open(args.output, "w", encoding="utf-8", newline="") as out:
+                count = export_to(url, chosen, args.format, out)
+        else:
+            count = export_to(url, chosen, args.format, sys.stdout)
+    print(f"exported {count} audit entries", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="measure-ledger", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -287,6 +361,23 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("plan", help="the plan's id")
     s.add_argument("--format", choices=["yaml", "csv"], default="yaml")
     s.set_defaults(run=cmd_export)
+
+    s = sub.add_parser("verify", help="check the event store against its hash chain (and a published digest)")
+    s.add_argument("--digest", help="POSITION:HASH as published from the auditDigest query")
+    s.add_argument("--link", action="store_true", help="first link stored events not linked yet")
+    s.set_defaults(run=cmd_verify)
+
+    s = sub.add_parser("audit-export", help="export the audit trail as CSV or JSON Lines, streamed")
+    s.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    s.add_argument("--plan", help="only this plan's entries (its id)")
+    s.add_argument("--measure", help="only this measure's entries (its id)")
+    s.add_argument("--actor", help="only entries of this principal")
+    s.add_argument("--action", help="only this action, e.g. FigureRevised")
+    s.add_argument("--from", dest="recorded_from", help="recorded at or after (ISO 8601 with offset)")
+    s.add_argument("--to", dest="recorded_to", help="recorded before (ISO 8601 with offset)")
+    s.add_argument("--order", type=str.upper, choices=["OLDEST_FIRST", "NEWEST_FIRST"], default="OLDEST_FIRST")
+    s.add_argument("--output", "-o", help="write to this file rather than standard output")
+    s.set_defaults(run=cmd_audit_export)
 
     s = sub.add_parser("schema", help="print the served GraphQL schema")
     g = s.add_mutually_exclusive_group()

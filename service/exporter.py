@@ -22,7 +22,8 @@ from domain.plan import Plan
 from domain.rules import discrepancies, round1
 from domain.values import Amount, Quarter
 from domain.view import FigureView, MeasureView, measure_view
-from service.importer import FORMAT, amount_text, file_reason
+from service.plan_file.parsed import FORMAT, file_reason
+from service.plan_file.steps import amount_text
 
 BATCH = 500
 WIDTH = 120  # long narrative lines fold less, so a diff of two exports reads better

@@ -24,6 +24,7 @@ from strawberry.http.typevars import Context, RootValue
 from service import tokens
 from service.schema.context import Context as LedgerContext
 from service.schema.context import Services
+from service.ws import LedgerTransportWSHandler, encode_message
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
     """Strawberry's ASGI view, with our context, auth and HTTP semantics."""
 
     services: Services
+    graphql_transport_ws_handler_class = LedgerTransportWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,6 +107,9 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         return JSONResponse(body, status_code=status, media_type=media)
 
+    def encode_json(self, data: object) -> str | bytes:
+        return encode_message(data)
+
     async def get_context(self, request: Any, response: Any) -> Any:
         principal = None
         header = request.headers.get("authorization", "")
@@ -123,6 +128,10 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             if principal is None:
                 raise ConnectionRejectionError({"message": "invalid token"})
             context.principal = principal
+        # Subscriptions are for integrations: no anonymous connections (closed with 4403).
+        # A non-browser client may instead have sent the token in the handshake's Authorization header.
+        if getattr(context, "principal", None) is None:
+            raise ConnectionRejectionError({"message": "a token is required"})
         return None
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:

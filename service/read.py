@@ -64,7 +64,7 @@ async def plans(pool: asyncpg.Pool, partnership: str | None) -> list[Row]:
 async def position_at(pool: asyncpg.Pool, moment: datetime) -> int:
     """The last position the ledger had recorded at a moment; 0 before anything."""
     value: Any = await pool.fetchval(
-        "SELECT position FROM audit_entries WHERE recorded_at <= $1 ORDER BY recorded_at DESC, position DESC LIMIT 1",
+        "SELECT position FROM audit_entries WHERE known_at <= $1 ORDER BY known_at DESC, position DESC LIMIT 1",
         moment,
     )
     return int(value or 0)

@@ -8,11 +8,16 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from service.schema.audit import AuditQuery
 from service.schema.mutations import Mutation
 from service.schema.queries import Query
 from service.schema.scalars import DecimalScalar
+from service.schema.shared_results import SharedResultsExecutionContext
+from service.schema.subscriptions import Subscription
+from service.schema.transport import SubscriptionsOverWebSocket
 
 
 class LedgerSchema(strawberry.Schema):
@@ -24,10 +29,13 @@ class LedgerSchema(strawberry.Schema):
 
 def build_schema() -> strawberry.Schema:
     return LedgerSchema(
-        query=Query,
+        query=merge_types("Query", (Query, AuditQuery)),
         mutation=Mutation,
+        subscription=Subscription,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256)],
+        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256), SubscriptionsOverWebSocket],
+        # A live subscription message is executed once per operation, not once per subscriber.
+        execution_context_class=SharedResultsExecutionContext,
     )
 
 

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request, Written
+from service.fanout import Feeds
 from service.positions import PositionWatcher
 from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
@@ -30,6 +31,7 @@ class Services:
     pool: asyncpg.Pool
     ledger: Ledger
     watcher: PositionWatcher
+    feeds: Feeds
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Context:
     principal: Principal | None
     request: Any = None
     response: Any = None
+    # Set by Strawberry from a WebSocket's connection_init payload (see on_ws_connect).
+    connection_params: dict[str, Any] | None = None
     loaders: LoaderSets = field(init=False)
 
     def __post_init__(self) -> None:

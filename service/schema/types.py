@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.rules import round1
+from service.schema.audit_entry import AuditEntry
 from service.schema.enums import Basis, Direction, Quarter, Status
 from service.schema.loaders import Row
 
@@ -258,39 +259,9 @@ class QuarterResult:
         ]
 
 
-@strawberry.type(description="One event of the ledger, as an auditor reads it.")
-class Revision:
-    position: int
-    recorded_at: datetime
-    actor: str
-    action: str
-    plan_id: strawberry.ID | None
-    measure_id: strawberry.ID | None
-    measure_number: str | None
-    component: str | None
-    quarter: Quarter | None
-    field: str | None
-    before: str | None
-    after: str | None
-    reason: str | None
-
-    @classmethod
-    def from_row(cls, r: Row) -> Revision:
-        return cls(
-            position=r["position"],
-            recorded_at=r["recorded_at"],
-            actor=r["actor"],
-            action=r["action"],
-            plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
-            measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
-            measure_number=r["measure_number"],
-            component=r["component"],
-            quarter=Quarter(r["quarter"]) if r["quarter"] else None,
-            field=r["field"],
-            before=r["before"],
-            after=r["after"],
-            reason=r["reason"],
-        )
+@strawberry.type(description="One event of a measure, as an auditor reads it: the same entry as the audit trail's.")
+class Revision(AuditEntry):
+    pass
 
 
 @strawberry.type

@@ -38,3 +38,9 @@ def event_count(database_url: str) -> object:
             return int(row[0])
 
     return count
+
+
+@pytest.fixture
+def bob(client: GraphQLClient, database_url: str) -> GraphQLClient:
+    """A second principal, from the police."""
+    return client.as_(create_token(database_url, "bob@police.example"))

@@ -62,3 +62,13 @@ def figure(measure: dict[str, Any], component: str, quarter: str) -> dict[str, A
 def quarter(measure: dict[str, Any], q: str) -> dict[str, Any]:
     found: dict[str, Any] = next(r for r in measure["quarters"] if r["quarter"] == q)
     return found
+
+
+def a_revised_measure(client: GraphQLClient, bob: GraphQLClient) -> tuple[str, str]:
+    """A plan and its measure 5.1, Q1 submitted by `bob` and revised by `client`: six events. (plan id, measure id)"""
+    plan_id = a_plan(client)
+    mid = criminal_damage(client, plan_id)["id"]
+    q1 = {"measureId": mid, "component": "total", "quarter": "Q1"}
+    bob.execute(doc.SUBMIT_FIGURE, {"input": {**q1, "value": "492"}})
+    client.execute(doc.REVISE_FIGURE, {"input": {**q1, "value": "495", "reason": "late recording"}})
+    return plan_id, mid

@@ -61,7 +61,8 @@ def record_a_year(ledger: Ledger, measures: int = 3) -> None:
 
 def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
     with psycopg.connect(database_url) as conn:
-        return {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2, 3").fetchall() for t in TABLES}  # noqa: S608
+        # Sorted in Python: rows of one key at several positions have no natural SQL order.
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in TABLES}  # noqa: S608
 
 
 def position(database_url: str) -> int:
@@ -95,8 +96,15 @@ def test_a_projection_stopped_mid_stream_and_restarted_processes_each_event_exac
     record_a_year(ledger)
     total = ledger.recorder.max_notification_id()
     view = open_view(es_env)
+    live = CrashingProjection(view, ledger, after=11)
     with pytest.raises(Crash):
-        catch_up(ledger, CrashingProjection(view, ledger, after=11))
+        # One event per transaction, as the live runner feeds them.
+        for notification in ledger.recorder.select_notifications(start=1, limit=100):
+            live.process_event(ledger.mapper.to_domain_event(notification), Tracking(ledger.name, notification.id))
+    assert position(database_url) == 11
+    with pytest.raises(Crash):
+        # A batch that dies is not written at all.
+        catch_up(ledger, CrashingProjection(open_view(es_env), ledger, after=5))
     assert position(database_url) == 11
 
     restarted = catch_up(ledger, CurrentState(open_view(es_env), ledger))
@@ -105,7 +113,7 @@ def test_a_projection_stopped_mid_stream_and_restarted_processes_each_event_exac
     assert position(database_url) == total
     tables = snapshot(database_url)
     assert len(tables["audit_entries"]) == total  # one entry per event, none twice
-    assert [row[0] for row in tables["audit_entries"]] == list(range(1, total + 1))
+    assert sorted(row[0] for row in tables["audit_entries"]) == list(range(1, total + 1))
     # Replaying an event already processed is refused and changes nothing.
     first = ledger.mapper.to_domain_event(ledger.recorder.select_notifications(start=1, limit=1)[0])
     with pytest.raises(IntegrityError):

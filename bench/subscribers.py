@@ -1,0 +1,308 @@
+"""1,000 status-change subscribers on one service process while mutations arrive.
+
+    python -m bench.subscribers      # DATABASE_URL names a PostgreSQL server (default: local 'test')
+
+One uvicorn process (the service as `serve` runs it) on a loopback port; one
+asyncio client process holds every WebSocket (graphql-transport-ws, through
+`websockets`); a thread of that process sends mutations over HTTP one after
+another, each flipping a quarter's status, so each is one status change fanned
+out to every subscriber.
+
+What it prints:
+- delivery latency, from the event's `recordedAt` (stamped when the command
+  ran, before the event store's commit) to the moment a subscriber's socket
+  received the message: it covers the commit, the projection, NOTIFY, the
+  feed's read, execution, serialisation and the network. Also the same from
+  the moment the writer got its HTTP response (which itself waits for the
+  read model, so this one can be negative);
+- memory per idle subscriber: the server's VmRSS with 1,000 connected and
+  subscribed clients, minus its VmRSS with none, over 1,000.
+
+It stops by itself: every wait has a deadline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
+
+from bench.server import BIN, free_port, fresh_database, percentile
+from service.tokens import create_token
+
+PROTOCOL = Subprotocol("graphql-transport-ws")
+SUBSCRIPTION = """subscription($planId: ID) { statusChanged(planId: $planId) {
+  cursor position recordedAt actor planId measureId measureNumber quarter from to reason } }"""
+
+CREATE_PLAN = """mutation($input: CreatePlanInput!) { createPlan(input: $input) { plan { id } } }"""
+ADD_THEME = """mutation($input: AddThemeInput!) { addTheme(input: $input) { position } }"""
+DEFINE = """mutation($input: DefineMeasureInput!) { defineMeasure(input: $input) { measure { id } } }"""
+BASELINE = """mutation($input: SetBaselineInput!) { setBaseline(input: $input) { position } }"""
+SUBMIT = """mutation($input: SubmitFigureInput!) { submitFigure(input: $input) { position } }"""
+REVISE = """mutation($input: ReviseFigureInput!) { reviseFigure(input: $input) { position measure { status } } }"""
+
+
+def vm_rss_kib(pid: int) -> int:
+    """Resident set size of a process, from /proc/PID/status."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def service(database_url: str, port: int, deflate: bool) -> Iterator[subprocess.Popen[bytes]]:
+    """The service in one uvicorn process on a loopback port, stopped on exit."""
+    env = {**os.environ, "DATABASE_URL": database_url, "ML_RUN_PROJECTION": "1", "ML_GRAPHIQL": "0"}
+    process = subprocess.Popen(
+        [str(BIN / "uvicorn"), "service.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log", "--ws-per-message-deflate", str(deflate).lower()],
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.1)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def execute(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    body = client.post("/graphql", json={"query": query, "variables": variables}).json()
+    assert "errors" not in body, body
+    data: dict[str, Any] = body["data"]
+    return data
+
+
+def a_measure_with_a_figure(client: httpx.Client) -> tuple[str, str]:
+    """A plan, a theme, measure 5.1 with its baseline and a Q1 figure: (plan id, measure id)."""
+    plan = {"partnership": "Bench Partnership", "title": "Bench Plan", "year": "2012-13",
+            "periodStart": "2012-04-01", "periodEnd": "2013-03-31"}  # fmt: skip
+    plan_id = execute(client, CREATE_PLAN, {"input": plan})["createPlan"]["plan"]["id"]
+    execute(client, ADD_THEME, {"input": {"planId": plan_id, "code": "5", "title": "Criminal damage"}})
+    measure = {"planId": plan_id, "themeCode": "5", "number": "5.1", "title": "Reduce Criminal Damage",
+               "direction": "REDUCE", "basis": "YTD_PRO_RATA",
+               "components": [{"key": "total", "label": "Offences"}]}  # fmt: skip
+    measure_id = execute(client, DEFINE, {"input": measure})["defineMeasure"]["measure"]["id"]
+    execute(client, BASELINE, {"input": {"measureId": measure_id, "component": "total", "value": "2472"}})
+    execute(client, SUBMIT, {"input": {"measureId": measure_id, "component": "total", "quarter": "Q1", "value": "492"}})
+    return plan_id, measure_id
+
+
+@dataclass
+class Deliveries:
+    """What the subscribers received and when; parsed after the run, so parsing does not delay receiving."""
+
+    received: list[tuple[float, str]] = field(default_factory=list)
+    count: int = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    expected: int = 0
+    receivers: set[asyncio.Task[None]] = field(default_factory=set)  # referenced, so none is collected early
+    latency_ms: list[float] = field(default_factory=list)
+    received_at: dict[int, list[float]] = field(default_factory=dict)  # position -> receive times
+    recorded_at: dict[int, float] = field(default_factory=dict)  # position -> recordedAt
+
+    def record(self, now: float, raw: str) -> None:
+        self.received.append((now, raw))
+        self.count += 1
+        if self.expected and self.count >= self.expected:
+            self.done.set()
+
+    def analyse(self) -> None:
+        for now, raw in self.received:
+            change = json.loads(raw)["payload"]["data"]["statusChanged"]
+            recorded = datetime.fromisoformat(change["recordedAt"]).timestamp()
+            self.latency_ms.append((now - recorded) * 1000)
+            self.received_at.setdefault(change["position"], []).append(now)
+            self.recorded_at[change["position"]] = recorded
+
+
+async def subscriber(
+    url: str, token: str, plan_id: str, deliveries: Deliveries, compression: str | None
+) -> ClientConnection:
+    """Connect, authenticate, subscribe; a task then records every message it receives."""
+    ws = await connect(
+        url, subprotocols=[PROTOCOL], open_timeout=30, close_timeout=5, ping_interval=None, compression=compression
+    )
+    await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+    ack = json.loads(await asyncio.wait_for(ws.recv(), 30))
+    assert ack["type"] == "connection_ack", ack
+    payload = {"query": SUBSCRIPTION, "variables": {"planId": plan_id}}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+
+    async def receive() -> None:
+        async for raw in ws:
+            now = time.time()  # first thing: the client's own work should count as little as possible
+            assert isinstance(raw, str)
+            if '"type":"next"' in raw:
+                deliveries.record(now, raw)
+            elif '"type":"ping"' in raw:
+                await ws.send(json.dumps({"type": "pong"}))
+
+    task = asyncio.get_running_loop().create_task(receive())
+    deliveries.receivers.add(task)
+    task.add_done_callback(deliveries.receivers.discard)
+    return ws
+
+
+def wait_for_subscribers(http: httpx.Client, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while http.get("/health").json()["subscribers"]["status_changes"] != count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"expected {count} subscribers: {http.get('/health').json()}")
+        time.sleep(0.1)
+
+
+def write(base: str, token: str, measure_id: str, mutations: int, gap: float, responses: dict[int, float]) -> None:
+    """Flip Q1 between on track and off track, one mutation at a time: one status change each."""
+    with httpx.Client(base_url=base, timeout=30, headers={"authorization": f"Bearer {token}"}) as http:
+        for i in range(mutations):
+            value = "700" if i % 2 == 0 else "492"  # 700 is 13% over the pro-rata 618: off track
+            variables = {"input": {"measureId": measure_id, "component": "total", "quarter": "Q1",
+                                   "value": value, "reason": f"bench revision {i}"}}  # fmt: skip
+            position = execute(http, REVISE, variables)["reviseFigure"]
+            responses[int(position["position"])] = time.time()
+            time.sleep(gap)
+
+
+async def run(args: argparse.Namespace) -> None:
+    with fresh_database() as url:
+        token = create_token(url, "bench")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        with service(url, port, args.server_deflate) as process, httpx.Client(base_url=base, timeout=30) as http:
+            http.headers["authorization"] = f"Bearer {token}"
+            plan_id, measure_id = a_measure_with_a_figure(http)
+            ws_url = f"ws://127.0.0.1:{port}/graphql"
+            deliveries = Deliveries()
+            # Warm the code paths a subscriber uses, so their first use does not count as its memory.
+            compression = None if args.compression == "none" else "deflate"
+            warm = [await subscriber(ws_url, token, plan_id, deliveries, compression) for _ in range(5)]
+            for ws in warm:
+                await ws.close()
+            wait_for_subscribers(http, 0)
+            await asyncio.sleep(1)
+            idle_before = vm_rss_kib(process.pid)
+
+            gate = asyncio.Semaphore(50)  # connect in waves, not all 1,000 handshakes at once
+
+            async def one() -> ClientConnection:
+                async with gate:
+                    return await subscriber(ws_url, token, plan_id, deliveries, compression)
+
+            started = time.monotonic()
+            sockets = await asyncio.gather(*(one() for _ in range(args.subscribers)))
+            await asyncio.to_thread(wait_for_subscribers, http, args.subscribers)
+            connect_seconds = time.monotonic() - started
+            await asyncio.sleep(1)
+            idle_after = vm_rss_kib(process.pid)
+
+            deliveries.expected = args.subscribers * args.mutations
+            responses: dict[int, float] = {}
+            writer = threading.Thread(
+                target=write, args=(f"http://127.0.0.1:{port}", token, measure_id, args.mutations, args.gap, responses)
+            )
+            cpu_before = cpu_seconds(process.pid), time.process_time(), time.monotonic()
+            writer.start()
+            try:
+                await asyncio.wait_for(deliveries.done.wait(), timeout=args.mutations * (args.gap + 2) + 30)
+            except TimeoutError:
+                print(f"timed out: {deliveries.count} of {deliveries.expected} messages delivered")
+            await asyncio.to_thread(writer.join, 60)
+            busy_rss = vm_rss_kib(process.pid)
+            server_cpu = cpu_seconds(process.pid) - cpu_before[0]
+            client_cpu = time.process_time() - cpu_before[1]
+            wall = time.monotonic() - cpu_before[2]
+            await asyncio.gather(*(ws.close() for ws in sockets))
+            await asyncio.wait_for(asyncio.gather(*deliveries.receivers), 30)
+
+    per_subscriber = (idle_after - idle_before) * 1024 / args.subscribers
+    deliveries.analyse()
+    since_response = [
+        (t - responses[p]) * 1000 for p, times in deliveries.received_at.items() if p in responses for t in times
+    ]
+    first = [(min(t) - deliveries.recorded_at[p]) * 1000 for p, t in deliveries.received_at.items()]
+    spread = [(max(t) - min(t)) * 1000 for t in deliveries.received_at.values()]
+    print(f"{args.subscribers} subscribers (clients offer {args.compression}, server deflate "
+          f"{'on' if args.server_deflate else 'off'}) connected in {connect_seconds:.1f} s; "
+          f"{args.mutations} mutations, {args.gap * 1000:.0f} ms apart; "
+          f"{deliveries.count} of {deliveries.expected} messages delivered")  # fmt: skip
+    print(f"{'figure':<58} {'median':>8} {'p99':>8} {'max':>8}")
+    for name, samples in (
+        ("delivery latency from the event's recordedAt, ms", deliveries.latency_ms),
+        ("delivery latency from the writer's HTTP response, ms", since_response),
+        ("  of which: to the first subscriber (from recordedAt), ms", first),
+        ("  of which: first to last subscriber of one event, ms", spread),
+    ):
+        if samples:
+            print(f"{name:<58} {statistics.median(samples):>8.1f} {percentile(samples, 99):>8.1f} {max(samples):>8.1f}")
+    print(f"server VmRSS: {idle_before / 1024:.1f} MiB with no subscriber, {idle_after / 1024:.1f} MiB with "
+          f"{args.subscribers} idle, {busy_rss / 1024:.1f} MiB after the run")  # fmt: skip
+    print(f"memory per idle subscriber: {per_subscriber / 1024:.1f} KiB")
+    print(f"while mutating ({wall:.1f} s): server used {server_cpu:.1f} s of CPU, this client {client_cpu:.1f} s "
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--mutations", type=int, default=40)
+    parser.add_argument(
+        "--compression",
+        choices=("deflate", "none"),
+        default="deflate",
+        help="what the clients offer (websockets' default: deflate)",
+    )
+    parser.add_argument(
+        "--server-deflate",
+        action="store_true",
+        help="let the server accept permessage-deflate (uvicorn's default; `measure-ledger serve` turns it off)",
+    )
+    parser.add_argument("--gap", type=float, default=0.25, help="seconds between one response and the next mutation")
+    args = parser.parse_args()
+    # Each WebSocket is a file descriptor in this process and in the server (which inherits the limit).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = args.subscribers + 1024
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Delivery of recorded facts to live subscribers: one reader per table per process.
+
+The projection writes `status_changes` and `audit_entries` rows in the same
+transaction as its position, then NOTIFYs. Each process has one `Feed` per
+table: when the `PositionWatcher` reports a new position, the feed reads the
+rows after the last one it read, once, and offers each to every subscriber
+whose filter matches. Subscribers hold a bounded buffer; one that falls
+behind is closed (`FellBehind`) rather than slowing the others down, and
+resumes from its last cursor through the table.
+
+A stream first replays from the table at the client's own pace and joins the
+live fan-out only once it has delivered everything the feed has read, so no
+live row is buffered during a long replay; rows the live part offers at or
+before the last delivered key are skipped. Hence every row arrives exactly
+once, in key order, with no gap between the replayed and the live part.
+
+Each live row is converted (to its GraphQL object) once, however many
+subscribers receive it, so they can share the work of executing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncGenerator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+from uuid import UUID
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+Row: TypeAlias = asyncpg.Record
+# Where a row sits: (position, quarter). Rows of a table keyed by position alone use "".
+Key = tuple[int, str]
+# Column -> value every delivered row must have, e.g. {"plan_id": UUID(...)}.
+Filters = Mapping[str, UUID]
+# Row -> what subscribers receive.
+Convert = Callable[[Row], Any]
+
+BATCH = 500
+
+
+class FellBehind(Exception):
+    """A subscriber's buffer overflowed: it must resume from its last cursor."""
+
+    def __init__(self, capacity: int, last: Key) -> None:
+        super().__init__(f"fell behind by more than {capacity} messages")
+        self.capacity = capacity
+        self.last = last
+
+
+@dataclass(frozen=True)
+class Source:
+    """A table of facts that only ever grows in key order."""
+
+    table: str
+    by_quarter: bool  # keyed by (position, quarter) rather than by position alone
+
+    def key(self, row: Row) -> Key:
+        return (row["position"], row["quarter"] if self.by_quarter else "")
+
+    async def last_key(self, pool: asyncpg.Pool) -> Key:
+        """The key of the newest row; (0, "") for an empty table."""
+        order = "position DESC, quarter DESC" if self.by_quarter else "position DESC"
+        columns = "position, quarter" if self.by_quarter else "position"
+        row = await pool.fetchrow(f"SELECT {columns} FROM {self.table} ORDER BY {order} LIMIT 1")  # noqa: S608
+        return (0, "") if row is None else self.key(row)
+
+    async def rows_after(self, pool: asyncpg.Pool, after: Key, limit: int, filters: Filters) -> list[Row]:
+        """Up to `limit` rows after `after` that match `filters`, in key order."""
+        if self.by_quarter:
+            # A row comparison, so the primary key's index serves the range.
+            conditions, args = ["(position, quarter) > ($1, $2)"], [after[0], after[1]]
+            order = "position, quarter"
+        else:
+            conditions, args = ["position > $1"], [after[0]]
+            order = "position"
+        for column, value in filters.items():
+            args.append(value)
+            conditions.append(f"{column} = ${len(args)}")
+        args.append(limit)
+        where = " AND ".join(conditions)
+        sql = f"SELECT * FROM {self.table} WHERE {where} ORDER BY {order} LIMIT ${len(args)}"  # noqa: S608
+        return list(await pool.fetch(sql, *args))
+
+
+STATUS_CHANGES = Source("status_changes", by_quarter=True)
+LEDGER_EVENTS = Source("audit_entries", by_quarter=False)
+
+
+class Subscriber:
+    """One live stream's bounded buffer of (key, payload) not yet delivered."""
+
+    __slots__ = ("_capacity", "_ready", "_rows", "filters", "overflowed")
+
+    def __init__(self, filters: Filters, capacity: int) -> None:
+        self.filters = filters
+        self._capacity = capacity
+        self._rows: deque[tuple[Key, Any]] = deque()
+        self._ready = asyncio.Event()
+        self.overflowed = False
+
+    def matches(self, row: Row) -> bool:
+        return all(row[column] == value for column, value in self.filters.items())
+
+    def offer(self, item: tuple[Key, Any]) -> None:
+        """Buffer a payload; past capacity, give up on this subscriber instead of waiting for it."""
+        if self.overflowed:
+            return
+        if len(self._rows) >= self._capacity:
+            self.overflowed = True
+            self._rows.clear()  # free the memory now: it resumes from the table
+        else:
+            self._rows.append(item)
+        self._ready.set()
+
+    async def next(self) -> tuple[Key, Any] | None:
+        """The next buffered (key, payload), waiting for one; None once overflowed."""
+        while not self._rows and not self.overflowed:
+            self._ready.clear()
+            await self._ready.wait()
+        if self.overflowed:
+            return None
+        return self._rows.popleft()
+
+
+class Feed:
+    """Reads one table once per advance of the read model and fans its new rows out."""
+
+    def __init__(
+        self, pool: asyncpg.Pool, source: Source, convert: Convert, capacity: int, retry_seconds: float = 1.0
+    ) -> None:
+        self.pool = pool
+        self.source = source
+        self.convert = convert
+        self.capacity = capacity
+        self.retry_seconds = retry_seconds
+        self.last: Key = (0, "")
+        self._subscribers: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        """Begin at the table's newest row: older rows reach subscribers by replay."""
+        self.last = await self.source.last_key(self.pool)
+        self._task = asyncio.create_task(self._read_forever(), name=f"feed-{self.source.table}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    def poke(self, _position: int = 0) -> None:
+        """The read model moved on (a PositionWatcher callback): read the new rows."""
+        self._wake.set()
+
+    async def _read_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._read_new_rows()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # `last` has not moved, so nothing is lost: read again shortly.
+                log.exception("reading new %s failed; retrying", self.source.table)
+                await asyncio.sleep(self.retry_seconds)
+                self._wake.set()
+
+    async def _read_new_rows(self) -> None:
+        while True:
+            rows = await self.source.rows_after(self.pool, self.last, BATCH, {})
+            # No await from here to the end of the loop body: a stream that joins
+            # sees `last` and the rows offered so far move together.
+            for row in rows:
+                key, payload = self.source.key(row), None
+                for subscriber in self._subscribers:
+                    if subscriber.matches(row):
+                        if payload is None:
+                            payload = self.convert(row)  # once, for every subscriber
+                        subscriber.offer((key, payload))
+                self.last = key
+            if len(rows) < BATCH:
+                return
+
+    async def stream(self, after: Key | None, filters: Filters) -> AsyncGenerator[Any, None]:
+        """Every matching row after `after` (None: from now), converted, exactly once and in key order.
+
+        Raises `FellBehind` if the live part overflows its buffer.
+        """
+        delivered: Key = self.last if after is None else after
+        # Replay until we have delivered all this feed has read; `horizon` is read
+        # before each query, so a short page proves every row up to it was seen.
+        while delivered < (horizon := self.last):
+            rows = await self.source.rows_after(self.pool, delivered, BATCH, filters)
+            for row in rows:
+                delivered = self.source.key(row)
+                yield self.convert(row)
+            if len(rows) < BATCH:
+                delivered = max(delivered, horizon)
+        # Joined with no await since the check above: every row after `self.last` will be offered.
+        subscriber = Subscriber(filters, self.capacity)
+        self._subscribers.add(subscriber)
+        try:
+            while (item := await subscriber.next()) is not None:
+                key, payload = item
+                if key <= delivered:
+                    continue  # already replayed
+                delivered = key
+                yield payload
+            raise FellBehind(self.capacity, delivered)
+        finally:
+            self._subscribers.discard(subscriber)
+
+
+@dataclass
+class Feeds:
+    """This process's feeds, one per table subscriptions read."""
+
+    status_changes: Feed
+    ledger_events: Feed
+
+    @classmethod
+    def open(cls, pool: asyncpg.Pool, capacity: int, status_change: Convert, ledger_event: Convert) -> Feeds:
+        """Feeds whose subscribers receive `status_change(row)` and `ledger_event(row)`."""
+        return cls(
+            Feed(pool, STATUS_CHANGES, status_change, capacity), Feed(pool, LEDGER_EVENTS, ledger_event, capacity)
+        )
+
+    def all(self) -> tuple[Feed, ...]:
+        return (self.status_changes, self.ledger_events)
+
+    async def start(self) -> None:
+        for feed in self.all():
+            await feed.start()
+
+    async def stop(self) -> None:
+        for feed in self.all():
+            await feed.stop()
+
+    def poke(self, position: int) -> None:
+        for feed in self.all():
+            feed.poke(position)
+
+    def subscribers(self) -> dict[str, int]:
+        return {feed.source.table: len(feed) for feed in self.all()}

@@ -1,0 +1,225 @@
+"""`import_plan`: record what a checked plan file says and the ledger does not have yet, in file order.
+
+What is recorded already must agree with the file; a second import of the
+same file records nothing (see `reconciling` for how a disagreement is told).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain.errors import DomainError
+from domain.ledger import Ledger, Request, Written
+from domain.measure import Measure
+from domain.plan import Plan
+from domain.values import Status
+from domain.view import measure_view
+from service.plan_file.parsed import MeasureSpec, PlanFile, StatusSpec, ThemeSpec
+from service.plan_file.problems import PlanFileError, Problem, stopped
+from service.plan_file.reading import Where
+from service.plan_file.reconciling import compare_definition, compare_lengths, difference
+from service.plan_file.steps import Step
+
+A = TypeVar("A", Plan, Measure)
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import recorded (or, in a dry run, would record)."""
+
+    plan_id: UUID
+    events_recorded: int
+    commands: tuple[str, ...]
+    dry_run: bool = False
+
+    def __str__(self) -> str:
+        if self.dry_run:
+            return f"dry run: {len(self.commands)} event(s) would be recorded for plan {self.plan_id}"
+        return f"{self.events_recorded} event(s) recorded for plan {self.plan_id}"
+
+
+@dataclass(frozen=True)
+class _Command:
+    line: str
+    where: Where
+    run: Callable[[Ledger, Request], Written]
+
+
+def import_plan(
+    ledger: Ledger,
+    plan_file: PlanFile,
+    actor: str,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Record what the file says and the ledger does not have yet, in file order.
+
+    What is recorded already must agree with the file (a figure's recorded
+    history must be the start of the file's); if anything disagrees, nothing is
+    written and PlanFileError lists every disagreement. A dry run returns the
+    commands that would be recorded, one line each, and writes nothing.
+    `progress(done, total)` is called as commands are recorded.
+    """
+    problems: list[Problem] = []
+    commands = _plan_commands(ledger, plan_file, problems)
+    for spec in plan_file.measures:
+        commands += _measure_commands(ledger, plan_file.plan_id, spec, actor, problems)
+    if problems:
+        raise PlanFileError(problems)
+    lines = tuple(c.line for c in commands)
+    if dry_run:
+        return ImportReport(plan_file.plan_id, 0, lines, dry_run=True)
+    req = Request(actor=actor)
+    for done, command in enumerate(commands):
+        if progress is not None:
+            progress(done, len(commands))
+        try:
+            command.run(ledger, req)
+        except DomainError as e:
+            message = stopped(done, len(commands), command.line, e.message, unit="events")
+            raise PlanFileError([Problem(command.where.location, command.where.path, e.value, message)]) from e
+    if progress is not None:
+        progress(len(commands), len(commands))
+    return ImportReport(plan_file.plan_id, len(commands), lines)
+
+
+def load_recorded(ledger: Ledger, aggregate_id: UUID, kind: type[A]) -> A | None:
+    """The plan or measure the ledger holds under `aggregate_id`, or None if it holds none of that kind."""
+    try:
+        found: object = ledger.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
+    return found if isinstance(found, kind) else None
+
+
+def _plan_commands(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -> list[_Command]:
+    expected, where = plan_file.plan, plan_file.where
+    recorded = load_recorded(ledger, plan_file.plan_id, Plan)
+    commands: list[_Command] = []
+    if recorded is None:
+        commands.append(
+            _Command(
+                f"createPlan {expected.partnership} / {expected.title} ({expected.year})",
+                where,
+                lambda lg, req: lg.create_plan(
+                    req,
+                    partnership=expected.partnership,
+                    title=expected.title,
+                    year=expected.year,
+                    period_start=expected.period_start,
+                    period_end=expected.period_end,
+                    discrepancy_threshold=expected.discrepancy_threshold,
+                ),
+            )
+        )
+    else:
+        for name in ("partnership", "title", "year", "period_start", "period_end", "discrepancy_threshold"):
+            mine, theirs = getattr(expected, name), getattr(recorded, name)
+            if mine != theirs:
+                message = f"the plan is already recorded with {name} {theirs}; the file says {mine}"
+                problems.append(Problem(where.location, f"plan.{name}", mine, message))
+    recorded_titles = {t.code: t.title for t in recorded.themes} if recorded else {}
+    for theme in plan_file.themes:
+        if theme.code not in recorded_titles:
+            commands.append(_theme_command(plan_file.plan_id, theme))
+        elif recorded_titles[theme.code] != theme.title:
+            message = f"theme {theme.code} is already recorded as {recorded_titles[theme.code]!r}"
+            problems.append(Problem(theme.where.location, f"{theme.where.path}.title", theme.title, message))
+    return commands
+
+
+def _theme_command(plan_id: UUID, theme: ThemeSpec) -> _Command:
+    def run(ledger: Ledger, req: Request) -> Written:
+        return ledger.add_theme(req, plan_id, code=theme.code, title=theme.title)
+
+    return _Command(f"addTheme {theme.code} {theme.title}", theme.where, run)
+
+
+def _measure_commands(
+    ledger: Ledger, plan_id: UUID, spec: MeasureSpec, actor: str, problems: list[Problem]
+) -> list[_Command]:
+    measure_id = spec.expected.id
+    recorded = load_recorded(ledger, measure_id, Measure)
+    commands: list[_Command] = []
+    if recorded is None:
+        actual = Measure.define(
+            plan_id=plan_id,
+            theme_code=spec.theme_code,
+            number=spec.number,
+            definition=spec.definition,
+            discrepancy_threshold=spec.expected.discrepancy_threshold,
+            actor=actor,
+        )
+        commands.append(_define_command(plan_id, spec))
+    else:
+        actual = copy.deepcopy(recorded)
+        compare_definition(spec, recorded, problems)
+    for step in spec.steps:
+        found = step.entry(recorded) if recorded is not None else None
+        if found is not None:
+            wanted = step.entry(spec.expected)
+            if found != wanted:
+                problems.append(difference(spec.number, step, found, wanted))
+            continue
+        try:
+            step.apply(actual, actor)
+        except DomainError as e:
+            problems.append(Problem(step.where.location, step.where.path, e.value, e.message))
+            continue
+        commands.append(_step_command(spec.number, measure_id, step))
+    if recorded is not None:
+        compare_lengths(spec, recorded, problems)
+    commands += _override_commands(spec, recorded, actual, problems)
+    return commands
+
+
+def _define_command(plan_id: UUID, spec: MeasureSpec) -> _Command:
+    def run(ledger: Ledger, req: Request) -> Written:
+        return ledger.define_measure(
+            req, plan_id, theme_code=spec.theme_code, number=spec.number, definition=spec.definition
+        )
+
+    return _Command(f"defineMeasure {spec.number} {spec.definition.title}", spec.where, run)
+
+
+def _step_command(number: str, measure_id: UUID, step: Step) -> _Command:
+    def run(ledger: Ledger, req: Request) -> Written:
+        return step.record(ledger, req, measure_id)
+
+    return _Command(step.line(number), step.where, run)
+
+
+def _override_commands(
+    spec: MeasureSpec, recorded: Measure | None, actual: Measure, problems: list[Problem]
+) -> list[_Command]:
+    """Published statuses: an override where one differs from the status computed from the figures."""
+    view = measure_view(actual)
+    commands: list[_Command] = []
+    for status in spec.statuses:
+        computed = view.quarters[status.quarter.number - 1].computed_status
+        existing = recorded.overrides.get(status.quarter) if recorded else None
+        if existing is not None:
+            if existing.status is not status.status:
+                message = f"{spec.number} {status.quarter.value} is already overridden as {existing.status.value}"
+                problems.append(Problem(status.where.location, status.where.path, status.status.value, message))
+            continue
+        if status.status is computed:
+            continue
+        commands.append(_override_command(spec, actual.id, status, computed))
+    return commands
+
+
+def _override_command(spec: MeasureSpec, measure_id: UUID, status: StatusSpec, computed: Status) -> _Command:
+    reason = status.override_reason(computed)
+
+    def run(ledger: Ledger, req: Request) -> Written:
+        return ledger.override_status(req, measure_id, status.quarter, status.status, reason=reason)
+
+    line = f"overrideStatus {spec.number} {status.quarter.value} {status.status.value} (computed {computed.value})"
+    return _Command(line, status.where, run)

@@ -1,0 +1,42 @@
+"""`StatusChange`: a quarter whose status an event changed, as subscribers receive it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from service.fanout import STATUS_CHANGES, Row
+from service.schema.cursors import status_change_cursor
+from service.schema.enums import Quarter, Status
+
+
+@strawberry.type(description="A quarter whose status an event changed, whatever the cause.")
+class StatusChange:
+    cursor: str = strawberry.field(description="Pass as `after` to resume after this message.")
+    position: int = strawberry.field(description="The ledger position of the event that changed the status.")
+    recorded_at: datetime
+    actor: str
+    plan_id: strawberry.ID
+    measure_id: strawberry.ID
+    measure_number: str
+    quarter: Quarter
+    from_: Status = strawberry.field(name="from", description="The status before the event.")
+    to: Status = strawberry.field(description="The status after the event.")
+    reason: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> StatusChange:
+        return cls(
+            cursor=status_change_cursor(STATUS_CHANGES.key(r)),
+            position=r["position"],
+            recorded_at=r["recorded_at"],
+            actor=r["actor"],
+            plan_id=strawberry.ID(str(r["plan_id"])),
+            measure_id=strawberry.ID(str(r["measure_id"])),
+            measure_number=r["measure_number"],
+            quarter=Quarter(r["quarter"]),
+            from_=Status(r["from_status"]),
+            to=Status(r["to_status"]),
+            reason=r["reason"],
+        )

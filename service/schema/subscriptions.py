@@ -1,0 +1,125 @@
+"""Subscriptions: status changes and every ledger event, resumable from a cursor.
+
+Each stream comes from this process's `Feed` for its table (service/fanout.py):
+a replay from the table after `after`, then the live rows, each exactly once
+and in order, whichever process the client reconnects to.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Callable
+from contextlib import aclosing
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import Info
+
+from service.fanout import Feed, Feeds, FellBehind, Filters, Key, Row
+from service.schema.audit_entry import AuditEntry
+from service.schema.cursors import (
+    ledger_event_cursor,
+    parse_ledger_event_cursor,
+    parse_status_change_cursor,
+    status_change_cursor,
+)
+from service.schema.errors import error, parse_id
+from service.schema.shared_results import share
+from service.schema.status_change import StatusChange
+
+log = logging.getLogger(__name__)
+
+
+def open_feeds(pool: asyncpg.Pool, capacity: int) -> Feeds:
+    """This process's feeds, delivering StatusChange and AuditEntry objects shared by their subscribers."""
+
+    def status_change(row: Row) -> StatusChange:
+        return share(StatusChange.from_row(row))
+
+    def ledger_event(row: Row) -> AuditEntry:
+        return share(AuditEntry.from_row(row))
+
+    return Feeds.open(pool, capacity, status_change, ledger_event)
+
+
+def _require_principal(info: Info) -> None:
+    if info.context.principal is None:
+        raise error(
+            "UNAUTHENTICATED",
+            'subscriptions need a token: send {"Authorization": "Bearer mlt_..."} in the connection_init payload',
+        )
+
+
+def _filters(**ids: strawberry.ID | None) -> Filters:
+    """Column filters from optional id arguments, each checked to be an id."""
+    filters: dict[str, UUID] = {}
+    for name, raw in ids.items():
+        if raw is not None:
+            column = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+            filters[column] = parse_id(raw, name)
+    return filters
+
+
+async def _deliver(
+    name: str, feed: Feed, after: Key | None, filters: Filters, cursor: Callable[[Key], str]
+) -> AsyncGenerator[Any, None]:
+    """The feed's objects; falling behind and failures become coded errors."""
+    try:
+        async with aclosing(feed.stream(after, filters)) as payloads:
+            async for payload in payloads:
+                yield payload
+    except FellBehind as e:
+        # Where to resume: every matching message up to it has been sent, and the socket keeps order.
+        resume = {"cursor": cursor(e.last)} if e.last != (0, "") else {}
+        raise error(
+            "LIMIT_EXCEEDED",
+            f"{name}: this subscriber fell behind by more than {e.capacity} messages and was closed; "
+            "subscribe again with `after` set to the cursor of the last message you processed",
+            **resume,
+        ) from None
+    except GraphQLError:
+        raise
+    except Exception:
+        # Over WebSocket nothing masks errors for us (service/http.py does it for HTTP).
+        log.exception("%s subscription failed", name)
+        raise error("INTERNAL", "Internal server error") from None
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="Each quarter whose status changes, optionally of one plan or measure. With `after` (a "
+        "`cursor` you received), every later change exactly once and in order, then the live ones."
+    )
+    async def status_changed(
+        self,
+        info: Info,
+        plan_id: strawberry.ID | None = None,
+        measure_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[StatusChange, None]:
+        # Checked here, before the stream starts, so a bad argument is an `error` message, not a `next`.
+        _require_principal(info)
+        filters = _filters(planId=plan_id, measureId=measure_id)
+        start = None if after is None else parse_status_change_cursor(after)
+        feed = info.context.services.feeds.status_changes
+        return _deliver("statusChanged", feed, start, filters, status_change_cursor)
+
+    @strawberry.subscription(
+        description="Every event the ledger records, optionally of one plan, for mirrors. With `after` (a "
+        "`cursor` you received), every later event exactly once and in order, then the live ones."
+    )
+    async def ledger_events(
+        self,
+        info: Info,
+        plan_id: strawberry.ID | None = None,
+        after: str | None = None,
+    ) -> AsyncGenerator[AuditEntry, None]:
+        _require_principal(info)
+        filters = _filters(planId=plan_id)
+        start = None if after is None else parse_ledger_event_cursor(after)
+        feed = info.context.services.feeds.ledger_events
+        return _deliver("ledgerEvents", feed, start, filters, ledger_event_cursor)
