@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 import psycopg.conninfo
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -23,8 +25,10 @@ from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
 from service import read, tokens
 from service.audit_export import http_export
+from service.auth.jwt import JwtSettings, JwtVerifier
 from service.downloads import plan_export
 from service.http import LedgerGraphQL
+from service.limits import BodySizeLimit, RateLimiter
 from service.positions import PositionWatcher
 from service.schema import build_schema
 from service.schema.context import Services
@@ -56,7 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         raise RuntimeError("DATABASE_URL is not set; `measure-ledger serve` starts an embedded PostgreSQL")
     database_url = settings.database_url
     view = LedgerGraphQL(
-        build_schema(),
+        build_schema(introspection=settings.introspection),
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=settings.allowed_origins,
@@ -96,7 +100,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if settings.run_projection:
             projector = threading.Thread(target=run_projection, args=(env, stop), name="projection", daemon=True)
             projector.start()
-        view.services = Services(settings=settings, pool=pool, ledger=ledger, watcher=watcher, feeds=feeds)
+        jwt_settings = JwtSettings.from_env()
+        view.services = Services(
+            settings=settings,
+            pool=pool,
+            ledger=ledger,
+            watcher=watcher,
+            feeds=feeds,
+            verifier=JwtVerifier(jwt_settings) if jwt_settings else None,
+            rate_limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
+        )
         try:
             yield
         finally:
@@ -128,4 +141,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+            *(
+                [
+                    Middleware(
+                        CORSMiddleware,
+                        allow_origins=list(settings.cors_origins),
+                        allow_methods=["GET", "POST"],
+                        allow_headers=["authorization", "content-type", "accept"],
+                    )
+                ]
+                if settings.cors_origins
+                else []
+            ),
+        ],
     )

@@ -13,6 +13,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC
 from typing import Any, TextIO
 
@@ -23,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 
 from domain.errors import DomainError
 from service import audit_read
-from service.downloads import caller, refuse
+from service.downloads import permitted, refuse
 from service.schema.context import Services
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -75,15 +76,23 @@ def selection_of(params: Mapping[str, str]) -> audit_read.Selection:
 
 async def http_export(services: Services, request: Request) -> Response:
     """GET /audit/export?format=csv|jsonl&actor=...&planId=...: the audit trail, streamed, with a bearer token."""
-    if await caller(services, request) is None:
-        return refuse(401, "UNAUTHENTICATED", "a bearer token is needed to export the audit trail")
     fmt = request.query_params.get("format", "csv")
-    if fmt not in FORMATS:
-        return refuse(400, "VALIDATION", f"format: must be csv or jsonl, not {fmt[:20]!r}")
     try:
         chosen = selection_of(request.query_params)
     except DomainError as e:
-        return refuse(400, e.code, str(e))
+        chosen = None
+        invalid = refuse(400, e.code, str(e))
+    allowed = await permitted(
+        services, request, "export the audit trail", chosen and chosen.plan_id, chosen and chosen.measure_id
+    )
+    if isinstance(allowed, Response):
+        return allowed
+    if chosen is None:
+        return invalid
+    if fmt not in FORMATS:
+        return refuse(400, "VALIDATION", f"format: must be csv or jsonl, not {fmt[:20]!r}")
+    if allowed.partnership is not None:
+        chosen = replace(chosen, partnership=allowed.partnership)
 
     async def body() -> AsyncIterator[str]:
         if fmt == "csv":

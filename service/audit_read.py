@@ -63,6 +63,7 @@ class Selection:
     recorded_from: datetime | None = None  # inclusive
     recorded_to: datetime | None = None  # exclusive
     newest_first: bool = False
+    partnership: str | None = None  # a principal of one partnership reads its plans' entries only
 
     def query(
         self, placeholder: Callable[[int], str], after: int | None = None, limit: int | None = None
@@ -78,6 +79,11 @@ class Selection:
         for column in ("plan_id", "measure_id", "actor", "action"):
             if (value := getattr(self, column)) is not None:
                 condition(f"{column} = {{}}", value)
+        if self.partnership is not None:
+            condition(
+                "plan_id IN (SELECT id FROM plans WHERE lower(partnership) = lower({}) AND valid_to IS NULL)",
+                self.partnership,
+            )
         if self.recorded_from is not None:
             condition("recorded_at >= {}", self.recorded_from)
         if self.recorded_to is not None:

@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -241,9 +242,61 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     from service.tokens import create_token
 
+    try:
+        expires_in = _duration(args.expires_in) if args.expires_in else None
+    except ValueError as e:
+        print(e, file=sys.stderr)
+        return 2
     with database(settings) as url:
-        print(create_token(url, args.name))
+        try:
+            token = create_token(
+                url,
+                args.name,
+                partnership=args.partnership,
+                roles=args.role or None,
+                themes=args.theme or None,
+                measures=args.measure or None,
+                expires_in=expires_in,
+            )
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
+    print(token)
     return 0
+
+
+def _duration(text: str) -> timedelta:
+    """`90d`, `12h`, `30m` or a number of seconds."""
+    units = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+    raw = text.strip().lower()
+    scale = units.get(raw[-1:], None)
+    number = raw[:-1] if scale else raw
+    if not number.isdigit() or int(number) <= 0:
+        raise ValueError(f"--expires-in: {text!r} is not a duration such as 90d, 12h or 30m")
+    return timedelta(seconds=int(number) * (scale or 1))
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    from service.tokens import list_tokens
+
+    with database(settings) as url:
+        found = list_tokens(url, args.partnership)
+    print(f"{'prefix':<10} {'name':<32} {'partnership':<28} {'roles':<30} {'expires':<20} state")
+    now = datetime.now(UTC)
+    for t in found:
+        roles = ",".join(sorted(r.value for r in t.roles))
+        expires = t.expires_at.isoformat(timespec="minutes") if t.expires_at else "never"
+        print(f"{t.prefix:<10} {t.name:<32} {t.partnership or '(all)':<28} {roles:<30} {expires:<20} {t.status(now)}")
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from service.tokens import revoke_token
+
+    with database(settings) as url:
+        revoked = revoke_token(url, args.prefix)
+    print("revoked" if revoked else "no live token with that prefix")
+    return 0 if revoked else 1
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
@@ -339,7 +392,23 @@ def parser() -> argparse.ArgumentParser:
     tsub = s.add_subparsers(dest="token_command", required=True)
     t = tsub.add_parser("create", help="create a token for NAME and print it (only its hash is kept)")
     t.add_argument("name")
+    t.add_argument("--partnership", help="the partnership it acts in (default: every one: an operator token)")
+    t.add_argument(
+        "--role",
+        action="append",
+        choices=["viewer", "auditor", "submitter", "editor", "admin"],
+        help="a role (repeatable; default admin)",
+    )
+    t.add_argument("--theme", action="append", help="limit writes to this theme code (repeatable)")
+    t.add_argument("--measure", action="append", help="limit writes to this measure number (repeatable)")
+    t.add_argument("--expires-in", help="e.g. 90d, 12h, 30m (default: never)")
     t.set_defaults(run=cmd_token)
+    t = tsub.add_parser("list", help="list tokens (never their secrets)")
+    t.add_argument("--partnership", help="only this partnership's")
+    t.set_defaults(run=cmd_token_list)
+    t = tsub.add_parser("revoke", help="revoke a token by its prefix (the 8 characters after mlt_); at once")
+    t.add_argument("prefix")
+    t.set_defaults(run=cmd_token_revoke)
 
     s = sub.add_parser("import", help="import a plan file (docs/plan-file.md); a second import records nothing")
     s.add_argument("file")

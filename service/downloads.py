@@ -9,7 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from domain.errors import DomainError
-from service import tokens
+from service.auth.authenticate import bearer_from_header, principal_for
+from service.auth.errors import AuthenticationError
+from service.auth.policy import Action, refusal
+from service.auth.principal import Principal
 from service.exporter import export_plan_csv, export_plan_yaml
 from service.schema.context import Services
 
@@ -21,17 +24,61 @@ def refuse(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
 
 
-async def caller(services: Services, request: Request) -> tokens.Principal | None:
-    """The principal of the request's bearer token, or None."""
-    header = request.headers.get("authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
-    return await tokens.authenticate(services.pool, token) if token else None
+async def caller(services: Services, request: Request) -> Principal | None:
+    """The principal of the request's credentials, or None; AuthenticationError if they are refused."""
+    return await principal_for(
+        services.pool,
+        services.verifier,
+        bearer_from_header(request.headers.get("authorization")),
+        public_read=services.settings.public_read,
+    )
+
+
+async def partnership_of(services: Services, plan_id: UUID | None, measure_id: UUID | None) -> str | None:
+    """The partnership a download is about, from the ledger; None if it names neither or nothing exists."""
+
+    def find() -> str | None:
+        try:
+            if measure_id is not None:
+                plan_id_found = services.ledger.get_measure(measure_id).plan_id
+                return services.ledger.get_plan(plan_id_found).partnership
+            if plan_id is not None:
+                return services.ledger.get_plan(plan_id).partnership
+        except DomainError:
+            return None
+        return None
+
+    return await run_in_threadpool(find)
+
+
+async def permitted(
+    services: Services, request: Request, what: str, plan_id: UUID | None = None, measure_id: UUID | None = None
+) -> Principal | Response:
+    """The auditor asking for a download, or the refusal to send instead."""
+    try:
+        principal = await caller(services, request)
+    except AuthenticationError as e:
+        return refuse(401, "UNAUTHENTICATED", f"not authenticated: {e.reason}")
+    if principal is None:
+        return refuse(401, "UNAUTHENTICATED", f"a bearer token is needed to {what}")
+    partnership = await partnership_of(services, plan_id, measure_id)
+    target = partnership or principal.partnership
+    refused = refusal(principal, Action.READ_AUDIT, partnership=target)
+    if refused is not None:
+        code = (refused.extensions or {}).get("code", "FORBIDDEN")
+        return refuse(401 if code == "UNAUTHENTICATED" else 403, str(code), refused.message)
+    return principal
 
 
 async def plan_export(services: Services, request: Request) -> Response:
-    """GET /plans/{plan_id}/export?format=yaml|csv, with a bearer token."""
-    if await caller(services, request) is None:
-        return refuse(401, "UNAUTHENTICATED", "a bearer token is needed to download a plan")
+    """GET /plans/{plan_id}/export?format=yaml|csv, with a bearer token of an auditor of its partnership."""
+    try:
+        requested = UUID(request.path_params["plan_id"])
+    except ValueError:
+        requested = None
+    allowed = await permitted(services, request, "download a plan", plan_id=requested)
+    if isinstance(allowed, Response):
+        return allowed
     fmt = request.query_params.get("format", "yaml")
     if fmt not in MEDIA:
         return refuse(400, "VALIDATION", f"format: must be yaml or csv, not {fmt[:20]!r}")

@@ -21,7 +21,9 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http.typevars import Context, RootValue
 
-from service import tokens
+from service.auth.authenticate import authenticate, bearer_from_header, bearer_from_params, principal_for
+from service.auth.errors import AuthenticationError
+from service.auth.principal import Principal
 from service.schema.context import Context as LedgerContext
 from service.schema.context import Services
 from service.ws import LedgerTransportWSHandler, encode_message
@@ -92,7 +94,11 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         request = Request(scope, receive=receive)
         request.state.request_id = uuid.uuid4().hex[:16]
         try:
+            request.state.principal = await self.principal(request.headers.get("authorization"))
             response = await self.run(request)
+        except AuthenticationError as e:
+            # Credentials were presented and refused: say why, rather than treat the caller as anonymous.
+            response = self._error(request, 401, f"not authenticated: {e.reason}", "UNAUTHENTICATED")
         except HTTPException as e:
             # Malformed JSON, a missing query, a wrong method: still a GraphQL error body.
             response = self._error(request, e.status_code, e.reason, "VALIDATION")
@@ -110,24 +116,35 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
     def encode_json(self, data: object) -> str | bytes:
         return encode_message(data)
 
+    async def principal(self, authorization: str | None) -> Principal | None:
+        """Who presents these credentials; the public reader if none and public reading is on."""
+        services = self.services
+        return await principal_for(
+            services.pool,
+            services.verifier,
+            bearer_from_header(authorization),
+            public_read=services.settings.public_read,
+        )
+
     async def get_context(self, request: Any, response: Any) -> Any:
-        principal = None
-        header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer "):
-            principal = await tokens.authenticate(self.services.pool, header[7:].strip())
+        if isinstance(request, Request):
+            return LedgerContext(self.services, request.state.principal, request, response)
+        # A WebSocket: credentials come in connection_init (on_ws_connect), or in the handshake's header.
+        try:
+            principal = await self.principal(request.headers.get("authorization"))
+        except AuthenticationError:
+            principal = None
         return LedgerContext(self.services, principal, request, response)
 
     async def on_ws_connect(self, context: Any) -> Any:
-        params = context.connection_params if hasattr(context, "connection_params") else None
-        token = ""
-        if isinstance(params, dict):
-            raw = params.get("authorization") or params.get("Authorization") or params.get("token") or ""
-            token = str(raw).removeprefix("Bearer ").strip()
-        if token:
-            principal = await tokens.authenticate(self.services.pool, token)
-            if principal is None:
-                raise ConnectionRejectionError({"message": "invalid token"})
-            context.principal = principal
+        bearer = bearer_from_params(getattr(context, "connection_params", None))
+        if bearer:
+            try:
+                context.principal = await authenticate(self.services.pool, self.services.verifier, bearer)
+            except AuthenticationError as e:
+                raise ConnectionRejectionError(
+                    {"message": e.reason, "extensions": {"code": "UNAUTHENTICATED"}}
+                ) from None
         # Subscriptions are for integrations: no anonymous connections (closed with 4403).
         # A non-browser client may instead have sent the token in the handshake's Authorization header.
         if getattr(context, "principal", None) is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,12 +29,20 @@ class Settings:
     pool_size: int = 10
     subscription_buffer: int = 1000
     max_subscriptions_per_connection: int = 20
+    public_read: bool = False
+    introspection: bool = True
+    max_body_bytes: int = 1 << 20
+    mutation_rate: float = 20.0
+    mutation_burst: int = 60
+    cors_origins: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         origins = tuple(o.strip() for o in env.get("ML_ALLOWED_ORIGINS", "").split(",") if o.strip())
+        # Production mode turns off what helps a developer and helps an attacker too.
+        production = _flag(env, "ML_PRODUCTION", False)
         return cls(
             database_url=env.get("DATABASE_URL") or None,
             data_dir=Path(env.get("ML_DATA_DIR", str(DEFAULT_DATA_DIR))),
@@ -42,13 +51,24 @@ class Settings:
             workers=int(env.get("ML_WORKERS", "1")),
             run_projection=env.get("ML_RUN_PROJECTION", "1") not in ("0", "false", "no"),
             load_demo=env.get("ML_LOAD_DEMO", "1") not in ("0", "false", "no"),
-            graphiql=env.get("ML_GRAPHIQL", "1") not in ("0", "false", "no"),
+            graphiql=_flag(env, "ML_GRAPHIQL", not production),
             allowed_origins=origins,
             write_wait_seconds=float(env.get("ML_WRITE_WAIT_SECONDS", "10")),
             pool_size=int(env.get("ML_POOL_SIZE", "10")),
             subscription_buffer=int(env.get("ML_SUBSCRIPTION_BUFFER", "1000")),
             max_subscriptions_per_connection=int(env.get("ML_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
+            public_read=_flag(env, "ML_PUBLIC_READ", False),
+            introspection=_flag(env, "ML_INTROSPECTION", not production),
+            max_body_bytes=int(env.get("ML_MAX_BODY_BYTES", str(1 << 20))),
+            mutation_rate=float(env.get("ML_MUTATION_RATE", "20")),
+            mutation_burst=int(env.get("ML_MUTATION_BURST", "60")),
+            cors_origins=origins,
         )
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    return default if raw is None else raw.strip().lower() not in ("0", "false", "no", "off", "")
 
 
 def eventsourcing_env(database_url: str) -> dict[str, str]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import decimal
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from service.limits import LimitConfig, limits_extension
 from service.schema.audit import AuditQuery
 from service.schema.mutations import Mutation
 from service.schema.queries import Query
@@ -27,13 +30,31 @@ class LedgerSchema(strawberry.Schema):
         return None
 
 
-def build_schema() -> strawberry.Schema:
+# Built once: a rule class made per request would defeat the validation cache.
+LIMITS = limits_extension(LimitConfig())
+
+
+class NoIntrospection(AddValidationRules):
+    def __init__(self, *, execution_context: Any = None) -> None:
+        super().__init__([NoSchemaIntrospectionCustomRule])
+
+
+def build_schema(*, introspection: bool = True) -> strawberry.Schema:
+    """The schema; production mode turns introspection off."""
+    extensions: list[Any] = [
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        LIMITS,
+        SubscriptionsOverWebSocket,
+    ]
+    if not introspection:
+        extensions.append(NoIntrospection)
     return LedgerSchema(
         query=merge_types("Query", (Query, AuditQuery)),
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
-        extensions=[lambda: ParserCache(maxsize=256), lambda: ValidationCache(maxsize=256), SubscriptionsOverWebSocket],
+        extensions=extensions,
         # A live subscription message is executed once per operation, not once per subscriber.
         execution_context_class=SharedResultsExecutionContext,
     )

@@ -6,6 +6,7 @@ mirror can page through the trail and then subscribe after its last entry.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from enum import Enum
 
@@ -14,6 +15,8 @@ from strawberry.types import Info
 
 from domain.errors import DomainError
 from service import audit_read
+from service.auth.policy import Action
+from service.schema.access import spanning
 from service.schema.audit_entry import AuditEntry
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.errors import error, from_domain
@@ -86,6 +89,9 @@ class AuditQuery:
             size = audit_read.page_size(first)
         except DomainError as e:
             raise from_domain(e) from None
+        principal = await spanning(info.context, Action.READ_AUDIT, selection.plan_id, selection.measure_id)
+        if principal.partnership is not None:
+            selection = replace(selection, partnership=principal.partnership)
         if size > audit_read.MAX_PAGE:
             raise error(
                 "LIMIT_EXCEEDED",
@@ -102,5 +108,6 @@ class AuditQuery:
 
     @strawberry.field(description="The head of the hash chain over the stored events, for publishing.")
     async def audit_digest(self, info: Info) -> AuditDigest:
+        info.context.require(Action.READ_AUDIT, None)
         head = await audit_read.chain_head(info.context.services.pool)
         return AuditDigest(position=head.position, hash=head.hash.hex())

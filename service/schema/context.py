@@ -6,18 +6,22 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 from starlette.concurrency import run_in_threadpool
 
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request, Written
+from service.auth.jwt import JwtVerifier
+from service.auth.policy import Action, require
+from service.auth.principal import Principal
 from service.fanout import Feeds
+from service.limits import RateLimiter
 from service.positions import PositionWatcher
 from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
 from service.settings import Settings
-from service.tokens import Principal
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -32,6 +36,17 @@ class Services:
     ledger: Ledger
     watcher: PositionWatcher
     feeds: Feeds
+    verifier: JwtVerifier | None = None
+    rate_limiter: RateLimiter | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a write or read is aimed at, as the policy needs it."""
+
+    partnership: str
+    theme_code: str | None = None
+    measure_number: str | None = None
 
 
 @dataclass
@@ -52,12 +67,51 @@ class Context:
             raise error("UNAUTHENTICATED", "this operation needs a bearer token in the Authorization header")
         return self.principal.name
 
+    def require(self, action: Action, target: Target | None) -> Principal:
+        """The caller, if the policy lets it do `action` on `target`; else UNAUTHENTICATED or FORBIDDEN."""
+        if target is None:
+            # Nothing there: say so only to a caller who could have read it.
+            principal = require(self.principal, action, partnership=_own(self.principal))
+            return principal
+        return require(
+            self.principal,
+            action,
+            partnership=target.partnership,
+            theme_code=target.theme_code,
+            measure_number=target.measure_number,
+        )
+
+    async def plan_target(self, plan_id: UUID) -> Target | None:
+        """The partnership a plan belongs to, from the read model or else the ledger."""
+        row = await self.loaders.at(None).plan.load(plan_id)
+        if row is not None:
+            return Target(row["partnership"])
+        plan = await run_in_threadpool(_find, self.services.ledger.get_plan, plan_id)
+        return Target(plan.partnership) if plan is not None else None
+
+    async def measure_target(self, measure_id: UUID) -> Target | None:
+        """A measure's partnership, theme and number, from the read model or else the ledger."""
+        loaders = self.loaders.at(None)
+        row = await loaders.measure.load(measure_id)
+        if row is not None:
+            plan = await loaders.plan.load(row["plan_id"])
+            if plan is not None:
+                return Target(plan["partnership"], row["theme_code"], row["number"])
+        measure = await run_in_threadpool(_find, self.services.ledger.get_measure, measure_id)
+        if measure is None:
+            return None
+        plan_target = await self.plan_target(measure.plan_id)
+        assert plan_target is not None
+        return Target(plan_target.partnership, measure.theme_code, measure.number)
+
     def request_for(self, expected_version: int | None, idempotency_key: str | None) -> Request:
         return Request(self.actor(), expected_version, idempotency_key)
 
     async def write(self, command: Callable[[Ledger], Written]) -> Written:
         """Run a command on the ledger in a worker thread, then wait for the read model to show it."""
         ledger = self.services.ledger
+        if self.services.rate_limiter is not None:
+            self.services.rate_limiter.check(self.actor())
         try:
             written = await run_in_threadpool(command, ledger)
         except DomainError as e:
@@ -79,3 +133,14 @@ class Context:
             return parse()
         except DomainError as e:
             raise from_domain(e) from None
+
+
+def _find(get: Callable[[UUID], T], aggregate_id: UUID) -> T | None:
+    try:
+        return get(aggregate_id)
+    except DomainError:
+        return None
+
+
+def _own(principal: Principal | None) -> str | None:
+    return principal.partnership if principal is not None else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,8 @@ from domain.ledger import Ledger, Request, Written
 from domain.measure import Definition, parse_definition
 from domain.values import Amount, parse_amount
 from service import read
+from service.auth.policy import Action
+from service.schema.context import Target
 from service.schema.enums import Basis, Direction, Quarter, Status
 from service.schema.errors import error, parse_id
 from service.schema.types import Measure, Plan
@@ -235,11 +238,12 @@ def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
 MeasureCommand = Callable[[Ledger, Request, UUID], Written]
 
 
-async def _on_measure(info: Info, i: Any, command: MeasureCommand) -> MeasurePayload:
-    """The shape of every measure mutation: who, which measure, the command, the state after it."""
+async def _on_measure(info: Info, i: Any, command: MeasureCommand, action: Action = Action.EDIT) -> MeasurePayload:
+    """The shape of every measure mutation: who, which measure, may they, the command, the state after it."""
     ctx = info.context
     req = ctx.request_for(i.expected_version, i.idempotency_key)
     measure_id = parse_id(i.measure_id, "measureId")
+    ctx.require(action, await ctx.measure_target(measure_id))
     return await _measure_payload(info, await ctx.write(lambda ledger: command(ledger, req, measure_id)))
 
 
@@ -249,6 +253,7 @@ class Mutation:
     async def create_plan(self, info: Info, input: CreatePlanInput) -> PlanPayload:
         ctx, i = info.context, input
         req = ctx.request_for(None, i.idempotency_key)
+        ctx.require(Action.EDIT, Target(i.partnership))
         w = await ctx.write(
             lambda ledger: ledger.create_plan(
                 req,
@@ -267,6 +272,7 @@ class Mutation:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
+        ctx.require(Action.EDIT, await ctx.plan_target(plan_id))
         w = await ctx.write(lambda ledger: ledger.add_theme(req, plan_id, code=i.code, title=i.title))
         return await _plan_payload(info, w)
 
@@ -275,6 +281,8 @@ class Mutation:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
+        plan = await ctx.plan_target(plan_id)
+        ctx.require(Action.EDIT, replace(plan, theme_code=i.theme_code, measure_number=i.number) if plan else None)
         w = await ctx.write(
             lambda ledger: ledger.define_measure(
                 req, plan_id, theme_code=i.theme_code, number=i.number, definition=_definition(i)
@@ -333,6 +341,7 @@ class Mutation:
                 reported_change=i.reported_change,
                 commentary=i.commentary,
             ),
+            Action.SUBMIT,
         )
 
     @strawberry.mutation(description="Correct a submitted figure, saying why.")
@@ -351,6 +360,7 @@ class Mutation:
                 reported_change=i.reported_change,
                 commentary=i.commentary,
             ),
+            Action.SUBMIT,
         )
 
     @strawberry.mutation(description="Say a quarter's figure could not be had, and why.")
@@ -360,13 +370,14 @@ class Mutation:
             info,
             i,
             lambda ledger, req, mid: ledger.mark_figure_unavailable(req, mid, i.component, i.quarter, reason=i.reason),
+            Action.SUBMIT,
         )
 
     @strawberry.mutation(description="Replace the officer's narrative for a quarter.")
     async def update_commentary(self, info: Info, input: UpdateCommentaryInput) -> MeasurePayload:
         i = input
         return await _on_measure(
-            info, i, lambda ledger, req, mid: ledger.update_commentary(req, mid, i.quarter, i.text)
+            info, i, lambda ledger, req, mid: ledger.update_commentary(req, mid, i.quarter, i.text), Action.SUBMIT
         )
 
     @strawberry.mutation(description="Set a quarter's status over the computed one, saying why.")

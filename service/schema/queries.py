@@ -8,6 +8,8 @@ import strawberry
 from strawberry.types import Info
 
 from service import read
+from service.auth.policy import Action, partnership_filter
+from service.schema.context import Target
 from service.schema.errors import error, parse_id
 from service.schema.types import Measure, Plan
 
@@ -16,7 +18,9 @@ from service.schema.types import Measure, Plan
 class Query:
     @strawberry.field(description="Every plan, or a partnership's plans.")
     async def plans(self, info: Info, partnership: str | None = None) -> list[Plan]:
-        rows = await read.plans(info.context.services.pool, partnership)
+        # A principal of one partnership sees its own plans only, asked or not.
+        visible = partnership_filter(info.context.principal, partnership)
+        rows = await read.plans(info.context.services.pool, visible)
         return [Plan.from_row(r) for r in rows]
 
     @strawberry.field(
@@ -29,6 +33,7 @@ class Query:
         if at == 0:
             return None
         row = await info.context.loaders.at(at).plan.load(plan_id)
+        info.context.require(_reading(as_of), Target(row["partnership"]) if row else None)
         return Plan.from_row(row, at) if row else None
 
     @strawberry.field(
@@ -40,14 +45,23 @@ class Query:
         at = await _position(info, as_of)
         if at == 0:
             return None
-        row = await info.context.loaders.at(at).measure.load(measure_id)
+        loaders = info.context.loaders.at(at)
+        row = await loaders.measure.load(measure_id)
+        plan = await loaders.plan.load(row["plan_id"]) if row else None
+        info.context.require(_reading(as_of), Target(plan["partnership"]) if plan else None)
         return Measure.from_row(row, at) if row else None
+
+
+def _reading(as_of: datetime | None) -> Action:
+    """Time travel is for auditors; the present is for viewers."""
+    return Action.READ_CURRENT if as_of is None else Action.READ_AUDIT
 
 
 async def _position(info: Info, as_of: datetime | None) -> int | None:
     """The ledger position a read is made at: None for now, 0 before anything was recorded."""
     if as_of is None:
         return None
+    info.context.require(Action.READ_AUDIT, None)
     if as_of.tzinfo is None:
         raise error("VALIDATION", "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z", "asOf")
     return await read.position_at(info.context.services.pool, as_of)

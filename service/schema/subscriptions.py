@@ -18,7 +18,9 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import Info
 
+from service.auth.policy import Action
 from service.fanout import Feed, Feeds, FellBehind, Filters, Key, Row
+from service.schema.access import one_plan_for, spanning
 from service.schema.audit_entry import AuditEntry
 from service.schema.cursors import (
     ledger_event_cursor,
@@ -104,6 +106,8 @@ class Subscription:
         # Checked here, before the stream starts, so a bad argument is an `error` message, not a `next`.
         _require_principal(info)
         filters = _filters(planId=plan_id, measureId=measure_id)
+        principal = await spanning(info.context, Action.READ_CURRENT, filters.get("plan_id"), filters.get("measure_id"))
+        one_plan_for(principal, filters.get("plan_id"), filters.get("measure_id"), "statusChanged")
         start = None if after is None else parse_status_change_cursor(after)
         feed = info.context.services.feeds.status_changes
         return _deliver("statusChanged", feed, start, filters, status_change_cursor)
@@ -120,6 +124,8 @@ class Subscription:
     ) -> AsyncGenerator[AuditEntry, None]:
         _require_principal(info)
         filters = _filters(planId=plan_id)
+        principal = await spanning(info.context, Action.READ_AUDIT, filters.get("plan_id"), None)
+        one_plan_for(principal, filters.get("plan_id"), None, "ledgerEvents")
         start = None if after is None else parse_ledger_event_cursor(after)
         feed = info.context.services.feeds.ledger_events
         return _deliver("ledgerEvents", feed, start, filters, ledger_event_cursor)

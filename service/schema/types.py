@@ -10,7 +10,9 @@ import strawberry
 from strawberry.types import Info
 
 from domain.rules import round1
+from service.auth.policy import Action
 from service.schema.audit_entry import AuditEntry
+from service.schema.context import Target
 from service.schema.enums import Basis, Direction, Quarter, Status
 from service.schema.loaders import Row
 
@@ -322,7 +324,10 @@ class Measure:
 
     @strawberry.field(description="Every event of this measure, oldest first: who, when, what changed and why.")
     async def history(self, info: Info) -> list[Revision]:
-        rows = await info.context.loaders.at(self.at).history.load(_uuid(self.id))
+        loaders = info.context.loaders.at(self.at)
+        plan = await loaders.plan.load(_uuid(self.plan_id))
+        info.context.require(Action.READ_AUDIT, Target(plan["partnership"]) if plan else None)
+        rows = await loaders.history.load(_uuid(self.id))
         return [Revision.from_row(r) for r in rows]
 
 

@@ -63,7 +63,7 @@ def test_queries_can_be_sent_with_get(client: GraphQLClient) -> None:
     response = httpx.get(
         client.url + "/graphql",
         params={"query": "{ plans { id } }"},
-        headers={"accept": "application/graphql-response+json"},
+        headers={"accept": "application/graphql-response+json", "authorization": f"Bearer {client.token}"},
     )
 
     assert response.status_code == 200

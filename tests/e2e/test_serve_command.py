@@ -86,7 +86,7 @@ def test_serve_starts_an_embedded_database_with_the_demo_plan_and_a_ready_token(
     data = tmp_path / "ledger-data"
 
     with serve(data) as (url, token, output):
-        plans = GraphQLClient(url).execute(DASHBOARD)["plans"]
+        plans = GraphQLClient(url, token).execute(DASHBOARD)["plans"]
         assert [p["title"] for p in plans] == ["Community Safety Plan 2012-13"]
         measures = plans[0]["measures"]
         assert len(measures) == 17 and measures[0]["number"] == "1.1" and measures[-1]["number"] == "6.2"
@@ -100,4 +100,4 @@ def test_serve_starts_an_embedded_database_with_the_demo_plan_and_a_ready_token(
     with serve(data) as (url, second_token, output):
         assert second_token == token  # the same data folder, the same demo token
         assert "0 event(s) recorded" in "".join(output)
-        assert len(GraphQLClient(url).execute(DASHBOARD)["plans"]) == 1
+        assert len(GraphQLClient(url, second_token).execute(DASHBOARD)["plans"]) == 1
