@@ -63,7 +63,8 @@ def main() -> None:
         last = ledger.recorder.max_notification_id() or 0
         ledger.close()
         token = create_token(url, "bench")
-        with uvicorn_process(url) as base, httpx.Client(base_url=base, timeout=30) as client:
+        auth = {"authorization": f"Bearer {token}"}
+        with uvicorn_process(url) as base, httpx.Client(base_url=base, timeout=30, headers=auth) as client:
             wait_for_read_model(client, last)
             plans = client.post("/graphql", json={"query": "{ plans { id measures { id number } } }"}).json()
             plan = plans["data"]["plans"][0]

@@ -85,6 +85,11 @@ def eventsourcing_env(database_url: str) -> dict[str, str]:
         # keeps many processes within the server's connection limit.
         "POSTGRES_POOL_SIZE": "2",
         "POSTGRES_MAX_OVERFLOW": "8",
+        # A write loads its aggregate: keep recent ones and fast-forward them from
+        # the store (other processes may have written), instead of replaying
+        # every revision of a long-lived measure each time.
+        "AGGREGATE_CACHE_MAXSIZE": "2000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
     }
 
 
