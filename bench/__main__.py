@@ -1,0 +1,426 @@
+"""Every performance figure of issue 7 in one table, from one fresh database.
+
+    python -m bench                      # --size small (default, a few minutes) | medium | national
+
+DATABASE_URL names the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/test); a fresh
+database is made and dropped. The HTTP load comes from `python -m bench.load` in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import httpx
+import psycopg
+
+from bench import audit
+from bench.generate import SIZES, Size, actor, generate
+from bench.latency import DASHBOARD
+from bench.server import BIN, free_port, fresh_database, percentile, uvicorn_process
+from domain.ledger import Ledger, Request
+from domain.measure import Measure, parse_definition
+from domain.plan import Plan
+from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
+from domain.values import Basis, Direction, Quarter, parse_amount
+from projections.runner import BATCH, catch_up_if_leader, rebuild
+from service.settings import eventsourcing_env
+from service.tokens import create_token
+
+BENCH = Request("bench@example.org")
+HISTORY_REVISIONS = 100
+MEASURE = """query($id: ID!) { measure(id: $id) { id number title direction basis tolerance unit status version
+  components { key label baseline { value numerator denominator period note isReset }
+    figures { quarter value numerator denominator available unavailableReason comparisonValue change
+              reportedChange discrepancy status commentary revision recordedAt recordedBy } }
+  quarters { quarter status computedStatus override { status reason } commentary
+             components { key figure { value change status } } }
+  history { position recordedAt actor action component quarter field before after reason } } }"""
+SUBMIT = (
+    """mutation($input: SubmitFigureInput!) { submitFigure(input: $input) { position measure { status version } } }"""
+)
+
+
+@dataclass
+class Row:
+    figure: str
+    median: float | None
+    p99: float | None = None
+    reference: float | None = None
+    target: str = "-"
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return None if self.median is None or not self.reference else self.median / self.reference
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.1f}" if value < 1000 else f"{value:,.0f}"
+
+
+def print_table(rows: list[Row]) -> None:
+    print(f"| {'figure':<48} | {'median':>9} | {'p99':>9} | {'reference':>9} | {'ratio':>6} | {'target':<17} | met? |")
+    print(f"|{'-' * 50}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 8}|{'-' * 19}|------|")
+    for r in rows:
+        met = "-" if r.met is None else "yes" if r.met else "NO"
+        ratio = "-" if r.ratio is None else f"{r.ratio:.2f}"
+        print(
+            f"| {r.figure:<48} | {_num(r.median):>9} | {_num(r.p99):>9} | {_num(r.reference):>9} | {ratio:>6} "
+            f"| {r.target:<17} | {met:<4} |"
+        )
+
+
+# -- the ledger and its read model ----------------------------------------------------------------
+
+
+def read_alone(ledger: Ledger) -> float:
+    """Events/s reading the whole store with the recorder and mapper alone: the rebuild's floor."""
+    last = ledger.recorder.max_notification_id() or 0
+    start, done, began = 1, 0, time.perf_counter()
+    while start <= last:
+        batch = ledger.recorder.select_notifications(start=start, limit=BATCH, stop=last)
+        if not batch:
+            break
+        done += sum(1 for n in batch if ledger.mapper.to_domain_event(n) is not None)
+        start = batch[-1].id + 1
+    return done / (time.perf_counter() - began)
+
+
+def _progress(position: int, last: int) -> None:
+    sys.stderr.write(f"\rrebuild {position:,}/{last:,}")
+
+
+def _plan(ledger: Ledger, title: str, measures: int, components: int) -> list[UUID]:
+    """A plan of measures with baselines and no figures: free slots for submitFigure."""
+    plan = Plan.create(
+        partnership="Bench",
+        title=title,
+        year="2012-13",
+        period_start=datetime(2012, 4, 1).date(),
+        period_end=datetime(2013, 3, 31).date(),
+        discrepancy_threshold=DEFAULT_DISCREPANCY_THRESHOLD,
+        actor=BENCH.actor,
+    )
+    plan.add_theme(code="1", title="Theme", actor=BENCH.actor)
+    found = []
+    for n in range(measures):
+        definition = parse_definition(
+            title=f"Measure 1.{n + 1}",
+            description=None,
+            direction=Direction.REDUCE,
+            basis=Basis.YTD_PRO_RATA,
+            tolerance=None,
+            unit=None,
+            components=[(f"c{i}", f"C{i}") for i in range(components)],
+        )
+        m = Measure.define(
+            plan_id=plan.id,
+            theme_code="1",
+            number=f"1.{n + 1}",
+            definition=definition,
+            discrepancy_threshold=plan.discrepancy_threshold,
+            actor=BENCH.actor,
+        )
+        for i in range(components):
+            m.set_baseline(f"c{i}", parse_amount("1000", None, None), actor=BENCH.actor)
+        found.append(m)
+    ledger.save(plan, *found)
+    return [m.id for m in found]
+
+
+def history_measure(ledger: Ledger) -> UUID:
+    """A measure whose one figure was revised until it has HISTORY_REVISIONS revisions."""
+    (mid,) = _plan(ledger, "Bench history", 1, 1)
+    m = ledger.get_measure(mid)
+    m.submit_figure("c0", Quarter.Q1, parse_amount("900", None, None), actor=BENCH.actor)
+    for n in range(1, HISTORY_REVISIONS):
+        m.revise_figure("c0", Quarter.Q1, parse_amount(str(900 + n), None, None), reason=f"r{n}", actor=BENCH.actor)
+    ledger.save(m)
+    return mid
+
+
+def submit_in_process(ledger: Ledger, measures: list[UUID]) -> list[float]:
+    """ms per load, submit_figure, save of the same kind of event, in this process."""
+    found = []
+    for mid in measures:
+        for q in Quarter:
+            for c in ("c0", "c1", "c2", "c3"):
+                began = time.perf_counter()
+                ledger.submit_figure(BENCH, mid, c, q, parse_amount("950", None, None))
+                found.append((time.perf_counter() - began) * 1000)
+    return found
+
+
+def lag(ledger: Ledger, database_url: str, measures: list[UUID], samples: int = 100) -> list[float]:
+    """ms from a write's commit (save returned) until the read model's tracked position reaches it."""
+    found = []
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        for n in range(samples):
+            mid = measures[n % len(measures)]
+            w = ledger.revise_figure(BENCH, mid, "c0", Quarter.Q1, parse_amount(str(960 + n), None, None), reason="lag")
+            committed = time.perf_counter()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                row = conn.execute(
+                    "SELECT notification_id FROM current_state_tracking WHERE application_name = 'ledger'"
+                ).fetchone()
+                if row and row[0] >= (w.position or 0):
+                    break
+                time.sleep(0.0005)
+            found.append((time.perf_counter() - committed) * 1000)
+            time.sleep(0.02)
+    return found
+
+
+# -- HTTP -----------------------------------------------------------------------------------------
+
+
+@contextmanager
+def reference_process(database_url: str) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url}
+    args = ["bench.reference_app:create_app", "--factory", "--port", str(port), "--log-level", "warning"]
+    process = subprocess.Popen([str(BIN / "uvicorn"), *args, "--no-access-log"], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/measure/{UUID(int=0)}", timeout=2)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None:
+                    raise RuntimeError("the reference app did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+def service_pid(base: str) -> int | None:
+    port = base.rsplit(":", 1)[1]
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = open(f"/proc/{entry}/cmdline", "rb").read().split(b"\0")  # noqa: SIM115
+        except OSError:
+            continue
+        if b"service.app:create_app" in cmdline and port.encode() in cmdline:
+            return int(entry)
+    return None
+
+
+def vm_rss_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        kib = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return kib / 1024
+
+
+def load(
+    base: str, clients: list[list[dict[str, Any]]], *, repeat: bool, seconds: float, token: str = ""
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"base": base, "headers": {"authorization": f"Bearer {token}"} if token else {}}
+    spec |= {"clients": clients, "repeat": repeat, "seconds": seconds}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.load"],
+        input=json.dumps(spec),
+        capture_output=True,
+        text=True,
+        timeout=seconds + 120,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    result: dict[str, Any] = json.loads(done.stdout)
+    if result["errors"]:
+        print(f"  {result['errors']} errors; first: {result['first_error']}", file=sys.stderr)
+    result["rps"] = len(result["latencies_ms"]) / result["wall"]
+    return result
+
+
+def compare(name: str, ours: dict[str, Any], ref: dict[str, Any], notes: list[str]) -> list[Row]:
+    lat, ref_lat = ours["latencies_ms"], ref["latencies_ms"]
+    notes.append(
+        f"{name}: load generator used {ours['cpu']:.1f} s CPU in {ours['wall']:.1f} s"
+        f" ({ours['cpu'] / ours['wall']:.0%} of a core) against the service,"
+        f" {ref['cpu']:.1f} s in {ref['wall']:.1f} s against the reference"
+    )
+    return [
+        Row(f"{name}, requests/s", ours["rps"], None, ref["rps"], ">= 0.25 x ref", ours["rps"] >= 0.25 * ref["rps"]),
+        Row(f"{name}, latency ms", statistics.median(lat), percentile(lat, 99), statistics.median(ref_lat)),
+    ]
+
+
+def subscribers(count: int) -> Row:
+    if count <= 0:
+        return Row("1,000 subscribers: delivery ms (not run)", None, None, None, "p99 <= 250 ms")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.subscribers", "--subscribers", str(count)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    found = re.search(r"delivery latency from the event's recordedAt, ms\s+([\d.]+)\s+([\d.]+)", done.stdout)
+    if not found:
+        print(done.stdout[-1500:], done.stderr[-1500:], file=sys.stderr)
+        return Row(f"{count:,} subscribers: delivery ms (failed)", None, None, None, "p99 <= 250 ms")
+    median, p99 = float(found.group(1)), float(found.group(2))
+    return Row(f"{count:,} subscribers: delivery ms", median, p99, None, "p99 <= 250 ms", p99 <= 250)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=tuple(SIZES), default="small")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per HTTP load run")
+    parser.add_argument("--subscribers", type=int, default=1000, help="0 skips the subscribers benchmark")
+    args = parser.parse_args()
+    size = Size(*SIZES[args.size])
+    print(
+        f"size {args.size}: {size.partnerships} partnerships x {size.measures} measures x {size.years} years; "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    rows: list[Row] = []
+    notes: list[str] = []
+    with fresh_database() as url:
+        env = eventsourcing_env(url)
+        ledger = Ledger(env=env)
+        began = time.perf_counter()
+        events = generate(ledger, size)
+        print(f"generated {events:,} events in {time.perf_counter() - began:.1f} s")
+        floor = read_alone(ledger)
+        began = time.perf_counter()
+        rebuilt = rebuild(env, _progress)
+        rate = rebuilt / (time.perf_counter() - began)
+        sys.stderr.write("\n")
+        rows.append(Row(f"rebuild, events/s ({rebuilt:,} events)", rate, None, floor, ">= 10,000/s", rate >= 10_000))
+
+        one, many = audit.record(ledger)
+        as_of_now = (datetime.now().astimezone() + timedelta(seconds=1)).isoformat()
+        with_history = history_measure(ledger)
+        writes = _plan(ledger, "Bench writes", 4 * args.clients + 4, 4)
+        in_process = _plan(ledger, "Bench in-process writes", 16, 4)
+        catch_up_if_leader(env)
+        token = create_token(url, "bench")
+        fast = {"ML_MUTATION_RATE": "1000000", "ML_MUTATION_BURST": "1000000", "ML_LOAD_DEMO": "0"}
+        with uvicorn_process(url, extra_env=fast) as base, reference_process(url) as ref:
+            http = httpx.Client(base_url=base, timeout=30, headers={"authorization": f"Bearer {token}"})
+            plan_id = str(Plan.create_id("Partnership 000", "Plan 2012-13"))
+            dash = [{"method": "POST", "path": "/graphql", "json": {"query": DASHBOARD, "variables": {"id": plan_id}}}]
+            ref_dash = [{"method": "GET", "path": f"/dashboard/{plan_id}"}]
+            load(base, [dash] * 2, repeat=True, seconds=2, token=token)  # warm-up
+            ours = load(base, [dash] * args.clients, repeat=True, seconds=args.seconds, token=token)
+            pid = service_pid(base)
+            memory = vm_rss_mib(pid) if pid else None
+            theirs = load(ref, [ref_dash] * args.clients, repeat=True, seconds=args.seconds)
+            rows += compare(f"dashboard, one plan ({size.measures} measures)", ours, theirs, notes)
+
+            mq = [
+                {
+                    "method": "POST",
+                    "path": "/graphql",
+                    "json": {"query": MEASURE, "variables": {"id": str(with_history)}},
+                }
+            ]
+            ours = load(base, [mq] * args.clients, repeat=True, seconds=args.seconds, token=token)
+            theirs = load(
+                ref,
+                [[{"method": "GET", "path": f"/measure/{with_history}"}]] * args.clients,
+                repeat=True,
+                seconds=args.seconds,
+            )
+            rows += compare(f"one measure + history ({HISTORY_REVISIONS} revisions)", ours, theirs, notes)
+
+            per_client: list[list[dict[str, Any]]] = [[] for _ in range(args.clients + 1)]
+            for n, mid in enumerate(writes):
+                for q in Quarter:
+                    for c in ("c0", "c1", "c2", "c3"):
+                        variables = {
+                            "input": {"measureId": str(mid), "component": c, "quarter": q.value, "value": "950"}
+                        }
+                        per_client[min(n // 4, args.clients)].append(
+                            {"method": "POST", "path": "/graphql", "json": {"query": SUBMIT, "variables": variables}}
+                        )
+            ours = load(base, per_client[:-1], repeat=False, seconds=3 * args.seconds, token=token)
+            alone = load(base, per_client[-1:], repeat=False, seconds=3 * args.seconds, token=token)
+            inproc = submit_in_process(ledger, in_process)
+            rows.append(
+                Row(
+                    f"submitFigure/s, {args.clients} clients (ref: in process)",
+                    ours["rps"],
+                    None,
+                    1000 / statistics.mean(inproc),
+                )
+            )
+            for name, lat in ((f"{args.clients} clients", ours["latencies_ms"]), ("1 client", alone["latencies_ms"])):
+                median = statistics.median(lat)
+                figure, p99 = f"submitFigure ms, {name} (ref: in process)", percentile(lat, 99)
+                rows.append(Row(figure, median, p99, statistics.median(inproc), "median <= 25 ms", median <= 25))
+            notes.append(f"submitFigure: load generator used {ours['cpu']:.1f} s CPU in {ours['wall']:.1f} s")
+            lags = lag(ledger, url, in_process)
+            rows.append(
+                Row(
+                    "write-to-read-model lag ms",
+                    statistics.median(lags),
+                    percentile(lags, 99),
+                    None,
+                    "p99 <= 50 ms",
+                    percentile(lags, 99) <= 50,
+                )
+            )
+
+            one_ms = audit.timings(partial(audit.query, http, audit.AS_OF, {"id": one, "asOf": as_of_now}), 100)
+            many_ms = audit.timings(partial(audit.query, http, audit.AS_OF, {"id": many, "asOf": as_of_now}), 100)
+            ratio = statistics.median(many_ms) / statistics.median(one_ms)
+            rows.append(
+                Row(
+                    "asOf ms, 1,000 revisions (ref: 1 revision)",
+                    statistics.median(many_ms),
+                    percentile(many_ms, 99),
+                    statistics.median(one_ms),
+                    "ratio <= 1.5",
+                    ratio <= 1.5,
+                )
+            )
+            trail = {"actor": actor(0), "order": "OLDEST_FIRST", "first": 50}
+            trail_ms = audit.timings(partial(audit.query, http, audit.TRAIL, trail), 200)
+            p99 = percentile(trail_ms, 99)
+            rows.append(
+                Row("auditTrail first page (50) ms", statistics.median(trail_ms), p99, None, "p99 <= 50 ms", p99 <= 50)
+            )
+            rows.append(
+                Row(
+                    "service VmRSS MiB after the dashboard runs",
+                    memory,
+                    None,
+                    None,
+                    "<= 300 MB",
+                    None if memory is None else memory * 1.048576 <= 300,
+                )
+            )
+            http.close()
+        ledger.close()
+    rows.append(subscribers(args.subscribers))
+    print(
+        f"\nsize {args.size}: {events:,} generated events;"
+        f" {args.clients} concurrent clients, {args.seconds:.0f} s a run"
+    )
+    print_table(rows)
+    for note in notes:
+        print(f"- {note}")
+
+
+if __name__ == "__main__":
+    main()

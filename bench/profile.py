@@ -1,0 +1,95 @@
+"""Where the time goes: pyinstrument profiles of the projection rebuild and of the dashboard query.
+
+    .venv/bin/pip install pyinstrument
+    python -m bench.profile rebuild   [--size small|medium]   # profiles rebuild() in this process
+    python -m bench.profile dashboard [--size small|medium]   # profiles a uvicorn process serving dashboards
+
+Each makes and drops a fresh database (DATABASE_URL names the server) and prints pyinstrument's text report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pstats
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.generate import SIZES, Size, generate
+from bench.latency import DASHBOARD
+from bench.server import BIN, free_port, fresh_database
+from domain.ledger import Ledger
+from domain.plan import Plan
+from projections.runner import catch_up_if_leader, rebuild
+from service.settings import eventsourcing_env
+from service.tokens import create_token
+
+
+def profile_rebuild(url: str) -> None:
+    from pyinstrument import Profiler
+
+    profiler = Profiler()
+    with profiler:
+        rebuild(eventsourcing_env(url))
+    print(profiler.output_text(unicode=True, show_all=False))
+
+
+def profile_dashboard(url: str, seconds: float) -> None:
+    catch_up_if_leader(eventsourcing_env(url))
+    token = create_token(url, "bench")
+    port = free_port()
+    report = Path(tempfile.mkdtemp()) / "dashboard.pstats"
+    command = [str(BIN / "pyinstrument"), "-r", "pstats", "-o", str(report), "-m", "uvicorn"]
+    command += ["service.app:create_app", "--factory", "--port", str(port), "--log-level", "warning"]
+    env = {"DATABASE_URL": url, "ML_LOAD_DEMO": "0", "PATH": str(BIN)}
+    process = subprocess.Popen(command, env=env)
+    base = f"http://127.0.0.1:{port}"
+    body = {"query": DASHBOARD, "variables": {"id": str(Plan.create_id("Partnership 000", "Plan 2012-13"))}}
+    try:
+        with httpx.Client(base_url=base, timeout=30, headers={"authorization": f"Bearer {token}"}) as client:
+            for _ in range(300):
+                try:
+                    client.get("/health")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            deadline, n = time.monotonic() + seconds, 0
+            while time.monotonic() < deadline:
+                assert "errors" not in client.post("/graphql", json=body).json()
+                n += 1
+        print(f"{n} dashboard queries in {seconds:.0f} s, one client")
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(60)
+    # GraphQL execution is many small frames deep: a flat profile by own time says more than the tree.
+    stats = pstats.Stats(str(report))
+    stats.sort_stats("tottime").print_stats(30)
+    stats.sort_stats("cumulative").print_stats("service|strawberry|graphql|asyncpg|json", 40)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=("rebuild", "dashboard"))
+    parser.add_argument("--size", choices=tuple(SIZES), default="small")
+    parser.add_argument("--seconds", type=float, default=15)
+    args = parser.parse_args()
+    with fresh_database() as url:
+        ledger = Ledger(env=eventsourcing_env(url))
+        try:
+            generate(ledger, Size(*SIZES[args.size]), progress=False)
+        finally:
+            ledger.close()
+        if args.what == "rebuild":
+            profile_rebuild(url)
+        else:
+            profile_dashboard(url, args.seconds)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

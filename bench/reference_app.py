@@ -1,0 +1,189 @@
+"""The reference the service's reads are compared with: plain Starlette routes, asyncpg, hand-built JSON.
+
+    DATABASE_URL=... uvicorn bench.reference_app:create_app --factory --port N
+
+`/dashboard/{plan_id}` reads the same current rows as the dashboard query (bench/latency.py DASHBOARD)
+and returns the same fields; `/measure/{measure_id}` one measure with its history. No GraphQL, no
+authentication, no dataloaders: the floor a GraphQL service could approach.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from asyncpg import Record as Row
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from service.app import asyncpg_args
+
+CURRENT = "valid_to IS NULL"
+HISTORY_FIELDS = ("position", "recorded_at", "actor", "action", "component", "quarter", "field", "before", "after")
+
+
+def _default(value: object) -> str:
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def _respond(data: object) -> Response:
+    return Response(json.dumps({"data": data}, default=_default), media_type="application/json")
+
+
+def _round1(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _figure(r: Row) -> dict[str, Any]:
+    return {
+        "quarter": r["quarter"],
+        "value": r["value"],
+        "numerator": r["numerator"],
+        "denominator": r["denominator"],
+        "available": r["available"],
+        "unavailableReason": r["unavailable_reason"],
+        "comparisonValue": r["comparison_value"],
+        "change": _round1(r["change"]),
+        "reportedChange": r["reported_change"],
+        "discrepancy": r["discrepancy"],
+        "status": r["status"],
+        "commentary": r["commentary"],
+        "revision": r["revision"],
+        "recordedAt": r["recorded_at"],
+        "recordedBy": r["recorded_by"],
+    }
+
+
+async def _fetch(
+    conn: asyncpg.Connection, table: str, owner: str, keys: list[UUID], order: str
+) -> dict[UUID, list[Row]]:
+    found: dict[UUID, list[Row]] = defaultdict(list)
+    query = f"SELECT * FROM {table} WHERE {owner} = ANY($1::uuid[]) AND {CURRENT} ORDER BY {order}"  # noqa: S608
+    for r in await conn.fetch(query, keys):
+        found[r[owner]].append(r)
+    return found
+
+
+async def measures_json(conn: asyncpg.Connection, measures: list[Row]) -> list[dict[str, Any]]:
+    ids = [m["id"] for m in measures]
+    components = await _fetch(conn, "components", "measure_id", ids, "measure_id, ordinal")
+    baselines = await _fetch(conn, "baselines", "measure_id", ids, "measure_id, component, seq")
+    figures = await _fetch(conn, "figures", "measure_id", ids, "measure_id, component, quarter")
+    quarters = await _fetch(conn, "quarter_results", "measure_id", ids, "measure_id, quarter")
+    out = []
+    for m in measures:
+        base = {b["component"]: b for b in baselines[m["id"]]}
+        by_key: dict[str, list[Row]] = defaultdict(list)
+        for f in figures[m["id"]]:
+            by_key[f["component"]].append(f)
+        out.append(
+            {
+                **{k: m[k] for k in ("id", "number", "title", "direction", "basis", "tolerance", "unit", "status")},
+                "version": m["version"],
+                "components": [
+                    {
+                        "key": c["key"],
+                        "label": c["label"],
+                        "baseline": None
+                        if c["key"] not in base
+                        else {
+                            "value": base[c["key"]]["value"],
+                            "numerator": base[c["key"]]["numerator"],
+                            "denominator": base[c["key"]]["denominator"],
+                            "period": base[c["key"]]["period"],
+                            "note": base[c["key"]]["note"],
+                            "isReset": base[c["key"]]["is_reset"],
+                        },
+                        "figures": [_figure(f) for f in by_key[c["key"]]],
+                    }
+                    for c in components[m["id"]]
+                ],
+                "quarters": [
+                    {
+                        "quarter": q["quarter"],
+                        "status": q["status"],
+                        "computedStatus": q["computed_status"],
+                        "override": None
+                        if q["override_status"] is None
+                        else {"status": q["override_status"], "reason": q["override_reason"]},
+                        "commentary": q["commentary"],
+                        "components": [
+                            {"key": c["key"], "figure": _quarter_figure(by_key[c["key"]], q["quarter"])}
+                            for c in components[m["id"]]
+                        ],
+                    }
+                    for q in quarters[m["id"]]
+                ],
+            }
+        )
+    return out
+
+
+def _quarter_figure(figures: list[Row], quarter: str) -> dict[str, Any] | None:
+    f = next((f for f in figures if f["quarter"] == quarter), None)
+    return None if f is None else {"value": f["value"], "change": _round1(f["change"]), "status": f["status"]}
+
+
+def create_app() -> Starlette:
+    pool: asyncpg.Pool | None = None
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        nonlocal pool
+        pool = await asyncpg.create_pool(**asyncpg_args(os.environ["DATABASE_URL"]), min_size=2, max_size=10)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    async def dashboard(request: Request) -> Response:
+        assert pool is not None
+        plan_id = UUID(request.path_params["plan_id"])
+        async with pool.acquire() as conn:
+            plan = await conn.fetchrow(f"SELECT id, title FROM plans WHERE id = $1 AND {CURRENT}", plan_id)  # noqa: S608
+            themes = await conn.fetch(
+                f"SELECT code, title FROM themes WHERE plan_id = $1 AND {CURRENT} ORDER BY ordinal",  # noqa: S608
+                plan_id,
+            )
+            measures = await conn.fetch(
+                f"SELECT * FROM measures WHERE plan_id = $1 AND {CURRENT} ORDER BY sort_key",  # noqa: S608
+                plan_id,
+            )
+            body = None
+            if plan is not None:
+                body = {
+                    "id": plan["id"],
+                    "title": plan["title"],
+                    "themes": [dict(t) for t in themes],
+                    "measures": await measures_json(conn, list(measures)),
+                }
+        return _respond({"plan": body})
+
+    async def measure(request: Request) -> Response:
+        assert pool is not None
+        measure_id = UUID(request.path_params["measure_id"])
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(f"SELECT * FROM measures WHERE id = $1 AND {CURRENT}", measure_id)  # noqa: S608
+            history = await conn.fetch(
+                "SELECT * FROM audit_entries WHERE measure_id = $1 ORDER BY position", measure_id
+            )
+            found = (await measures_json(conn, list(rows)))[0] if rows else None
+        if found is not None:
+            found["history"] = [{k: h[k] for k in (*HISTORY_FIELDS, "reason")} for h in history]
+        return _respond({"measure": found})
+
+    return Starlette(
+        routes=[Route("/dashboard/{plan_id}", dashboard), Route("/measure/{measure_id}", measure)],
+        lifespan=lifespan,
+    )
