@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,6 +52,15 @@ def asyncpg_args(database_url: str) -> dict[str, Any]:
     if parts.get("password"):
         args["password"] = parts["password"]
     return args
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """An unexpected failure outside /graphql (which masks its own): INTERNAL with a request id, no detail."""
+    request_id = uuid.uuid4().hex[:16]
+    log.error("request %s to %s failed", request_id, request.url.path, exc_info=exc)
+    extensions = {"code": "INTERNAL", "requestId": request_id}
+    body = {"errors": [{"message": f"Internal server error (request {request_id})", "extensions": extensions}]}
+    return JSONResponse(body, status_code=500, headers={"x-request-id": request_id})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -141,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/health", health),
         ],
         lifespan=lifespan,
+        exception_handlers={Exception: internal_error},
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *(

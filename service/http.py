@@ -113,6 +113,16 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         return JSONResponse(body, status_code=status, media_type=media)
 
+    def parse_json(self, data: str | bytes) -> Any:
+        parsed = super().parse_json(data)
+        # Strawberry reads a body's fields with .get(): `null`, a number or a string would fail as an internal
+        # error. (A list is a batch, which Strawberry refuses itself.)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "the request body must be a JSON object with a `query`")
+        if isinstance(parsed, dict) and not isinstance(parsed.get("operationName"), str | None):
+            raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
+        return parsed
+
     def encode_json(self, data: object) -> str | bytes:
         return encode_message(data)
 
@@ -130,8 +140,10 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         if isinstance(request, Request):
             return LedgerContext(self.services, request.state.principal, request, response)
         # A WebSocket: credentials come in connection_init (on_ws_connect), or in the handshake's header.
+        # Never the public reader: on_ws_connect refuses connections without a principal, even in public mode.
         try:
-            principal = await self.principal(request.headers.get("authorization"))
+            bearer = bearer_from_header(request.headers.get("authorization"))
+            principal = await authenticate(self.services.pool, self.services.verifier, bearer)
         except AuthenticationError:
             principal = None
         return LedgerContext(self.services, principal, request, response)

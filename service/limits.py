@@ -237,6 +237,17 @@ def count_tokens(source: Source, stop_after: int) -> int:
     return count
 
 
+def token_refusal(query: str | None, config: LimitConfig) -> GraphQLError | None:
+    """LIMIT_EXCEEDED if a document's text has more than `max_tokens` tokens, found before it is parsed.
+
+    Parsing and validating a megabyte of tokens takes seconds of the event loop; counting stops
+    after max_tokens + 1. (TokenLimit reports the same for a document that was parsed elsewhere.)
+    """
+    if query and count_tokens(Source(query), config.max_tokens) > config.max_tokens:
+        return limit_error("number of tokens", "maxTokens", config.max_tokens)
+    return None
+
+
 # --- validation rules -----------------------------------------------------------------------------------------
 
 
@@ -318,6 +329,12 @@ def limits_extension(config: LimitConfig | None = None) -> type[AddValidationRul
 
         def __init__(self, *, execution_context: Any = None) -> None:
             super().__init__(rule_classes)
+
+        def on_parse(self) -> Iterator[None]:
+            # Register this extension before ParserCache, so that this runs before the document is parsed.
+            if refusal := token_refusal(self.execution_context.query, bound):
+                raise refusal
+            yield
 
         def on_execute(self) -> Iterator[None]:
             # Validation was cached per document; page sizes and cost given in variables are checked here.

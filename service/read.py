@@ -55,8 +55,10 @@ async def plans(pool: asyncpg.Pool, partnership: str | None) -> list[Row]:
         return await pool.fetch(
             "SELECT * FROM plans WHERE valid_to IS NULL ORDER BY partnership, period_start DESC, title"
         )
+    # Partnerships are compared ignoring case, as plan identities and the access policy compare them.
     return await pool.fetch(
-        "SELECT * FROM plans WHERE partnership = $1 AND valid_to IS NULL ORDER BY period_start DESC, title",
+        "SELECT * FROM plans WHERE lower(partnership) = lower($1) AND valid_to IS NULL"
+        " ORDER BY period_start DESC, title",
         partnership,
     )
 

@@ -1,19 +1,26 @@
-"""The graphql-transport-ws handler, with our error codes on its own refusals."""
+"""The graphql-transport-ws handler: every error it sends has our `extensions.code`, unexpected ones masked."""
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import OrderedDict
 from typing import Any
 
+from graphql import GraphQLSyntaxError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, SubscribeMessage
 
+from service.limits import token_refusal
+from service.schema import LIMITS
 from service.schema.errors import error
+
+log = logging.getLogger(__name__)
 
 
 class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """Strawberry's handler; a subscription over the per-connection limit gets `LIMIT_EXCEEDED`."""
+    """Strawberry's handler; a subscription over the per-connection limit gets `LIMIT_EXCEEDED`, and
+    errors without a code get one (as over HTTP)."""
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection
@@ -30,7 +37,55 @@ class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             )
             await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
             return
+        # A document refused while it is parsed (too many tokens, a syntax error) makes the parsing extensions
+        # raise, which over WebSocket is only logged and answered with `complete`: refuse it here, as an `error`.
+        payload = message.get("payload")
+        query = payload.get("query") if isinstance(payload, dict) else None
+        if self.connection_acknowledged and isinstance(query, str) and (refused := _unparsable(query)):
+            await self.send_message({"id": message["id"], "type": "error", "payload": [refused]})
+            return
         await super().handle_subscribe(message)
+
+    async def send_message(self, message: Message) -> None:
+        await super().send_message(_coded(message))
+
+
+def _unparsable(query: str) -> dict[str, Any] | None:
+    """The coded error of a document with too many tokens or a syntax error; None if it parses."""
+    if refused := token_refusal(query, LIMITS.config):
+        return refused.formatted
+    try:
+        parse(query)  # at most max_tokens tokens by now: cheap
+    except GraphQLSyntaxError as e:
+        return {**e.formatted, "extensions": {"code": "VALIDATION"}}
+    return None
+
+
+def _coded(message: Any) -> Any:
+    """Every error of an outgoing message with `extensions.code`, as service/http.py gives them over HTTP.
+
+    An `error` message's errors came before execution: VALIDATION. A `next` message's error with a path
+    and no code was raised by something nobody expected: INTERNAL, with its detail kept for the log only.
+    """
+    kind, payload = message.get("type"), message.get("payload")
+    if kind == "error" and isinstance(payload, list):
+        return {**message, "payload": [_code(e, "VALIDATION") for e in payload]}
+    if kind == "next" and isinstance(payload, dict) and payload.get("errors"):
+        errors = [
+            _code(e, "INTERNAL" if isinstance(e, dict) and e.get("path") else "VALIDATION") for e in payload["errors"]
+        ]
+        return {**message, "payload": {**payload, "errors": errors}}
+    return message
+
+
+def _code(formatted: Any, code: str) -> Any:
+    if not isinstance(formatted, dict) or "code" in (formatted.get("extensions") or {}):
+        return formatted
+    if code == "VALIDATION":
+        return {**formatted, "extensions": {**(formatted.get("extensions") or {}), "code": code}}
+    log.error("WebSocket operation failed at %s: %s", formatted.get("path"), formatted.get("message"))
+    masked = {"message": "Internal server error", "extensions": {"code": code}}
+    return masked | {k: formatted[k] for k in ("path", "locations") if k in formatted}
 
 
 # id(data) -> (data, its JSON): the `data` of a live message, encoded once for all who receive it.

@@ -42,9 +42,9 @@ class NoIntrospection(AddValidationRules):
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The schema; production mode turns introspection off."""
     extensions: list[Any] = [
+        LIMITS,  # first: it refuses a document with too many tokens before ParserCache parses it
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
-        LIMITS,
         SubscriptionsOverWebSocket,
     ]
     if not introspection:

@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import build_schema
 
+from service.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import criminal_damage
@@ -33,6 +36,8 @@ from tests.e2e.principals import (
     unique,
 )
 
+SCHEMA = Path(__file__).resolve().parents[2] / "schema.graphql"
+
 
 @pytest.fixture(scope="module")
 def world(new_database: DatabaseFactory) -> Iterator[World]:
@@ -40,14 +45,16 @@ def world(new_database: DatabaseFactory) -> Iterator[World]:
         yield made
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 # ----- the operations: each is called as `call(world, token, target)`; `target` is A's measure 5.1 unless
 # the operation has a `fresh` set-up, made by the operator for a caller that is expected to succeed.
 
 Call = Callable[[World, str, str], Outcome]
+DEFINITION = {
+    "title": "Reduce Criminal Damage",
+    "direction": "REDUCE",
+    "basis": "YTD_PRO_RATA",
+    "components": [{"key": "total", "label": "Criminal damage offences"}],
+}
 
 
 @dataclass(frozen=True)
@@ -71,7 +78,7 @@ def query(document: str, **variables: Any) -> Call:
 
 
 def mutation(document: str, **fields: Any) -> Call:
-    """A mutation of A's measure (or, with `plan=True`, A's plan) with `fields` as its input."""
+    """A mutation of the target measure with `fields` as its input (a callable field is called each time)."""
 
     def call(world: World, token: str, target: str) -> Outcome:
         values = {k: (v() if callable(v) else v) for k, v in fields.items()}
@@ -115,20 +122,8 @@ def create_plan(world: World, token: str, target: str) -> Outcome:
 
 
 def measure_without_baseline(world: World) -> str:
-    data = world.operator.execute(
-        doc.DEFINE_MEASURE,
-        {
-            "input": {
-                "planId": world.a.plan_id,
-                "themeCode": "5",
-                "number": unique("5."),
-                "title": "Reduce Criminal Damage",
-                "direction": "REDUCE",
-                "basis": "YTD_PRO_RATA",
-                "components": [{"key": "total", "label": "Criminal damage offences"}],
-            }
-        },
-    )
+    definition = {"planId": world.a.plan_id, "themeCode": "5", "number": unique("5."), **DEFINITION}
+    data = world.operator.execute(doc.DEFINE_MEASURE, {"input": definition})
     measure_id: str = data["defineMeasure"]["measure"]["id"]
     return measure_id
 
@@ -144,7 +139,7 @@ def overridden_q2(world: World) -> str:
     return world.a.measure_id
 
 
-def a_id(world: World, target: str) -> str:
+def a_measure_id(world: World, target: str) -> str:
     return world.a.measure_id
 
 
@@ -152,8 +147,8 @@ def a_plan_id(world: World, target: str) -> str:
     return world.a.plan_id
 
 
-def as_of(world: World, target: str) -> str:
-    return now()
+def now(world: World, target: str) -> str:
+    return datetime.now(UTC).isoformat()
 
 
 PLAN = "query($id: ID!) { plan(id: $id) { id title } }"
@@ -161,24 +156,17 @@ PLAN_AS_OF = "query($id: ID!, $at: DateTime) { plan(id: $id, asOf: $at) { id tit
 MEASURE = "query($id: ID!) { measure(id: $id) { id status quarters { quarter status } } }"
 MEASURE_AS_OF = "query($id: ID!, $at: DateTime) { measure(id: $id, asOf: $at) { id status } }"
 HISTORY = "query($id: ID!) { measure(id: $id) { id history { actor } } }"
-DEFINITION = {
-    "title": "Reduce Criminal Damage",
-    "direction": "REDUCE",
-    "basis": "YTD_PRO_RATA",
-    "components": [{"key": "total", "label": "Criminal damage offences"}],
-    "reason": "wording agreed at the board",
-}
 
 OPERATIONS = [
     # read current
     Operation("plans", "viewer", query("{ plans { id partnership } }")),
     Operation("plan", "viewer", query(PLAN, id=a_plan_id)),
-    Operation("measure", "viewer", query(MEASURE, id=a_id)),
+    Operation("measure", "viewer", query(MEASURE, id=a_measure_id)),
     Operation("statusChanged", "viewer", subscription(STATUS_CHANGED, "statusChanged")),
     # read audit
-    Operation("history", "auditor", query(HISTORY, id=a_id)),
-    Operation("plan asOf", "auditor", query(PLAN_AS_OF, id=a_plan_id, at=as_of)),
-    Operation("measure asOf", "auditor", query(MEASURE_AS_OF, id=a_id, at=as_of)),
+    Operation("history", "auditor", query(HISTORY, id=a_measure_id)),
+    Operation("plan asOf", "auditor", query(PLAN_AS_OF, id=a_plan_id, at=now)),
+    Operation("measure asOf", "auditor", query(MEASURE_AS_OF, id=a_measure_id, at=now)),
     Operation("auditTrail", "auditor", query("{ auditTrail(first: 5) { nodes { actor action } } }")),
     Operation("auditDigest", "auditor", query("{ auditDigest { position hash } }")),
     Operation("plan export", "auditor", download(lambda w: f"/plans/{w.a.plan_id}/export")),
@@ -218,9 +206,7 @@ OPERATIONS = [
     Operation(
         "defineMeasure",
         "editor",
-        plan_mutation(
-            doc.DEFINE_MEASURE, themeCode="5", number=lambda: unique("5."), **{**DEFINITION, "reason": None}
-        ),
+        plan_mutation(doc.DEFINE_MEASURE, themeCode="5", number=lambda: unique("5."), **DEFINITION),
         writes=True,
     ),
     Operation(
@@ -249,18 +235,22 @@ OPERATIONS = [
         fresh=overridden_q2,
         writes=True,
     ),
-    Operation("redefineMeasure", "editor", mutation(doc.REDEFINE_MEASURE, **DEFINITION), writes=True),
+    Operation(
+        "redefineMeasure",
+        "editor",
+        mutation(doc.REDEFINE_MEASURE, **DEFINITION, reason="wording agreed at the board"),
+        writes=True,
+    ),
 ]
 
 CASES = [(op, role) for op in OPERATIONS for role in ROLES]
 
 
-def test_the_table_covers_every_class_of_operation_and_every_mutation() -> None:
-    from service.schema import build_schema
-
-    mutations = set(build_schema().as_str().split("type Mutation {")[1].split("}")[0].split())
-    named = {op.name for op in OPERATIONS}
-    assert {m.split("(")[0] for m in mutations if "(" in m} <= named
+def test_the_table_covers_every_query_mutation_and_subscription_of_the_schema() -> None:
+    schema = build_schema(SCHEMA.read_text())
+    roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
+    fields = {name for root in roots if root is not None for name in root.fields}
+    assert fields <= {op.name for op in OPERATIONS}
     assert {op.needs for op in OPERATIONS} == {"viewer", "auditor", "submitter", "editor"}
 
 
@@ -299,13 +289,80 @@ def test_a_write_by_a_role_token_is_recorded_under_the_token_s_name(world: World
     assert q3["recordedBy"] == world.a.principal("submitter")
 
 
-def test_viewers_see_current_figures_but_not_who_recorded_them_over_time(world: World) -> None:
+def test_a_viewer_asking_for_a_measure_s_history_is_refused_that_field_with_its_path(world: World) -> None:
     viewer = world.as_(world.a.tokens["viewer"])
 
     outcome = posted(viewer, HISTORY, {"id": world.a.measure_id})
 
-    # The measure itself is readable; only its history is refused, with a path to it.
-    assert outcome.data["measure"] is None or outcome.data["measure"]["id"] == world.a.measure_id
+    # Only the history is refused, with a path to it; the non-null list's null reaches the measure.
+    assert outcome.data == {"measure": None}
     [error] = outcome.errors
     assert error["extensions"]["code"] == "FORBIDDEN"
     assert error["path"] == ["measure", "history"]
+
+
+# ----- scoped principals: writes limited to some themes or measure numbers; reads stay partnership-wide
+
+
+@pytest.fixture(scope="module")
+def theme_6(world: World) -> str:
+    """Measure 6.1 of a second theme of A's plan, with its baseline."""
+    world.operator.execute(doc.ADD_THEME, {"input": {"planId": world.a.plan_id, "code": "6", "title": "Reoffending"}})
+    data = world.operator.execute(
+        doc.DEFINE_MEASURE,
+        {"input": {"planId": world.a.plan_id, "themeCode": "6", "number": "6.1", **DEFINITION}},
+    )
+    measure_id: str = data["defineMeasure"]["measure"]["id"]
+    world.operator.execute(doc.SET_BASELINE, {"input": {"measureId": measure_id, "component": "total", "value": "80"}})
+    return measure_id
+
+
+def scoped(world: World, role: str, **scope: list[str]) -> str:
+    return create_token(world.database_url, unique("scoped-"), partnership=world.a.name, roles=[role], **scope)
+
+
+def submit(world: World, token: str, measure_id: str, quarter: str = "Q1") -> Outcome:
+    figure = {"measureId": measure_id, "component": "total", "quarter": quarter, "value": "10"}
+    return posted(world.as_(token), doc.SUBMIT_FIGURE, {"input": figure})
+
+
+@pytest.mark.parametrize("scope", [{"themes": ["5"]}, {"measures": ["5.scoped"]}], ids=["by theme", "by measure"])
+def test_a_scoped_submitter_may_submit_within_its_scope_and_is_forbidden_outside_it(
+    world: World, theme_6: str, scope: dict[str, list[str]]
+) -> None:
+    number = "5.scoped" if "measures" in scope else unique("5.")
+    in_scope = criminal_damage(world.operator, world.a.plan_id, number=number)["id"]
+    token = scoped(world, "submitter", **scope)
+    before = world.event_count()
+
+    inside = submit(world, token, in_scope)
+    outside = submit(world, token, theme_6, "Q2")
+
+    assert inside.ok, inside.body
+    assert outside.codes == ["FORBIDDEN"], outside.body
+    assert "outside the scope" in outside.errors[0]["message"] and "'6.1'" in outside.errors[0]["message"]
+    assert world.event_count() == before + 1
+
+
+def test_a_scoped_principal_still_reads_the_whole_partnership(world: World, theme_6: str) -> None:
+    token = scoped(world, "submitter", themes=["5"])
+
+    outcome = posted(world.as_(token), MEASURE, {"id": theme_6})
+
+    assert outcome.ok and outcome.data["measure"]["id"] == theme_6
+
+
+def test_a_scoped_editor_may_define_measures_in_its_theme_but_not_change_the_plan(world: World, theme_6: str) -> None:
+    token = scoped(world, "editor", themes=["5"])
+    editor = world.as_(token)
+    definition = {"planId": world.a.plan_id, "number": unique("5."), **DEFINITION}
+
+    defined = posted(editor, doc.DEFINE_MEASURE, {"input": {**definition, "themeCode": "5"}})
+    other_theme = posted(editor, doc.DEFINE_MEASURE, {"input": {**definition, "themeCode": "6"}})
+    new_theme = posted(editor, doc.ADD_THEME, {"input": {"planId": world.a.plan_id, "code": "7", "title": "t"}})
+    override = {"measureId": theme_6, "quarter": "Q1", "status": "AT_RISK", "reason": "r"}
+    overridden = posted(editor, doc.OVERRIDE_STATUS, {"input": override})
+
+    assert defined.ok, defined.body
+    assert other_theme.codes == new_theme.codes == overridden.codes == ["FORBIDDEN"]
+    assert "a plan-level change is outside the scope" in new_theme.errors[0]["message"]

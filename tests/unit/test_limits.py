@@ -116,7 +116,11 @@ def test_a_page_of_a_million_is_refused() -> None:
     (error,) = errors("{ auditTrail(first: 1000000) { edges { cursor } } }")
     assert error.message == "page size of auditTrail is 1,000,000, over the limit of 500 (maxPageSize)"
     assert error.extensions == {
-        "code": "LIMIT_EXCEEDED", "limit": "maxPageSize", "max": 500, "found": 1_000_000, "field": "first"
+        "code": "LIMIT_EXCEEDED",
+        "limit": "maxPageSize",
+        "max": 500,
+        "found": 1_000_000,
+        "field": "first",
     }
 
 
@@ -230,7 +234,11 @@ async def test_limits_are_validation_errors_with_their_code() -> None:
     result = await STRAWBERRY.execute("{ items(first: 51) { n } }")
     assert result.data is None and result.errors is not None
     assert result.errors[0].extensions == {
-        "code": "LIMIT_EXCEEDED", "limit": "maxPageSize", "max": 50, "found": 51, "field": "first"
+        "code": "LIMIT_EXCEEDED",
+        "limit": "maxPageSize",
+        "max": 50,
+        "found": 51,
+        "field": "first",
     }
 
 
