@@ -43,44 +43,43 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn_process(database_url: str, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """`uvicorn service.app:create_app` on a free loopback port; yields its base URL."""
-    port = free_port()
+def uvicorn_started(
+    database_url: str, port: int, *, extra_env: dict[str, str] | None = None, extra_args: tuple[str, ...] = ()
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`uvicorn service.app:create_app` on a loopback port, answering /health; stopped on exit."""
     env = {**os.environ, "DATABASE_URL": database_url, **(extra_env or {})}
     process = subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "service.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
+        [str(BIN / "uvicorn"), "service.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning", "--no-access-log", *extra_args],
         env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.1)
-        yield url
+        yield process
     finally:
         process.terminate()
         try:
             process.wait(20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait(5)
+
+
+@contextmanager
+def uvicorn_process(database_url: str, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """`uvicorn service.app:create_app` on a free loopback port; yields its base URL."""
+    port = free_port()
+    with uvicorn_started(database_url, port, extra_env=extra_env, extra_args=("--workers", str(workers))):
+        yield f"http://127.0.0.1:{port}"
 
 
 def percentile(samples: list[float], p: float) -> float:

@@ -42,7 +42,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from bench.server import BIN, free_port, fresh_database, percentile
+from bench.server import free_port, fresh_database, percentile, uvicorn_started
 from service.tokens import create_token
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
@@ -76,31 +76,10 @@ def cpu_seconds(pid: int) -> float:
 @contextmanager
 def service(database_url: str, port: int, deflate: bool) -> Iterator[subprocess.Popen[bytes]]:
     """The service in one uvicorn process on a loopback port, stopped on exit."""
-    env = {**os.environ, "DATABASE_URL": database_url, "ML_RUN_PROJECTION": "1", "ML_GRAPHIQL": "0"}
-    process = subprocess.Popen(
-        [str(BIN / "uvicorn"), "service.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--ws-per-message-deflate", str(deflate).lower()],
-        env=env,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.1)
+    env = {"ML_RUN_PROJECTION": "1", "ML_GRAPHIQL": "0"}
+    deflating = ("--ws-per-message-deflate", str(deflate).lower())
+    with uvicorn_started(database_url, port, extra_env=env, extra_args=deflating) as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def execute(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
