@@ -8,7 +8,22 @@ import pytest
 from service.app import create_app
 from service.settings import Settings
 from service.tokens import create_token
+from tests.conftest import DatabaseFactory
 from tests.e2e.live import GraphQLClient, LiveServer
+
+
+@pytest.fixture(scope="module")
+def shared_database(new_database: DatabaseFactory) -> str:
+    """One fresh database for a whole module, where each test makes its own objects."""
+    return new_database()
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_database: str) -> Iterator[GraphQLClient]:
+    """One server for a whole module, and an operator's client of it."""
+    live = LiveServer(create_app(Settings(database_url=shared_database, load_demo=False))).start()
+    yield GraphQLClient(live.url, create_token(shared_database, "alice@stockton.gov.uk"))
+    live.stop()
 
 
 @pytest.fixture

@@ -4,33 +4,22 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
 
-from service.app import create_app
-from service.settings import Settings
-from service.tokens import create_token
-from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient
 
 
-# One server for the whole matrix: each case makes its own measure.
+# One server for the whole matrix (tests/e2e/conftest.py): each case makes its own measure.
 @pytest.fixture(scope="module")
-def shared_database(new_database: DatabaseFactory) -> str:
-    return new_database()
-
-
-@pytest.fixture(scope="module")
-def client(shared_database: str) -> Iterator[GraphQLClient]:
-    live = LiveServer(create_app(Settings(database_url=shared_database, load_demo=False))).start()
-    yield GraphQLClient(live.url, create_token(shared_database, "alice@stockton.gov.uk"))
-    live.stop()
+def client(shared_client: GraphQLClient) -> GraphQLClient:
+    return shared_client
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ import pytest
 from service.app import create_app
 from service.settings import Settings
 from service.tokens import create_token
-from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient, LiveServer
@@ -24,15 +23,8 @@ from tests.e2e.principals import event_count, first_message
 
 
 @pytest.fixture(scope="module")
-def shared_database(new_database: DatabaseFactory) -> str:
-    return new_database()
-
-
-@pytest.fixture(scope="module")
-def client(shared_database: str) -> Iterator[GraphQLClient]:
-    live = LiveServer(create_app(Settings(database_url=shared_database, load_demo=False))).start()
-    yield GraphQLClient(live.url, create_token(shared_database, "alice@stockton.gov.uk"))
-    live.stop()
+def client(shared_client: GraphQLClient) -> GraphQLClient:
+    return shared_client
 
 
 @pytest.fixture(scope="module")

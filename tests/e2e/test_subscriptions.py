@@ -24,7 +24,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from service.schema.cursors import ledger_event_cursor, status_change_cursor
 from service.tokens import create_token
-from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient
@@ -54,11 +53,6 @@ class Services(NamedTuple):
 
     def all(self) -> tuple[ServiceProcess, ...]:
         return (self.a, self.b, self.strict)
-
-
-@pytest.fixture(scope="module")
-def shared_database(new_database: DatabaseFactory) -> str:
-    return new_database()
 
 
 @pytest.fixture(scope="module")
