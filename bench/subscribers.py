@@ -77,7 +77,7 @@ def cpu_seconds(pid: int) -> float:
 def service(database_url: str, port: int, deflate: bool) -> Iterator[subprocess.Popen[bytes]]:
     """The service in one uvicorn process on a loopback port, stopped on exit."""
     env = {"ML_RUN_PROJECTION": "1", "ML_GRAPHIQL": "0"}
-    deflating = ("--ws-per-message-deflate", str(deflate).lower())
+    deflating = ("--ws-per-message-deflate", str(deflate).lower(), "--ws", os.environ.get("BENCH_WS", "auto"))
     with uvicorn_started(database_url, port, extra_env=env, extra_args=deflating) as process:
         yield process
 
@@ -192,21 +192,27 @@ async def run(args: argparse.Namespace) -> None:
             deliveries = Deliveries()
             # Warm the code paths a subscriber uses, so their first use does not count as its memory.
             compression = None if args.compression == "none" else "deflate"
-            warm = [await subscriber(ws_url, token, plan_id, deliveries, compression) for _ in range(5)]
-            for ws in warm:
-                await ws.close()
-            wait_for_subscribers(http, 0)
-            await asyncio.sleep(1)
-            idle_before = vm_rss_kib(process.pid)
-
             gate = asyncio.Semaphore(50)  # connect in waves, not all 1,000 handshakes at once
 
             async def one() -> ClientConnection:
                 async with gate:
                     return await subscriber(ws_url, token, plan_id, deliveries, compression)
 
+            # Connect as many at once as the run will, so fixed costs that grow with concurrency (the
+            # connection pool reaching its size, the event loop's buffers) are paid before the first reading.
+            warm = await asyncio.gather(*(one() for _ in range(min(100, args.subscribers))))
+            await asyncio.gather(*(ws.close() for ws in warm))
+            await asyncio.to_thread(wait_for_subscribers, http, 0)
+            await asyncio.sleep(1)
+            idle_before = vm_rss_kib(process.pid)
+
             started = time.monotonic()
-            sockets = await asyncio.gather(*(one() for _ in range(args.subscribers)))
+            half = args.subscribers // 2
+            sockets = await asyncio.gather(*(one() for _ in range(half)))
+            await asyncio.to_thread(wait_for_subscribers, http, half)
+            await asyncio.sleep(1)
+            idle_half = vm_rss_kib(process.pid)
+            sockets += await asyncio.gather(*(one() for _ in range(args.subscribers - half)))
             await asyncio.to_thread(wait_for_subscribers, http, args.subscribers)
             connect_seconds = time.monotonic() - started
             await asyncio.sleep(1)
@@ -232,6 +238,8 @@ async def run(args: argparse.Namespace) -> None:
             await asyncio.wait_for(asyncio.gather(*deliveries.receivers), 30)
 
     per_subscriber = (idle_after - idle_before) * 1024 / args.subscribers
+    # The second half's cost alone: what one more subscriber costs, free of any fixed cost still left in the first.
+    marginal = (idle_after - idle_half) * 1024 / max(1, args.subscribers - half)
     deliveries.analyse()
     since_response = [
         (t - responses[p]) * 1000 for p, times in deliveries.received_at.items() if p in responses for t in times
@@ -253,7 +261,8 @@ async def run(args: argparse.Namespace) -> None:
             print(f"{name:<58} {statistics.median(samples):>8.1f} {percentile(samples, 99):>8.1f} {max(samples):>8.1f}")
     print(f"server VmRSS: {idle_before / 1024:.1f} MiB with no subscriber, {idle_after / 1024:.1f} MiB with "
           f"{args.subscribers} idle, {busy_rss / 1024:.1f} MiB after the run")  # fmt: skip
-    print(f"memory per idle subscriber: {per_subscriber / 1024:.1f} KiB")
+    print(f"memory per idle subscriber: {per_subscriber / 1024:.1f} KiB over all {args.subscribers} "
+          f"({idle_half / 1024:.1f} MiB at {half}); {marginal / 1024:.1f} KiB each for the second half")  # fmt: skip
     print(f"while mutating ({wall:.1f} s): server used {server_cpu:.1f} s of CPU, this client {client_cpu:.1f} s "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from domain.ledger import Ledger
 from projections.chain import open_chain
 from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
-from service import read, tokens
+from service import gc_tuning, read, tokens
 from service.audit_export import http_export
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.downloads import plan_export
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             verifier=JwtVerifier(jwt_settings) if jwt_settings else None,
             rate_limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
         )
+        gc_tuning.tune(gc_tuning.parse_thresholds(os.environ.get("ML_GC_THRESHOLDS")))
         try:
             yield
         finally:

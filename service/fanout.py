@@ -93,15 +93,19 @@ LEDGER_EVENTS = Source("audit_entries", by_quarter=False)
 
 
 class Subscriber:
-    """One live stream's bounded buffer of (key, payload) not yet delivered."""
+    """One live stream's bounded buffer of (key, payload) not yet delivered.
 
-    __slots__ = ("_capacity", "_ready", "_rows", "filters", "overflowed")
+    An idle subscriber holds no buffer and one bare future: with a thousand of them per
+    process, a deque and an asyncio.Event each would cost about 1.6 KiB apiece.
+    """
+
+    __slots__ = ("_capacity", "_rows", "_waiter", "filters", "overflowed")
 
     def __init__(self, filters: Filters, capacity: int) -> None:
         self.filters = filters
         self._capacity = capacity
-        self._rows: deque[tuple[Key, Any]] = deque()
-        self._ready = asyncio.Event()
+        self._rows: deque[tuple[Key, Any]] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
 
     def matches(self, row: Row) -> bool:
@@ -111,21 +115,31 @@ class Subscriber:
         """Buffer a payload; past capacity, give up on this subscriber instead of waiting for it."""
         if self.overflowed:
             return
+        if self._rows is None:
+            self._rows = deque()
         if len(self._rows) >= self._capacity:
             self.overflowed = True
-            self._rows.clear()  # free the memory now: it resumes from the table
+            self._rows = None  # free the memory now: it resumes from the table
         else:
             self._rows.append(item)
-        self._ready.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next(self) -> tuple[Key, Any] | None:
         """The next buffered (key, payload), waiting for one; None once overflowed."""
         while not self._rows and not self.overflowed:
-            self._ready.clear()
-            await self._ready.wait()
-        if self.overflowed:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        if self.overflowed or self._rows is None:
             return None
-        return self._rows.popleft()
+        item = self._rows.popleft()
+        if not self._rows:
+            self._rows = None
+        return item
 
 
 class Feed:

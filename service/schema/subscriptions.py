@@ -108,6 +108,7 @@ class Subscription:
         filters = _filters(planId=plan_id, measureId=measure_id)
         principal = await spanning(info.context, Action.READ_CURRENT, filters.get("plan_id"), filters.get("measure_id"))
         one_plan_for(principal, filters.get("plan_id"), filters.get("measure_id"), "statusChanged")
+        info.context.forget_reads()
         start = None if after is None else parse_status_change_cursor(after)
         feed = info.context.services.feeds.status_changes
         return _deliver("statusChanged", feed, start, filters, status_change_cursor)
@@ -126,6 +127,7 @@ class Subscription:
         filters = _filters(planId=plan_id)
         principal = await spanning(info.context, Action.READ_AUDIT, filters.get("plan_id"), None)
         one_plan_for(principal, filters.get("plan_id"), None, "ledgerEvents")
+        info.context.forget_reads()
         start = None if after is None else parse_ledger_event_cursor(after)
         feed = info.context.services.feeds.ledger_events
         return _deliver("ledgerEvents", feed, start, filters, ledger_event_cursor)
