@@ -73,6 +73,13 @@ def refusal(
     if principal is None:
         return coded("UNAUTHENTICATED", f"{DOING[action]} needs a bearer token in the Authorization header")
     needed = REQUIRED_ROLE[action]
+    if not principal.has_role(needed) and principal.kind == "public":
+        # The anonymous reader of public mode presented no credentials: the remedy is to authenticate.
+        return coded(
+            "UNAUTHENTICATED",
+            f"{DOING[action]} needs a bearer token with the {needed.value} role in the Authorization header",
+            requiredRole=needed.value,
+        )
     if not principal.has_role(needed):
         return coded(
             "FORBIDDEN",

@@ -228,17 +228,19 @@ def test_public_read_lets_anyone_read_current_figures(servers: Servers) -> None:
 def test_public_read_does_not_open_history_the_audit_trail_or_writes(servers: Servers, query: str, needs: str) -> None:
     outcome = posted(GraphQLClient(servers.public), query, {"id": servers.measure_id} if "$id" in query else None)
 
-    assert outcome.codes == ["FORBIDDEN"], outcome.body
-    assert f"needs the {needs} role" in outcome.errors[0]["message"]
+    # Anonymous: the remedy is to authenticate, so UNAUTHENTICATED, naming the role a token would need.
+    assert outcome.codes == ["UNAUTHENTICATED"], outcome.body
+    assert f"needs a bearer token with the {needs} role" in outcome.errors[0]["message"]
+    assert outcome.errors[0]["extensions"]["requiredRole"] == needs
 
 
 def test_public_read_does_not_open_the_auditor_s_downloads(servers: Servers) -> None:
     download = downloaded(servers.public, f"/plans/{servers.plan_id}/export", None)
     trail = downloaded(servers.public, "/audit/export", None)
 
-    assert download.status == trail.status == 403
-    assert download.codes == trail.codes == ["FORBIDDEN"]
-    assert "needs the auditor role" in download.errors[0]["message"]
+    assert download.status == trail.status == 401
+    assert download.codes == trail.codes == ["UNAUTHENTICATED"]
+    assert "needs a bearer token with the auditor role" in download.errors[0]["message"]
 
 
 async def test_public_read_does_not_open_anonymous_subscriptions(servers: Servers) -> None:

@@ -15,6 +15,7 @@ from service.auth import (
     public_principal,
     require,
 )
+from service.auth.policy import REQUIRED_ROLE
 from service.auth.principal import effective_roles, parse_roles
 
 STOCKTON = "Safer Stockton Partnership"
@@ -123,6 +124,11 @@ def test_public_principal_reads_current_state_only() -> None:
     assert can(public, Action.READ_CURRENT, partnership="Any Partnership")
     for action in (Action.READ_AUDIT, Action.SUBMIT, Action.EDIT, Action.ADMIN):
         assert not can(public, action, partnership="Any Partnership", measure_number="1.3")
+        with pytest.raises(GraphQLError) as e:
+            require(public, action, partnership="Any Partnership", measure_number="1.3")
+        # No credentials were presented: authenticating is the remedy, not asking for a role.
+        assert e.value.extensions["code"] == "UNAUTHENTICATED"
+        assert e.value.extensions["requiredRole"] == REQUIRED_ROLE[action].value
 
 
 def test_partnership_filter_limits_listings() -> None:
