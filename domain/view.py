@@ -139,6 +139,10 @@ def measure_view(measure: Measure) -> MeasureView:
 
 
 def _baseline_view(measure: Measure, record: BaselineRecord) -> BaselineView:
+    return BaselineView(record, baseline_discrepancy(measure, record))
+
+
+def baseline_discrepancy(measure: Measure, record: BaselineRecord) -> str | None:
     """A stated baseline rate that its own fraction contradicts is flagged, like a figure."""
     found = discrepancies(measure.definition.basis, record.amount, None, None, measure.discrepancy_threshold)
-    return BaselineView(record, "; ".join(found) or None)
+    return "; ".join(found) or None

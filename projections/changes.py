@@ -9,16 +9,20 @@ database open at all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from projections.rows import Row, Rows
 from projections.tables import KEYS
 
 Key = tuple[Any, ...]
+# A state-table row and the positions it is true between: [row, valid_from, valid_to].
+# Kept apart from the row, so opening a row does not copy it.
+Span = list[Any]
 
 
 @dataclass
@@ -26,32 +30,51 @@ class Changes:
     """What a run of events did to the read model, not yet written."""
 
     inserts: dict[str, list[Row]] = field(default_factory=dict)
+    spans: dict[str, list[Span]] = field(default_factory=dict)
     ends: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    opened: dict[str, dict[Key, Row]] = field(default_factory=dict)
+    opened: dict[str, dict[Key, Span]] = field(default_factory=dict)
     events: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.inserts or self.ends)
+        return bool(self.inserts or self.spans or self.ends)
 
     def move(self, before: Rows, after: Rows, position: int) -> None:
         """Close the rows that stop being true at `position` and open the ones that start."""
         for table in KEYS:
             old, new = before.get(table, {}), after.get(table, {})
-            opened = self.opened.setdefault(table, {})
             for key, row in old.items():
-                if new.get(key) == row:
-                    continue
-                if key in opened:
-                    # Opened earlier in this batch: close it before it is ever written.
-                    opened.pop(key)["valid_to"] = position
-                else:
-                    self.ends.setdefault(table, []).append((position, *key))
+                if new.get(key) != row:
+                    self._close(table, key, position)
             for key, row in new.items():
-                if old.get(key) == row:
+                if old.get(key) != row:
+                    self._open(table, key, row, position)
+
+    def update(self, rows: Rows, changed: Rows, position: int) -> None:
+        """Like `move` for the keys in `changed` only, bringing `rows` up to date in place."""
+        for table, new in changed.items():
+            current = rows[table]
+            for key, row in new.items():
+                old = current.get(key)
+                if old == row:
                     continue
-                started = dict(row, valid_from=position, valid_to=None)
-                self.inserts.setdefault(table, []).append(started)
-                opened[key] = started
+                if old is not None:
+                    self._close(table, key, position)
+                self._open(table, key, row, position)
+                current[key] = row
+
+    def _close(self, table: str, key: Key, position: int) -> None:
+        opened = self.opened.get(table)
+        span = opened.pop(key, None) if opened is not None else None
+        if span is not None:
+            # Opened earlier in this batch: close it before it is ever written.
+            span[2] = position
+        else:
+            self.ends.setdefault(table, []).append((position, *key))
+
+    def _open(self, table: str, key: Key, row: Row, position: int) -> None:
+        span = [row, position, None]
+        self.spans.setdefault(table, []).append(span)
+        self.opened.setdefault(table, {})[key] = span
 
     def add(self, table: str, rows: list[Row]) -> None:
         """Rows of an append-only table (audit entries, status changes)."""
@@ -66,11 +89,19 @@ class Changes:
                 SQL("UPDATE {} SET valid_to = %s WHERE {} AND valid_to IS NULL").format(Identifier(table), match),
                 ends,
             )
+        for table, spans in self.spans.items():
+            columns = list(spans[0][0])
+            with curs.copy(_copy(table, [*columns, "valid_from", "valid_to"])) as copy:
+                values = itemgetter(*columns)
+                for row, valid_from, valid_to in spans:
+                    copy.write_row((*values(row), valid_from, valid_to))
         for table, rows in self.inserts.items():
             columns = list(rows[0])
-            statement = SQL("COPY {} ({}) FROM STDIN").format(
-                Identifier(table), SQL(", ").join(Identifier(c) for c in columns)
-            )
-            with curs.copy(statement) as copy:
+            with curs.copy(_copy(table, columns)) as copy:
+                values = itemgetter(*columns)
                 for row in rows:
-                    copy.write_row([row[c] for c in columns])
+                    copy.write_row(values(row))
+
+
+def _copy(table: str, columns: list[str]) -> Composed:
+    return SQL("COPY {} ({}) FROM STDIN").format(Identifier(table), SQL(", ").join(Identifier(c) for c in columns))
