@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import logging
 import os
 import threading
@@ -22,6 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.ledger import Ledger
+from projections import tables
 from projections.chain import open_chain
 from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
@@ -30,8 +32,9 @@ from service.audit_export import http_export
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.downloads import plan_export
 from service.http import LedgerGraphQL
-from service.limits import BodySizeLimit, RateLimiter
+from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.positions import PositionWatcher
+from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
 from service.schema.context import Services
 from service.schema.subscriptions import open_feeds
@@ -53,6 +56,26 @@ def asyncpg_args(database_url: str) -> dict[str, Any]:
     if parts.get("password"):
         args["password"] = parts["password"]
     return args
+
+
+async def keep_session(connection: asyncpg.Connection) -> None:
+    """What the read pool does to a connection it takes back, beyond rolling back an open transaction: nothing.
+
+    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every
+    release, a round trip per query for a state this service never leaves behind: its pooled connections run
+    single statements or transactions (asyncpg itself rolls back one left open, and drops listeners), never
+    SET, LISTEN (service/positions.py has a connection of its own) or session advisory locks. Skipping it
+    takes one round trip in two off a cached read. Whoever adds session state to the pool must undo it.
+    """
+    return None
+
+
+def release() -> str:
+    """This code's version: part of every ETag, with the schema and the read model's version."""
+    try:
+        return importlib.metadata.version("measure-ledger")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 async def internal_error(request: Request, exc: Exception) -> Response:
@@ -77,6 +100,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         allowed_origins=settings.allowed_origins,
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
+    if settings.response_cache:
+        view.response_cache = ResponseCache(
+            max_bytes=settings.response_cache_bytes,
+            build=build_id([release(), str(tables.VERSION), view.schema.as_str()]),
+            max_tokens=LimitConfig().max_tokens,
+        )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -95,7 +124,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Processes starting together would race on DDL: serialised, and retried (service/startup.py).
         ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL])
         connect_args = asyncpg_args(database_url)
-        pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size)
+        pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size, reset=keep_session)
         await tokens.ensure_table(pool)
         watcher = PositionWatcher(
             connect=lambda: asyncpg.connect(**connect_args),
@@ -142,7 +171,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     async def health(request: Request) -> JSONResponse:
         position = await read.view_position(view.services.pool, view.services.ledger.name)
         subscribers = view.services.feeds.subscribers()
-        return JSONResponse({"status": "ok", "position": position, "subscribers": subscribers})
+        body: dict[str, Any] = {"status": "ok", "position": position, "subscribers": subscribers}
+        if view.response_cache is not None:
+            body["responseCache"] = view.response_cache.stats()
+        return JSONResponse(body)
 
     return Starlette(
         routes=[

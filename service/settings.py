@@ -34,6 +34,10 @@ class Settings:
     max_body_bytes: int = 1 << 20
     mutation_rate: float = 20.0
     mutation_burst: int = 60
+    # On: it is exact (service/response_cache.py). A miss costs two round trips more (the plans' positions
+    # before and after executing); a hit saves the whole execution, and dashboards repeat their reads.
+    response_cache: bool = True
+    response_cache_bytes: int = 64 << 20
     cors_origins: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -62,6 +66,8 @@ class Settings:
             max_body_bytes=int(env.get("ML_MAX_BODY_BYTES", str(1 << 20))),
             mutation_rate=float(env.get("ML_MUTATION_RATE", "20")),
             mutation_burst=int(env.get("ML_MUTATION_BURST", "60")),
+            response_cache=_flag(env, "ML_RESPONSE_CACHE", True),
+            response_cache_bytes=int(float(env.get("ML_RESPONSE_CACHE_MB", "64")) * (1 << 20)),
             cors_origins=origins,
         )
 

@@ -123,5 +123,6 @@ def test_the_dashboard_costs_the_same_round_trips_for_two_measures_or_twelve(
     large_cost = len(round_trips)
 
     assert small_cost == large_cost
-    # token, plan, themes, measures, components, baselines, figures, quarters
-    assert large_cost <= 8, round_trips
+    # token, plan, themes, measures, components, baselines, figures, quarters; with the response cache
+    # (on by default) the plan's last position before and after executing: a miss costs two more.
+    assert large_cost <= 10, round_trips
