@@ -24,6 +24,7 @@ from domain.ledger import Ledger
 from projections.chain import EventChain, catch_up_chain, open_chain
 from projections.current_state import NAME, CurrentState, CurrentStateView
 from projections.event_store import open_ledger
+from projections.follow import follow
 from projections.tables import TABLES, VERSION
 
 log = logging.getLogger(__name__)
@@ -189,31 +190,22 @@ def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
     try:
         catch_up_chain(ledger, chain)
         catch_up(ledger, projection)
-        runner = BaseProjectionRunner(
-            projection=projection,
+        # The hash chain in the library's runner, with its own tracking (projections/chain.py): nobody
+        # waits for it. The read model follows the store a page per transaction (projections/follow.py).
+        with BaseProjectionRunner(
+            projection=EventChain(chain),
             application_class=Ledger,
-            tracking_recorder=view,
+            tracking_recorder=chain,
             topics=(),
             env=dict(env),
-        )
-        # The hash chain, in its own runner with its own tracking (projections/chain.py); made inside the
-        # `with`, so the first runner is stopped if the second cannot start.
-        with (
-            runner,
-            BaseProjectionRunner(
-                projection=EventChain(chain),
-                application_class=Ledger,
-                tracking_recorder=chain,
-                topics=(),
-                env=dict(env),
-            ) as chainer,
-        ):
-            log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
-            while not stop.is_set():
-                runner.run_forever(timeout=1.0)
+        ) as chainer:
+
+            def chain_running() -> bool:
                 chainer.run_forever(timeout=0)  # re-raises its error, if it had one
-                if runner.is_interrupted.is_set() or chainer.is_interrupted.is_set():
-                    break
+                return not chainer.is_interrupted.is_set()
+
+            log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
+            follow(ledger, projection, conninfo(env), stop, healthy=chain_running)
     finally:
         chain.datastore.close()
         view.datastore.close()
