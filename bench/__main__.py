@@ -142,6 +142,25 @@ def _plan(ledger: Ledger, title: str, measures: int, components: int) -> list[UU
     return [m.id for m in found]
 
 
+DASHBOARD_SHAPE = (50, 3)  # the issue's dashboard: one plan of 50 measures x 3 components x 4 quarters
+
+
+def dashboard_plan(ledger: Ledger) -> UUID:
+    """A plan of 50 measures x 3 components with a figure in every quarter and commentary: what a dashboard shows."""
+    measures, components = DASHBOARD_SHAPE
+    ids = _plan(ledger, "Bench dashboard", measures, components)
+    found = [ledger.get_measure(mid) for mid in ids]
+    for n, m in enumerate(found):
+        for q in Quarter:
+            for i in range(components):
+                # Pro rata the baseline of 1,000 is 250 a quarter: values either side give every status.
+                value = 200 * q.number + (n * 37 + i * 53 + q.number * 11) % 180
+                m.submit_figure(f"c{i}", q, parse_amount(str(value), None, None), actor=BENCH.actor)
+            m.update_commentary(q, f"Quarter {q.value} of measure {n + 1}: on course, with a note.", actor=BENCH.actor)
+    ledger.save(*found)
+    return found[0].plan_id
+
+
 def history_measure(ledger: Ledger) -> UUID:
     """A measure whose one figure was revised until it has HISTORY_REVISIONS revisions."""
     (mid,) = _plan(ledger, "Bench history", 1, 1)
@@ -375,6 +394,7 @@ def main() -> None:
         one, many = audit.record(ledger)
         as_of_now = (datetime.now().astimezone() + timedelta(seconds=1)).isoformat()
         with_history = history_measure(ledger)
+        dashboard_plan_id = dashboard_plan(ledger)
         writes = _plan(ledger, "Bench writes", 4 * args.clients + 4, 4)
         in_process = _plan(ledger, "Bench in-process writes", 16, 4)
         catch_up_if_leader(env)
@@ -384,7 +404,7 @@ def main() -> None:
         uncached = {**fast, "ML_RESPONSE_CACHE": "0"}
         with uvicorn_process(url, extra_env=uncached) as base, reference_process(url) as ref:
             http = httpx.Client(base_url=base, timeout=30, headers={"authorization": f"Bearer {token}"})
-            plan_id = str(Plan.create_id("Partnership 000", "Plan 2012-13"))
+            plan_id = str(dashboard_plan_id)
             dash = [{"method": "POST", "path": "/graphql", "json": {"query": DASHBOARD, "variables": {"id": plan_id}}}]
             ref_dash = [{"method": "GET", "path": f"/dashboard/{plan_id}"}]
             load(base, [dash] * 2, repeat=True, seconds=2, token=token)  # warm-up
@@ -392,7 +412,8 @@ def main() -> None:
             pid = service_pid(base)
             memory = vm_rss_mib(pid) if pid else None
             theirs = load(ref, [ref_dash] * args.clients, repeat=True, seconds=args.seconds)
-            rows += compare(f"dashboard, one plan ({size.measures} measures)", ours, theirs, notes)
+            shape = f"{DASHBOARD_SHAPE[0]} measures x {DASHBOARD_SHAPE[1]} components"
+            rows += compare(f"dashboard, one plan ({shape})", ours, theirs, notes)
             cached_row_at = len(rows)  # filled in below, once these processes have stopped
 
             mq = [
