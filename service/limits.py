@@ -237,14 +237,47 @@ def count_tokens(source: Source, stop_after: int) -> int:
     return count
 
 
+class _AcceptedDocuments:
+    """Document texts already counted and found within a token limit, most recently used last.
+
+    Clients send the same few documents again and again (a dashboard's, a form's); lexing one
+    again costs more than everything else before execution (the parse and validation are cached).
+    Only short texts within the limit are kept, so the cache stays small whatever is sent.
+    """
+
+    def __init__(self, size: int = 256, longest: int = 20_000) -> None:
+        self.size, self.longest = size, longest
+        self._seen: dict[tuple[str, int], None] = {}
+        self._lock = threading.Lock()  # WebSocket subscribes and HTTP requests may check from worker threads
+
+    def __contains__(self, key: tuple[str, int]) -> bool:
+        return key in self._seen
+
+    def add(self, key: tuple[str, int]) -> None:
+        if len(key[0]) > self.longest:
+            return
+        with self._lock:
+            self._seen.pop(key, None)
+            self._seen[key] = None
+            while len(self._seen) > self.size:
+                del self._seen[next(iter(self._seen))]
+
+
+_ACCEPTED = _AcceptedDocuments()
+
+
 def token_refusal(query: str | None, config: LimitConfig) -> GraphQLError | None:
     """LIMIT_EXCEEDED if a document's text has more than `max_tokens` tokens, found before it is parsed.
 
     Parsing and validating a megabyte of tokens takes seconds of the event loop; counting stops
     after max_tokens + 1. (TokenLimit reports the same for a document that was parsed elsewhere.)
+    A text counted before and found within the limit is not counted again.
     """
-    if query and count_tokens(Source(query), config.max_tokens) > config.max_tokens:
+    if not query or (query, config.max_tokens) in _ACCEPTED:
+        return None
+    if count_tokens(Source(query), config.max_tokens) > config.max_tokens:
         return limit_error("number of tokens", "maxTokens", config.max_tokens)
+    _ACCEPTED.add((query, config.max_tokens))
     return None
 
 

@@ -15,6 +15,7 @@ from strawberry.types import ExecutionContext
 
 from service.limits import LimitConfig, limits_extension
 from service.schema.audit import AuditQuery
+from service.schema.lean_resolvers import lighten
 from service.schema.mutations import Mutation
 from service.schema.queries import Query
 from service.schema.scalars import DecimalScalar
@@ -49,15 +50,19 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     ]
     if not introspection:
         extensions.append(NoIntrospection)
-    return LedgerSchema(
+    schema = LedgerSchema(
         query=merge_types("Query", (Query, AuditQuery)),
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
         extensions=extensions,
-        # A live subscription message is executed once per operation, not once per subscriber.
+        # A live subscription message is executed once per operation, not once per subscriber; plain fields
+        # are completed without graphql-core's per-field machinery (fast_fields.py).
         execution_context_class=SharedResultsExecutionContext,
     )
+    # Resolvers without arguments or extensions called directly, not through strawberry's wrapper.
+    lighten(schema)
+    return schema
 
 
 def schema_sdl() -> str:

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from graphql import FieldNode, OperationDefinitionNode, OperationType, Visitor, visit
 from graphql.language import VariableNode
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from service.schema.fast_fields import FastFieldsExecutionContext
 
 T = TypeVar("T")
 _RESULTS = "_shared_results"
@@ -67,8 +68,8 @@ class _Executed:
         return self.result
 
 
-class SharedResultsExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's execution context, reusing a shared payload's result for the same operation."""
+class SharedResultsExecutionContext(FastFieldsExecutionContext):
+    """Our execution context (plain fields completed directly), reusing a shared payload's result per operation."""
 
     _share_key: ShareKey | None = None
 
