@@ -7,6 +7,7 @@ never has to diff two snapshots by hand.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -14,8 +15,8 @@ from eventsourcing.domain import Aggregate
 from domain.idempotency import IdempotencyKey
 from domain.measure import FigureRecord, Measure
 from domain.plan import Plan
-from domain.values import Amount, Quarter
-from domain.view import measure_view
+from domain.values import QUARTER_OF, Amount
+from domain.view import computed_status
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,14 @@ def show_amount(amount: Amount | None) -> str | None:
     """An amount as a reviewer reads it: `995`, `38/76`, or `56 (38/76)`."""
     if amount is None:
         return None
-    fraction = f"{amount.numerator}/{amount.denominator}" if amount.is_fraction else None
-    if amount.value is not None and fraction:
-        return f"{amount.value} ({fraction})"
-    return str(amount.value) if amount.value is not None else fraction
+    return _show(amount.value, amount.numerator, amount.denominator)
+
+
+def _show(value: Decimal | None, numerator: Decimal | None, denominator: Decimal | None) -> str | None:
+    fraction = f"{numerator}/{denominator}" if numerator is not None and denominator is not None else None
+    if value is not None and fraction:
+        return f"{value} ({fraction})"
+    return str(value) if value is not None else fraction
 
 
 def show_figure(record: FigureRecord | None) -> str | None:
@@ -50,8 +55,9 @@ def show_figure(record: FigureRecord | None) -> str | None:
     return show_amount(record.amount)
 
 
-def _event_amount(event: Any) -> Amount:
-    return Amount(event.value, event.numerator, event.denominator)
+def _show_event_amount(event: Any) -> str | None:
+    """`show_amount` of the event's amount, without making the Amount: this runs for every figure."""
+    return _show(event.value, event.numerator, event.denominator)
 
 
 def is_audited(event: object) -> bool:
@@ -90,15 +96,15 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
             component=event.component,
             field="baseline",
             before=show_amount(old.amount) if old else None,
-            after=show_amount(_event_amount(event)),
+            after=_show_event_amount(event),
             reason=reason,
         )
     if isinstance(event, (Measure.FigureSubmitted, Measure.FigureMarkedUnavailable)):
-        old_figure = before.figures.get((event.component, Quarter(event.quarter)))
+        old_figure = before.figures.get((event.component, QUARTER_OF[event.quarter]))
         after = (
             f"unavailable: {event.reason}"
             if isinstance(event, Measure.FigureMarkedUnavailable)
-            else show_amount(_event_amount(event))
+            else _show_event_amount(event)
         )
         return AuditFacts(
             action,
@@ -111,15 +117,18 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
             reason=reason,
         )
     if isinstance(event, Measure.CommentaryUpdated):
-        old_text = before.commentary.get(Quarter(event.quarter), (None, None))[0]
+        old_text = before.commentary.get(QUARTER_OF[event.quarter], (None, None))[0]
         return AuditFacts(action, **base, quarter=event.quarter, field="commentary", before=old_text, after=event.text)
     if isinstance(event, (Measure.StatusOverridden, Measure.StatusOverrideCleared)):
-        quarter = Quarter(event.quarter)
-        old_status = measure_view(before).quarters[quarter.number - 1].status.value
+        quarter = QUARTER_OF[event.quarter]
+        # Only this quarter's statuses, as `measure_view` shows them: the override, else the computed one.
+        override = before.overrides.get(quarter)
         if isinstance(event, Measure.StatusOverridden):
             after_status = event.status
+            old_status = override.status.value if override else computed_status(before, quarter).value
         else:
-            after_status = measure_view(before).quarters[quarter.number - 1].computed_status.value
+            after_status = computed_status(before, quarter).value
+            old_status = override.status.value if override else after_status
         return AuditFacts(
             action, **base, quarter=event.quarter, field="status", before=old_status, after=after_status, reason=reason
         )

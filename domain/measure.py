@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
@@ -21,6 +22,7 @@ from domain.errors import NotFoundError, ValidationError
 from domain.rules import Baseline as RuleBaseline
 from domain.values import (
     MAX_LABEL,
+    QUARTER_OF,
     Amount,
     Basis,
     Direction,
@@ -68,8 +70,9 @@ class BaselineRecord:
     is_reset: bool
     stamp: Stamp
 
-    @property
+    @cached_property
     def as_rule(self) -> RuleBaseline:
+        # Made once per record (records never change): every figure of the component is assessed against it.
         return RuleBaseline(self.amount, self.profile)
 
 
@@ -212,7 +215,7 @@ class Measure(Aggregate):
         actor: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.commentary[Quarter(self.quarter)] = (self.text, _stamp(self))
+            aggregate.commentary[QUARTER_OF[self.quarter]] = (self.text, _stamp(self))
 
     class StatusOverridden(Aggregate.Event):
         quarter: str
@@ -222,7 +225,7 @@ class Measure(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             stamp = _stamp(self, self.reason)
-            aggregate.overrides[Quarter(self.quarter)] = Override(Status(self.status), stamp)
+            aggregate.overrides[QUARTER_OF[self.quarter]] = Override(Status(self.status), stamp)
 
     class StatusOverrideCleared(Aggregate.Event):
         quarter: str
@@ -230,7 +233,7 @@ class Measure(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.overrides.pop(Quarter(self.quarter), None)
+            aggregate.overrides.pop(QUARTER_OF[self.quarter], None)
 
     if TYPE_CHECKING:  # state, assigned by the events' apply methods
         plan_id: UUID
@@ -269,7 +272,7 @@ class Measure(Aggregate):
         unavailable: str | None,
         reason: str | None,
     ) -> None:
-        key = (event.component, Quarter(event.quarter))
+        key = (event.component, QUARTER_OF[event.quarter])
         history = self.figure_history.setdefault(key, [])
         previous = self.figures.get(key)
         if amount is None and previous is not None:

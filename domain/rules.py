@@ -10,12 +10,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from domain.values import Amount, Basis, Direction, Quarter, Status
+from domain.values import QUARTER_NUMBER, Amount, Basis, Direction, Quarter, Status
 
 HUNDRED = Decimal(100)
 FOUR = Decimal(4)
 DEFAULT_TOLERANCE = Decimal(5)
 DEFAULT_DISCREPANCY_THRESHOLD = Decimal("1.0")
+TENTH = Decimal("0.1")
+ZERO = Decimal(0)
 SEVERITY = {Status.ON_TRACK: 0, Status.AT_RISK: 1, Status.OFF_TRACK: 2}
 
 
@@ -42,7 +44,7 @@ class Assessment:
 
 def round1(value: Decimal) -> Decimal:
     """Half-up to one decimal place, as the report shows changes."""
-    return value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return value.quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
 def rate_of(amount: Amount) -> Decimal | None:
@@ -63,9 +65,9 @@ def comparison_value(basis: Basis, baseline: Baseline | None, quarter: Quarter) 
     """What a quarter's figure is held against, or None where nothing applies."""
     if baseline is None or basis is Basis.NONE:
         return None
-    q = quarter.number
+    q = QUARTER_NUMBER[quarter]
     if basis is Basis.YTD_PRO_RATA and baseline.profile:
-        return sum(baseline.profile[:q], Decimal(0))
+        return sum(baseline.profile[:q], ZERO)
     base = measured_value(basis, baseline.amount)
     if base is None:
         return None
@@ -209,4 +211,4 @@ def worst(statuses: Iterable[Status]) -> Status:
 
 def current_quarter(reported: Sequence[Quarter]) -> Quarter | None:
     """The latest quarter with a figure or an override."""
-    return max(reported, key=lambda q: q.number) if reported else None
+    return max(reported, key=QUARTER_NUMBER.__getitem__) if reported else None

@@ -23,7 +23,8 @@ class Quarter(StrEnum):
 
     @property
     def number(self) -> int:
-        return int(self.value[1])
+        # A dict lookup: `.value` is itself a Python-level property, and the rules ask this per figure.
+        return QUARTER_NUMBER[self]
 
     @classmethod
     def parse(cls, raw: object, field: str = "quarter") -> Quarter:
@@ -31,6 +32,11 @@ class Quarter(StrEnum):
             return cls(str(raw).strip().upper())
         except ValueError:
             raise ValidationError(field, f"must be one of Q1, Q2, Q3, Q4, not {raw!r}", raw) from None
+
+
+# 1..4 by quarter; and the member by its text, cheaper than `Quarter(text)`'s enum machinery.
+QUARTER_NUMBER: dict[Quarter, int] = {q: int(q.value[1]) for q in Quarter}
+QUARTER_OF: dict[str, Quarter] = {q.value: q for q in Quarter}
 
 
 class Direction(StrEnum):

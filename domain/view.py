@@ -88,6 +88,11 @@ def assess_figure(measure: Measure, component: str, quarter: Quarter) -> tuple[A
     )
 
 
+def computed_status(measure: Measure, quarter: Quarter) -> Status:
+    """A quarter's computed status, as `measure_view` computes it, without assessing the other quarters."""
+    return worst(assess_figure(measure, c.key, quarter)[0].status for c in measure.definition.components)
+
+
 def measure_view(measure: Measure) -> MeasureView:
     """Assess every component in every quarter, and the measure as a whole."""
     keys = [c.key for c in measure.definition.components]

@@ -37,6 +37,7 @@ from projections.writer import BackgroundWriter
 CHANNEL = "measure_ledger_view"
 NAME = "current_state"
 CACHE_SIZE = 2048
+_ANY_ROW = SQL("EXISTS (SELECT FROM {})")
 SHOWN = (Plan.Event, Measure.Event)
 
 
@@ -59,7 +60,14 @@ class CurrentStateView(PostgresTrackingRecorder):
     def clear(self) -> None:
         """Empty every table and forget the position, ready for a rebuild."""
         with self.datastore.transaction(commit=True) as curs:
-            curs.execute(SQL("TRUNCATE {}").format(SQL(", ").join(Identifier(t) for t in TABLES)))
+            # TRUNCATE makes new files for every table and index (tens of ms even when empty, as in
+            # a first rebuild); tables with no row at all need nothing.
+            curs.execute(
+                SQL("SELECT {} AS found").format(SQL(" OR ").join(_ANY_ROW.format(Identifier(t)) for t in TABLES))
+            )
+            row = curs.fetchone()
+            if row is None or row["found"]:
+                curs.execute(SQL("TRUNCATE {}").format(SQL(", ").join(Identifier(t) for t in TABLES)))
             # The library keeps a marker row of its own in the tracking table.
             curs.execute(
                 SQL("DELETE FROM {} WHERE application_name <> %s").format(Identifier(self.tracking_table_name)),
@@ -79,10 +87,14 @@ class CurrentStateView(PostgresTrackingRecorder):
 
 def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: int) -> list[dict[str, Any]]:
     """A fact for each quarter whose status this event changed, whatever the cause."""
-    old, new = before.get("quarter_results", {}), after.get("quarter_results", {})
+    old, new = before.get("quarter_results"), after.get("quarter_results")
+    if not old or not new:
+        # A new measure, or an event that moved no quarter (a plan's, a baseline of a gone component).
+        return []
     measure = next(iter(after.get("measures", {}).values()), None)
     changes = []
-    for key, row in sorted(new.items(), key=lambda item: item[1]["quarter"]):
+    # Most events recompute one quarter: nothing to sort.
+    for key, row in sorted(new.items(), key=_by_quarter) if len(new) > 1 else new.items():
         previous = old.get(key)
         if previous is None or measure is None or previous["status"] == row["status"]:
             continue
@@ -104,8 +116,13 @@ def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: i
     return changes
 
 
-def entry(event: Any, facts: AuditFacts) -> dict[str, Any]:
-    """An audit row for an event, less its position."""
+def _by_quarter(item: tuple[Any, dict[str, Any]]) -> str:
+    quarter: str = item[1]["quarter"]
+    return quarter
+
+
+def entry(event: Any, facts: AuditFacts, **more: Any) -> dict[str, Any]:
+    """An audit row for an event, less its position (unless given in `more`)."""
     return {
         "recorded_at": event.timestamp,
         "actor": event.actor,
@@ -119,6 +136,7 @@ def entry(event: Any, facts: AuditFacts) -> dict[str, Any]:
         "before": facts.before,
         "after": facts.after,
         "reason": facts.reason,
+        **more,
     }
 
 
@@ -211,7 +229,7 @@ class CurrentState(Projection[CurrentStateView]):
         # later position with an earlier time; `known_at` is the running maximum,
         # which makes "what was known at T" move forward as T does.
         self.known_at = max(self.known_at or event.timestamp, event.timestamp)
-        audit = dict(entry(event, facts), position=position, known_at=self.known_at)
+        audit = entry(event, facts, position=position, known_at=self.known_at)
         self.changes.add("audit_entries", [audit])
         changed = (
             changed_rows(event, aggregate, before) if self.incremental and isinstance(aggregate, Measure) else None

@@ -30,8 +30,7 @@ from __future__ import annotations
 from typing import Any
 
 from domain.measure import Measure
-from domain.rules import worst
-from domain.values import Amount, Quarter, Status
+from domain.values import QUARTER_OF, Amount, Quarter, Status
 from domain.view import assess_figure, baseline_discrepancy
 from projections.rows import Row, Rows, sort_key
 
@@ -52,7 +51,10 @@ QUARTERS = tuple(Quarter)
 NO_DATA = Status.NO_DATA.value
 # Enum `.value` is a Python-level property; these are plain dict lookups (both enums are StrEnums).
 VALUE: dict[Status | Quarter, str] = {member: member.value for member in (*Status, *Quarter)}
-STATUS = {status.value: status for status in Status}
+# `rules.worst` as one max over ranks of the statuses' text: any assessed status beats NOT_ASSESSED,
+# which beats NO_DATA (no figure at all), and among assessed ones the most severe wins.
+RANK = {"NO_DATA": -2, "NOT_ASSESSED": -1, "ON_TRACK": 0, "AT_RISK": 1, "OFF_TRACK": 2}
+BY_RANK = {rank: status for status, rank in RANK.items()}
 
 
 def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
@@ -82,11 +84,11 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
         component = event.component
         # The view lists figures of current components only.
         if component in keys:
-            quarter = Quarter(event.quarter)
+            quarter = QUARTER_OF[event.quarter]
             _put_figure(figures, measure, component, quarter)
             quarters = (quarter,)
     else:
-        quarters = (Quarter(event.quarter),)
+        quarters = (QUARTER_OF[event.quarter],)
     old_figures = rows.get("figures", {})
     results = {(mid, VALUE[q]): quarter_row(measure, q, keys, figures, old_figures) for q in quarters}
     changed["quarter_results"] = results
@@ -168,21 +170,23 @@ def quarter_row(
     """A quarter's result from its components' figure rows (new where recomputed, else as they were)."""
     mid = measure.id
     q = VALUE[quarter]
-    statuses = []
+    rank = -2  # no component: NO_DATA, as `worst` of nothing
     for key in keys:
         k = (mid, key, q)
         row = figures.get(k) or old_figures.get(k)
         # No figure is NO_DATA, as `assess` says of a missing amount.
-        statuses.append(STATUS[row["status"]] if row is not None else Status.NO_DATA)
-    # The worst of one status is that status: most measures have one component.
-    computed = statuses[0] if len(statuses) == 1 else worst(statuses)
+        if row is not None:
+            r = RANK[row["status"]]
+            if r > rank:
+                rank = r
+    computed = BY_RANK[rank]
     override = measure.overrides.get(quarter)
     text, stamp = measure.commentary.get(quarter, (None, None))
     return {
         "measure_id": mid,
         "quarter": q,
-        "status": VALUE[override.status if override else computed],
-        "computed_status": VALUE[computed],
+        "status": VALUE[override.status] if override else computed,
+        "computed_status": computed,
         "override_status": VALUE[override.status] if override else None,
         "override_reason": override.stamp.reason if override else None,
         "override_by": override.stamp.by if override else None,
@@ -207,11 +211,11 @@ def measures_row(
 
 def measure_status(measure: Measure, keys: list[str], results: dict[Key, Row], old_results: dict[Key, Row]) -> str:
     """The shown status of the latest quarter with a figure of a current component or an override."""
-    # As `current_quarter`, but quarters compare as their text (Q1 < Q2 < Q3 < Q4).
-    keyset = set(keys)
-    latest = max((q for k, q in measure.figures if k in keyset), default=None)
-    for q in measure.overrides:
-        if latest is None or q > latest:
+    # As `current_quarter`, but quarters compare as their text (Q1 < Q2 < Q3 < Q4). A plain loop:
+    # a measure has a handful of figures, fewer than a generator and a set cost to set up.
+    latest = max(measure.overrides) if measure.overrides else None
+    for component, q in measure.figures:
+        if (latest is None or q > latest) and component in keys:
             latest = q
     if latest is None:
         return NO_DATA

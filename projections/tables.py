@@ -186,3 +186,19 @@ DDL = [
     "CREATE INDEX IF NOT EXISTS status_changes_plan ON status_changes (plan_id, position)",
     "CREATE INDEX IF NOT EXISTS status_changes_measure ON status_changes (measure_id, position)",
 ]
+
+
+def _column_types(statement: str) -> dict[str, str]:
+    """Column -> type name of a CREATE TABLE statement above (its PRIMARY KEY clause skipped)."""
+    types = {}
+    for part in statement[statement.index("(") + 1 :].split(","):
+        words = part.split()
+        if len(words) >= 2 and words[0].isidentifier() and words[0] != "PRIMARY":
+            types[words[0]] = words[1]
+    return types
+
+
+# table -> column -> type, for binary COPY, which sends each value as exactly its column's type.
+TYPES: dict[str, dict[str, str]] = {
+    statement.split()[5]: _column_types(statement) for statement in DDL if statement.startswith("CREATE TABLE")
+}

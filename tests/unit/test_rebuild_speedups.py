@@ -1,0 +1,132 @@
+"""The rebuild's shortcuts say what the slow way says: one quarter's status, override audit facts,
+binary COPY's column types, and the process settings a catch-up borrows and gives back."""
+
+from __future__ import annotations
+
+import gc
+import sys
+from decimal import Decimal
+from uuid import UUID
+
+import pytest
+
+from domain.audit import describe, show_amount
+from domain.measure import Measure, parse_definition
+from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
+from domain.view import computed_status, measure_view
+from projections import runner
+from projections.tables import DDL, TABLES, TYPES
+
+D = Decimal
+OFFICER = "officer@example.gov.uk"
+
+
+def two_components() -> Measure:
+    m = Measure.define(
+        plan_id=UUID("6a1f3c2e-0000-4000-8000-000000000001"),
+        theme_code="5",
+        number="5.1",
+        definition=parse_definition(
+            title="Reduce criminal damage",
+            description=None,
+            direction=Direction.REDUCE,
+            basis=Basis.YTD_PRO_RATA,
+            tolerance=None,
+            unit=None,
+            components=[("a", "A"), ("b", "B")],
+        ),
+        discrepancy_threshold=D("1.0"),
+        actor=OFFICER,
+    )
+    m.set_baseline("a", parse_amount(400, None, None), actor=OFFICER)
+    m.set_baseline("b", parse_amount(100, None, None), profile=[10, 20, 30, 40], actor=OFFICER)
+    m.submit_figure("a", Quarter.Q1, parse_amount(80, None, None), actor=OFFICER)  # on track
+    m.submit_figure("b", Quarter.Q1, parse_amount(12, None, None), actor=OFFICER)  # off track
+    m.submit_figure("a", Quarter.Q2, parse_amount(200, None, None), actor=OFFICER)  # at risk
+    return m
+
+
+def test_quarter_lookups_agree_with_the_enum() -> None:
+    for q in Quarter:
+        assert QUARTER_NUMBER[q] == q.number == int(q.value[1])
+        assert QUARTER_OF[q.value] is q is Quarter(q.value)
+
+
+def test_one_quarters_computed_status_is_the_views() -> None:
+    m = two_components()
+    view = measure_view(m)
+    for q in Quarter:
+        assert computed_status(m, q) is view.quarters[QUARTER_NUMBER[q] - 1].computed_status
+    statuses = [computed_status(m, q) for q in Quarter]
+    assert statuses == [Status.OFF_TRACK, Status.AT_RISK, Status.NO_DATA, Status.NO_DATA]
+
+
+@pytest.mark.parametrize("existing", [None, Status.ON_TRACK])
+def test_override_audit_facts_are_the_whole_views(existing: Status | None) -> None:
+    m = two_components()
+    if existing is not None:
+        m.override_status(Quarter.Q1, existing, reason="known", actor=OFFICER)
+    m.collect_events()
+    m.override_status(Quarter.Q1, Status.AT_RISK, reason="local issue", actor=OFFICER)
+    (overridden,) = m.collect_events()
+    m.clear_status_override(Quarter.Q1, reason="resolved", actor=OFFICER)
+    (cleared,) = m.collect_events()
+    before = two_components()
+    if existing is not None:
+        before.override_status(Quarter.Q1, existing, reason="known", actor=OFFICER)
+    q1 = measure_view(before).quarters[0]
+    facts = describe(overridden, before)
+    assert (facts.before, facts.after) == (q1.status.value, "AT_RISK")
+    before.override_status(Quarter.Q1, Status.AT_RISK, reason="local issue", actor=OFFICER)
+    facts = describe(cleared, before)
+    assert (facts.before, facts.after) == ("AT_RISK", measure_view(before).quarters[0].computed_status.value)
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        (Amount(D(995)), "995"),
+        (Amount(None, D(38), D(76)), "38/76"),
+        (Amount(D(56), D(38), D(76)), "56 (38/76)"),
+        (None, None),
+    ],
+)
+def test_amounts_show_as_before(amount: Amount | None, shown: str | None) -> None:
+    assert show_amount(amount) == shown
+
+
+def test_every_column_has_a_type_for_binary_copy() -> None:
+    assert set(TYPES) == set(TABLES)
+    for table, types in TYPES.items():
+        (statement,) = [s for s in DDL if s.startswith(f"CREATE TABLE IF NOT EXISTS {table} (")]
+        assert all(column in statement for column in types)
+        assert "PRIMARY" not in types and all(t and t[0].isalpha() for t in types.values())
+    assert TYPES["baselines"]["profile"] == "numeric[]"
+    assert TYPES["figures"]["valid_to"] == "bigint"
+
+
+def test_write_batches_shrink_towards_the_end() -> None:
+    assert runner.write_batch(100_000) == runner.WRITE_BATCH
+    assert runner.write_batch(3_000) == 1_000
+    assert runner.write_batch(10) == runner.LAST_WRITE_BATCH
+
+
+def test_a_catch_up_gives_back_the_processs_gc_and_switch_settings() -> None:
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    try:
+        gc.set_threshold(700, 10, 10)
+        sys.setswitchinterval(0.005)
+        with runner._catching_up():
+            assert gc.get_threshold() == runner.CATCH_UP_GC
+            assert sys.getswitchinterval() == pytest.approx(runner.CATCH_UP_SWITCH)
+        assert gc.get_threshold() == (700, 10, 10)
+        assert sys.getswitchinterval() == pytest.approx(0.005)
+        # A process tuned further than the catch-up would is left as it is.
+        gc.set_threshold(50_000, 5, 20)
+        sys.setswitchinterval(0.0005)
+        with runner._catching_up():
+            assert gc.get_threshold() == (50_000, 5, 20)
+            assert sys.getswitchinterval() == pytest.approx(0.0005)
+    finally:
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
