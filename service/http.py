@@ -173,6 +173,12 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         except Exception:
             log.exception("request %s failed outside execution", request.state.request_id)
             response = self._error(request, 503, "Service unavailable", "INTERNAL")
+        finally:
+            # Execution leaves the request's objects in reference cycles, which only the garbage collector
+            # frees; the rows its loaders cached (about 1,000 records for a 50-measure dashboard) are freed now.
+            if (context := getattr(request.state, "context", None)) is not None:
+                context.forget_reads()
+                request.state.context = None
         response.headers["x-request-id"] = request.state.request_id
         await response(scope, receive, send)
 
@@ -287,7 +293,9 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
 
     async def get_context(self, request: Any, response: Any) -> Any:
         if isinstance(request, Request):
-            return LedgerContext(self.services, request.state.principal, request, response)
+            context = LedgerContext(self.services, request.state.principal, request, response)
+            request.state.context = context
+            return context
         # A WebSocket: credentials come in connection_init (on_ws_connect), or in the handshake's header.
         # Never the public reader: on_ws_connect refuses connections without a principal, even in public mode.
         try:
