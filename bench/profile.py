@@ -1,6 +1,6 @@
 """Where the time goes: pyinstrument profiles of the projection rebuild and of the dashboard query.
 
-    .venv/bin/pip install pyinstrument
+    .venv/bin/pip install -e ".[profile]"
     python -m bench.profile rebuild   [--size small|medium]   # profiles rebuild() in this process
     python -m bench.profile dashboard [--size small|medium]   # profiles a uvicorn process serving dashboards
                                       [--response-cache]      # ... with the response cache on (default off)
