@@ -19,9 +19,10 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.group_commit import GroupCommit, collected
 from domain.idempotency import IdempotencyKey
 from domain.measure import Definition, Measure
 from domain.plan import Plan
@@ -60,6 +61,21 @@ class Ledger(Application[UUID]):
     """Every change to a plan or a measure, as events with who, when and why."""
 
     name = "ledger"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Saves from concurrent threads share transactions (domain/group_commit.py).
+        self.group_commit = GroupCommit(self._record)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """As `Application.save`, but written together with any saves made at the same moment."""
+        if kwargs:
+            return super().save(*objs, **kwargs)
+        batch = collected(*objs)
+        recordings = self.group_commit.save(batch)
+        self._take_snapshots(batch)
+        self._notify(recordings)
+        return recordings
 
     # -- plans ----------------------------------------------------------------
 
