@@ -463,6 +463,29 @@ class Measure(Aggregate):
             )
         self.trigger_event(self.StatusOverrideCleared, quarter=quarter.value, reason=why, actor=actor)
 
+    # -- copying ------------------------------------------------------------------
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Measure:
+        """A copy with containers of its own, sharing the immutable records inside them.
+
+        The aggregate cache gives every command a deep copy of the cached measure, so that a
+        command that fails, or runs at the same moment in another thread, cannot change the
+        cached one. Copying every frozen record (a measure with a year of revisions) took about
+        2.6 ms, half of a write's CPU in the service; copying the containers one level down is
+        equally safe, since nothing inside them is ever mutated, only replaced.
+        """
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        state = copied.__dict__
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict):
+                state[name] = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+            elif isinstance(value, list):
+                state[name] = list(value)
+            else:
+                state[name] = value  # immutable: ids, numbers, text, times, Decimals, frozen records
+        return copied
+
     # -- queries ------------------------------------------------------------------
 
     def baseline(self, component: str) -> BaselineRecord | None:
