@@ -26,7 +26,6 @@ from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
-from eventsourcing.projection import Projection
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed, Identifier
 
@@ -118,15 +117,6 @@ class ChainView(PostgresTrackingRecorder):
 
     def position(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0
-
-
-class EventChain(Projection[ChainView]):
-    """Extends the chain as events are stored; the event itself is not needed, only its position."""
-
-    name = NAME
-
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        self.view.extend(tracking)
 
 
 def open_chain(env: Mapping[str, str]) -> ChainView:

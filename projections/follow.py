@@ -31,20 +31,22 @@ def follow(
     conninfo: str,
     stop: threading.Event,
     *,
-    healthy: Callable[[], bool] = lambda: True,
+    then: Callable[[], object] = lambda: None,
     idle_seconds: float = 1.0,
 ) -> None:
-    """Project new events until `stop` is set or `healthy()` is false (checked at least every `idle_seconds`).
+    """Project new events until `stop` is set (checked at least every `idle_seconds`), then call `then`.
 
-    Woken by the NOTIFY the event store sends with every write.
+    Woken by the NOTIFY the event store sends with every write. `then` does other work that
+    should follow the store a burst at a time, after the read model, which writers wait for.
     """
     recorder = ledger.recorder
     assert isinstance(recorder, PostgresApplicationRecorder)
     with psycopg.connect(conninfo, autocommit=True) as listener:
         # Listening before reading, so an event recorded in between still wakes the loop.
         listener.execute(SQL("LISTEN {}").format(Identifier(recorder.channel_name)))
-        while not stop.is_set() and healthy():
+        while not stop.is_set():
             project_available(ledger, projection)
+            then()
             for _ in listener.notifies(timeout=idle_seconds, stop_after=1):
                 pass
 

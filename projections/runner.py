@@ -18,12 +18,11 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import InfrastructureFactory, Tracking
-from eventsourcing.projection import BaseProjectionRunner
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
-from projections.chain import EventChain, catch_up_chain, open_chain
+from projections.chain import catch_up_chain, open_chain
 from projections.current_state import NAME, CurrentState, CurrentStateView
 from projections.event_store import open_ledger
 from projections.follow import follow
@@ -251,22 +250,10 @@ def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
     try:
         catch_up_chain(ledger, chain)
         catch_up(ledger, projection)
-        # The hash chain in the library's runner, with its own tracking (projections/chain.py): nobody
-        # waits for it. The read model follows the store a page per transaction (projections/follow.py).
-        with BaseProjectionRunner(
-            projection=EventChain(chain),
-            application_class=Ledger,
-            tracking_recorder=chain,
-            topics=(),
-            env=dict(env),
-        ) as chainer:
-
-            def chain_running() -> bool:
-                chainer.run_forever(timeout=0)  # re-raises its error, if it had one
-                return not chainer.is_interrupted.is_set()
-
-            log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
-            follow(ledger, projection, conninfo(env), stop, healthy=chain_running)
+        # The hash chain (with its own tracking, projections/chain.py) follows the store a burst at a time
+        # too, after the read model that writers wait for: one transaction per burst, not per event.
+        log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
+        follow(ledger, projection, conninfo(env), stop, then=lambda: catch_up_chain(ledger, chain))
     finally:
         chain.datastore.close()
         view.datastore.close()
