@@ -32,7 +32,7 @@ from typing import Any
 from domain.measure import Measure
 from domain.values import QUARTER_OF, Amount, Quarter, Status
 from domain.view import assess_figure, baseline_discrepancy
-from projections.rows import Row, Rows, sort_key
+from projections.rows import Row, Rows, measure_row
 
 Key = tuple[Any, ...]
 # What an event can reach: a component's baseline (all its quarters), one figure, or one quarter.
@@ -234,22 +234,10 @@ def all_rows(measure: Measure) -> Rows:
         for key in keys:
             _put_figure(figures, measure, key, quarter)
     results = {(mid, VALUE[q]): quarter_row(measure, q, keys, figures, {}) for q in QUARTERS}
-    row = {
-        "id": mid,
-        "plan_id": measure.plan_id,
-        "theme_code": measure.theme_code,
-        "number": measure.number,
-        "sort_key": sort_key(measure.number),
-        "title": d.title,
-        "description": d.description,
-        "direction": d.direction.value,
-        "basis": d.basis.value,
-        "tolerance": d.tolerance,
-        "unit": d.unit,
-        "status": measure_status(measure, keys, results, {}),
-        "version": measure.version,
-        "modified_at": measure.modified_on,
-    }
+    status = measure_status(measure, keys, results, {})
+    row = measure_row(
+        mid, measure.plan_id, measure.theme_code, measure.number, d, status, measure.version, measure.modified_on
+    )
     return {
         "measures": {(mid,): row},
         "components": {

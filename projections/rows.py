@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
+from domain.measure import Definition
 from domain.plan import Plan
 from domain.values import Amount
 from domain.view import FigureView, MeasureView
@@ -50,31 +53,51 @@ def plan_rows(plan: Plan) -> Rows:
     }
 
 
+def measure_row(
+    mid: UUID,
+    plan_id: UUID,
+    theme_code: str,
+    number: str,
+    d: Definition,
+    status: str,
+    version: int,
+    modified_at: datetime,
+) -> Row:
+    """A measure's row in `measures`: its definition, where it stands, and its shown status."""
+    return {
+        "id": mid,
+        "plan_id": plan_id,
+        "theme_code": theme_code,
+        "number": number,
+        "sort_key": sort_key(number),
+        "title": d.title,
+        "description": d.description,
+        "direction": d.direction.value,
+        "basis": d.basis.value,
+        "tolerance": d.tolerance,
+        "unit": d.unit,
+        "status": status,
+        "version": version,
+        "modified_at": modified_at,
+    }
+
+
 def measure_rows(view: MeasureView) -> Rows:
     d = view.definition
     mid = view.id
     return {
-        "measures": keyed(
-            "measures",
-            [
-                {
-                    "id": mid,
-                    "plan_id": view.plan_id,
-                    "theme_code": view.theme_code,
-                    "number": view.number,
-                    "sort_key": sort_key(view.number),
-                    "title": d.title,
-                    "description": d.description,
-                    "direction": d.direction.value,
-                    "basis": d.basis.value,
-                    "tolerance": d.tolerance,
-                    "unit": d.unit,
-                    "status": view.status.value,
-                    "version": view.version,
-                    "modified_at": view.modified_at,
-                }
-            ],
-        ),
+        "measures": {
+            (mid,): measure_row(
+                view.id,
+                view.plan_id,
+                view.theme_code,
+                view.number,
+                d,
+                view.status.value,
+                view.version,
+                view.modified_at,
+            )
+        },
         "components": keyed(
             "components",
             [{"measure_id": mid, "key": c.key, "label": c.label, "ordinal": i} for i, c in enumerate(view.components)],

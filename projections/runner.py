@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from typing import Any
 
 import psycopg
@@ -137,23 +137,18 @@ def _catching_up(collect_cycles: bool = True) -> Iterator[None]:
     kept. Only for a rebuild: a catch-up in a serving process shares it with requests, which do make
     cycles (service/gc_tuning.py).
     """
-    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
-    disabled = not collect_cycles and gc.isenabled()
-    if disabled:
-        gc.disable()
-    if thresholds[0] < CATCH_UP_GC[0]:
-        gc.set_threshold(*CATCH_UP_GC)
-    if interval > CATCH_UP_SWITCH:
-        sys.setswitchinterval(CATCH_UP_SWITCH)
-    try:
+    with ExitStack() as restore:
+        # Each setting is changed only towards catching up faster, and put back as it was on exit.
+        if not collect_cycles and gc.isenabled():
+            gc.disable()
+            restore.callback(gc.enable)
+        if (thresholds := gc.get_threshold())[0] < CATCH_UP_GC[0]:
+            gc.set_threshold(*CATCH_UP_GC)
+            restore.callback(gc.set_threshold, *thresholds)
+        if (interval := sys.getswitchinterval()) > CATCH_UP_SWITCH:
+            sys.setswitchinterval(CATCH_UP_SWITCH)
+            restore.callback(sys.setswitchinterval, interval)
         yield
-    finally:
-        if disabled:
-            gc.enable()
-        if thresholds[0] < CATCH_UP_GC[0]:
-            gc.set_threshold(*thresholds)
-        if interval > CATCH_UP_SWITCH:
-            sys.setswitchinterval(interval)
 
 
 def _pages(ledger: Ledger, start: int, last: int) -> Generator[list[tuple[int, Any]], None, None]:

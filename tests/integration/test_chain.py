@@ -5,22 +5,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import date
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from domain.ledger import Ledger, Request
-from domain.measure import parse_definition
-from domain.values import Basis, Direction, Quarter, parse_amount
+from domain.ledger import Ledger
+from domain.values import Quarter, parse_amount
 from projections.chain import ChainView, Link, catch_up_chain, open_chain
 from projections.event_store import open_ledger
 from projections.runner import rebuild, run_projection
 from projections.verify import parse_digest, verify
-
-OFFICER = Request("officer@stockton.gov.uk")
+from tests.integration.given import OFFICER, a_measure, a_plan
 
 
 @pytest.fixture
@@ -39,29 +36,10 @@ def chain(es_env: dict[str, str]) -> Iterator[ChainView]:
 
 def record_figures(ledger: Ledger, quarters: int = 4) -> UUID:
     """A plan, a theme, a measure with its baseline and a figure a quarter: 4 + quarters events."""
-    plan = ledger.create_plan(
-        OFFICER,
-        partnership="SSP",
-        title=f"Plan {uuid4().hex[:6]}",
-        year="2012-13",
-        period_start=date(2012, 4, 1),
-        period_end=date(2013, 3, 31),
-    )
-    ledger.add_theme(OFFICER, plan.id, code="5", title="Criminal damage")
-    definition = parse_definition(
-        title="Reduce criminal damage",
-        description=None,
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=None,
-        unit=None,
-        components=[("total", "Total")],
-    )
-    measure = ledger.define_measure(OFFICER, plan.id, theme_code="5", number="5.1", definition=definition)
-    ledger.set_baseline(OFFICER, measure.id, "total", parse_amount("2472", None, None))
+    measure_id = a_measure(ledger, a_plan(ledger))
     for n, quarter in enumerate(list(Quarter)[:quarters]):
-        ledger.submit_figure(OFFICER, measure.id, "total", quarter, parse_amount(str(492 * (n + 1)), None, None))
-    return measure.id
+        ledger.submit_figure(OFFICER, measure_id, "total", quarter, parse_amount(str(492 * (n + 1)), None, None))
+    return measure_id
 
 
 def as_dba(database_url: str, *statements: str) -> None:

@@ -4,45 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from datetime import date
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import pytest
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 
-from domain.ledger import Ledger, Request, Written
-from domain.measure import parse_definition
-from domain.values import Basis, Direction, Quarter, parse_amount
-
-OFFICER = Request("officer@stockton.gov.uk")
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[Ledger]:
-    app = Ledger(env=es_env)
-    yield app
-    app.close()
+from domain.ledger import Ledger, Written
+from domain.values import Quarter, parse_amount
+from tests.integration.given import OFFICER, a_measure, a_plan
 
 
 def measures(ledger: Ledger, count: int) -> list[UUID]:
-    plan = ledger.create_plan(
-        OFFICER, partnership="Stockton", title="Plan", year="2012-13",
-        period_start=date(2012, 4, 1), period_end=date(2013, 3, 31),
-    ).id  # fmt: skip
-    ledger.add_theme(OFFICER, plan, code="5", title="Criminal damage")
-    found = []
-    for n in range(count):
-        definition = parse_definition(
-            title=f"Measure 5.{n + 1}", description=None, direction=Direction.REDUCE, basis=Basis.YTD_PRO_RATA,
-            tolerance=None, unit=None, components=[("total", "Offences")],
-        )  # fmt: skip
-        mid = ledger.define_measure(OFFICER, plan, theme_code="5", number=f"5.{n + 1}", definition=definition).id
-        ledger.set_baseline(OFFICER, mid, "total", parse_amount("2472", None, None))
-        found.append(mid)
-    return found
+    plan_id = a_plan(ledger)
+    return [a_measure(ledger, plan_id, f"5.{n + 1}") for n in range(count)]
 
 
 def slowed_first_transaction(ledger: Ledger, started: threading.Event) -> None:

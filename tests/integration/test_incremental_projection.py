@@ -15,7 +15,6 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -34,9 +33,9 @@ from projections.current_state import CurrentState
 from projections.runner import catch_up, open_view
 from projections.tables import TABLES
 from service.importer import import_plan, load_plan_file
+from tests.integration.given import OFFICER, a_measure, a_plan
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
-OFFICER = Request("officer@stockton.gov.uk")
 AUDITOR = Request("auditor@stockton.gov.uk")
 EVENTS = {
     *("PlanCreated", "ThemeAdded", "MeasureDefined", "MeasureRedefined", "BaselineSet", "BaselineReset"),
@@ -131,29 +130,14 @@ def storm(ledger: Ledger, measures: list[UUID], rng: random.Random, steps: int) 
 def varied_ledger(ledger: Ledger) -> None:
     generate(ledger, Size(partnerships=2, measures=6, years=2), seed=13, progress=False)
     report = import_plan(ledger, load_plan_file(DEMO), "importer")
-    plan = ledger.create_plan(
-        OFFICER,
-        partnership="Safer Stockton Partnership",
-        title="Storm plan",
-        year="2013-14",
-        period_start=date(2013, 4, 1),
-        period_end=date(2014, 3, 31),
+    plan_id = a_plan(
+        ledger, "Storm plan", partnership="Safer Stockton Partnership", start_year=2013, theme=("1", "Everything")
     )
-    ledger.add_theme(OFFICER, plan.id, code="1", title="Everything")
-    fresh = []
-    for n, (direction, basis, tolerance) in enumerate(SHAPES):
-        definition = parse_definition(
-            title=f"Measure {n}",
-            description=None,
-            direction=direction,
-            basis=basis,
-            tolerance=tolerance,
-            unit=None,
-            components=[("a", "A"), ("b", "B")][: 1 + n % 2],  # type: ignore[arg-type]
-        )
-        fresh.append(
-            ledger.define_measure(OFFICER, plan.id, theme_code="1", number=f"1.{n + 1}", definition=definition).id
-        )
+    fresh = [
+        a_measure(ledger, plan_id, f"1.{n + 1}", theme_code="1", direction=direction, basis=basis,
+                  tolerance=tolerance, components=[("a", "A"), ("b", "B")][: 1 + n % 2], baseline=None)
+        for n, (direction, basis, tolerance) in enumerate(SHAPES)
+    ]  # fmt: skip
     demo = [Measure.create_id(report.plan_id, f"{t}.{n}") for t, n in ((1, 3), (3, 1), (3, 4), (4, 3), (6, 1), (5, 1))]
     assert storm(ledger, demo + fresh, random.Random(2012), steps=500) > 250
 

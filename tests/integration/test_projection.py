@@ -4,59 +4,30 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from domain.ledger import Ledger, Request
-from domain.measure import parse_definition
-from domain.values import Basis, Direction, Quarter, Status, parse_amount
+from domain.ledger import Ledger
+from domain.values import Quarter, Status, parse_amount
 from projections.current_state import CurrentState
 from projections.runner import catch_up, open_view, rebuild, run_projection
 from projections.tables import TABLES
-
-OFFICER = Request("officer@stockton.gov.uk")
-
-
-@pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[Ledger]:
-    app = Ledger(env=es_env)
-    yield app
-    app.close()
+from tests.integration.given import OFFICER, a_measure, a_plan
 
 
 def record_a_year(ledger: Ledger, measures: int = 3) -> None:
     """A plan with a few measures, figures, a revision, a reset and an override."""
-    plan = ledger.create_plan(
-        OFFICER,
-        partnership="SSP",
-        title="Plan",
-        year="2012-13",
-        period_start=date(2012, 4, 1),
-        period_end=date(2013, 3, 31),
-    )
-    ledger.add_theme(OFFICER, plan.id, code="5", title="Criminal damage")
+    plan_id = a_plan(ledger, "Plan")
     for n in range(measures):
-        definition = parse_definition(
-            title=f"Measure {n}",
-            description=None,
-            direction=Direction.REDUCE,
-            basis=Basis.YTD_PRO_RATA,
-            tolerance=None,
-            unit=None,
-            components=[("total", "Total")],
-        )
-        m = ledger.define_measure(OFFICER, plan.id, theme_code="5", number=f"5.{n + 1}", definition=definition)
-        ledger.set_baseline(OFFICER, m.id, "total", parse_amount("2472", None, None))
-        ledger.submit_figure(OFFICER, m.id, "total", Quarter.Q1, parse_amount("492", None, None))
-        ledger.submit_figure(OFFICER, m.id, "total", Quarter.Q2, parse_amount("990", None, None))
-        ledger.revise_figure(OFFICER, m.id, "total", Quarter.Q2, parse_amount("995", None, None), reason="late")
-        ledger.reset_baseline(OFFICER, m.id, "total", parse_amount("1200", None, None), reason="new method")
-        ledger.override_status(OFFICER, m.id, Quarter.Q2, Status.AT_RISK, reason="trend")
+        mid = a_measure(ledger, plan_id, f"5.{n + 1}")
+        ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("492", None, None))
+        ledger.submit_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("990", None, None))
+        ledger.revise_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("995", None, None), reason="late")
+        ledger.reset_baseline(OFFICER, mid, "total", parse_amount("1200", None, None), reason="new method")
+        ledger.override_status(OFFICER, mid, Quarter.Q2, Status.AT_RISK, reason="trend")
 
 
 def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -173,15 +144,7 @@ def test_one_process_leads_the_projection_and_another_takes_over_when_it_stops(
 
 
 def record_a_year_more(ledger: Ledger) -> None:
-    plan = ledger.create_plan(
-        OFFICER,
-        partnership="SSP",
-        title="Plan 2013-14",
-        year="2013-14",
-        period_start=date(2013, 4, 1),
-        period_end=date(2014, 3, 31),
-    )
-    ledger.add_theme(OFFICER, plan.id, code="1", title="ASB")
+    a_plan(ledger, "Plan 2013-14", start_year=2013, theme=("1", "ASB"))
 
 
 def leaders(database_url: str) -> int:
