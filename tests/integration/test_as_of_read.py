@@ -1,0 +1,90 @@
+"""A read at a past position returns exactly the rows that were true then, at every position.
+
+The read model's rows carry [valid_from, valid_to); `service.read` selects the current and the
+ended rows apart so that each is an index probe. Here a measure is revised many times, rebased,
+overridden and redefined without one of its components (rows that end with no successor), and at
+every position of the ledger every table read is compared with the plain definition, computed in
+Python over all of the table's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import psycopg
+from psycopg.rows import dict_row
+
+from domain.ledger import Ledger
+from domain.measure import parse_definition
+from domain.values import Basis, Direction, Quarter, Status, parse_amount
+from projections.runner import catch_up_if_leader
+from projections.tables import KEYS, OWNER
+from service import read
+from service.app import asyncpg_args
+from tests.integration.given import OFFICER, a_measure, a_plan
+
+
+def a_busy_measure(ledger: Ledger, plan_id: UUID) -> UUID:
+    mid = a_measure(ledger, plan_id, "5.2", components=(("total", "Total"), ("youth", "Youth")))
+    ledger.set_baseline(OFFICER, mid, "youth", parse_amount("300", None, None))
+    ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("600", None, None))
+    ledger.submit_figure(OFFICER, mid, "youth", Quarter.Q1, parse_amount("80", None, None))
+    for n in range(30):
+        ledger.revise_figure(
+            OFFICER, mid, "total", Quarter.Q1, parse_amount(str(560 + 7 * n), None, None), reason="late"
+        )
+    ledger.reset_baseline(OFFICER, mid, "total", parse_amount("2000", None, None), reason="new method")
+    ledger.override_status(OFFICER, mid, Quarter.Q1, Status.AT_RISK, reason="known local issue")
+    definition = parse_definition(
+        title="Measure 5.2",
+        description=None,
+        direction=Direction.REDUCE,
+        basis=Basis.YTD_PRO_RATA,
+        tolerance=None,
+        unit=None,
+        components=[("total", "Total")],
+    )
+    ledger.redefine_measure(OFFICER, mid, definition, reason="youth is reported elsewhere now")
+    ledger.revise_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("590", None, None), reason="audited")
+    return mid
+
+
+def true_at(rows: list[dict[str, Any]], position: int) -> list[dict[str, Any]]:
+    return [r for r in rows if r["valid_from"] <= position and (r["valid_to"] is None or r["valid_to"] > position)]
+
+
+def by_key(table: str, rows: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted((tuple(r[k] for k in KEYS[table]), r["valid_from"]) for r in rows)
+
+
+def test_a_read_at_any_position_returns_the_rows_true_then(
+    ledger: Ledger, es_env: dict[str, str], database_url: str
+) -> None:
+    plan_id = a_plan(ledger)
+    quiet = a_measure(ledger, plan_id, "5.1")
+    busy = a_busy_measure(ledger, plan_id)
+    catch_up_if_leader(es_env)
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        every = {table: conn.execute(f"SELECT * FROM {table}").fetchall() for table in KEYS}  # noqa: S608
+        last = conn.execute("SELECT max(position) AS position FROM audit_entries").fetchone()
+    assert last is not None and sum(r["measure_id"] == busy for r in every["figures"]) > 30
+
+    async def compare() -> None:
+        pool = await asyncpg.create_pool(**asyncpg_args(database_url), min_size=1, max_size=2)
+        try:
+            for position in range(last["position"] + 2):
+                for table in KEYS:
+                    keys = [plan_id] if OWNER[table] in ("plan_id", "id") else [quiet, busy]
+                    owned = [r for r in every[table] if r[OWNER[table]] in keys]
+                    found = [dict(r) for r in await read.rows(pool, table, keys, position)]
+                    assert by_key(table, found) == by_key(table, true_at(owned, position)), (table, position)
+                found = [dict(r) for r in await read.measures_by_id(pool, [quiet, busy], position)]
+                expected = true_at([r for r in every["measures"] if r["id"] in (quiet, busy)], position)
+                assert by_key("measures", found) == by_key("measures", expected), ("measures by id", position)
+        finally:
+            await pool.close()
+
+    asyncio.run(compare())
