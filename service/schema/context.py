@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from uuid import UUID
@@ -21,10 +23,23 @@ from service.limits import RateLimiter
 from service.positions import PositionWatcher
 from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
+from service.schema.targets import KnownTargets, Target
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# Ledger commands run here rather than through Starlette's run_in_threadpool: anyio's version spends two
+# extra event-loop turns (checkpoints) and a capacity limiter on every call, some 0.1 ms of CPU a write
+# with 16 writers (py-spy, bench/profile_submit.py). As many threads as anyio's default limit, so group
+# commit still gathers every writer. Commands read no context variables, which anyio would have copied.
+COMMAND_THREADS = 40
+_commands = ThreadPoolExecutor(max_workers=COMMAND_THREADS, thread_name_prefix="ledger-command")
+
+
+async def in_command_thread(call: Callable[[], T]) -> T:
+    """`call()` in a command thread; the caller's task waits for it without holding the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(_commands, call)
 
 
 @dataclass
@@ -38,15 +53,8 @@ class Services:
     feeds: Feeds
     verifier: JwtVerifier | None = None
     rate_limiter: RateLimiter | None = None
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a write or read is aimed at, as the policy needs it."""
-
-    partnership: str
-    theme_code: str | None = None
-    measure_number: str | None = None
+    # Plans' and measures' places, which never change once made (service/schema/targets.py).
+    targets: KnownTargets = field(default_factory=KnownTargets)
 
 
 @dataclass
@@ -82,27 +90,33 @@ class Context:
         )
 
     async def plan_target(self, plan_id: UUID) -> Target | None:
-        """The partnership a plan belongs to, from the read model or else the ledger."""
+        """The partnership a plan belongs to: as seen before, or from the read model, or else the ledger."""
+        known = self.services.targets
+        if (found := known.get("plan", plan_id)) is not None:
+            return found
         row = await self.loaders.at(None).plan.load(plan_id)
         if row is not None:
-            return Target(row["partnership"])
+            return known.keep("plan", plan_id, Target(row["partnership"]))
         plan = await run_in_threadpool(_find, self.services.ledger.get_plan, plan_id)
-        return Target(plan.partnership) if plan is not None else None
+        return known.keep("plan", plan_id, Target(plan.partnership)) if plan is not None else None
 
     async def measure_target(self, measure_id: UUID) -> Target | None:
-        """A measure's partnership, theme and number, from the read model or else the ledger."""
+        """A measure's partnership, theme and number: as seen before, or from the read model, or the ledger."""
+        known = self.services.targets
+        if (found := known.get("measure", measure_id)) is not None:
+            return found
         loaders = self.loaders.at(None)
         row = await loaders.measure.load(measure_id)
         if row is not None:
             plan = await loaders.plan.load(row["plan_id"])
             if plan is not None:
-                return Target(plan["partnership"], row["theme_code"], row["number"])
+                return known.keep("measure", measure_id, Target(plan["partnership"], row["theme_code"], row["number"]))
         measure = await run_in_threadpool(_find, self.services.ledger.get_measure, measure_id)
         if measure is None:
             return None
         plan_target = await self.plan_target(measure.plan_id)
         assert plan_target is not None
-        return Target(plan_target.partnership, measure.theme_code, measure.number)
+        return known.keep("measure", measure_id, Target(plan_target.partnership, measure.theme_code, measure.number))
 
     def forget_reads(self) -> None:
         """Drop the loaders and the rows they cached.
@@ -121,7 +135,7 @@ class Context:
         if self.services.rate_limiter is not None:
             self.services.rate_limiter.check(self.actor())
         try:
-            written = await run_in_threadpool(command, ledger)
+            written = await in_command_thread(lambda: command(ledger))
         except DomainError as e:
             raise from_domain(e) from None
         target = written.position
