@@ -11,6 +11,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from copy import deepcopy
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,7 +22,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
-from domain.errors import ConflictError, NotFoundError, ValidationError
+from domain.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from domain.group_commit import GroupCommit, collected
 from domain.idempotency import IdempotencyKey
 from domain.measure import Definition, Measure
@@ -403,18 +404,37 @@ class Ledger(Application[UUID]):
         field: str,
         call: Callable[[A], None],
     ) -> Written:
-        """Load, call, save; a concurrent write is retried unless the client named a version."""
+        """Load, call, save; a concurrent write is retried unless the client named a version.
+
+        The first attempt starts from the cached aggregate as this process last saw it, without asking
+        the store whether another process has moved it on since (a round trip per write, in this process
+        and in the database). That is safe for a change to the aggregate loaded: were the cache behind,
+        the save would collide with the version already stored, and the change is made again from the
+        store's state. A refusal decided on the cached state (a conflict with `expectedVersion`, a
+        figure not there yet) is decided again from the store's state before it is given.
+        """
         if (found := self._replay(req, command, args)) is not None:
             return found
+        fresh = False  # whether `aggregate` was brought up to date from the store
         for attempt in range(RETRIES):
-            aggregate = self._get(kind, aggregate_id, field)
-            self._check_version(aggregate, req.expected_version, field)
-            call(aggregate)
+            aggregate, fresh = self._load(kind, aggregate_id, field, fresh)
+            try:
+                self._check_version(aggregate, req.expected_version, field)
+                call(aggregate)
+            except DomainError:
+                if fresh:
+                    raise
+                fresh = True
+                continue
             try:
                 return self._save(req, command, args, aggregate)
             except IntegrityError:
                 if (found := self._replay(req, command, args)) is not None:
                     return found
+                if not fresh:
+                    # The cache may have been behind another process's write: try again from the store.
+                    fresh = True
+                    continue
                 if req.expected_version is not None:
                     current = self._get(kind, aggregate_id, field).version
                     raise ConflictError(
@@ -430,6 +450,22 @@ class Ledger(Application[UUID]):
             current,
         )
 
+    def _load(self, kind: type[A], aggregate_id: UUID, field: str, fresh: bool) -> tuple[A, bool]:
+        """A copy of the cached aggregate unless `fresh` is asked for or it is not cached; else `_get`'s.
+
+        Returns the aggregate and whether it was brought up to date from the store.
+        """
+        cache = self.repository.cache
+        if not fresh and cache is not None:
+            try:
+                cached = cache.get(aggregate_id)
+            except KeyError:
+                cached = None
+            if isinstance(cached, kind):
+                # Copied, as the repository copies what it hands out: a refused command must not touch the cache.
+                return deepcopy(cached), False
+        return self._get(kind, aggregate_id, field), True
+
     def _save(self, req: Request, command: str, args: dict[str, Any], aggregate: Aggregate) -> Written:
         items: list[Aggregate] = [aggregate]
         if req.idempotency_key:
@@ -443,10 +479,24 @@ class Ledger(Application[UUID]):
                 )
             )
         recordings = self.save(*items)
+        self._cache_saved(aggregate)
         # The change's own position, not its idempotency key's, so a retry
         # can answer with the same one.
         position = max(r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id)
         return Written(aggregate.id, aggregate.version, position)
+
+    def _cache_saved(self, aggregate: Aggregate) -> None:
+        """Keep a command's aggregate, as saved, for the next command on it.
+
+        With fast-forward on, the library leaves the cache at the state loaded before the command, so
+        the next load would fetch, decode and apply the event just written. This aggregate was copied
+        from the cache and is dropped after the command, so nothing changes it once kept. Fast-forward
+        still brings it up to date with writes from other threads or processes (and a kept state
+        older than one kept meanwhile is brought forward the same way).
+        """
+        cache = self.repository.cache
+        if cache is not None and self.repository.fastforward:
+            cache.put(aggregate.id, aggregate)
 
     def _replay(self, req: Request, command: str, args: dict[str, Any]) -> Written | None:
         """The first result of a write already made under this idempotency key."""

@@ -1,0 +1,54 @@
+"""A command starts from the aggregate as this process last saw it; another process's writes still count.
+
+Two Ledger applications on one database stand for two service processes, each with its own cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from domain.errors import ConflictError, ValidationError
+from domain.ledger import Ledger, Request
+from domain.values import Quarter, parse_amount
+from tests.integration.given import OFFICER, a_measure, a_plan
+
+
+@pytest.fixture
+def other(es_env: dict[str, str]) -> Iterator[Ledger]:
+    """A second process's application: its own aggregate cache."""
+    app = Ledger(env=es_env)
+    yield app
+    app.close()
+
+
+def test_a_write_from_a_cache_behind_another_process_lands_on_top_of_it(ledger: Ledger, other: Ledger) -> None:
+    mid = a_measure(ledger, a_plan(ledger))
+    first = ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("100", None, None))
+    # The other process moves the measure on; this one's cache still holds `first`'s state.
+    moved = other.submit_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("200", None, None))
+    written = ledger.submit_figure(OFFICER, mid, "total", Quarter.Q3, parse_amount("300", None, None))
+    assert (first.version, moved.version, written.version) == (first.version, first.version + 1, first.version + 2)
+    m = ledger.get_measure(mid)
+    assert {q for _, q in m.figures} == {Quarter.Q1, Quarter.Q2, Quarter.Q3}
+
+
+def test_a_refusal_is_decided_on_the_stores_state_not_a_stale_cache(ledger: Ledger, other: Ledger) -> None:
+    mid = a_measure(ledger, a_plan(ledger))
+    ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("100", None, None))
+    moved = other.submit_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("200", None, None))
+    # Revising Q2 needs the other process's figure, which this cache has not seen.
+    revised = ledger.revise_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("210", None, None), reason="typo")
+    assert revised.version == moved.version + 1
+    # The version the client saw, from the other process, is current, not a conflict.
+    other_now = other.update_commentary(OFFICER, mid, Quarter.Q1, "from the other process")
+    at = Request(OFFICER.actor, expected_version=other_now.version)
+    assert ledger.update_commentary(at, mid, Quarter.Q1, "seen").version == other_now.version + 1
+    # And a real refusal is still given: Q1 is already submitted, as the store says.
+    with pytest.raises(ValidationError):
+        ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("1", None, None))
+    # A stale expected version is still a conflict, naming the current one.
+    with pytest.raises(ConflictError) as refused:
+        other.update_commentary(Request(OFFICER.actor, expected_version=moved.version), mid, Quarter.Q1, "late")
+    assert refused.value.current_version == other_now.version + 1
