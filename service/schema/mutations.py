@@ -176,6 +176,24 @@ class ClearStatusOverrideInput:
     idempotency_key: str | None = None
 
 
+# Every input type above: service/schema/fast_inputs.py builds them.
+INPUTS = (
+    ComponentInput,
+    CreatePlanInput,
+    AddThemeInput,
+    DefineMeasureInput,
+    RedefineMeasureInput,
+    SetBaselineInput,
+    ResetBaselineInput,
+    SubmitFigureInput,
+    ReviseFigureInput,
+    MarkFigureUnavailableInput,
+    UpdateCommentaryInput,
+    OverrideStatusInput,
+    ClearStatusOverrideInput,
+)
+
+
 @strawberry.type
 class PlanPayload:
     plan: Plan
@@ -208,7 +226,9 @@ async def _plan_payload(info: Info, w: Written) -> PlanPayload:
 
 
 async def _measure_payload(info: Info, w: Written) -> MeasurePayload:
-    row = await info.context.loaders.at(None).measure.load(w.id)
+    # One row, read once: straight from the pool rather than through a DataLoader's batch task.
+    rows = await read.measures_by_id(info.context.services.pool, [w.id])
+    row = rows[0] if rows else None
     if row is None:
         raise error("INTERNAL", "the read model has not caught up with the write; read the measure again shortly")
     return MeasurePayload(
