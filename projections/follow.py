@@ -7,11 +7,19 @@ write (bench/__main__.py, a trace of service/schema/context.py `write`).
 Here each wake-up projects everything recorded since the last one, up to a
 page per transaction, so a burst of writes costs one commit per page, and a
 lone write is projected as soon as its NOTIFY arrives, as before.
+
+Per wake-up the round trips are few, since each costs CPU here and in the
+database on the same cores: the position is kept in memory (this thread is
+the only writer of the read model while it leads), the notices already
+received are drained before reading (their events are all in that read), and
+a short page ends the read. `then` (the hash chain) runs at most every
+`then_seconds`, since nobody waits for it.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 import psycopg
@@ -23,6 +31,9 @@ from domain.ledger import Ledger
 from projections.current_state import CurrentState
 
 PAGE = 500
+# The hash chain's lag behind the read model is bounded by this, and its cost is then one transaction
+# per this interval rather than one per wake-up (about one per group commit under load).
+THEN_SECONDS = 0.1
 
 
 def follow(
@@ -33,38 +44,63 @@ def follow(
     *,
     then: Callable[[], object] = lambda: None,
     idle_seconds: float = 1.0,
+    then_seconds: float = THEN_SECONDS,
 ) -> None:
-    """Project new events until `stop` is set (checked at least every `idle_seconds`), then call `then`.
+    """Project new events until `stop` is set (checked at least every `idle_seconds`); call `then` after.
 
     Woken by the NOTIFY the event store sends with every write. `then` does other work that
-    should follow the store a burst at a time, after the read model, which writers wait for.
+    should follow the store a burst at a time, after the read model, which writers wait for:
+    it is called at most every `then_seconds`, and within `then_seconds` of any event projected.
     """
     recorder = ledger.recorder
     assert isinstance(recorder, PostgresApplicationRecorder)
     with psycopg.connect(conninfo, autocommit=True) as listener:
         # Listening before reading, so an event recorded in between still wakes the loop.
         listener.execute(SQL("LISTEN {}").format(Identifier(recorder.channel_name)))
+        position = projection.view.position(ledger.name)
+        then_due: float | None = 0.0  # when `then` must next run; None: nothing new for it
         while not stop.is_set():
-            project_available(ledger, projection)
-            then()
-            for _ in listener.notifies(timeout=idle_seconds, stop_after=1):
+            position, done = project_from(ledger, projection, position)
+            now = time.monotonic()
+            if done and then_due is None:
+                then_due = now + then_seconds
+            if then_due is not None and now >= then_due:
+                then()
+                then_due = None
+            wait = idle_seconds if then_due is None else max(0.0, then_due - time.monotonic())
+            for _ in listener.notifies(timeout=wait, stop_after=1):
+                pass
+            # Notices that came meanwhile are for events the next read gets anyway.
+            for _ in listener.notifies(timeout=0):
                 pass
 
 
 def project_available(ledger: Ledger, projection: CurrentState) -> int:
     """Project every event after the read model's position, a page per transaction; how many there were."""
+    return project_from(ledger, projection, projection.view.position(ledger.name))[1]
+
+
+def project_from(ledger: Ledger, projection: CurrentState, position: int) -> tuple[int, int]:
+    """Project every event after `position` (the read model's), a page per transaction.
+
+    Returns the new position and how many events there were.
+    """
     done = 0
-    for page in _pages(ledger, projection.view.position(ledger.name) + 1):
+    for page in _pages(ledger, position + 1):
         with projection.batch(len(page)):
             for notification in page:
                 projection.process_event(
                     ledger.mapper.to_domain_event(notification), Tracking(ledger.name, notification.id)
                 )
         done += len(page)
-    return done
+        position = page[-1].id
+    return position, done
 
 
 def _pages(ledger: Ledger, start: int) -> Iterator[Sequence[Notification]]:
     while page := ledger.recorder.select_notifications(start=start, limit=PAGE):
         yield page
+        if len(page) < PAGE:
+            # All there was when read; whatever is recorded later sends a notice, which wakes the loop.
+            return
         start = page[-1].id + 1
