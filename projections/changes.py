@@ -8,7 +8,7 @@ database open at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -25,6 +25,19 @@ Key = tuple[Any, ...]
 # A state-table row and the positions it is true between: [row, valid_from, valid_to].
 # Kept apart from the row, so opening a row does not copy it.
 Span = list[Any]
+
+
+# table -> a row's key columns, as a tuple. The key a row is held under in memory may differ from
+# these values (projections/incremental.py keys by a measure's UUID's int); the database is sent these.
+def _key_values(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
+    if len(columns) > 1:
+        getter: Callable[[Row], tuple[Any, ...]] = itemgetter(*columns)
+        return getter
+    column = columns[0]  # itemgetter of one column gives the value, not a tuple
+    return lambda row: (row[column],)
+
+
+KEY_VALUES = {table: _key_values(columns) for table, columns in KEYS.items()}
 
 
 @dataclass
@@ -46,7 +59,7 @@ class Changes:
             old, new = before.get(table, {}), after.get(table, {})
             for key, row in old.items():
                 if new.get(key) != row:
-                    self._close(table, key, position)
+                    self._close(table, key, row, position)
             for key, row in new.items():
                 if old.get(key) != row:
                     self._open(table, key, row, position)
@@ -56,12 +69,15 @@ class Changes:
         for table, new in changed.items():
             current = rows[table]
             opened = None
+            spans: list[Span] = []
             for key, row in new.items():
                 old = current.get(key)
                 if old == row:
                     continue
                 if opened is None:
+                    # Looked up once a table, on its first changed row: most events change one row a table.
                     opened = self.opened.setdefault(table, {})
+                    spans = self.spans.setdefault(table, [])
                 # `_close` then `_open`, inline: this runs for several rows of every event.
                 if old is not None:
                     span = opened.get(key)
@@ -69,20 +85,20 @@ class Changes:
                         # Opened earlier in this batch: close it before it is ever written.
                         span[2] = position
                     else:
-                        self.ends.setdefault(table, []).append((position, *key))
+                        self.ends.setdefault(table, []).append((position, *KEY_VALUES[table](old)))
                 span = [row, position, None]
-                self.spans.setdefault(table, []).append(span)
+                spans.append(span)
                 opened[key] = span
                 current[key] = row
 
-    def _close(self, table: str, key: Key, position: int) -> None:
+    def _close(self, table: str, key: Key, row: Row, position: int) -> None:
         opened = self.opened.get(table)
         span = opened.pop(key, None) if opened is not None else None
         if span is not None:
             # Opened earlier in this batch: close it before it is ever written.
             span[2] = position
         else:
-            self.ends.setdefault(table, []).append((position, *key))
+            self.ends.setdefault(table, []).append((position, *KEY_VALUES[table](row)))
 
     def _open(self, table: str, key: Key, row: Row, position: int) -> None:
         span = [row, position, None]
@@ -105,15 +121,16 @@ class Changes:
         for table, spans in self.spans.items():
             columns = list(spans[0][0])
             with _copy(curs, table, [*columns, "valid_from", "valid_to"]) as copy:
-                values = itemgetter(*columns)
+                values, write_row = itemgetter(*columns), copy.write_row
                 for row, valid_from, valid_to in spans:
-                    copy.write_row((*values(row), valid_from, valid_to))
+                    # Concatenated: one tuple fewer than unpacking into a new one.
+                    write_row(values(row) + (valid_from, valid_to))
         for table, rows in self.inserts.items():
             columns = list(rows[0])
             with _copy(curs, table, columns) as copy:
-                values = itemgetter(*columns)
-                for row in rows:
-                    copy.write_row(values(row))
+                write_row = copy.write_row
+                for values in map(itemgetter(*columns), rows):
+                    write_row(values)
 
 
 @contextmanager

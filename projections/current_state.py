@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
@@ -151,7 +150,8 @@ class CurrentState(Projection[CurrentStateView]):
         # False recomputes the whole measure for every event and diffs it: the
         # reference the incremental rows are tested against.
         self.incremental = incremental
-        self.cache: OrderedDict[UUID, tuple[Aggregate, Rows]] = OrderedDict()
+        # Keyed by the aggregate's UUID's int, which hashes in C (a UUID's __hash__ is Python-level).
+        self.cache: OrderedDict[int, tuple[Aggregate, Rows]] = OrderedDict()
         self.cache_size = CACHE_SIZE
         self.changes = Changes()
         self.tracking: Tracking | None = None
@@ -250,7 +250,7 @@ class CurrentState(Projection[CurrentStateView]):
         """The aggregate just before this event, and its rows, from the cache or the event store."""
         if event.originator_version == 1:
             return None, {}
-        cached = self.cache.pop(event.originator_id, None)
+        cached = self.cache.pop(event.originator_id.int, None)
         if cached is not None and cached[0].version == event.originator_version - 1:
             return cached
         loaded: Aggregate = self.ledger.repository.get(event.originator_id, version=event.originator_version - 1)
@@ -262,7 +262,7 @@ class CurrentState(Projection[CurrentStateView]):
         return rows_of(aggregate)
 
     def _keep(self, aggregate: Aggregate, rows: Rows) -> None:
-        self.cache[aggregate.id] = (aggregate, rows)
+        self.cache[aggregate.id.int] = (aggregate, rows)
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
 

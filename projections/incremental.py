@@ -34,6 +34,9 @@ from domain.values import QUARTER_OF, Amount, Quarter, Status
 from domain.view import assess_figure, baseline_discrepancy
 from projections.rows import Row, Rows, measure_row
 
+# A row's key within the projection, as projections/tables.py KEYS names its columns, except that the
+# measure's UUID is its `.int`: a UUID hashes through a Python-level __hash__, an int in C, and these
+# keys are hashed some two dozen times an event (projections/changes.py writes no key, only row values).
 Key = tuple[Any, ...]
 # What an event can reach: a component's baseline (all its quarters), one figure, or one quarter.
 BASELINE, FIGURE, QUARTER = "baseline", "figure", "quarter"
@@ -67,7 +70,7 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
     kind = KINDS.get(type(event))
     if kind is None:
         return None
-    mid = measure.id
+    mid = measure.id.int
     keys = [c.key for c in measure.definition.components]
     figures: dict[Key, Row] = {}
     changed: Rows = {"figures": figures}
@@ -100,7 +103,7 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
 def _put_figure(figures: dict[Key, Row], measure: Measure, component: str, quarter: Quarter) -> None:
     row = figure_row(measure, component, quarter)
     if row is not None:
-        figures[(measure.id, component, VALUE[quarter])] = row
+        figures[(measure.id.int, component, VALUE[quarter])] = row
 
 
 def figure_row(measure: Measure, component: str, quarter: Quarter) -> Row | None:
@@ -169,10 +172,10 @@ def quarter_row(
 ) -> Row:
     """A quarter's result from its components' figure rows (new where recomputed, else as they were)."""
     mid = measure.id
-    q = VALUE[quarter]
+    m, q = mid.int, VALUE[quarter]
     rank = -2  # no component: NO_DATA, as `worst` of nothing
     for key in keys:
-        k = (mid, key, q)
+        k = (m, key, q)
         row = figures.get(k) or old_figures.get(k)
         # No figure is NO_DATA, as `assess` says of a missing amount.
         if row is not None:
@@ -219,7 +222,7 @@ def measure_status(measure: Measure, keys: list[str], results: dict[Key, Row], o
             latest = q
     if latest is None:
         return NO_DATA
-    k = (measure.id, VALUE[latest])
+    k = (measure.id.int, VALUE[latest])
     status: str = (results.get(k) or old_results[k])["status"]
     return status
 
@@ -227,25 +230,26 @@ def measure_status(measure: Measure, keys: list[str], results: dict[Key, Row], o
 def all_rows(measure: Measure) -> Rows:
     """Every row of a measure, as `measure_rows(measure_view(measure))` makes them, from the builders above."""
     mid = measure.id
+    m = mid.int
     d = measure.definition
     keys = [c.key for c in d.components]
     figures: dict[Key, Row] = {}
     for quarter in QUARTERS:
         for key in keys:
             _put_figure(figures, measure, key, quarter)
-    results = {(mid, VALUE[q]): quarter_row(measure, q, keys, figures, {}) for q in QUARTERS}
+    results = {(m, VALUE[q]): quarter_row(measure, q, keys, figures, {}) for q in QUARTERS}
     status = measure_status(measure, keys, results, {})
     row = measure_row(
         mid, measure.plan_id, measure.theme_code, measure.number, d, status, measure.version, measure.modified_on
     )
     return {
-        "measures": {(mid,): row},
+        "measures": {(m,): row},
         "components": {
-            (mid, c.key): {"measure_id": mid, "key": c.key, "label": c.label, "ordinal": i}
+            (m, c.key): {"measure_id": mid, "key": c.key, "label": c.label, "ordinal": i}
             for i, c in enumerate(d.components)
         },
         "baselines": {
-            (mid, key, seq): baseline_row(measure, key, seq)
+            (m, key, seq): baseline_row(measure, key, seq)
             for key, records in measure.baselines.items()
             for seq in range(1, len(records) + 1)
         },

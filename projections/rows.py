@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,8 @@ Row = dict[str, Any]
 Rows = dict[str, dict[tuple[Any, ...], Row]]
 
 
+# Cached: every measure's row is made again on a redefinition or a cache miss, and plans repeat numbers.
+@lru_cache(maxsize=4096)
 def sort_key(number: str) -> str:
     """Order 1.2 before 1.10: digits padded, other text kept."""
     return re.sub(r"\d+", lambda m: m.group().zfill(8), number)
