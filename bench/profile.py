@@ -1,7 +1,7 @@
 """Where the time goes: pyinstrument profiles of the projection rebuild and of the dashboard query.
 
     .venv/bin/pip install -e ".[profile]"
-    python -m bench.profile rebuild   [--size small|medium]   # profiles rebuild() in this process
+    python -m bench.profile rebuild   [--size small|medium]   # profiles rebuild() in this process (its main thread)
     python -m bench.profile dashboard [--size small|medium]   # profiles a uvicorn process serving dashboards
                                       [--response-cache]      # ... with the response cache on (default off)
 
@@ -35,9 +35,14 @@ def profile_rebuild(url: str) -> None:
     from pyinstrument import Profiler
 
     profiler = Profiler()
+    cpu = time.process_time()
     with profiler:
-        rebuild(eventsourcing_env(url))
+        events = rebuild(eventsourcing_env(url))
+    cpu = time.process_time() - cpu
     print(profiler.output_text(unicode=True, show_all=False))
+    # pyinstrument follows the projecting thread only; the reader and writer threads' CPU is in this figure,
+    # and by thread in `python -m bench.rebuild_cpu` (the profiler's own overhead is in it too).
+    print(f"{events:,} events, {cpu / max(events, 1) * 1e6:.1f} µs of process CPU per event under the profiler")
 
 
 def profile_dashboard(url: str, seconds: float, response_cache: bool = False) -> None:
