@@ -16,9 +16,12 @@ import argparse
 import random
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
+from bench.server import fresh_database
 from domain.ledger import Ledger
 from domain.measure import Measure, parse_definition
 from domain.plan import Plan
@@ -129,6 +132,18 @@ def generate(ledger: Ledger, size: Size, seed: int = 7, progress: bool = True) -
     if progress:
         sys.stderr.write("\n")
     return written
+
+
+@contextmanager
+def generated(size: Size) -> Iterator[str]:
+    """A fresh database holding the seeded ledger of `size` (no read model yet); dropped afterwards."""
+    with fresh_database() as url:
+        ledger = Ledger(env=eventsourcing_env(url))
+        try:
+            generate(ledger, size, progress=False)
+        finally:
+            ledger.close()
+        yield url
 
 
 def main() -> None:

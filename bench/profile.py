@@ -21,10 +21,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.generate import SIZES, Size, generate
+from bench.generate import SIZES, Size, generated
 from bench.latency import DASHBOARD
-from bench.server import BIN, free_port, fresh_database
-from domain.ledger import Ledger
+from bench.server import BIN, free_port
 from domain.plan import Plan
 from projections.runner import catch_up_if_leader, rebuild
 from service.settings import eventsourcing_env
@@ -92,12 +91,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--response-cache", action="store_true", help="dashboard: profile with the response cache on")
     args = parser.parse_args()
-    with fresh_database() as url:
-        ledger = Ledger(env=eventsourcing_env(url))
-        try:
-            generate(ledger, Size(*SIZES[args.size]), progress=False)
-        finally:
-            ledger.close()
+    with generated(Size(*SIZES[args.size])) as url:
         if args.what == "rebuild":
             profile_rebuild(url)
         else:

@@ -21,9 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.generate import SIZES, Size, generate
-from bench.server import fresh_database
-from domain.ledger import Ledger
+from bench.generate import SIZES, Size, generated
 from projections.runner import rebuild
 from service.settings import eventsourcing_env
 
@@ -129,12 +127,7 @@ def main() -> None:
         for _ in range(args.runs):
             measure(args.database_url)
         return
-    with fresh_database() as url:
-        ledger = Ledger(env=eventsourcing_env(url))
-        try:
-            generate(ledger, Size(*SIZES[args.size]), progress=False)
-        finally:
-            ledger.close()
+    with generated(Size(*SIZES[args.size])) as url:
         for _ in range(args.runs):
             measure(url)
 

@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from domain.ledger import Ledger, Request
-from domain.measure import parse_definition
+from domain.measure import Definition, parse_definition
 from domain.values import Basis, Direction, parse_amount
 
 OFFICER = Request("officer@stockton.gov.uk")
@@ -34,6 +34,26 @@ def a_plan(
     return plan.id
 
 
+def a_definition(
+    number: str = "5.1",
+    *,
+    direction: Direction = Direction.REDUCE,
+    basis: Basis = Basis.YTD_PRO_RATA,
+    tolerance: object = None,
+    components: Sequence[tuple[object, object]] = (("total", "Total"),),
+) -> Definition:
+    """Measure `number`'s definition, by default one component, `total`, to be reduced year to date."""
+    return parse_definition(
+        title=f"Measure {number}",
+        description=None,
+        direction=direction,
+        basis=basis,
+        tolerance=tolerance,
+        unit=None,
+        components=list(components),
+    )
+
+
 def a_measure(
     ledger: Ledger,
     plan_id: UUID,
@@ -48,15 +68,7 @@ def a_measure(
 ) -> UUID:
     """Measure `number` (by default of theme 5, with one component, `total`) and, unless None, its
     baseline for `total`."""
-    definition = parse_definition(
-        title=f"Measure {number}",
-        description=None,
-        direction=direction,
-        basis=basis,
-        tolerance=tolerance,
-        unit=None,
-        components=list(components),
-    )
+    definition = a_definition(number, direction=direction, basis=basis, tolerance=tolerance, components=components)
     measure_id = ledger.define_measure(OFFICER, plan_id, theme_code=theme_code, number=number, definition=definition).id
     if baseline is not None:
         ledger.set_baseline(OFFICER, measure_id, "total", parse_amount(baseline, None, None))

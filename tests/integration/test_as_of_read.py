@@ -18,13 +18,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from domain.ledger import Ledger
-from domain.measure import parse_definition
-from domain.values import Basis, Direction, Quarter, Status, parse_amount
+from domain.values import Quarter, Status, parse_amount
 from projections.runner import catch_up_if_leader
 from projections.tables import KEYS, OWNER
 from service import read
 from service.app import asyncpg_args
-from tests.integration.given import OFFICER, a_measure, a_plan
+from tests.integration.given import OFFICER, a_definition, a_measure, a_plan
 
 
 def a_busy_measure(ledger: Ledger, plan_id: UUID) -> UUID:
@@ -38,16 +37,7 @@ def a_busy_measure(ledger: Ledger, plan_id: UUID) -> UUID:
         )
     ledger.reset_baseline(OFFICER, mid, "total", parse_amount("2000", None, None), reason="new method")
     ledger.override_status(OFFICER, mid, Quarter.Q1, Status.AT_RISK, reason="known local issue")
-    definition = parse_definition(
-        title="Measure 5.2",
-        description=None,
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=None,
-        unit=None,
-        components=[("total", "Total")],
-    )
-    ledger.redefine_measure(OFFICER, mid, definition, reason="youth is reported elsewhere now")
+    ledger.redefine_measure(OFFICER, mid, a_definition("5.2"), reason="youth is reported elsewhere now")
     ledger.revise_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("590", None, None), reason="audited")
     return mid
 
