@@ -385,10 +385,17 @@ def main() -> None:
         events = generate(ledger, size)
         print(f"generated {events:,} events in {time.perf_counter() - began:.1f} s")
         floor = read_alone(ledger)
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         rebuilt = rebuild(env, _progress)
         rate = rebuilt / (time.perf_counter() - began)
+        cpu_per_event = 1e6 * (time.process_time() - cpu) / max(1, rebuilt)
         sys.stderr.write("\n")
+        # Machines differ (this one's speed has varied twofold between days): CPU per event tells slow code
+        # from a slow machine, and compares with bench.rebuild_cpu's figures.
+        notes.append(
+            f"rebuild: {cpu_per_event:.0f} µs of CPU per event in this process, all its threads"
+            f" (PostgreSQL's not counted); the reference read {1e6 / floor:.0f} µs of wall-clock per event"
+        )
         rows.append(Row(f"rebuild, events/s ({rebuilt:,} events)", rate, None, floor, ">= 10,000/s", rate >= 10_000))
 
         one, many = audit.record(ledger)
