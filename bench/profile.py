@@ -25,7 +25,8 @@ from bench.generate import SIZES, Size, generated
 from bench.latency import DASHBOARD
 from bench.server import BIN, free_port
 from domain.plan import Plan
-from projections.runner import catch_up_if_leader, rebuild
+from projections.rebuild import rebuild
+from projections.runner import catch_up_if_leader
 from service.settings import eventsourcing_env
 from service.tokens import create_token
 

@@ -1,4 +1,5 @@
-"""CPU per event of `projections.runner.rebuild`, by thread, and of the PostgreSQL backends serving it.
+"""CPU per event of `projections.rebuild.rebuild`, by thread (with --shares 1), and of the PostgreSQL
+backends serving it.
 
     python -m bench.rebuild_cpu --size medium                 # a fresh database, dropped afterwards
     python -m bench.rebuild_cpu --database-url URL --runs 3   # an existing ledger, rebuilt 3 times
@@ -22,7 +23,7 @@ from pathlib import Path
 import psycopg
 
 from bench.generate import SIZES, Size, generated
-from projections.runner import rebuild
+from projections.rebuild import rebuild
 from service.settings import eventsourcing_env
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -81,7 +82,7 @@ def sampled(url: str, found: dict[int, float], threads: dict[int, tuple[str, flo
         thread.join()
 
 
-def measure(url: str) -> None:
+def measure(url: str, shares: int | None = None) -> None:
     env = eventsourcing_env(url)
     backends: dict[int, float] = {}
     with psycopg.connect(url, autocommit=True) as conn:
@@ -92,11 +93,16 @@ def measure(url: str) -> None:
     threads_cpu(threads)
     before = {tid: (seconds, system) for tid, (_, seconds, system) in threads.items()}
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu, wall = time.process_time(), time.perf_counter()
     with sampled(url, backends, threads):
-        events = rebuild(env)
+        events = rebuild(env, shares=shares)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     system = resource.getrusage(resource.RUSAGE_SELF).ru_stime - usage.ru_stime
+    # The shares' processes, when the rebuild ran in several (their threads are not broken down).
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu += after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    system += after.ru_stime - children.ru_stime
     threads_cpu(threads)
     per: dict[str, float] = {}
     per_system: dict[str, float] = {}
@@ -113,6 +119,9 @@ def measure(url: str) -> None:
         for n, s in sorted(per.items())
         if s > 0.01 and not n.startswith("pool-")
     )
+    shared = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+    if shared:
+        line += f" shares' processes {shared / events * 1e6:.1f}"
     line += ")"
     print(line, flush=True)
 
@@ -122,14 +131,17 @@ def main() -> None:
     parser.add_argument("--size", choices=tuple(SIZES), default="medium")
     parser.add_argument("--database-url", help="an existing ledger to rebuild (default: a fresh one of --size)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--shares", type=int, help="processes to rebuild in (default: as the rebuild chooses; 1 breaks down threads)"
+    )
     args = parser.parse_args()
     if args.database_url:
         for _ in range(args.runs):
-            measure(args.database_url)
+            measure(args.database_url, args.shares)
         return
     with generated(Size(*SIZES[args.size])) as url:
         for _ in range(args.runs):
-            measure(url)
+            measure(url, args.shares)
 
 
 if __name__ == "__main__":

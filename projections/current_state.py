@@ -46,15 +46,18 @@ class CurrentStateView(PostgresTrackingRecorder):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in DDL)
+        # Off for a rebuild's shares: their positions are not the view's (projections/rebuild.py).
+        self.notify = True
 
     def write(self, changes: Changes, tracking: Tracking) -> None:
         """Write a batch of changes and move the tracking position past it, exactly once."""
         with self.datastore.transaction(commit=True) as curs:
             self._insert_tracking(curs, tracking)
             changes.write(curs)
-            # Delivered only when the transaction commits, so a listener that
-            # reads after the notice always sees the rows.
-            curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tracking.notification_id)))
+            if self.notify:
+                # Delivered only when the transaction commits, so a listener that
+                # reads after the notice always sees the rows.
+                curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tracking.notification_id)))
 
     def clear(self) -> None:
         """Empty every table and forget the position, ready for a rebuild."""

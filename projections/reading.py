@@ -37,9 +37,16 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import resolve_topic, retry
 from psycopg.rows import tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 Page = list[tuple[int, Any]]
+
+
+def share_of(originator_id: UUID, count: int) -> int:
+    """Which of `count` shares an aggregate's events are read in (as the reader's SQL filter says)."""
+    return originator_id.bytes[15] % count
+
+
 # The library's own transcodings, by class, as the C functions their `decode` methods call.
 _FAST: dict[type, Callable[[Any], Any]] = {
     DatetimeAsISO: datetime.fromisoformat,
@@ -48,29 +55,56 @@ _FAST: dict[type, Callable[[Any], Any]] = {
 }
 
 
-class EventReader:
-    """Pages of (position, domain event) from one application's recorder and mapper."""
+def _fast(recorder: Any, mapper: Mapper[Any]) -> bool:
+    """Whether this module decodes the store's events exactly as the mapper would."""
+    return (
+        isinstance(recorder, PostgresApplicationRecorder)
+        and type(mapper) is Mapper
+        and type(mapper.transcoder) is JSONTranscoder
+        and mapper.cipher is None
+        and mapper.compressor is None
+    )
 
-    def __init__(self, recorder: Any, mapper: Mapper[Any]) -> None:
+
+def can_share(recorder: Any, mapper: Mapper[Any]) -> bool:
+    """Whether a reader of this store can read a share of it: the fast path, and uuid IDs to filter on."""
+    return _fast(recorder, mapper) and recorder.datastore.originator_id_type == "uuid"
+
+
+class EventReader:
+    """Pages of (position, domain event) from one application's recorder and mapper.
+
+    With a `share` (index, count), only the events of that share of the aggregates: those whose
+    ID's last byte is `index` modulo `count` (projections/rebuild.py splits a rebuild so). The
+    server filters, so a share's process decodes only its own events.
+    """
+
+    def __init__(self, recorder: Any, mapper: Mapper[Any], share: tuple[int, int] | None = None) -> None:
         self.recorder = recorder
         self.mapper = mapper
         transcoder = mapper.transcoder
-        self.fast = (
-            isinstance(recorder, PostgresApplicationRecorder)
-            and type(mapper) is Mapper
-            and type(transcoder) is JSONTranscoder
-            and mapper.cipher is None
-            and mapper.compressor is None
-        )
+        self.fast = _fast(recorder, mapper)
+        self.share = share
+        if share is not None and not can_share(recorder, mapper):
+            raise ValueError("only a PostgreSQL store of UUID-keyed events decoded by the fast path can be shared")
         self.transcoder = cast(JSONTranscoder, transcoder)
         self.decoders: dict[str, Callable[[Any], Any]] = {}
         if self.fast:
             for name, transcoding in self.transcoder.names.items():
                 self.decoders[name] = _FAST.get(type(transcoding), transcoding.decode)
+            # A share's filter is on the uuid's bytes: no text made of it, and the same in Python (share_of).
             self.statement = SQL(
                 "SELECT notification_id, originator_id, originator_version, topic, state FROM {}.{}"
-                " WHERE notification_id >= %s AND notification_id <= %s ORDER BY notification_id LIMIT %s"
-            ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+                " WHERE notification_id >= %s AND notification_id <= %s{} ORDER BY notification_id LIMIT %s"
+            ).format(
+                Identifier(recorder.datastore.schema),
+                Identifier(recorder.events_table_name),
+                SQL("")
+                if share is None
+                else SQL(" AND mod(get_byte(uuid_send(originator_id), 15), {}) = {}").format(
+                    Literal(share[1]), Literal(share[0])
+                ),
+            )
         # (topic, originator ID type) -> the event class, its ID convertor (None: as it is) and its class version.
         self.classes: dict[tuple[str, type], tuple[type, Callable[[Any], Any] | None, int]] = {}
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -32,6 +33,9 @@ from projections.tables import TABLES, VERSION
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x4D4C5052  # "MLPR": the projection leader's advisory lock
+# Held by a rebuild for its whole run, besides the leader's lock: a leader that finds the read model
+# marked as being rebuilt can then tell a rebuild under way from one that died.
+REBUILD_LOCK_KEY = 0x4D4C5242  # "MLRB"
 BATCH = 500  # notifications read at a time
 # Events written per transaction when catching up: each transaction costs a dozen
 # round trips (a COPY per table), so larger ones measured faster, up to about this.
@@ -40,6 +44,22 @@ WRITE_BATCH = 2000
 # with nothing to overlap it, so a full-size one there added some 0.2 s to a medium rebuild.
 LAST_WRITE_BATCH = 250
 Progress = Callable[[int, int], None]
+# read_model_meta.version while a rebuild runs: -VERSION (see `_drop_outdated_read_model`).
+REBUILDING = -VERSION
+
+
+@dataclass(frozen=True)
+class Share:
+    """One of `count` shares of the aggregates, projected by its own process in a rebuild."""
+
+    index: int
+    count: int
+
+    def name(self, application: str) -> str:
+        """The share's own tracking row's name."""
+        return f"{application}/share {self.index + 1} of {self.count}"
+
+
 # The young-generation threshold while catching up (the service's own setting, service/gc_tuning.py).
 # A catch-up keeps every row it makes, in its cache and its batch, so CPython's default 700 promoted
 # them to the old generation and set off full collections of all of them: a fifth of a rebuild's time
@@ -54,19 +74,28 @@ CATCH_UP_SWITCH = 0.001
 
 def open_view(env: Mapping[str, str]) -> CurrentStateView:
     """The view's recorder, its tables created if missing and rebuilt if outdated."""
-    _drop_outdated_read_model(env)
+    if _drop_outdated_read_model(env):
+        # Opened as the tables are: creating them "if not exists" would put back the indexes the
+        # rebuild dropped (projections/rebuild.py), and would collide with its building them.
+        env = {**env, "CREATE_TABLE": "no"}
     factory = InfrastructureFactory[CurrentStateView].construct(env=Environment(NAME, dict(env)))
     return factory.tracking_recorder(CurrentStateView)
 
 
-def _drop_outdated_read_model(env: Mapping[str, str]) -> None:
-    """Read-model tables of another shape are dropped: the projection rebuilds them from events."""
+def _drop_outdated_read_model(env: Mapping[str, str]) -> bool:
+    """Read-model tables of another shape are dropped: the projection rebuilds them from events.
+
+    Returns whether a rebuild is under way, in which case the tables are left as they are.
+    """
     with psycopg.connect(conninfo(env), autocommit=True) as conn, conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY + 1,))
         conn.execute("CREATE TABLE IF NOT EXISTS read_model_meta (name text PRIMARY KEY, version integer NOT NULL)")
         row = conn.execute("SELECT version FROM read_model_meta WHERE name = %s", (NAME,)).fetchone()
         if row is not None and row[0] == VERSION:
-            return
+            return False
+        if row is not None and row[0] == REBUILDING and _held_elsewhere(conn, REBUILD_LOCK_KEY):
+            # A rebuild is under way (it holds the lock); one that died released it, and is redone here.
+            return True
         if row is not None or _has_table(conn, "plans"):
             log.warning("read model is at version %s, code at %s: dropping it to rebuild", row and row[0], VERSION)
             for table in (*TABLES, f"{NAME}_tracking"):
@@ -75,6 +104,16 @@ def _drop_outdated_read_model(env: Mapping[str, str]) -> None:
             "INSERT INTO read_model_meta VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET version = excluded.version",
             (NAME, VERSION),
         )
+        return False
+
+
+def _held_elsewhere(conn: psycopg.Connection[Any], key: int) -> bool:
+    """Whether another session holds the advisory lock `key`."""
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    if row and row[0]:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        return False
+    return True
 
 
 def _has_table(conn: psycopg.Connection[Any], table: str) -> bool:
@@ -95,26 +134,35 @@ def conninfo(env: Mapping[str, str]) -> str:
 
 
 def catch_up(
-    ledger: Ledger, projection: CurrentState, progress: Progress | None = None, *, collect_cycles: bool = True
+    ledger: Ledger,
+    projection: CurrentState,
+    progress: Progress | None = None,
+    *,
+    collect_cycles: bool = True,
+    share: Share | None = None,
+    last: int | None = None,
 ) -> int:
-    """Process every event after the view's position; returns how many.
+    """Process every event after the view's position, up to `last` (default: the store's last); returns how many.
 
     `collect_cycles=False` turns the cyclic garbage collector off for the run (see `_catching_up`).
+    With a `share`, only that share's events, tracked under the share's own name (projections/rebuild.py).
     """
-    start = projection.view.position(ledger.name) + 1
-    last = ledger.recorder.max_notification_id() or 0
+    tracked = ledger.name if share is None else share.name(ledger.name)
+    start = projection.view.position(tracked) + 1
+    if last is None:
+        last = ledger.recorder.max_notification_id() or 0
     done = 0
     # One batch context for the whole run, so each transaction is written while the next is computed.
     # closing(): on an error the reader thread is stopped here, not whenever the generator is collected.
     with (
         _catching_up(collect_cycles),
         projection.batch(WRITE_BATCH, background=True),
-        closing(_pages(ledger, start, last)) as pages,
+        closing(_pages(ledger, start, last, share)) as pages,
     ):
         for page in pages:
             projection.batch_size = write_batch(last - page[0][0] + 1)
             for position, event in page:
-                projection.process_event(event, Tracking(ledger.name, position))
+                projection.process_event(event, Tracking(tracked, position))
                 done += 1
             if progress:
                 progress(page[-1][0], last)
@@ -152,7 +200,9 @@ def _catching_up(collect_cycles: bool = True) -> Iterator[None]:
         yield
 
 
-def _pages(ledger: Ledger, start: int, last: int) -> Generator[list[tuple[int, Any]], None, None]:
+def _pages(
+    ledger: Ledger, start: int, last: int, share: Share | None = None
+) -> Generator[list[tuple[int, Any]], None, None]:
     """The events from `start` to `last` with their positions, a page at a time.
 
     The next page is read and decoded on another thread while this one is
@@ -160,7 +210,7 @@ def _pages(ledger: Ledger, start: int, last: int) -> Generator[list[tuple[int, A
     the time this thread spends waiting for the writer.
     """
 
-    reader = EventReader(ledger.recorder, ledger.mapper)
+    reader = EventReader(ledger.recorder, ledger.mapper, None if share is None else (share.index, share.count))
 
     def read(first: int) -> list[tuple[int, Any]]:
         return reader.page(first, last, BATCH)
@@ -189,31 +239,6 @@ def catch_up_if_leader(env: Mapping[str, str], progress: Progress | None = None)
             return catch_up(ledger, CurrentState(view, ledger), progress)
         finally:
             chain.datastore.close()
-            view.datastore.close()
-            ledger.close()
-
-
-def rebuild(env: Mapping[str, str], progress: Progress | None = None) -> int:
-    """Empty the read model and replay the whole event store into it, as leader."""
-    with leadership(env, wait=True) as leading:
-        assert leading
-        # The chain is left alone: recomputing it from the store would launder tampering.
-        ledger = open_ledger(env)
-        view = open_view(env)
-        try:
-            view.clear()
-            # The cache is emptied before the collector is back on: everything the run kept is in the young
-            # generations (nothing was collected, so nothing was promoted), and the collection that followed
-            # re-enabling traversed every aggregate and row the cache held (0.19 s of a medium rebuild's 2.3 s
-            # of CPU; a fixed cost, so next to nothing nationally). Freed by reference counting instead, as it
-            # is anyway once the projection goes.
-            with _catching_up(collect_cycles=False):
-                projection = CurrentState(view, ledger)
-                try:
-                    return catch_up(ledger, projection, progress, collect_cycles=False)
-                finally:
-                    projection.cache.clear()
-        finally:
             view.datastore.close()
             ledger.close()
 

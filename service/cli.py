@@ -230,11 +230,22 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive whole number")
+    return value
+
+
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.runner import rebuild
+    from projections.rebuild import rebuild
 
     with database(settings) as url:
-        count = rebuild(eventsourcing_env(url), progress=progress_bar("rebuild"))  # type: ignore[arg-type]
+        count = rebuild(
+            eventsourcing_env(url),
+            progress=progress_bar("rebuild"),  # type: ignore[arg-type]
+            shares=args.shares,
+        )
     print(f"rebuilt the read model from {count} events")
     return 0
 
@@ -386,6 +397,11 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_project)
 
     s = sub.add_parser("rebuild", help="rebuild the read model from the event store")
+    s.add_argument(
+        "--shares",
+        type=positive_int,
+        help="processes to project in, each a share of the aggregates (default: one per core for a large store)",
+    )
     s.set_defaults(run=cmd_rebuild)
 
     s = sub.add_parser("token", help="manage API tokens")

@@ -13,7 +13,8 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from domain.ledger import Ledger
 from domain.values import Quarter, Status, parse_amount
 from projections.current_state import CurrentState
-from projections.runner import catch_up, open_view, rebuild, run_projection
+from projections.rebuild import rebuild
+from projections.runner import catch_up, open_view, run_projection
 from projections.tables import TABLES
 from tests.integration.given import OFFICER, a_measure, a_plan
 
