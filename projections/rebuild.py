@@ -83,32 +83,55 @@ def rebuild(env: Mapping[str, str], progress: Progress | None = None, *, shares:
     each share's events are projected by a process of its own.
     """
     with _rebuilding(env) as conn:
-        ledger = open_ledger(env)
-        try:
-            last = ledger.recorder.max_notification_id() or 0
-            count = shares or (default_shares() if last >= SHARE_FROM else 1)
-            if count > 1 and not can_share(ledger.recorder, ledger.mapper):
-                count = 1
-        finally:
-            ledger.close()
-        view = open_view(env)
-        try:
-            view.clear()
-        finally:
-            view.datastore.close()
-        _drop_read_indexes(conn)
-        plan = [Share(i, count) for i in range(count)]
-        done = project_share(env, plan[0], last, progress) if count == 1 else _run_shares(env, plan, last, progress)
-        _build_read_indexes(env, count)
-        _finish(conn, env, plan, last)
-        return done
+        return _rebuild(conn, env, progress, shares)
+
+
+def rebuild_as_leader(env: Mapping[str, str], progress: Progress | None = None) -> int | None:
+    """For a leader whose read model is empty (new, dropped as outdated, or left by a rebuild that died):
+    a rebuild in shares, under the leader's lock it already holds, when the store is large enough to
+    gain from it. Returns how many events, or None when a catch-up is the better way."""
+    ledger = open_ledger(env)
+    try:
+        large = (ledger.recorder.max_notification_id() or 0) >= SHARE_FROM
+    finally:
+        ledger.close()
+    if not large or default_shares() < 2:
+        return None
+    with _rebuilding(env, leading=True) as conn:
+        return _rebuild(conn, env, progress, None)
+
+
+def _rebuild(
+    conn: psycopg.Connection[TupleRow], env: Mapping[str, str], progress: Progress | None, shares: int | None
+) -> int:
+    ledger = open_ledger(env)
+    try:
+        last = ledger.recorder.max_notification_id() or 0
+        count = shares or (default_shares() if last >= SHARE_FROM else 1)
+        if count > 1 and not can_share(ledger.recorder, ledger.mapper):
+            count = 1
+    finally:
+        ledger.close()
+    view = open_view(env)
+    try:
+        view.clear()
+    finally:
+        view.datastore.close()
+    _drop_read_indexes(conn)
+    plan = [Share(i, count) for i in range(count)]
+    done = project_share(env, plan[0], last, progress) if count == 1 else _run_shares(env, plan, last, progress)
+    _build_read_indexes(env, count)
+    _finish(conn, env, plan, last)
+    return done
 
 
 @contextmanager
-def _rebuilding(env: Mapping[str, str]) -> Iterator[psycopg.Connection[TupleRow]]:
-    """The leader's lock and the rebuild's, held for the block, the read model marked as being rebuilt."""
+def _rebuilding(env: Mapping[str, str], *, leading: bool = False) -> Iterator[psycopg.Connection[TupleRow]]:
+    """The leader's lock (unless the caller `leading` holds it) and the rebuild's, held for the block,
+    the read model marked as being rebuilt."""
     with psycopg.connect(conninfo(env), autocommit=True) as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
+        if not leading:
+            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
         conn.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK_KEY,))
         try:
             # The view is made (or dropped as outdated) before it is marked.
@@ -118,7 +141,8 @@ def _rebuilding(env: Mapping[str, str]) -> Iterator[psycopg.Connection[TupleRow]
         finally:
             if not conn.closed:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK_KEY,))
-                conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
+                if not leading:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
 
 
 def project_share(env: Mapping[str, str], share: Share, last: int, progress: Progress | None = None) -> int:

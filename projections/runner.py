@@ -236,11 +236,25 @@ def catch_up_if_leader(env: Mapping[str, str], progress: Progress | None = None)
         chain = open_chain(env)
         try:
             catch_up_chain(ledger, chain)
-            return catch_up(ledger, CurrentState(view, ledger), progress)
+            rebuilt = _from_nothing(env, ledger, view, progress)
+            return (rebuilt or 0) + catch_up(ledger, CurrentState(view, ledger), progress)
         finally:
             chain.datastore.close()
             view.datastore.close()
             ledger.close()
+
+
+def _from_nothing(
+    env: Mapping[str, str], ledger: Ledger, view: CurrentStateView, progress: Progress | None = None
+) -> int | None:
+    """A leader whose read model holds nothing (new, dropped as outdated, or left by a rebuild that died)
+    rebuilds it in shares on every core when the store is large; returns how many events, if it did."""
+    if view.position(ledger.name):
+        return None
+    # Imported here: projections/rebuild.py is built on this module.
+    from projections.rebuild import rebuild_as_leader
+
+    return rebuild_as_leader(env, progress)
 
 
 @contextmanager
@@ -278,9 +292,10 @@ def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
     ledger = open_ledger(env)
     view = open_view(env)
     chain = open_chain(env)
-    projection = CurrentState(view, ledger)
     try:
         catch_up_chain(ledger, chain)
+        _from_nothing(env, ledger, view)
+        projection = CurrentState(view, ledger)
         catch_up(ledger, projection)
         # The hash chain (with its own tracking, projections/chain.py) follows the store a burst at a time
         # too, after the read model that writers wait for: one transaction per burst, not per event.

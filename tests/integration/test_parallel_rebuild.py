@@ -202,6 +202,42 @@ def test_a_rebuild_that_dies_leaves_the_read_model_marked_and_the_next_catch_up_
     assert_rebuilt_and_released(database_url, last)
 
 
+def test_a_leader_that_finds_its_read_model_empty_rebuilds_a_large_store_in_shares(
+    ledger: Ledger, es_env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a_ledger_in_both_shares(ledger)
+    last = ledger.recorder.max_notification_id() or 0
+    rebuild(es_env, shares=1)
+    good = snapshot(database_url)
+    # A rebuild that died: the next leader finds the read model dropped, so empty.
+    with monkeypatch.context() as patched:
+        patched.setattr(projections.rebuild, "_build_read_indexes", lambda env, connections: fail_to_build())
+        with pytest.raises(IndexBuildFailed):
+            rebuild(es_env, shares=2)
+    run_in_shares: list[int] = []
+    run_shares = projections.rebuild._run_shares
+
+    def spied(env: Any, shares: list[Any], end: int, progress: Any) -> int:
+        run_in_shares.append(len(shares))
+        return run_shares(env, shares, end, progress)
+
+    monkeypatch.setattr(projections.rebuild, "SHARE_FROM", last)  # this store counts as large
+    monkeypatch.setattr(projections.rebuild, "_run_shares", spied)
+
+    assert catch_up_if_leader(es_env) == last
+
+    assert run_in_shares == [projections.rebuild.default_shares()] and run_in_shares[0] >= 2
+    assert snapshot(database_url) == good
+    assert_rebuilt_and_released(database_url, last)
+    # Once projected, the next catch-up has nothing to do, and no rebuild either.
+    assert catch_up_if_leader(es_env) == 0
+    assert run_in_shares == [projections.rebuild.default_shares()]
+
+
+def fail_to_build() -> None:
+    raise IndexBuildFailed
+
+
 def test_open_view_leaves_a_rebuild_under_way_alone_and_drops_what_a_dead_one_left(
     ledger: Ledger, es_env: dict[str, str], database_url: str
 ) -> None:
