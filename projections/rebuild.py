@@ -273,11 +273,18 @@ def _finish(conn: psycopg.Connection[TupleRow], env: Mapping[str, str], shares: 
         with view.datastore.transaction(commit=True) as curs:
             if len(shares) > 1:
                 # Each share kept the running maximum of its own events' times; the read model's is of all events.
+                # The rows to change are found in one ordered pass and changed by key: usually none are (times
+                # mostly follow positions). Joined to the whole table instead, and compiled by the JIT for its
+                # size, it took 2.8 s nationally; this way 0.9 s.
+                curs.execute("SET LOCAL jit = off")
                 curs.execute(
-                    """UPDATE audit_entries AS a SET known_at = w.known_at
-                    FROM (SELECT position, max(recorded_at) OVER (ORDER BY position) AS known_at
-                          FROM audit_entries) AS w
-                    WHERE a.position = w.position AND a.known_at <> w.known_at"""
+                    """WITH late AS MATERIALIZED (
+                        SELECT position, running FROM (
+                            SELECT position, known_at, max(recorded_at) OVER (ORDER BY position) AS running
+                            FROM audit_entries
+                        ) AS r WHERE known_at <> running
+                    )
+                    UPDATE audit_entries AS a SET known_at = late.running FROM late WHERE a.position = late.position"""
                 )
                 curs.execute(
                     SQL("DELETE FROM {} WHERE application_name = ANY(%s)").format(Identifier(view.tracking_table_name)),
