@@ -32,7 +32,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import psycopg
@@ -196,14 +196,16 @@ def _run_shares(env: Mapping[str, str], shares: list[Share], last: int, progress
             process.stdin.close()
             processes.append(process)
         _follow(env, processes, shares, last, progress)
-        counts = []
         for share, process in zip(shares, processes, strict=True):
+            if process.poll() not in (None, 0):
+                # Raised before the others are waited for: the `finally` stops them.
+                raise RuntimeError(f"rebuilding {share.name(NAME)} failed (exit status {process.returncode})")
+        counts = []
+        for process in processes:
             assert process.stdout is not None
             with process.stdout:
-                output = process.stdout.read()
-            if process.wait() != 0:
-                raise RuntimeError(f"rebuilding {share.name(NAME)} failed (exit status {process.returncode})")
-            counts.append(int(output.split()[-1]))
+                counts.append(int(process.stdout.read().split()[-1]))
+            process.wait()
         if progress is not None:
             progress(last, last)
         return sum(counts)
@@ -225,10 +227,11 @@ def _follow(
 ) -> None:
     """Until every share's process has ended (or one has failed), reporting the slowest share's position."""
     names = [share.name(Ledger.name) for share in shares]
-    with psycopg.connect(conninfo(env), autocommit=True) as conn:
+    with ExitStack() as stack:
+        conn = stack.enter_context(psycopg.connect(conninfo(env), autocommit=True)) if progress else None
         while True:
             ended = [process.poll() for process in processes]
-            if progress is not None:
+            if progress is not None and conn is not None:
                 rows = conn.execute(
                     SQL("SELECT application_name, notification_id FROM {} WHERE application_name = ANY(%s)").format(
                         Identifier(f"{NAME}_tracking")

@@ -19,7 +19,7 @@ from domain.values import Quarter, parse_amount
 from projections.current_state import NAME
 from projections.reading import EventReader, Page, share_of
 from projections.rebuild import READ_INDEXES, rebuild
-from projections.runner import LOCK_KEY, REBUILD_LOCK_KEY, REBUILDING, catch_up_if_leader, open_view
+from projections.runner import LOCK_KEY, REBUILD_LOCK_KEY, REBUILDING, Share, catch_up_if_leader, open_view
 from projections.tables import TABLES, VERSION
 from tests.integration.given import OFFICER, a_measure, a_plan
 from tests.integration.test_projection import position, record_a_year, snapshot
@@ -324,3 +324,11 @@ def test_a_rebuild_in_shares_reports_progress_up_to_the_stores_last_position(
     assert all(0 <= p <= last for p in positions)
     assert positions == sorted(positions)
     assert reported[-1] == (last, last), "a progress bar ends full"
+
+
+def test_a_share_that_fails_fails_the_rebuild_naming_the_share(es_env: dict[str, str]) -> None:
+    # The shares' processes get settings of a schema that is not there: each fails as it opens the store.
+    missing = {**es_env, "POSTGRES_SCHEMA": "no_such_schema_for_a_share"}
+
+    with pytest.raises(RuntimeError, match=r"rebuilding current_state/share [12] of 2 failed \(exit status 1\)"):
+        projections.rebuild._run_shares(missing, [Share(0, 2), Share(1, 2)], 10, None)
