@@ -175,9 +175,11 @@ class IndexBuildFailed(Exception):
     pass
 
 
-def test_a_rebuild_that_dies_leaves_the_read_model_marked_and_the_next_catch_up_projects_it_again(
+def a_rebuild_that_died(
     ledger: Ledger, es_env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
+    """A ledger in both shares, rebuilt once in one process (its snapshot returned, with the last position),
+    then a 2-share rebuild that dies building its indexes."""
     a_ledger_in_both_shares(ledger)
     last = ledger.recorder.max_notification_id() or 0
     rebuild(es_env, shares=1)
@@ -190,6 +192,13 @@ def test_a_rebuild_that_dies_leaves_the_read_model_marked_and_the_next_catch_up_
         patched.setattr(projections.rebuild, "_build_read_indexes", fail)
         with pytest.raises(IndexBuildFailed):
             rebuild(es_env, shares=2)
+    return last, good
+
+
+def test_a_rebuild_that_dies_leaves_the_read_model_marked_and_the_next_catch_up_projects_it_again(
+    ledger: Ledger, es_env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    last, good = a_rebuild_that_died(ledger, es_env, database_url, monkeypatch)
 
     assert meta_version(database_url) == REBUILDING
     assert try_lock(database_url, LOCK_KEY)
@@ -205,15 +214,8 @@ def test_a_rebuild_that_dies_leaves_the_read_model_marked_and_the_next_catch_up_
 def test_a_leader_that_finds_its_read_model_empty_rebuilds_a_large_store_in_shares(
     ledger: Ledger, es_env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    a_ledger_in_both_shares(ledger)
-    last = ledger.recorder.max_notification_id() or 0
-    rebuild(es_env, shares=1)
-    good = snapshot(database_url)
-    # A rebuild that died: the next leader finds the read model dropped, so empty.
-    with monkeypatch.context() as patched:
-        patched.setattr(projections.rebuild, "_build_read_indexes", lambda env, connections: fail_to_build())
-        with pytest.raises(IndexBuildFailed):
-            rebuild(es_env, shares=2)
+    # After a rebuild that died, the next leader finds the read model dropped, so empty.
+    last, good = a_rebuild_that_died(ledger, es_env, database_url, monkeypatch)
     run_in_shares: list[int] = []
     run_shares = projections.rebuild._run_shares
 
@@ -232,10 +234,6 @@ def test_a_leader_that_finds_its_read_model_empty_rebuilds_a_large_store_in_shar
     # Once projected, the next catch-up has nothing to do, and no rebuild either.
     assert catch_up_if_leader(es_env) == 0
     assert run_in_shares == [projections.rebuild.default_shares()]
-
-
-def fail_to_build() -> None:
-    raise IndexBuildFailed
 
 
 def test_open_view_leaves_a_rebuild_under_way_alone_and_drops_what_a_dead_one_left(
