@@ -16,7 +16,12 @@ visible to the very next read: a mutation answers only once the read model holds
 entry is committed with it.
 
 The epoch, `pg_relation_filenode('audit_entries')`, changes when the read model is truncated (`rebuild`) or
-recreated (a new table version), so nothing cached before a rebuild is ever matched after it.
+recreated (a new table version), so nothing cached before a rebuild is ever matched after it. **While a
+rebuild runs, nothing is cached or served from the cache**: the read model is marked as being rebuilt
+(`read_model_meta`, projections/rebuild.py), and the validator reads the mark in the same round trip. A
+rebuild in shares projects one plan's measures in several processes, each at its own pace, so a plan's last
+position can be written before earlier events of another of its measures are: a result cached then would
+match the same position after the rebuild, without those events.
 
 **Which plans a query reads** is found from its root fields, before execution:
 
@@ -82,6 +87,8 @@ from graphql import (
     parse,
 )
 
+from projections.current_state import NAME
+from projections.tables import VERSION
 from service.auth.principal import Principal
 
 log = logging.getLogger(__name__)
@@ -107,11 +114,14 @@ ROOT_FIELDS: Final[Mapping[str, tuple[str, str | None]]] = {
 # One round trip: the read model's epoch and the last position among the plans read. Each plan's last
 # position is one backward probe of audit_entries (plan_id, position); `max(position) WHERE plan_id = ANY(...)`
 # would read every entry of those plans instead.
-EPOCH: Final = "pg_relation_filenode('audit_entries'::regclass)"
+EPOCH: Final = (
+    "pg_relation_filenode('audit_entries'::regclass) AS epoch,"
+    f" (SELECT version FROM read_model_meta WHERE name = '{NAME}') AS model"
+)
 LAST_OF_PLAN: Final = "SELECT a.position FROM audit_entries a WHERE a.plan_id = {} ORDER BY a.position DESC LIMIT 1"
 # The commonest case, a dashboard of one plan, in its cheapest form (no set to build, a trivial plan).
-ONE_PLAN_SQL: Final = f"SELECT {EPOCH} AS epoch, ({LAST_OF_PLAN.format('$1')}) AS position"
-EVERYTHING_SQL: Final = f"SELECT {EPOCH} AS epoch, (SELECT max(position) FROM audit_entries) AS position"
+ONE_PLAN_SQL: Final = f"SELECT {EPOCH}, ({LAST_OF_PLAN.format('$1')}) AS position"
+EVERYTHING_SQL: Final = f"SELECT {EPOCH}, (SELECT max(position) FROM audit_entries) AS position"
 # The plans read, for each kind of target: by id; a measure's plan, from its first audit entry (none, and so
 # no position, until the measure exists); a partnership's current plans.
 TARGETS: Final = {
@@ -138,7 +148,7 @@ def validator_query(scope: Scope) -> tuple[str, list[Any]]:
     targets = " UNION ALL ".join(parts)
     last = LAST_OF_PLAN.format("t.plan_id")
     sql = (
-        f"SELECT {EPOCH} AS epoch, (SELECT max(last.position) FROM ({targets}) AS t(plan_id)"
+        f"SELECT {EPOCH}, (SELECT max(last.position) FROM ({targets}) AS t(plan_id)"
         f" CROSS JOIN LATERAL ({last}) AS last) AS position"
     )
     return sql, args
@@ -364,13 +374,16 @@ class ResponseCache:
         text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).digest()
 
-    async def validator(self, pool: asyncpg.Pool, scope: Scope) -> str:
-        """The state of what `scope` reads: changes whenever any of it does."""
+    async def validator(self, pool: asyncpg.Pool, scope: Scope) -> str | None:
+        """The state of what `scope` reads: changes whenever any of it does. None while the read model is
+        being rebuilt (or is of another version): then nothing is cached."""
         if scope.static:
             return STATIC
         sql, args = validator_query(scope)
         row = await pool.fetchrow(sql, *args)
         assert row is not None
+        if row["model"] != VERSION:
+            return None
         return f"{row['epoch']}.{row['position'] or 0}"
 
     def etag(self, key: bytes, validator: str, media_type: str) -> str:

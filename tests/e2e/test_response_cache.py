@@ -14,10 +14,14 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 
 from domain.measure import Measure
 from domain.plan import Plan
+from projections.current_state import NAME
+from projections.runner import REBUILD_LOCK_KEY, REBUILDING
+from projections.tables import VERSION
 from service.app import create_app
 from service.auth.principal import Principal, Role, public_principal
 from service.response_cache import ResponseCache, Scope, analyse, visibility
@@ -151,6 +155,34 @@ def test_get_requests_are_cached_and_revalidated_too(operator: GraphQLClient) ->
         timeout=30,
     )
     assert revalidated.status_code == 304
+
+
+def test_while_a_rebuild_runs_nothing_is_cached_or_served_from_the_cache(
+    operator: GraphQLClient, shared_database: str
+) -> None:
+    plan_id = a_plan(operator)
+    measure_id = criminal_damage(operator, plan_id)["id"]
+    submit(operator, measure_id, "Q1", "500")
+    before = [dashboard(operator, plan_id) for _ in range(2)]
+    assert [r.headers["x-cache"] for r in before] == ["miss", "hit"]
+
+    # As a rebuild marks the read model while it runs (projections/rebuild.py), holding its lock.
+    with psycopg.connect(shared_database, autocommit=True) as rebuilding:
+        rebuilding.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK_KEY,))
+        rebuilding.execute("UPDATE read_model_meta SET version = %s WHERE name = %s", (REBUILDING, NAME))
+        try:
+            during = [dashboard(operator, plan_id, **{"if-none-match": before[0].headers["etag"]}) for _ in range(2)]
+        finally:
+            rebuilding.execute("UPDATE read_model_meta SET version = %s WHERE name = %s", (VERSION, NAME))
+            rebuilding.execute("SELECT pg_advisory_unlock(%s)", (REBUILD_LOCK_KEY,))
+
+    for response in during:
+        # Executed, as if there were no cache: no hit, no ETag, and no 304 for the tag it had before.
+        assert response.status_code == 200
+        assert "x-cache" not in response.headers and "etag" not in response.headers
+        assert q1_value(response) == "500"
+    # Marked no more: cached again (a real rebuild also changes the epoch, so an entry from before it is a miss).
+    assert dashboard(operator, plan_id).headers["x-cache"] == "hit"
 
 
 def test_a_write_to_another_plan_leaves_the_entry_in_place(operator: GraphQLClient) -> None:
