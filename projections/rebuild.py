@@ -14,11 +14,13 @@ While a rebuild runs the read model is marked as being rebuilt (`read_model_meta
 `runner.REBUILDING`) and the rebuild holds `runner.REBUILD_LOCK_KEY`. It ends in one transaction:
 `known_at`, the ledger's tracking row at the last position, the shares' rows removed, the mark
 lifted, and a NOTIFY. A rebuild that dies leaves the mark without the lock, and the next process to
-open the view drops the tables and projects them again.
+open the view drops the tables; its leader, finding the read model empty, rebuilds it here again
+(`rebuild_as_leader`). While the mark is set the response cache stands aside
+(service/response_cache.py): one plan's measures may be in different shares, at different paces.
 
 Indexes that only reads use are dropped at the start and built at the end: built once from all
 the rows they cost about a fifth less of PostgreSQL's CPU than kept up to date row by row
-(56 against 72 µs per event on the medium bench), and the end builds them on several connections.
+(56 against 72 µs per event, on 192,014 events), and the end builds them on several connections.
 """
 
 from __future__ import annotations
@@ -119,9 +121,18 @@ def _rebuild(
         view.datastore.close()
     _drop_read_indexes(conn)
     plan = [Share(i, count) for i in range(count)]
+    began = time.perf_counter()
     done = project_share(env, plan[0], last, progress) if count == 1 else _run_shares(env, plan, last, progress)
+    projected = time.perf_counter()
     _build_read_indexes(env, count)
     _finish(conn, env, plan, last)
+    log.info(
+        "rebuilt the read model from %d events in %d share(s): projected in %.1f s, indexed and finished in %.1f s",
+        done,
+        count,
+        projected - began,
+        time.perf_counter() - projected,
+    )
     return done
 
 
