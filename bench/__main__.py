@@ -31,7 +31,7 @@ import psycopg
 from bench import audit
 from bench.generate import SIZES, Size, actor, generate
 from bench.latency import DASHBOARD
-from bench.server import BIN, free_port, fresh_database, percentile, uvicorn_process
+from bench.server import BIN, free_port, fresh_database, percentile, projector_pid, uvicorn_process
 from domain.ledger import Ledger, Request
 from domain.measure import Measure, parse_definition
 from domain.plan import Plan
@@ -425,8 +425,13 @@ def main() -> None:
             ref_dash = [{"method": "GET", "path": f"/dashboard/{plan_id}"}]
             load(base, [dash] * 2, repeat=True, seconds=2, token=token)  # warm-up
             ours = load(base, [dash] * args.clients, repeat=True, seconds=args.seconds, token=token)
-            pid = service_pid(base)
+            pid, projector = service_pid(base), projector_pid(url)
             memory = vm_rss_mib(pid) if pid else None
+            if projector:
+                notes.append(
+                    f"memory: the projector process beside the service held {vm_rss_mib(projector):.1f} MiB"
+                    " (its cache of recent measures and their rows)"
+                )
             theirs = load(ref, [ref_dash] * args.clients, repeat=True, seconds=args.seconds)
             shape = f"{DASHBOARD_SHAPE[0]} measures x {DASHBOARD_SHAPE[1]} components"
             rows += compare(f"dashboard, one plan ({shape})", ours, theirs, notes)
@@ -458,9 +463,11 @@ def main() -> None:
                         per_client[min(n // 4, args.clients)].append(
                             {"method": "POST", "path": "/graphql", "json": {"query": SUBMIT, "variables": variables}}
                         )
-            server_before = cpu_seconds(pid)
+            server_before, projector_before = cpu_seconds(pid), cpu_seconds(projector)
             ours = load(base, per_client[:-1], repeat=False, seconds=3 * args.seconds, token=token)
-            server_per_write = 1000 * (cpu_seconds(pid) - server_before) / max(1, len(ours["latencies_ms"]))
+            writes = max(1, len(ours["latencies_ms"]))
+            server_per_write = 1000 * (cpu_seconds(pid) - server_before) / writes
+            projector_per_write = 1000 * (cpu_seconds(projector) - projector_before) / writes
             alone = load(base, per_client[-1:], repeat=False, seconds=3 * args.seconds, token=token)
             inproc = submit_in_process(ledger, in_process)
             rows.append(
@@ -477,8 +484,8 @@ def main() -> None:
                 rows.append(Row(figure, median, p99, statistics.median(inproc), "median <= 25 ms", median <= 25))
             notes.append(
                 f"submitFigure: load generator used {ours['cpu']:.1f} s CPU in {ours['wall']:.1f} s; the service"
-                f" process used {server_per_write:.1f} ms of CPU per write at {args.clients} clients (its projection"
-                " thread included; PostgreSQL's not counted)"
+                f" process used {server_per_write:.2f} ms of CPU per write at {args.clients} clients, and the projector"
+                f" process beside it {projector_per_write:.2f} ms (PostgreSQL's not counted)"
             )
             lags = lag(ledger, url, in_process)
             rows.append(

@@ -3,13 +3,16 @@
     python -m bench.profile_submit                          # 16 writers, writes/s, latency, service CPU per write
     python -m bench.profile_submit --py-spy out.json        # ... under `py-spy record` (speedscope, all threads)
     python -m bench.profile_submit --workers 2              # two service processes sharing the store
+    python -m bench.profile_submit --projector thread       # the projection in uvicorn's process, not its own
     python -m bench.profile_submit --rounds 3 --tree /tmp/a --tree /tmp/b   # A/B, interleaved, one database
 
 Makes and drops a fresh database (DATABASE_URL names the server), generates the small ledger, and adds a
 plan of measures with free slots, as `python -m bench` does for its submitFigure row: each client owns its
 own measures and submits every component's figure in every quarter once (`--measures` measures a client,
-16 writes each). The load comes from `bench.load` in its own process. CPU is read from /proc for the
-uvicorn process and its children (workers), so it includes the projection and hash-chain threads.
+16 writes each). The load comes from `bench.load` in its own process. The service is served as
+`measure-ledger serve` serves it: uvicorn, and the projection (with the hash chain) in a projector process
+of its own. CPU is read from /proc for both processes and their children (uvicorn's workers).
+`--py-spy` records uvicorn's process only.
 
 `--tree DIR` serves the code in DIR (a copy of this repository, same venv) instead of this one: a way to
 compare two versions on the same database and machine, run in turn. Each round uses fresh measures.
@@ -24,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -36,7 +39,8 @@ from bench.generate import SIZES, Size, generate
 from bench.server import BIN, free_port, fresh_database, percentile, uvicorn_started
 from domain.ledger import Ledger
 from domain.values import Quarter
-from projections.runner import LOCK_KEY, catch_up_if_leader
+from projections.runner import catch_up_if_leader, leaders
+from service.projector import CHOICES, PROCESS, projector_process
 from service.settings import eventsourcing_env
 from service.tokens import create_token
 
@@ -77,18 +81,6 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def leaders(url: str) -> int:
-    """How many sessions hold the projection leader's advisory lock: one, however many processes serve."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-            " AND ((classid::bigint << 32) | objid::bigint) = %s AND database = ("
-            "SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOCK_KEY,),
-        ).fetchone()
-    return int(row[0]) if row else 0
-
-
 def backends(url: str) -> list[int]:
     """The PostgreSQL backends serving this database (the service's pools and listeners, once warm)."""
     with psycopg.connect(url, autocommit=True) as conn:
@@ -115,23 +107,31 @@ def kernel_cpu(pids: list[int]) -> float:
 
 
 @contextmanager
-def service(url: str, workers: int, tree: str | None) -> Iterator[tuple[str, int]]:
-    """A uvicorn process serving the code in `tree` (default: this checkout); yields its URL and pid."""
+def service(url: str, workers: int, tree: str | None, projector: str) -> Iterator[tuple[str, list[int]]]:
+    """A uvicorn process serving the code in `tree` (default: this checkout), beside a projector process as
+    `measure-ledger serve` starts one (unless `projector` is "thread"); yields its URL and the pids whose CPU
+    a write costs."""
     port = free_port()
     env = dict(FAST)
     if tree:
         env["PYTHONPATH"] = str(Path(tree).resolve())
     previous = os.getcwd()
-    try:
-        # uvicorn puts the working directory first on sys.path: run it from the tree to serve.
-        if tree:
-            os.chdir(tree)
-        with uvicorn_started(url, port, extra_env=env, extra_args=("--workers", str(workers))) as process:
+    with ExitStack() as stack:
+        try:
+            # uvicorn puts the working directory first on sys.path: run it from the tree to serve.
+            if tree:
+                os.chdir(tree)
+            extra: list[int] = []
+            if projector == PROCESS:
+                extra.append(stack.enter_context(projector_process(url, env=env, output=subprocess.DEVNULL)).pid)
+            process = stack.enter_context(
+                uvicorn_started(url, port, extra_env=env, extra_args=("--workers", str(workers)))
+            )
             os.chdir(previous)
             time.sleep(1.0 if workers > 1 else 0.2)  # every worker up, and the projection leading
-            yield f"http://127.0.0.1:{port}", process.pid
-    finally:
-        os.chdir(previous)
+            yield f"http://127.0.0.1:{port}", [process.pid, *extra]
+        finally:
+            os.chdir(previous)
 
 
 @contextmanager
@@ -159,15 +159,15 @@ def run(
     url: str, token: str, measures: list[UUID], args: argparse.Namespace, tree: str | None, label: str
 ) -> dict[str, Any]:
     plan = write_plan(measures, args.clients)
-    with service(url, args.workers, tree) as (base, pid):
+    with service(url, args.workers, tree, args.projector) as (base, roots):
         # A few writes first, so imports, pools and caches are warm: one measure's slots, from one client.
         warm_up, plan[0] = plan[0][:16], plan[0][16:]
         load(base, [warm_up], repeat=False, seconds=30, token=token)
-        pids = process_tree(pid)
+        pids = [p for root in roots for p in process_tree(root)]
         # Backends opened during the run are missed: the pools are warm by now, so that is a few connections.
         database = backends(url)
         before, database_before, kernel_before = tree_cpu(pids), tree_cpu(database), kernel_cpu(pids)
-        with py_spy(pid, args.py_spy, args.rate):
+        with py_spy(roots[0], args.py_spy, args.rate):
             result = load(base, plan, repeat=False, seconds=120, token=token)
         cpu = tree_cpu(pids) - before
         kernel = kernel_cpu(pids) - kernel_before
@@ -207,6 +207,12 @@ def main() -> None:
     parser.add_argument("--measures", type=int, default=6, help="measures a client, 16 writes each, per round")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--projector",
+        choices=CHOICES,
+        default=PROCESS,
+        help="project in a process of its own, as `measure-ledger serve` does (default), or in uvicorn's",
+    )
     parser.add_argument("--tree", action="append", help="serve the code in this directory (repeatable: A/B)")
     parser.add_argument("--py-spy", metavar="FILE", help="record the service with py-spy into FILE (speedscope)")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples a second")

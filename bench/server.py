@@ -9,12 +9,13 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from service.projector import projector_process
 from service.settings import with_database
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -75,11 +76,34 @@ def uvicorn_started(
 
 
 @contextmanager
-def uvicorn_process(database_url: str, *, workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """`uvicorn service.app:create_app` on a free loopback port; yields its base URL."""
+def uvicorn_process(
+    database_url: str, *, workers: int = 1, extra_env: dict[str, str] | None = None, projector: bool = True
+) -> Iterator[str]:
+    """`uvicorn service.app:create_app` on a free loopback port, beside a projector process as
+    `measure-ledger serve` runs them (unless `projector` is False); yields its base URL."""
     port = free_port()
-    with uvicorn_started(database_url, port, extra_env=extra_env, extra_args=("--workers", str(workers))):
+    with ExitStack() as stack:
+        if projector:
+            stack.enter_context(projector_process(database_url, env=extra_env, output=subprocess.DEVNULL))
+        stack.enter_context(
+            uvicorn_started(database_url, port, extra_env=extra_env, extra_args=("--workers", str(workers)))
+        )
         yield f"http://127.0.0.1:{port}"
+
+
+def projector_pid(database_url: str) -> int | None:
+    """The pid of the projector process `uvicorn_process` started for `database_url`, if it runs."""
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().split(b"\0")
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                environ = f.read().split(b"\0")
+        except OSError:
+            continue
+        if cmdline[1:4] == [b"-m", b"service.cli", b"project"] and f"DATABASE_URL={database_url}".encode() in environ:
+            return int(entry)
+    return None
 
 
 def percentile(samples: list[float], p: float) -> float:

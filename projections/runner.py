@@ -274,6 +274,23 @@ def leadership(env: Mapping[str, str], *, wait: bool = False) -> Iterator[bool]:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
 
 
+def leaders(conninfo: str) -> int:
+    """How many sessions hold the projection leader's lock: 1 while some process leads, else 0.
+
+    Read from pg_locks, without trying the lock, which would make a leader starting that moment wait
+    for its next try.
+    """
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute(
+            # A bigint key is held as classid (its high half) and objid (its low half), objsubid 1.
+            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND ((classid::bigint << 32) | objid::bigint) = %s"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (LOCK_KEY,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def run_projection(env: Mapping[str, str], stop: threading.Event, retry_seconds: float = 2.0) -> None:
     """Lead the projection whenever this process can win the lock, until stopped."""
     while not stop.is_set():

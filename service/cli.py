@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,8 @@ def progress_bar(label: str) -> object:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from service.projector import PROCESS, projector_process
+
     embedded = not settings.database_url
     with database(settings) as url:
         os.environ["DATABASE_URL"] = url
@@ -74,17 +76,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Measure Ledger: http://{args.host}:{args.port}/graphql (GraphiQL in a browser)")
             print(f"Demo token (principal {DEMO_PRINCIPAL!r}): {token}")
             print(f'  curl -H "Authorization: Bearer {token}" ...')
-        uvicorn.run(
-            "service.app:create_app",
-            factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            ws_ping_interval=20,
-            # Messages are a few hundred bytes; deflate's state costs ~40 KB per WebSocket (bench/subscribers.py).
-            ws_per_message_deflate=False,
-            log_level="info",
-        )
+        with ExitStack() as stack:
+            if args.projector == PROCESS:
+                stack.enter_context(projector_process(url))
+            uvicorn.run(
+                "service.app:create_app",
+                factory=True,
+                host=args.host,
+                port=args.port,
+                workers=args.workers,
+                ws_ping_interval=20,
+                # Messages are a few hundred bytes; deflate's state costs ~40 KB per WebSocket (bench/subscribers.py).
+                ws_per_message_deflate=False,
+                log_level="info",
+            )
     return 0
 
 
@@ -391,6 +396,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int, default=int(os.environ.get("ML_PORT", "8000")))
     s.add_argument("--workers", type=int, default=int(os.environ.get("ML_WORKERS", "1")))
     s.add_argument("--no-demo", action="store_true", help="do not load the 2012-13 demo plan")
+    s.add_argument(
+        "--projector",
+        choices=("process", "thread"),
+        default=os.environ.get("ML_PROJECTOR", "process"),
+        help="project in a process of its own beside the web processes (default), or in them",
+    )
     s.set_defaults(run=cmd_serve)
 
     s = sub.add_parser("project", help="run the projections alone (one leader among all processes)")

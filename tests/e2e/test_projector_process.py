@@ -1,0 +1,137 @@
+"""`measure-ledger serve` projects in a process of its own; if that process dies, the web process leads."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from projections.runner import LOCK_KEY, leaders
+from service.tokens import create_token
+from tests.e2e.given import a_plan
+from tests.e2e.live import GraphQLClient
+from tests.e2e.test_serve_command import free_port
+
+CLI = Path(sys.executable).with_name("measure-ledger")
+PLANS = "{ plans { id } }"
+
+
+@contextmanager
+def serve(database_url: str) -> Iterator[tuple[str, int]]:
+    """`measure-ledger serve` on a database of its own; yields its URL and its projector process's pid."""
+    port = free_port()
+    # A write waits a second, not ten, for a read model that does not move.
+    env = {**os.environ, "DATABASE_URL": database_url, "ML_WRITE_WAIT_SECONDS": "1"}
+    process = subprocess.Popen(
+        [str(CLI), "serve", "--no-demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _until(lambda: _healthy(url) or process.poll() is not None, 60)
+        assert process.poll() is None, "serve exited early"
+        yield url, _projector_of(process.pid)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/health").status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _projector_of(pid: int) -> int:
+    """The child of `pid` running `measure-ledger project`."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"project" in cmdline:
+            return int(entry)
+    raise AssertionError(f"serve (pid {pid}) started no projector process")
+
+
+def _until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _leader_backend(database_url: str) -> int | None:
+    """The PostgreSQL backend holding the projection leader's lock, if any."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND objid = %s"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (LOCK_KEY,),
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def _shown(client: GraphQLClient) -> set[str]:
+    return {p["id"] for p in client.execute(PLANS)["plans"]}
+
+
+def test_serve_projects_in_its_own_process_and_the_web_process_takes_over_when_it_dies(database_url: str) -> None:
+    client_token = create_token(database_url, "alice@stockton.gov.uk")
+    with serve(database_url) as (url, projector):
+        client = GraphQLClient(url, client_token)
+        first = a_plan(client)  # its payload read the plan back: the projector leads and projects
+        assert first in _shown(client)
+        assert leaders(database_url) == 1
+        leader = _leader_backend(database_url)
+
+        # Paused, the projector keeps the lead and projects nothing, and nobody projects in its place:
+        # the projection is not in the web process.
+        os.kill(projector, signal.SIGSTOP)
+        try:
+            errors = client.errors(
+                "mutation($i: CreatePlanInput!) { createPlan(input: $i) { plan { id } } }",
+                {
+                    "i": {
+                        "partnership": "Paused Partnership",
+                        "title": "Written while the projector is paused",
+                        "year": "2013-14",
+                        "periodStart": "2013-04-01",
+                        "periodEnd": "2014-03-31",
+                    }
+                },
+            )
+            assert [e["extensions"]["code"] for e in errors] == ["INTERNAL"]
+            assert "has not caught up" in errors[0]["message"]
+            assert _shown(client) == {first}
+        finally:
+            os.kill(projector, signal.SIGCONT)
+        # The write was kept: the projector shows it once it runs again.
+        assert _until(lambda: len(_shown(client)) == 2, 10)
+
+        os.kill(projector, signal.SIGKILL)
+        # The web process's standby runner takes the lead (it tries every two seconds) and projects.
+        assert _until(lambda: _leader_backend(database_url) not in (None, leader), 10)
+        assert leaders(database_url) == 1
+        last = a_plan(client)
+        assert last in _shown(client) and len(_shown(client)) == 3
