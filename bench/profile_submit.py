@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import psycopg
 
@@ -167,9 +167,11 @@ def run(
         # Backends opened during the run are missed: the pools are warm by now, so that is a few connections.
         database = backends(url)
         before, database_before, kernel_before = tree_cpu(pids), tree_cpu(database), kernel_cpu(pids)
+        projector_before = tree_cpu(roots[1:])
         with py_spy(roots[0], args.py_spy, args.rate):
             result = load(base, plan, repeat=False, seconds=120, token=token)
         cpu = tree_cpu(pids) - before
+        projector_cpu = tree_cpu(roots[1:]) - projector_before
         kernel = kernel_cpu(pids) - kernel_before
         database_cpu = tree_cpu(database) - database_before
         leading = leaders(url)
@@ -182,6 +184,7 @@ def run(
         "median_ms": statistics.median(lat),
         "p99_ms": percentile(lat, 99),
         "cpu_ms_per_write": 1000 * cpu / max(1, len(lat)),
+        "projector_ms_per_write": 1000 * projector_cpu / max(1, len(lat)),
         "db_cpu_ms_per_write": 1000 * database_cpu / max(1, len(lat)),
         "kernel_share": kernel / cpu if cpu else 0.0,
         "load_cpu_s": result["cpu"],
@@ -191,7 +194,8 @@ def run(
     print(
         f"{label:<12} {found['writes']:>5} writes ({found['errors']} errors) {found['writes_s']:7.1f} writes/s"
         f"  median {found['median_ms']:6.1f} ms  p99 {found['p99_ms']:6.1f} ms"
-        f"  service CPU {found['cpu_ms_per_write']:.2f} ms/write ({found['kernel_share']:.0%} kernel),"
+        f"  service CPU {found['cpu_ms_per_write']:.2f} ms/write ({found['kernel_share']:.0%} kernel;"
+        f" the projector's {found['projector_ms_per_write']:.2f}),"
         f" PostgreSQL {found['db_cpu_ms_per_write']:.2f}"
         f"  (load generator {found['load_cpu_s']:.1f} s CPU in {found['wall_s']:.1f} s;"
         f" {len(pids)} service processes, {leading} projection leader)",
@@ -203,6 +207,9 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", choices=tuple(SIZES), default="small")
+    parser.add_argument(
+        "--database-url", help="an existing ledger to write to, its read model up to date (default: a fresh one)"
+    )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--measures", type=int, default=6, help="measures a client, 16 writes each, per round")
     parser.add_argument("--workers", type=int, default=1)
@@ -222,13 +229,16 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.clients} clients, {args.workers} workers"
     )
     results: list[dict[str, Any]] = []
-    with fresh_database() as url:
+    with ExitStack() as stack:
+        url = args.database_url or stack.enter_context(fresh_database())
         env = eventsourcing_env(url)
         ledger = Ledger(env=env)
         try:
-            generate(ledger, Size(*SIZES[args.size]), progress=False)
+            if not args.database_url:
+                generate(ledger, Size(*SIZES[args.size]), progress=False)
             rounds = [
-                _plan(ledger, f"Writes {n}", args.clients * args.measures, 4) for n in range(args.rounds * len(trees))
+                _plan(ledger, f"Writes {n} {uuid4().hex[:8]}", args.clients * args.measures, 4)
+                for n in range(args.rounds * len(trees))
             ]
         finally:
             ledger.close()

@@ -154,6 +154,8 @@ class Feed:
         self.capacity = capacity
         self.retry_seconds = retry_seconds
         self.last: Key = (0, "")
+        # Poked while nobody listened, so rows after `last` went unread: see `_read_new_rows`.
+        self.skipped = False
         self._subscribers: set[Subscriber] = set()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -191,6 +193,12 @@ class Feed:
                 self._wake.set()
 
     async def _read_new_rows(self) -> None:
+        if not self._subscribers:
+            # Nobody to offer them to: reading them would cost a round trip a projected batch, on the same
+            # event loop as every request, for nothing. A stream that joins skips them (`_skip_unread`).
+            self.skipped = True
+            return
+        self.skipped = False
         while True:
             rows = await self.source.rows_after(self.pool, self.last, BATCH, {})
             # No await from here to the end of the loop body: a stream that joins
@@ -206,11 +214,21 @@ class Feed:
             if len(rows) < BATCH:
                 return
 
+    async def _skip_unread(self) -> None:
+        """Bring `last` to the table's newest row, past the rows nobody listened for, while nobody listens."""
+        newest = await self.source.last_key(self.pool)
+        # A stream that joined during the read relies on the rows after `last` being read for it. `skipped`
+        # stays set: rows may have come during the read, and the reader reads them once a stream has joined.
+        if not self._subscribers:
+            self.last = max(self.last, newest)
+
     async def stream(self, after: Key | None, filters: Filters) -> AsyncGenerator[Any, None]:
         """Every matching row after `after` (None: from now), converted, exactly once and in key order.
 
         Raises `FellBehind` if the live part overflows its buffer.
         """
+        if self.skipped:
+            await self._skip_unread()
         delivered: Key = self.last if after is None else after
         # Replay until we have delivered all this feed has read; `horizon` is read
         # before each query, so a short page proves every row up to it was seen.
@@ -224,6 +242,9 @@ class Feed:
         # Joined with no await since the check above: every row after `self.last` will be offered.
         subscriber = Subscriber(filters, self.capacity)
         self._subscribers.add(subscriber)
+        if self.skipped:
+            # Rows came while nobody listened, after the skip above: read them for this subscriber now.
+            self._wake.set()
         try:
             while (item := await subscriber.next()) is not None:
                 key, payload = item

@@ -180,3 +180,60 @@ async def test_a_failed_read_is_retried_and_loses_nothing() -> None:
     assert await asyncio.wait_for(first, 5) == (1, "Q1")
     await stream.aclose()
     await feed.stop()
+
+
+async def test_a_feed_nobody_listens_to_reads_nothing_and_a_stream_from_now_starts_after_what_it_skipped() -> None:
+    table = MemoryTable()
+    feed = await started_feed(table)
+    reads = table.reads
+    for position in range(1, 4):
+        table.add(position)
+        feed.poke(position)
+    await asyncio.sleep(0.01)
+    assert table.reads == reads  # three projected batches, no round trip
+    stream = feed.stream(None, {})
+    first = await joined(feed, stream, 1)
+    table.add(4)
+    feed.poke(4)
+    assert await first == (4, "Q1")  # not the rows from before it joined
+    await stream.aclose()
+    await feed.stop()
+
+
+async def test_a_resumed_stream_gets_every_row_after_its_cursor_though_nobody_was_listening() -> None:
+    table = MemoryTable()
+    feed = await started_feed(table)
+    for position in range(1, 6):
+        table.add(position)
+        feed.poke(position)
+    await asyncio.sleep(0.01)
+    stream = feed.stream((2, "Q1"), {})
+    assert await take(stream, 3) == [(3, "Q1"), (4, "Q1"), (5, "Q1")]
+    live = await joined(feed, stream, 1)
+    table.add(6)
+    feed.poke(6)
+    assert await live == (6, "Q1")
+    await stream.aclose()
+    await feed.stop()
+
+
+async def test_a_row_committed_while_a_stream_skips_ahead_reaches_it_without_another_notice() -> None:
+    table = MemoryTable()
+    feed = await started_feed(table)
+    table.add(1)
+    feed.poke(1)
+    await asyncio.sleep(0.01)
+    newest = table.last_key
+
+    async def last_key_then_a_commit(pool: object) -> Key:
+        found = await newest(pool)
+        table.add(2)  # committed after the skip's read, its notice handled while nobody listened
+        feed.poke(2)
+        await asyncio.sleep(0.01)
+        return found
+
+    table.last_key = last_key_then_a_commit  # type: ignore[method-assign]
+    stream = feed.stream(None, {})
+    assert await take(stream, 1) == [(2, "Q1")]
+    await stream.aclose()
+    await feed.stop()
