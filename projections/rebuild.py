@@ -45,6 +45,7 @@ from psycopg.sql import SQL, Identifier
 from domain.ledger import Ledger
 from projections.current_state import CHANNEL, NAME, CurrentState, CurrentStateView
 from projections.event_store import open_ledger
+from projections.orphans import exit_with_parent, parent_env
 from projections.reading import can_share
 from projections.runner import (
     LOCK_KEY,
@@ -190,7 +191,11 @@ def _run_shares(env: Mapping[str, str], shares: list[Share], last: int, progress
     """Each share projected by a process of its own; returns how many events they projected in all."""
     # The child finds these packages where this process found them, whatever its working directory.
     root = str(Path(__file__).resolve().parent.parent)
-    child_env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    child_env = {
+        **os.environ,
+        **parent_env(),
+        "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+    }
     processes = []
     try:
         for share in shares:
@@ -314,6 +319,7 @@ def _finish(conn: psycopg.Connection[TupleRow], env: Mapping[str, str], shares: 
 
 def main() -> None:
     """A share's process: `python -m projections.rebuild INDEX COUNT LAST`, the settings as JSON on stdin."""
+    exit_with_parent()
     index, count, last = (int(arg) for arg in sys.argv[1:4])
     env = json.loads(sys.stdin.read())
     logging.basicConfig(level=logging.WARNING)

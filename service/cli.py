@@ -223,7 +223,10 @@ def _demo_token(settings: Settings, url: str) -> str:
 
 
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.orphans import exit_with_parent
     from projections.runner import run_projection
+
+    exit_with_parent()  # started by `serve`: ends with it, however it ends
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

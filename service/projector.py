@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
+from projections.orphans import parent_env
 from projections.runner import leaders
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def projector_process(
     (e.g. subprocess.DEVNULL) replaces its stdout and stderr, which are otherwise this process's; `env`
     adds to this process's environment.
     """
-    environ = {**os.environ, **(env or {}), "DATABASE_URL": database_url}
+    environ = {**os.environ, **(env or {}), **parent_env(), "DATABASE_URL": database_url}
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "project"], env=environ, stdout=output, stderr=output
     )

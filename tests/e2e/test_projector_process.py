@@ -27,6 +27,13 @@ PLANS = "{ plans { id } }"
 @contextmanager
 def serve(database_url: str) -> Iterator[tuple[str, int]]:
     """`measure-ledger serve` on a database of its own; yields its URL and its projector process's pid."""
+    with serving(database_url) as (url, _, projector):
+        yield url, projector
+
+
+@contextmanager
+def serving(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], int]]:
+    """As `serve`, yielding the serve process too."""
     port = free_port()
     # A write waits a second, not ten, for a read model that does not move.
     env = {**os.environ, "DATABASE_URL": database_url, "ML_WRITE_WAIT_SECONDS": "1"}
@@ -40,14 +47,15 @@ def serve(database_url: str) -> Iterator[tuple[str, int]]:
     try:
         _until(lambda: _healthy(url) or process.poll() is not None, 60)
         assert process.poll() is None, "serve exited early"
-        yield url, _projector_of(process.pid)
+        yield url, process, _projector_of(process.pid)
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
 
 
 def _healthy(url: str) -> bool:
@@ -135,3 +143,20 @@ def test_serve_projects_in_its_own_process_and_the_web_process_takes_over_when_i
         assert leaders(database_url) == 1
         last = a_plan(client)
         assert last in _shown(client) and len(_shown(client)) == 3
+
+
+def test_the_projector_ends_with_serve_even_when_serve_is_killed_outright(database_url: str) -> None:
+    with serving(database_url) as (url, process, projector):
+        assert _healthy(url)
+        process.kill()  # SIGKILL: serve cannot stop its projector itself
+        process.wait()
+        # Otherwise it would lead the projection for nobody, holding the lock a new serve waits on standby for.
+        assert _until(lambda: not _running(projector), 15), "the projector outlived serve"
+        assert _until(lambda: leaders(database_url) == 0, 15)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
