@@ -8,7 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, ParserCache, ValidationCache
+from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
@@ -22,6 +22,7 @@ from service.schema.mutations import Mutation
 from service.schema.queries import Query
 from service.schema.scalars import DecimalScalar
 from service.schema.shared_results import SharedResultsExecutionContext
+from service.schema.short_caches import ShortParserCache, ShortValidationCache
 from service.schema.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
 
@@ -33,6 +34,8 @@ class LedgerSchema(strawberry.Schema):
         return None
 
 
+# Documents each process keeps parsed and validated (of up to short_caches.LONGEST characters).
+PARSED_DOCUMENTS = 256
 # Built once: a rule class made per request would defeat the validation cache.
 LIMITS = limits_extension(LimitConfig())
 
@@ -46,8 +49,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The schema; production mode turns introspection off."""
     extensions: list[Any] = [
         LIMITS,  # first: it refuses a document with too many tokens before ParserCache parses it
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
+        lambda: ShortParserCache(maxsize=PARSED_DOCUMENTS),
+        lambda: ShortValidationCache(maxsize=PARSED_DOCUMENTS),
         SubscriptionsOverWebSocket,
     ]
     if not introspection:

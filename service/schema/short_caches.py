@@ -1,0 +1,45 @@
+"""Strawberry's parse and validation caches, kept to documents short enough to keep.
+
+Both caches hold 256 entries, whatever their size. A text within the token limit (service/limits.py)
+can still be large: one string literal, or one comment, may be most of a megabyte-long body, and 256
+such documents parsed, validated and kept would hold hundreds of MB. Clients repeat short documents
+(a dashboard's, a form's); a longer one is parsed and validated each time and kept by neither cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql.language.parser import parse
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.schema import validate_document
+
+# Characters: as service/limits.py keeps the texts it has counted.
+LONGEST = 20_000
+
+
+def _short(query: str | None) -> bool:
+    return len(query or "") <= LONGEST
+
+
+class ShortParserCache(ParserCache):
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if _short(context.query):
+            yield from super().on_parse()
+            return
+        context.graphql_document = parse(context.query, **context.parse_options)  # type: ignore[arg-type]
+        yield
+
+
+class ShortValidationCache(ValidationCache):
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if _short(context.query):
+            yield from super().on_validate()
+            return
+        assert context.graphql_document is not None  # parsed just before, or parsing failed and this is not run
+        context.pre_execution_errors = validate_document(
+            context.schema._schema, context.graphql_document, context.validation_rules
+        )
+        yield
