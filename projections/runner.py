@@ -274,20 +274,22 @@ def leadership(env: Mapping[str, str], *, wait: bool = False) -> Iterator[bool]:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
 
 
-def leaders(conninfo: str) -> int:
-    """How many sessions hold the projection leader's lock: 1 while some process leads, else 0.
+# The sessions holding the leader's lock, read from pg_locks without trying the lock (which would make a
+# leader starting that moment wait for its next try). A bigint key is held as classid (its high half) and
+# objid (its low half), objsubid 1.
+_LEADER_LOCKS = (
+    "FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+    f" AND ((classid::bigint << 32) | objid::bigint) = {LOCK_KEY}"
+    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
+# An SQL expression: whether some process leads the projection.
+LEADER_HELD = f"EXISTS (SELECT {_LEADER_LOCKS})"
 
-    Read from pg_locks, without trying the lock, which would make a leader starting that moment wait
-    for its next try.
-    """
+
+def leaders(conninfo: str) -> int:
+    """How many sessions hold the projection leader's lock: 1 while some process leads, else 0."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        row = conn.execute(
-            # A bigint key is held as classid (its high half) and objid (its low half), objsubid 1.
-            "SELECT count(DISTINCT pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-            " AND ((classid::bigint << 32) | objid::bigint) = %s"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOCK_KEY,),
-        ).fetchone()
+        row = conn.execute(f"SELECT count(DISTINCT pid) {_LEADER_LOCKS}").fetchone()
     return int(row[0]) if row else 0
 
 

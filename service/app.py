@@ -10,10 +10,11 @@ import threading
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import psycopg.conninfo
+from eventsourcing.postgres import PostgresApplicationRecorder
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -169,9 +170,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return await http_export(view.services, request)
 
     async def health(request: Request) -> JSONResponse:
-        position = await read.view_position(view.services.pool, view.services.ledger.name)
+        ledger = view.services.ledger
+        events_table = cast(PostgresApplicationRecorder, ledger.recorder).events_table_name
+        position, recorded, led = await read.positions(view.services.pool, ledger.name, events_table)
         subscribers = view.services.feeds.subscribers()
-        body: dict[str, Any] = {"status": "ok", "position": position, "subscribers": subscribers}
+        body: dict[str, Any] = {
+            "status": "ok",
+            # How far the read model has projected, and how many recorded events it has yet to: with
+            # the projection in a process of its own, a growing `behind` is how a stuck one shows.
+            "position": position,
+            "behind": max(0, recorded - position),
+            "projectionLed": led,
+            "subscribers": subscribers,
+        }
         if view.response_cache is not None:
             body["responseCache"] = view.response_cache.stats()
         return JSONResponse(body)

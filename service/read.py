@@ -14,6 +14,7 @@ from uuid import UUID
 
 import asyncpg
 
+from projections.runner import LEADER_HELD
 from projections.tables import OWNER
 
 Row = asyncpg.Record
@@ -89,6 +90,18 @@ async def view_position(pool: asyncpg.Pool, application_name: str) -> int:
         "SELECT notification_id FROM current_state_tracking WHERE application_name = $1", application_name
     )
     return int(value or 0)
+
+
+async def positions(pool: asyncpg.Pool, application_name: str, events_table: str) -> tuple[int, int, bool]:
+    """How far the read model has projected, how far the event store has recorded, and whether some
+    process holds the projection leader's lock: what /health reports."""
+    row = await pool.fetchrow(
+        "SELECT (SELECT notification_id FROM current_state_tracking WHERE application_name = $1),"
+        f" (SELECT max(notification_id) FROM {events_table}), {LEADER_HELD}",  # noqa: S608 - our own names
+        application_name,
+    )
+    assert row is not None
+    return int(row[0] or 0), int(row[1] or 0), bool(row[2])
 
 
 async def event_position(pool: asyncpg.Pool, originator_id: UUID, version: int) -> int | None:
