@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from service.projector import projector_process
+from service.projector import projector_process, stop
 from service.settings import with_database
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/test"
@@ -67,12 +67,7 @@ def uvicorn_started(
             time.sleep(0.1)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
 
 
 @contextmanager

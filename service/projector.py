@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 from projections.orphans import parent_env
 from projections.runner import leaders
@@ -52,12 +53,17 @@ def projector_process(
         _until_led(database_url, process, wait_seconds)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
+        stop(process)
+
+
+def stop(process: subprocess.Popen[Any], seconds: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it has not ended after `seconds`."""
+    process.terminate()
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 def _until_led(database_url: str, process: subprocess.Popen[bytes], wait_seconds: float) -> None:

@@ -9,6 +9,7 @@ print it to stderr when the process stops.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -134,6 +135,16 @@ class ServiceProcess:
                 print(f"--- service on port {self.port}:\n{self.output()}", file=sys.stderr)
             self._log.close()
             self._log = None
+
+
+def interrupt(process: subprocess.Popen[Any], seconds: float = 30) -> None:
+    """SIGINT, as Ctrl-C would; SIGKILL and fail if it has not ended after `seconds`."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise
 
 
 def start_all(processes: Iterable[ServiceProcess]) -> list[ServiceProcess]:

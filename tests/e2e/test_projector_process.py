@@ -18,6 +18,7 @@ from projections.runner import LOCK_KEY, leaders
 from service.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
+from tests.e2e.processes import interrupt
 from tests.e2e.test_serve_command import free_port
 
 CLI = Path(sys.executable).with_name("measure-ledger")
@@ -50,12 +51,7 @@ def serving(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], i
         yield url, process, _projector_of(process.pid)
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                raise
+            interrupt(process)
 
 
 def _healthy(url: str) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.live import GraphQLClient
+from tests.e2e.processes import interrupt
 
 CLI = Path(sys.executable).with_name("measure-ledger")
 
@@ -67,12 +67,8 @@ def serve(data_dir: Path) -> Iterator[tuple[str, str, list[str]]]:
                 time.sleep(0.1)
         yield url, token, output
     finally:
-        process.send_signal(signal.SIGINT)
         try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
+            interrupt(process)
         finally:
             if process.stdout:
                 process.stdout.close()
