@@ -30,6 +30,8 @@ Record = Callable[[ProcessingEvent[UUID]], list[Recording[UUID]]]
 @dataclass
 class _Save:
     batch: ProcessingEvent[UUID]
+    # Set once for each waiting save: when it is done, or when it is handed the lead.
+    woken: threading.Event = field(default_factory=threading.Event)
     done: bool = False
     recordings: list[Recording[UUID]] = field(default_factory=list)
     error: BaseException | None = None
@@ -40,30 +42,45 @@ class GroupCommit:
 
     def __init__(self, record: Record) -> None:
         self._record = record
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Save] = []
         self._writing = False
         self.transactions = 0  # for tests and benchmarks: how many transactions the saves took
 
     def save(self, batch: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         mine = _Save(batch)
-        with self._changed:
+        with self._lock:
             self._queue.append(mine)
-            while self._writing and not mine.done:
-                self._changed.wait()
-            if not mine.done:
-                self._writing = True
-                taken, self._queue = self._queue, []
+            leading = not self._writing
+            self._writing = True
+        if not leading:
+            # Each waiter is woken once: done, or chosen to write the next transaction. Waking them all
+            # at the end of every transaction made each thread queue for the interpreter lock twice.
+            mine.woken.wait()
         if not mine.done:
-            try:
-                self._write(taken)
-            finally:
-                with self._changed:
-                    self._writing = False
-                    self._changed.notify_all()
+            self._lead()
         if mine.error is not None:
             raise mine.error
         return mine.recordings
+
+    def _lead(self) -> None:
+        """Write every save queued so far (this thread's among them), then hand the lead on."""
+        with self._lock:
+            taken, self._queue = self._queue, []
+        try:
+            self._write(taken)
+        finally:
+            for s in taken:
+                if not s.done:  # only if writing itself failed, outside any one save
+                    s.error, s.done = RuntimeError("the group commit failed"), True
+            with self._lock:
+                successor = self._queue[0] if self._queue else None
+                self._writing = successor is not None
+            # The next transaction first: its writers have waited longest.
+            if successor is not None:
+                successor.woken.set()
+            for s in taken:
+                s.woken.set()
 
     def _write(self, saves: list[_Save]) -> None:
         if len(saves) > 1:
