@@ -6,7 +6,10 @@ many threads therefore queue for it one transaction at a time: sixteen clients
 submitting figures reached about 115 writes/s (docs/performance.md). Here the
 first saver to find nobody writing becomes the leader and writes, in one
 transaction, its own events and those of every saver that queued while the
-previous transaction was being written. A lone writer waits for nothing.
+previous transaction was being written. A lone writer waits for nothing. When
+a transaction ends, the lead passes to the first saver queued behind it, and
+each waiting thread is woken exactly once: when its save is done, or when it is
+to write the next transaction.
 
 If the combined transaction fails (one of its aggregates was changed by
 another process, say), every save in it is retried alone, so each caller gets
