@@ -7,7 +7,7 @@ rows can be "committed" while a stream is replaying.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -73,6 +73,16 @@ async def joined(feed: Feed, stream: AsyncIterator[Any], subscribers: int) -> as
     return first
 
 
+async def goes_live(feed: Feed, table: MemoryTable, stream: AsyncGenerator[Any, None], position: int) -> None:
+    """After its replay the stream joins the live fan-out, and a row committed then reaches it; then stop."""
+    live = await joined(feed, stream, 1)
+    table.add(position)
+    feed.poke(position)
+    assert await live == (position, "Q1")
+    await stream.aclose()
+    await feed.stop()
+
+
 async def take(stream: AsyncIterator[Any], count: int) -> list[Any]:
     async with asyncio.timeout(5):
         return [await anext(stream) for _ in range(count)]
@@ -111,12 +121,7 @@ async def test_a_resumed_stream_replays_then_goes_live_without_gap_or_duplicate(
     table.before_read = commit_during_replay
     stream = feed.stream((2, "Q1"), {})
     assert await take(stream, 4) == [(3, "Q1"), (4, "Q1"), (5, "Q1"), (6, "Q1")]
-    live = await joined(feed, stream, 1)
-    table.add(7)
-    feed.poke(7)
-    assert await live == (7, "Q1")
-    await stream.aclose()
-    await feed.stop()
+    await goes_live(feed, table, stream, 7)
 
 
 async def test_a_cursor_ahead_of_this_process_skips_what_it_has_already_had() -> None:
@@ -209,12 +214,7 @@ async def test_a_resumed_stream_gets_every_row_after_its_cursor_though_nobody_wa
     await asyncio.sleep(0.01)
     stream = feed.stream((2, "Q1"), {})
     assert await take(stream, 3) == [(3, "Q1"), (4, "Q1"), (5, "Q1")]
-    live = await joined(feed, stream, 1)
-    table.add(6)
-    feed.poke(6)
-    assert await live == (6, "Q1")
-    await stream.aclose()
-    await feed.stop()
+    await goes_live(feed, table, stream, 6)
 
 
 async def test_a_row_committed_while_a_stream_skips_ahead_reaches_it_without_another_notice() -> None:
