@@ -8,7 +8,7 @@ such documents parsed, validated and kept would hold hundreds of MB. Clients rep
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from graphql.language.parser import parse
 from strawberry.extensions import ParserCache, ValidationCache
@@ -18,28 +18,35 @@ from strawberry.schema.schema import validate_document
 LONGEST = 20_000
 
 
-def _short(query: str | None) -> bool:
-    return len(query or "") <= LONGEST
+def _cached_if_short(
+    query: str | None, cached: Callable[[], Iterator[None]], uncached: Callable[[], None]
+) -> Iterator[None]:
+    """A hook's steps: strawberry's cached ones for a short document, else the work done uncached."""
+    if len(query or "") <= LONGEST:
+        yield from cached()
+        return
+    uncached()
+    yield
 
 
 class ShortParserCache(ParserCache):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
-        if _short(context.query):
-            yield from super().on_parse()
-            return
-        context.graphql_document = parse(context.query, **context.parse_options)  # type: ignore[arg-type]
-        yield
+
+        def uncached() -> None:
+            context.graphql_document = parse(context.query, **context.parse_options)  # type: ignore[arg-type]
+
+        yield from _cached_if_short(context.query, super().on_parse, uncached)
 
 
 class ShortValidationCache(ValidationCache):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
-        if _short(context.query):
-            yield from super().on_validate()
-            return
-        assert context.graphql_document is not None  # parsed just before, or parsing failed and this is not run
-        context.pre_execution_errors = validate_document(
-            context.schema._schema, context.graphql_document, context.validation_rules
-        )
-        yield
+
+        def uncached() -> None:
+            assert context.graphql_document is not None  # parsed just before, or parsing failed and this is not run
+            context.pre_execution_errors = validate_document(
+                context.schema._schema, context.graphql_document, context.validation_rules
+            )
+
+        yield from _cached_if_short(context.query, super().on_validate, uncached)
