@@ -1,4 +1,4 @@
-"""Every performance figure of issue 7 in one table, from one fresh database.
+"""Every performance figure and its target in one table, from one fresh database.
 
     python -m bench                      # --size small (default, a few minutes) | medium | national
 

@@ -1,1 +1,1 @@
-"""The pure domain of Measure Ledger: aggregates, events and the rules of spec/domain.md."""
+"""The pure domain of Measure Ledger: aggregates, events and the rules of docs/rules.md."""

@@ -1,4 +1,4 @@
-"""The rules of spec/domain.md as pure functions: comparison, change, status, discrepancy.
+"""The rules of docs/rules.md as pure functions: comparison, change, status, discrepancy.
 
 Projections and mutation payloads call these and nothing else, so a figure
 shows the same change and status wherever it is read.

@@ -2,7 +2,7 @@
 
 `measure_rows(measure_view(m))` recomputes every component in every quarter;
 this module recomputes what one event can reach, which the rules of
-spec/domain.md bound tightly:
+docs/rules.md bound tightly:
 
 - A figure's assessment depends on its own record, the baseline in force for
   its component, the definition, and the plan's discrepancy threshold. It

@@ -1,4 +1,4 @@
-"""GraphQL over HTTP: media types, status codes and error codes as the spec asks.
+"""GraphQL over HTTP: media types and status codes as the GraphQL-over-HTTP specification gives them.
 
 Clients that accept `application/graphql-response+json` get it, with 400 for
 a request that never reached execution; everyone else gets `application/json`

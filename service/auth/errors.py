@@ -22,7 +22,7 @@ class AuthenticationError(Exception):
 
 
 def coded(code: str, message: str, **extensions: Any) -> GraphQLError:
-    """A GraphQL error with `extensions.code` (one of the codes of docs' api.md) and any extra keys."""
+    """A GraphQL error with `extensions.code` (one of README.md's, "Using the API") and any extra keys."""
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 

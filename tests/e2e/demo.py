@@ -14,7 +14,7 @@ from service.settings import eventsourcing_env
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
 
-# spec/domain.md, "The 2012-13 report, checked by hand": measure, component, quarter, and the
+# docs/rules.md#changes, the 2012-13 plan checked by hand: measure, component, quarter, and the
 # computed change rounded half-up to one decimal place (as the API's `change` and the CSV give it)
 HAND_CHECKED = [
     ("2.1", "s27-notices", "Q1", "22.4"),

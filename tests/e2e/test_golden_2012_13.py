@@ -1,4 +1,4 @@
-"""The real 2012-13 plan through the API: the figures checked by hand in spec/domain.md, read over HTTP.
+"""The real 2012-13 plan through the API: the figures checked by hand in docs/rules.md, read over HTTP.
 
 The demo file is imported as `measure-ledger import` would, into a fresh
 database behind a live server; once the read model has caught up, the whole
@@ -82,7 +82,7 @@ def the_file() -> list[dict[str, Any]]:
     return [m for theme in document["themes"] for m in theme.get("measures", [])]
 
 
-# -- spec/domain.md, "The 2012-13 report, checked by hand" --------------------------
+# -- docs/rules.md, "The 2012-13 plan, checked by hand" -------------------------------
 
 
 @pytest.mark.parametrize(
@@ -104,7 +104,7 @@ def test_the_rates_of_3_4_are_its_fractions_worked_out_by_hand(
     assert D(found["measured"]).quantize(D("0.1"), rounding=ROUND_HALF_UP) == rate
 
 
-def test_exactly_the_discrepancies_listed_in_the_spec_are_flagged_and_no_others(
+def test_exactly_the_discrepancies_listed_in_the_rules_are_flagged_and_no_others(
     measures: dict[str, Measure],
 ) -> None:
     flagged: set[tuple[str, str, str]] = set()

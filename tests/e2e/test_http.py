@@ -1,4 +1,4 @@
-"""GraphQL over HTTP as the specification asks, and a dashboard at a fixed cost."""
+"""GraphQL over HTTP as the GraphQL-over-HTTP specification asks, and a dashboard at a fixed cost."""
 
 from __future__ import annotations
 

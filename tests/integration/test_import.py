@@ -111,7 +111,7 @@ def test_a_dry_run_lists_the_commands_and_writes_nothing(es_env: dict[str, str])
         ledger.close()
 
 
-# measure, component, quarter, comparison, computed change (rounded) — spec/domain.md, checked by hand
+# measure, component, quarter, comparison, computed change (rounded) — docs/rules.md#changes, checked by hand
 HAND_CHECKED = [
     ("2.1", "s27-notices", "Q1", D(98), D("22.4")),
     ("3.2", "stockton-town-centre", "Q1", D("126.5"), D("-0.4")),

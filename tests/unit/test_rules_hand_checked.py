@@ -1,4 +1,4 @@
-"""The 2012-13 report, checked by hand (spec/domain.md), reproduced by the rules."""
+"""The 2012-13 report, checked by hand (docs/rules.md#the-2012-13-plan-checked-by-hand), reproduced by the rules."""
 
 from __future__ import annotations
 
