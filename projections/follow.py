@@ -18,7 +18,6 @@ a short page ends the read. `then` (the hash chain) runs at most every
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -30,6 +29,7 @@ from psycopg.sql import SQL, Identifier
 from domain.ledger import Ledger
 from projections.current_state import CurrentState
 from projections.reading import EventReader
+from projections.stall import Stop
 
 PAGE = 500
 END = 2**63 - 1  # no upper bound: notification ids are bigints
@@ -42,7 +42,7 @@ def follow(
     ledger: Ledger,
     projection: CurrentState,
     conninfo: str,
-    stop: threading.Event,
+    stop: Stop,
     *,
     then: Callable[[], object] = lambda: None,
     idle_seconds: float = 1.0,

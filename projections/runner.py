@@ -10,7 +10,6 @@ from __future__ import annotations
 import gc
 import logging
 import sys
-import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, closing, contextmanager
@@ -28,6 +27,16 @@ from projections.current_state import NAME, CurrentState, CurrentStateView
 from projections.event_store import open_ledger
 from projections.follow import follow
 from projections.reading import EventReader
+from projections.stall import (
+    DEFAULT_STALL_SECONDS,
+    Holding,
+    StallWatch,
+    Stop,
+    Stopped,
+    holders,
+    observe,
+    replace,
+)
 from projections.tables import TABLES, VERSION
 
 log = logging.getLogger(__name__)
@@ -257,9 +266,20 @@ def _from_nothing(
     return rebuild_as_leader(env, progress)
 
 
+@dataclass(frozen=True)
+class Lock:
+    """A try of the leader's lock: whether it was won, and the session that tried (and holds it if won)."""
+
+    won: bool
+    session: psycopg.Connection[Any]
+
+    def __bool__(self) -> bool:
+        return self.won
+
+
 @contextmanager
-def leadership(env: Mapping[str, str], *, wait: bool = False) -> Iterator[bool]:
-    """Hold the projection's advisory lock for the block; yields whether it was won."""
+def leadership(env: Mapping[str, str], *, wait: bool = False) -> Iterator[Lock]:
+    """Hold the projection's advisory lock for the block; yields whether it was won (and its session)."""
     with psycopg.connect(conninfo(env), autocommit=True) as conn:
         if wait:
             conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
@@ -268,20 +288,15 @@ def leadership(env: Mapping[str, str], *, wait: bool = False) -> Iterator[bool]:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()
             won = bool(row and row[0])
         try:
-            yield won
+            yield Lock(won, conn)
         finally:
-            if won and not conn.closed:
+            if won and not conn.closed and not conn.broken:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
 
 
 # The sessions holding the leader's lock, read from pg_locks without trying the lock (which would make a
-# leader starting that moment wait for its next try). A bigint key is held as classid (its high half) and
-# objid (its low half), objsubid 1.
-_LEADER_LOCKS = (
-    "FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-    f" AND ((classid::bigint << 32) | objid::bigint) = {LOCK_KEY}"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
+# leader starting that moment wait for its next try).
+_LEADER_LOCKS = holders(LOCK_KEY)
 # An SQL expression: whether some process leads the projection.
 LEADER_HELD = f"EXISTS (SELECT {_LEADER_LOCKS})"
 
@@ -293,19 +308,50 @@ def leaders(conninfo: str) -> int:
     return int(row[0]) if row else 0
 
 
-def run_projection(env: Mapping[str, str], stop: threading.Event, retry_seconds: float = 2.0) -> None:
-    """Lead the projection whenever this process can win the lock, until stopped."""
+def run_projection(
+    env: Mapping[str, str],
+    stop: Stop,
+    retry_seconds: float = 2.0,
+    stall_seconds: float = DEFAULT_STALL_SECONDS,
+) -> None:
+    """Lead the projection whenever this process can win the lock, until stopped.
+
+    On standby, it replaces a leader that has made no progress for `stall_seconds` while events waited
+    (projections/stall.py).
+    """
+    watch = StallWatch(stall_seconds)
     while not stop.is_set():
+        replaced = False
         try:
-            with leadership(env) as leading:
-                if leading:
-                    _lead(env, stop)
+            with leadership(env) as lock:
+                if lock:
+                    _lead(env, Holding(stop, lock.session))
+                else:
+                    replaced = _replace_stalled(env, lock.session, watch)
+        except Stopped:
+            pass
         except Exception:
             log.exception("projection stopped; retrying in %.0f s", retry_seconds)
-        stop.wait(retry_seconds)
+        if not replaced:
+            stop.wait(retry_seconds)
 
 
-def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
+def _replace_stalled(env: Mapping[str, str], session: psycopg.Connection[Any], watch: StallWatch) -> bool:
+    leader = observe(session, LOCK_KEY, REBUILD_LOCK_KEY, Ledger.name, f"{NAME}_tracking")
+    if not watch.stalled(leader):
+        return False
+    assert leader is not None
+    log.warning(
+        "the projection leader (PostgreSQL session %s) has projected nothing for %.0f s with %s events waiting;"
+        " ending its session to take over",
+        leader.backend,
+        watch.stall_seconds,
+        leader.behind,
+    )
+    return replace(session, leader, LOCK_KEY)
+
+
+def _lead(env: Mapping[str, str], holding: Holding) -> None:
     # One thread does all the projecting: one connection each is plenty.
     env = {**env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "2"}
     ledger = open_ledger(env)
@@ -313,13 +359,14 @@ def _lead(env: Mapping[str, str], stop: threading.Event) -> None:
     chain = open_chain(env)
     try:
         catch_up_chain(ledger, chain)
-        _from_nothing(env, ledger, view)
+        # Both stop between transactions once this process is to stop leading.
+        _from_nothing(env, ledger, view, holding.check)
         projection = CurrentState(view, ledger)
-        catch_up(ledger, projection)
+        catch_up(ledger, projection, holding.check)
         # The hash chain (with its own tracking, projections/chain.py) follows the store a burst at a time
         # too, after the read model that writers wait for: one transaction per burst, not per event.
         log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
-        follow(ledger, projection, conninfo(env), stop, then=lambda: catch_up_chain(ledger, chain))
+        follow(ledger, projection, conninfo(env), holding, then=lambda: catch_up_chain(ledger, chain))
     finally:
         chain.datastore.close()
         view.datastore.close()

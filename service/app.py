@@ -139,7 +139,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         stop = threading.Event()
         projector: threading.Thread | None = None
         if settings.run_projection:
-            projector = threading.Thread(target=run_projection, args=(env, stop), name="projection", daemon=True)
+            projector = threading.Thread(
+                target=run_projection,
+                args=(env, stop),
+                kwargs={"stall_seconds": settings.leader_stall_seconds},
+                name="projection",
+                daemon=True,
+            )
             projector.start()
         jwt_settings = JwtSettings.from_env()
         view.services = Services(

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -225,16 +223,12 @@ def _demo_token(settings: Settings, url: str) -> str:
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     from projections.orphans import exit_with_parent
     from projections.runner import run_projection
+    from service.stopping import stop_on_signals
 
     exit_with_parent()  # started by `serve`: ends with it, however it ends
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals()
     with database(settings) as url:
-        try:
-            run_projection(eventsourcing_env(url), stop)
-        except KeyboardInterrupt:
-            stop.set()
+        run_projection(eventsourcing_env(url), stop, stall_seconds=settings.leader_stall_seconds)
     return 0
 
 

@@ -7,7 +7,8 @@ second (docs/performance.md).
 
 Nothing is lost if it dies: every web process still runs the projection's runner on standby, trying
 the leader's advisory lock every two seconds (projections/runner.py `run_projection`), so one of them
-takes the lead, as it would among many service processes sharing one database.
+takes the lead, as it would among many service processes sharing one database. Nor if it wedges: a
+process on standby replaces a leader that projects nothing while events wait (projections/stall.py).
 """
 
 from __future__ import annotations

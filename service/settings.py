@@ -9,6 +9,8 @@ from pathlib import Path
 
 import psycopg.conninfo
 
+from projections.stall import DEFAULT_STALL_SECONDS
+
 DEFAULT_DATA_DIR = Path(".measure-ledger")
 
 
@@ -26,6 +28,8 @@ class Settings:
     graphiql: bool = True
     allowed_origins: tuple[str, ...] = ()
     write_wait_seconds: float = 10.0
+    # A leader that projects nothing this long while events wait is replaced (projections/stall.py).
+    leader_stall_seconds: float = DEFAULT_STALL_SECONDS
     pool_size: int = 10
     subscription_buffer: int = 1000
     max_subscriptions_per_connection: int = 20
@@ -58,6 +62,7 @@ class Settings:
             graphiql=_flag(env, "ML_GRAPHIQL", not production),
             allowed_origins=origins,
             write_wait_seconds=float(env.get("ML_WRITE_WAIT_SECONDS", "10")),
+            leader_stall_seconds=float(env.get("ML_LEADER_STALL_SECONDS", str(DEFAULT_STALL_SECONDS))),
             pool_size=int(env.get("ML_POOL_SIZE", "10")),
             subscription_buffer=int(env.get("ML_SUBSCRIPTION_BUFFER", "1000")),
             max_subscriptions_per_connection=int(env.get("ML_MAX_SUBSCRIPTIONS_PER_CONNECTION", "20")),
