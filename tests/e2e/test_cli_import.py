@@ -23,6 +23,8 @@ from service.settings import eventsourcing_env
 from service.tokens import create_token
 from tests.e2e.demo import DEMO
 
+pytestmark = pytest.mark.slow  # runs the CLI in a process of its own
+
 CLI = Path(sys.executable).with_name("measure-ledger")
 ACTOR = "importer@stockton.gov.uk"
 HEADER = "measure,component,value,numerator,denominator,reported_change,commentary,unavailable_reason\n"

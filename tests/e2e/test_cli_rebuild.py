@@ -7,9 +7,12 @@ import re
 from uuid import UUID
 
 import psycopg
+import pytest
 
 from tests.e2e.demo import DEMO
 from tests.e2e.test_cli_import import ACTOR, run
+
+pytestmark = pytest.mark.slow  # runs the CLI's rebuild in processes of its own
 
 REBUILT = re.compile(r"^rebuilt the read model from (\d+) events$")
 

@@ -37,6 +37,8 @@ from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient, LiveServer
 from tests.e2e.principals import event_count
 
+pytestmark = pytest.mark.slow  # hundreds of generated requests
+
 EXAMPLES = int(os.environ.get("ML_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
     max_examples=EXAMPLES,

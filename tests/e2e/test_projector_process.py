@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pytest
 
 from projections.runner import LOCK_KEY, leaders
 from service.tokens import create_token
@@ -20,6 +21,8 @@ from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
 from tests.e2e.processes import interrupt
 from tests.e2e.test_serve_command import free_port
+
+pytestmark = pytest.mark.slow  # runs `serve` and its projector process, and kills them
 
 CLI = Path(sys.executable).with_name("measure-ledger")
 PLANS = "{ plans { id } }"

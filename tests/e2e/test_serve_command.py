@@ -14,9 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.e2e.live import GraphQLClient
 from tests.e2e.processes import interrupt
+
+pytestmark = pytest.mark.slow  # runs `measure-ledger serve` with an embedded PostgreSQL
 
 CLI = Path(sys.executable).with_name("measure-ledger")
 

@@ -30,6 +30,8 @@ from tests.e2e.live import GraphQLClient
 from tests.e2e.processes import ServiceProcess, start_all
 from tests.e2e.ws_client import graphql_ws
 
+pytestmark = pytest.mark.slow  # runs several service processes, and restarts them
+
 STATUS_CHANGED = """subscription($planId: ID, $measureId: ID, $after: String) {
   statusChanged(planId: $planId, measureId: $measureId, after: $after) {
     cursor position recordedAt actor planId measureId measureNumber quarter from to reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -450,14 +449,13 @@ def test_a_file_of_50_mb_is_refused_before_it_is_read(tmp_path: Path) -> None:
     path = tmp_path / "huge.yaml"
     with path.open("wb") as stream:
         stream.write(SMALL.encode())
-        stream.write((b"# padding " + b"x" * 1013 + b"\n") * (50 * 1024))
-    started = time.perf_counter()
+        # Not UTF-8, nor YAML: decoding or parsing any of it would be refused for that instead.
+        stream.write((b"\xff padding " + b"x" * 1013 + b"\n") * (50 * 1024))
 
     with pytest.raises(PlanFileError) as refused:
         load_plan_file(path)
 
-    assert time.perf_counter() - started < 1
-    assert refused.value.problems[0].expected == "the plan file is 50.0 MB; the limit is 20 MB: split it"
+    assert [p.expected for p in refused.value.problems] == ["the plan file is 50.0 MB; the limit is 20 MB: split it"]
 
 
 def test_invalid_yaml_is_refused_with_its_line(tmp_path: Path) -> None:

@@ -24,6 +24,8 @@ from projections.tables import TABLES, VERSION
 from tests.integration.given import OFFICER, a_measure, a_plan
 from tests.integration.test_projection import position, record_a_year, snapshot
 
+pytestmark = pytest.mark.slow  # rebuilds in shares, a process each
+
 
 def index_name(statement: str) -> str:
     found = re.search(r"CREATE INDEX IF NOT EXISTS (\w+) ON", statement)

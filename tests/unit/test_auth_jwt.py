@@ -113,7 +113,14 @@ async def test_expired_tokens_are_refused(verify: JwtVerifier, algorithm: str, k
 
 
 async def test_expiry_has_a_small_leeway_for_clock_skew(verify: JwtVerifier) -> None:
-    await verify.verify(sign(claims(exp=int(time.time()) - 5)))
+    leeway = int(verify.settings.leeway_seconds)
+    just_expired = sign(claims(exp=int(time.time()) - 5))
+    past_the_leeway = sign(claims(exp=int(time.time()) - leeway - 5))
+    without_leeway = JwtVerifier(settings(leeway_seconds=0), keys=KeySource.from_dict(JWKS))
+
+    assert (await verify.verify(just_expired)).name == "c0ffee-1234"
+    assert await refused(verify, past_the_leeway) == "the token has expired"
+    assert await refused(without_leeway, just_expired) == "the token has expired"
 
 
 @pytest.mark.parametrize(
