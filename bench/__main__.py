@@ -32,6 +32,7 @@ from bench import audit
 from bench.generate import SIZES, Size, actor, generate
 from bench.latency import DASHBOARD
 from bench.server import BIN, free_port, fresh_database, percentile, projector_pid, uvicorn_process
+from domain.commands import ReviseFigure, SubmitFigure
 from domain.ledger import Ledger, Request
 from domain.measure import Measure, parse_definition
 from domain.plan import Plan
@@ -191,7 +192,7 @@ def submit_in_process(ledger: Ledger, measures: list[UUID]) -> list[float]:
         for q in Quarter:
             for c in ("c0", "c1", "c2", "c3"):
                 began = time.perf_counter()
-                ledger.submit_figure(BENCH, mid, c, q, parse_amount("950", None, None))
+                ledger.handle(SubmitFigure(mid, c, q, parse_amount("950", None, None)), BENCH)
                 found.append((time.perf_counter() - began) * 1000)
     return found
 
@@ -202,7 +203,9 @@ def lag(ledger: Ledger, database_url: str, measures: list[UUID], samples: int = 
     with psycopg.connect(database_url, autocommit=True) as conn:
         for n in range(samples):
             mid = measures[n % len(measures)]
-            w = ledger.revise_figure(BENCH, mid, "c0", Quarter.Q1, parse_amount(str(960 + n), None, None), reason="lag")
+            w = ledger.handle(
+                ReviseFigure(mid, "c0", Quarter.Q1, parse_amount(str(960 + n), None, None), reason="lag"), BENCH
+            )
             committed = time.perf_counter()
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:

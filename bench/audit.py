@@ -29,6 +29,7 @@ import httpx
 import psycopg
 
 from bench.server import fresh_database, percentile, uvicorn_process
+from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline, SubmitFigure
 from domain.ledger import Ledger, Request
 from domain.measure import parse_definition
 from domain.values import Basis, Direction, Quarter, parse_amount
@@ -56,15 +57,17 @@ TRAIL = """query($actor: String!, $order: AuditOrder!, $first: Int) {
 
 def record(ledger: Ledger) -> tuple[str, str]:
     """A plan with measure 5.1 (one figure, never revised) and 5.2 (one figure revised 999 times)."""
-    plan = ledger.create_plan(
+    plan = ledger.handle(
+        CreatePlan(
+            partnership="SSP",
+            title="Bench plan",
+            year="2012-13",
+            period_start=date(2012, 4, 1),
+            period_end=date(2013, 3, 31),
+        ),
         OFFICER,
-        partnership="SSP",
-        title="Bench plan",
-        year="2012-13",
-        period_start=date(2012, 4, 1),
-        period_end=date(2013, 3, 31),
     )
-    ledger.add_theme(OFFICER, plan.id, code="5", title="Criminal damage")
+    ledger.handle(AddTheme(plan.id, code="5", title="Criminal damage"), OFFICER)
     ids = []
     for number in ("5.1", "5.2"):
         definition = parse_definition(
@@ -76,9 +79,9 @@ def record(ledger: Ledger) -> tuple[str, str]:
             unit=None,
             components=[("total", "Total")],
         )
-        m = ledger.define_measure(OFFICER, plan.id, theme_code="5", number=number, definition=definition)
-        ledger.set_baseline(OFFICER, m.id, "total", parse_amount("2472", None, None))
-        ledger.submit_figure(OFFICER, m.id, "total", Quarter.Q2, parse_amount("995", None, None))
+        m = ledger.handle(DefineMeasure(plan.id, theme_code="5", number=number, definition=definition), OFFICER)
+        ledger.handle(SetBaseline(m.id, "total", parse_amount("2472", None, None)), OFFICER)
+        ledger.handle(SubmitFigure(m.id, "total", Quarter.Q2, parse_amount("995", None, None)), OFFICER)
         ids.append(str(m.id))
     # Revised on one loaded aggregate, saved every 100 revisions: loading it for each of a
     # thousand revisions would replay it a thousand times (the benchmark is of reads).

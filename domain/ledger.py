@@ -1,20 +1,19 @@
-"""The Ledger application: one method per use case — load, call, save.
+"""The Ledger application: each command is carried out as load, call, save.
 
-It imports no database driver: the persistence module comes from settings
+A command (domain/commands.py) names the aggregate it changes; the Ledger loads
+it, calls the aggregate's method with the command's values, and saves the
+events, with the command's idempotency key in the same transaction. It imports
+no database driver: the persistence module comes from settings
 (`PERSISTENCE_MODULE=eventsourcing.postgres` and the `POSTGRES_*` variables).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import time
 from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -22,18 +21,36 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
+from domain.commands import (
+    AddTheme,
+    ClearStatusOverride,
+    Command,
+    CreatePlan,
+    DefineMeasure,
+    MarkFigureUnavailable,
+    MeasureCommand,
+    OverrideStatus,
+    RedefineMeasure,
+    ResetBaseline,
+    ReviseFigure,
+    SetBaseline,
+    SubmitFigure,
+    UpdateCommentary,
+)
 from domain.errors import ConflictError, DomainError, NotFoundError, ValidationError
 from domain.group_commit import GroupCommit, collected
 from domain.idempotency import IdempotencyKey
-from domain.measure import Definition, Measure
+from domain.measure import Measure
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
-from domain.values import MAX_LABEL, Amount, Quarter, Status, required_text
+from domain.values import MAX_LABEL, required_text
 
 A = TypeVar("A", bound=Aggregate)
 # A write that names no version is retried on a fresh load when another lands
 # first; a few concurrent officers on one measure settle within these.
 RETRIES = 10
+# The input field that names each kind of aggregate, for errors.
+ID_FIELD: dict[type[Aggregate], str] = {Plan: "planId", Measure: "measureId"}
 
 
 @dataclass(frozen=True)
@@ -78,46 +95,52 @@ class Ledger(Application[UUID]):
         self._notify(recordings)
         return recordings
 
-    # -- plans ----------------------------------------------------------------
-
-    def create_plan(
-        self,
-        req: Request,
-        *,
-        partnership: object,
-        title: object,
-        year: object,
-        period_start: date,
-        period_end: date,
-        discrepancy_threshold: Decimal | None = None,
-    ) -> Written:
-        args = dict(
-            partnership=partnership,
-            title=title,
-            year=year,
-            start=period_start,
-            end=period_end,
-            threshold=discrepancy_threshold,
-        )
-        if (found := self._replay(req, "createPlan", args)) is not None:
+    def handle(self, command: Command, req: Request) -> Written:
+        """Carry out `command` for `req.actor`: once, however often it is sent again under one idempotency key."""
+        if (found := self._replay(command, req)) is not None:
             return found
+        match command:
+            case CreatePlan():
+                return self._create_plan(command, req)
+            case DefineMeasure():
+                return self._define_measure(command, req)
+            case AddTheme():
+                return self._change(
+                    Plan,
+                    command.plan_id,
+                    command,
+                    req,
+                    lambda plan: plan.add_theme(code=command.code, title=command.title, actor=req.actor),
+                )
+            case MeasureCommand():
+                return self._change(
+                    Measure, command.measure_id, command, req, lambda m: change_measure(m, command, req.actor)
+                )
+        raise TypeError(f"the ledger has no handler for {command!r}")
+
+    def get_plan(self, plan_id: UUID) -> Plan:
+        return self._get(Plan, plan_id)
+
+    def get_measure(self, measure_id: UUID) -> Measure:
+        return self._get(Measure, measure_id)
+
+    def _create_plan(self, c: CreatePlan, req: Request) -> Written:
+        threshold = DEFAULT_DISCREPANCY_THRESHOLD if c.discrepancy_threshold is None else c.discrepancy_threshold
         plan = Plan.create(
-            partnership=partnership,
-            title=title,
-            year=year,
-            period_start=period_start,
-            period_end=period_end,
-            discrepancy_threshold=(
-                DEFAULT_DISCREPANCY_THRESHOLD if discrepancy_threshold is None else discrepancy_threshold
-            ),
+            partnership=c.partnership,
+            title=c.title,
+            year=c.year,
+            period_start=c.period_start,
+            period_end=c.period_end,
+            discrepancy_threshold=threshold,
             actor=req.actor,
         )
         try:
-            return self._save(req, "createPlan", args, plan)
+            return self._save(req, c, plan)
         except IntegrityError:
-            if (found := self._replay(req, "createPlan", args)) is not None:
+            if (found := self._replay(c, req)) is not None:
                 return found
-            existing = self._get(Plan, plan.id, "id")
+            existing = self.get_plan(plan.id)
             raise ConflictError(
                 "title",
                 f"partnership {existing.partnership!r} already has a plan titled {existing.title!r}"
@@ -125,53 +148,25 @@ class Ledger(Application[UUID]):
                 existing.version,
             ) from None
 
-    def add_theme(self, req: Request, plan_id: UUID, *, code: object, title: object) -> Written:
-        args = dict(plan=plan_id, code=code, title=title)
-        return self._change(
-            req,
-            "addTheme",
-            args,
-            Plan,
-            plan_id,
-            "planId",
-            lambda p: p.add_theme(code=code, title=title, actor=req.actor),
-        )
-
-    def get_plan(self, plan_id: UUID) -> Plan:
-        return self._get(Plan, plan_id, "planId")
-
-    # -- measures -------------------------------------------------------------
-
-    def define_measure(
-        self,
-        req: Request,
-        plan_id: UUID,
-        *,
-        theme_code: object,
-        number: object,
-        definition: Definition,
-    ) -> Written:
-        args = dict(plan=plan_id, theme=theme_code, number=number, definition=definition)
-        if (found := self._replay(req, "defineMeasure", args)) is not None:
-            return found
-        plan = self.get_plan(plan_id)
-        self._check_version(plan, req.expected_version, "planId")
-        code = required_text(theme_code, "themeCode", limit=MAX_LABEL)
+    def _define_measure(self, c: DefineMeasure, req: Request) -> Written:
+        plan = self.get_plan(c.plan_id)
+        self._check_version(plan, req.expected_version)
+        code = required_text(c.theme_code, "themeCode", limit=MAX_LABEL)
         if plan.theme(code) is None:
             known = ", ".join(t.code for t in plan.themes) or "none yet"
             raise NotFoundError("themeCode", f"plan has no theme {code!r} (it has {known})", code)
         measure = Measure.define(
             plan_id=plan.id,
             theme_code=code,
-            number=number,
-            definition=definition,
+            number=c.number,
+            definition=c.definition,
             discrepancy_threshold=plan.discrepancy_threshold,
             actor=req.actor,
         )
         try:
-            return self._save(req, "defineMeasure", args, measure)
+            return self._save(req, c, measure)
         except IntegrityError:
-            if (found := self._replay(req, "defineMeasure", args)) is not None:
+            if (found := self._replay(c, req)) is not None:
                 return found
             existing = self.get_measure(measure.id)
             raise ConflictError(
@@ -180,228 +175,14 @@ class Ledger(Application[UUID]):
                 existing.version,
             ) from None
 
-    def get_measure(self, measure_id: UUID) -> Measure:
-        return self._get(Measure, measure_id, "measureId")
-
-    def redefine_measure(self, req: Request, measure_id: UUID, definition: Definition, *, reason: object) -> Written:
-        return self._measure(
-            req,
-            "redefineMeasure",
-            measure_id,
-            dict(d=definition, reason=reason),
-            lambda m: m.redefine(definition, reason=reason, actor=req.actor),
-        )
-
-    def set_baseline(
-        self,
-        req: Request,
-        measure_id: UUID,
-        component: object,
-        amount: Amount,
-        *,
-        period: object = None,
-        profile: list[object] | None = None,
-        note: object = None,
-    ) -> Written:
-        args = dict(c=component, a=amount, period=period, profile=profile, note=note)
-        return self._measure(
-            req,
-            "setBaseline",
-            measure_id,
-            args,
-            lambda m: m.set_baseline(
-                component,
-                amount,
-                period=period,
-                profile=profile,
-                note=note,
-                actor=req.actor,
-            ),
-        )
-
-    def reset_baseline(
-        self,
-        req: Request,
-        measure_id: UUID,
-        component: object,
-        amount: Amount,
-        *,
-        reason: object,
-        period: object = None,
-        profile: list[object] | None = None,
-        note: object = None,
-    ) -> Written:
-        args = dict(
-            c=component,
-            a=amount,
-            period=period,
-            profile=profile,
-            note=note,
-            reason=reason,
-        )
-        return self._measure(
-            req,
-            "resetBaseline",
-            measure_id,
-            args,
-            lambda m: m.reset_baseline(
-                component,
-                amount,
-                reason=reason,
-                period=period,
-                profile=profile,
-                note=note,
-                actor=req.actor,
-            ),
-        )
-
-    def submit_figure(
-        self,
-        req: Request,
-        measure_id: UUID,
-        component: object,
-        quarter: Quarter,
-        amount: Amount,
-        *,
-        reported_change: object = None,
-        commentary: object = None,
-    ) -> Written:
-        args = dict(c=component, q=quarter, a=amount, rc=reported_change, text=commentary)
-        return self._measure(
-            req,
-            "submitFigure",
-            measure_id,
-            args,
-            lambda m: m.submit_figure(
-                component,
-                quarter,
-                amount,
-                reported_change=reported_change,
-                commentary=commentary,
-                actor=req.actor,
-            ),
-        )
-
-    def revise_figure(
-        self,
-        req: Request,
-        measure_id: UUID,
-        component: object,
-        quarter: Quarter,
-        amount: Amount,
-        *,
-        reason: object,
-        reported_change: object = None,
-        commentary: object = None,
-    ) -> Written:
-        args = dict(
-            c=component,
-            q=quarter,
-            a=amount,
-            rc=reported_change,
-            text=commentary,
-            reason=reason,
-        )
-        return self._measure(
-            req,
-            "reviseFigure",
-            measure_id,
-            args,
-            lambda m: m.revise_figure(
-                component,
-                quarter,
-                amount,
-                reason=reason,
-                reported_change=reported_change,
-                commentary=commentary,
-                actor=req.actor,
-            ),
-        )
-
-    def mark_figure_unavailable(
-        self,
-        req: Request,
-        measure_id: UUID,
-        component: object,
-        quarter: Quarter,
-        *,
-        reason: object,
-    ) -> Written:
-        args = dict(c=component, q=quarter, reason=reason)
-        return self._measure(
-            req,
-            "markFigureUnavailable",
-            measure_id,
-            args,
-            lambda m: m.mark_figure_unavailable(component, quarter, reason=reason, actor=req.actor),
-        )
-
-    def update_commentary(self, req: Request, measure_id: UUID, quarter: Quarter, commentary: object) -> Written:
-        args = dict(q=quarter, text=commentary)
-        return self._measure(
-            req,
-            "updateCommentary",
-            measure_id,
-            args,
-            lambda m: m.update_commentary(quarter, commentary, actor=req.actor),
-        )
-
-    def override_status(
-        self,
-        req: Request,
-        measure_id: UUID,
-        quarter: Quarter,
-        status: Status,
-        *,
-        reason: object,
-    ) -> Written:
-        args = dict(q=quarter, s=status, reason=reason)
-        return self._measure(
-            req,
-            "overrideStatus",
-            measure_id,
-            args,
-            lambda m: m.override_status(quarter, status, reason=reason, actor=req.actor),
-        )
-
-    def clear_status_override(self, req: Request, measure_id: UUID, quarter: Quarter, *, reason: object) -> Written:
-        args = dict(q=quarter, reason=reason)
-        return self._measure(
-            req,
-            "clearStatusOverride",
-            measure_id,
-            args,
-            lambda m: m.clear_status_override(quarter, reason=reason, actor=req.actor),
-        )
-
     # -- the load, call, save cycle --------------------------------------------
-
-    def _measure(
-        self,
-        req: Request,
-        command: str,
-        measure_id: UUID,
-        args: dict[str, Any],
-        call: Callable[[Measure], None],
-    ) -> Written:
-        return self._change(
-            req,
-            command,
-            dict(args, measure=measure_id),
-            Measure,
-            measure_id,
-            "measureId",
-            call,
-        )
 
     def _change(
         self,
-        req: Request,
-        command: str,
-        args: dict[str, Any],
         kind: type[A],
         aggregate_id: UUID,
-        field: str,
+        command: Command,
+        req: Request,
         call: Callable[[A], None],
     ) -> Written:
         """Load, call, save; a concurrent write is retried unless the client named a version.
@@ -413,13 +194,12 @@ class Ledger(Application[UUID]):
         store's state. A refusal decided on the cached state (a conflict with `expectedVersion`, a
         figure not there yet) is decided again from the store's state before it is given.
         """
-        if (found := self._replay(req, command, args)) is not None:
-            return found
+        field = ID_FIELD[kind]
         fresh = False  # whether `aggregate` was brought up to date from the store
         for attempt in range(RETRIES):
-            aggregate, fresh = self._load(kind, aggregate_id, field, fresh)
+            aggregate, fresh = self._load(kind, aggregate_id, fresh)
             try:
-                self._check_version(aggregate, req.expected_version, field)
+                self._check_version(aggregate, req.expected_version)
                 call(aggregate)
             except DomainError:
                 if fresh:
@@ -427,30 +207,30 @@ class Ledger(Application[UUID]):
                 fresh = True
                 continue
             try:
-                return self._save(req, command, args, aggregate)
+                return self._save(req, command, aggregate)
             except IntegrityError:
-                if (found := self._replay(req, command, args)) is not None:
+                if (found := self._replay(command, req)) is not None:
                     return found
                 if not fresh:
                     # The cache may have been behind another process's write: try again from the store.
                     fresh = True
                     continue
                 if req.expected_version is not None:
-                    current = self._get(kind, aggregate_id, field).version
+                    current = self._get(kind, aggregate_id).version
                     raise ConflictError(
                         "expectedVersion",
                         f"{field} {aggregate_id} is at version {current}, not {req.expected_version}",
                         current,
                     ) from None
                 time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
-        current = self._get(kind, aggregate_id, field).version
+        current = self._get(kind, aggregate_id).version
         raise ConflictError(
             "expectedVersion",
             f"{field} {aggregate_id} kept changing; retry at version {current}",
             current,
         )
 
-    def _load(self, kind: type[A], aggregate_id: UUID, field: str, fresh: bool) -> tuple[A, bool]:
+    def _load(self, kind: type[A], aggregate_id: UUID, fresh: bool) -> tuple[A, bool]:
         """A copy of the cached aggregate unless `fresh` is asked for or it is not cached; else `_get`'s.
 
         Returns the aggregate and whether it was brought up to date from the store.
@@ -464,16 +244,16 @@ class Ledger(Application[UUID]):
             if isinstance(cached, kind):
                 # Copied, as the repository copies what it hands out: a refused command must not touch the cache.
                 return deepcopy(cached), False
-        return self._get(kind, aggregate_id, field), True
+        return self._get(kind, aggregate_id), True
 
-    def _save(self, req: Request, command: str, args: dict[str, Any], aggregate: Aggregate) -> Written:
+    def _save(self, req: Request, command: Command, aggregate: Aggregate) -> Written:
         items: list[Aggregate] = [aggregate]
         if req.idempotency_key:
             items.append(
                 IdempotencyKey.use(
                     actor=req.actor,
                     key=req.idempotency_key,
-                    fingerprint=_fingerprint(command, args),
+                    fingerprint=command.fingerprint(),
                     target_id=aggregate.id,
                     target_version=aggregate.version,
                 )
@@ -498,7 +278,7 @@ class Ledger(Application[UUID]):
         if cache is not None and self.repository.fastforward:
             cache.put(aggregate.id, aggregate)
 
-    def _replay(self, req: Request, command: str, args: dict[str, Any]) -> Written | None:
+    def _replay(self, command: Command, req: Request) -> Written | None:
         """The first result of a write already made under this idempotency key."""
         if not req.idempotency_key:
             return None
@@ -507,7 +287,7 @@ class Ledger(Application[UUID]):
             used: IdempotencyKey = self.repository.get(IdempotencyKey.create_id(req.actor, key))
         except AggregateNotFoundError:
             return None
-        if used.fingerprint != _fingerprint(command, args):
+        if used.fingerprint != command.fingerprint():
             raise ValidationError(
                 "idempotencyKey",
                 f"{key!r} was already used for a different request",
@@ -515,7 +295,7 @@ class Ledger(Application[UUID]):
             )
         return Written(used.target_id, used.target_version, None, replayed=True)
 
-    def _get(self, kind: type[A], aggregate_id: UUID, field: str) -> A:
+    def _get(self, kind: type[A], aggregate_id: UUID) -> A:
         found: Aggregate | None
         try:
             found = self.repository.get(aggregate_id)
@@ -523,22 +303,59 @@ class Ledger(Application[UUID]):
             found = None
         if not isinstance(found, kind):
             raise NotFoundError(
-                field,
+                ID_FIELD[kind],
                 f"no {kind.__name__.lower()} with id {aggregate_id}",
                 str(aggregate_id),
             )
         return found
 
     @staticmethod
-    def _check_version(aggregate: Aggregate, expected: int | None, field: str) -> None:
+    def _check_version(aggregate: Aggregate, expected: int | None) -> None:
         if expected is not None and expected != aggregate.version:
             raise ConflictError(
                 "expectedVersion",
-                f"{field} {aggregate.id} is at version {aggregate.version}, not {expected}",
+                f"{ID_FIELD[type(aggregate)]} {aggregate.id} is at version {aggregate.version}, not {expected}",
                 aggregate.version,
             )
 
 
-def _fingerprint(command: str, args: dict[str, Any]) -> str:
-    payload = json.dumps([command, args], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+def change_measure(measure: Measure, c: MeasureCommand, actor: str) -> None:
+    """Call the Measure method `c` asks for, with `c`'s values: what each measure command does."""
+    match c:
+        case RedefineMeasure():
+            measure.redefine(c.definition, reason=c.reason, actor=actor)
+        case SetBaseline():
+            measure.set_baseline(c.component, c.amount, period=c.period, profile=c.profile, note=c.note, actor=actor)
+        case ResetBaseline():
+            measure.reset_baseline(
+                c.component, c.amount, reason=c.reason, period=c.period, profile=c.profile, note=c.note, actor=actor
+            )
+        case SubmitFigure():
+            measure.submit_figure(
+                c.component,
+                c.quarter,
+                c.amount,
+                reported_change=c.reported_change,
+                commentary=c.commentary,
+                actor=actor,
+            )
+        case ReviseFigure():
+            measure.revise_figure(
+                c.component,
+                c.quarter,
+                c.amount,
+                reason=c.reason,
+                reported_change=c.reported_change,
+                commentary=c.commentary,
+                actor=actor,
+            )
+        case MarkFigureUnavailable():
+            measure.mark_figure_unavailable(c.component, c.quarter, reason=c.reason, actor=actor)
+        case UpdateCommentary():
+            measure.update_commentary(c.quarter, c.commentary, actor=actor)
+        case OverrideStatus():
+            measure.override_status(c.quarter, c.status, reason=c.reason, actor=actor)
+        case ClearStatusOverride():
+            measure.clear_status_override(c.quarter, reason=c.reason, actor=actor)
+        case _:
+            raise TypeError(f"no Measure method for {c!r}")

@@ -9,6 +9,7 @@ after `mark_figure_unavailable`, when the figure arriving late is a submission.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -330,7 +331,7 @@ class Measure(Aggregate):
         amount: Amount,
         *,
         period: object = None,
-        profile: list[object] | None = None,
+        profile: Sequence[object] | None = None,
         note: object = None,
         actor: str,
     ) -> None:
@@ -355,7 +356,7 @@ class Measure(Aggregate):
         *,
         reason: object,
         period: object = None,
-        profile: list[object] | None = None,
+        profile: Sequence[object] | None = None,
         note: object = None,
         actor: str,
     ) -> None:
@@ -519,7 +520,7 @@ class Measure(Aggregate):
         key: str,
         amount: Amount,
         period: object,
-        profile: list[object] | None,
+        profile: Sequence[object] | None,
         note: object,
     ) -> dict[str, Any]:
         self._check_amount(amount, "value")

@@ -51,7 +51,7 @@ class _Write:
 
     def line(self) -> str:
         row = self.row
-        return f"{self.step.command} {row.measure} {row.component} {self.step.quarter.value} {row.figure_text()}"
+        return f"{self.step.name} {row.measure} {row.component} {self.step.quarter.value} {row.figure_text()}"
 
 
 def import_returns(
@@ -88,7 +88,7 @@ def import_returns(
     req = Request(actor=actor)
     for done, write in enumerate(writes):
         try:
-            write.step.record(ledger, req, write.measure_id)
+            ledger.handle(write.step.command(write.measure_id), req)
         except DomainError as e:
             message = stopped(done, len(writes), write.line(), e.message)
             raise ReturnsError([Problem(f"{name}:{write.row.line}", e.field, e.value, message)]) from e

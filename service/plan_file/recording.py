@@ -14,17 +14,17 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from domain.commands import AddTheme, Command, CreatePlan, DefineMeasure, OverrideStatus
 from domain.errors import DomainError
-from domain.ledger import Ledger, Request, Written
+from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Status
 from domain.view import measure_view
-from service.plan_file.parsed import MeasureSpec, PlanFile, StatusSpec, ThemeSpec
+from service.plan_file.parsed import MeasureSpec, PlanFile, StatusSpec
 from service.plan_file.problems import PlanFileError, Problem, stopped
 from service.plan_file.reading import Where
 from service.plan_file.reconciling import compare_definition, compare_lengths, difference
-from service.plan_file.steps import Step
 
 A = TypeVar("A", Plan, Measure)
 
@@ -45,10 +45,12 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class _Command:
+class _Write:
+    """A command to record, with its line in a dry run and where the file says it."""
+
     line: str
     where: Where
-    run: Callable[[Ledger, Request], Written]
+    command: Command
 
 
 def import_plan(
@@ -67,26 +69,26 @@ def import_plan(
     `progress(done, total)` is called as commands are recorded.
     """
     problems: list[Problem] = []
-    commands = _plan_commands(ledger, plan_file, problems)
+    writes = _plan_writes(ledger, plan_file, problems)
     for spec in plan_file.measures:
-        commands += _measure_commands(ledger, plan_file.plan_id, spec, actor, problems)
+        writes += _measure_writes(ledger, plan_file.plan_id, spec, actor, problems)
     if problems:
         raise PlanFileError(problems)
-    lines = tuple(c.line for c in commands)
+    lines = tuple(w.line for w in writes)
     if dry_run:
         return ImportReport(plan_file.plan_id, 0, lines, dry_run=True)
     req = Request(actor=actor)
-    for done, command in enumerate(commands):
+    for done, write in enumerate(writes):
         if progress is not None:
-            progress(done, len(commands))
+            progress(done, len(writes))
         try:
-            command.run(ledger, req)
+            ledger.handle(write.command, req)
         except DomainError as e:
-            message = stopped(done, len(commands), command.line, e.message, unit="events")
-            raise PlanFileError([Problem(command.where.location, command.where.path, e.value, message)]) from e
+            message = stopped(done, len(writes), write.line, e.message, unit="events")
+            raise PlanFileError([Problem(write.where.location, write.where.path, e.value, message)]) from e
     if progress is not None:
-        progress(len(commands), len(commands))
-    return ImportReport(plan_file.plan_id, len(commands), lines)
+        progress(len(writes), len(writes))
+    return ImportReport(plan_file.plan_id, len(writes), lines)
 
 
 def load_recorded(ledger: Ledger, aggregate_id: UUID, kind: type[A]) -> A | None:
@@ -98,26 +100,20 @@ def load_recorded(ledger: Ledger, aggregate_id: UUID, kind: type[A]) -> A | None
     return found if isinstance(found, kind) else None
 
 
-def _plan_commands(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -> list[_Command]:
+def _plan_writes(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -> list[_Write]:
     expected, where = plan_file.plan, plan_file.where
     recorded = load_recorded(ledger, plan_file.plan_id, Plan)
-    commands: list[_Command] = []
+    writes: list[_Write] = []
     if recorded is None:
-        commands.append(
-            _Command(
-                f"createPlan {expected.partnership} / {expected.title} ({expected.year})",
-                where,
-                lambda lg, req: lg.create_plan(
-                    req,
-                    partnership=expected.partnership,
-                    title=expected.title,
-                    year=expected.year,
-                    period_start=expected.period_start,
-                    period_end=expected.period_end,
-                    discrepancy_threshold=expected.discrepancy_threshold,
-                ),
-            )
+        create = CreatePlan(
+            partnership=expected.partnership,
+            title=expected.title,
+            year=expected.year,
+            period_start=expected.period_start,
+            period_end=expected.period_end,
+            discrepancy_threshold=expected.discrepancy_threshold,
         )
+        writes.append(_Write(f"createPlan {expected.partnership} / {expected.title} ({expected.year})", where, create))
     else:
         for name in ("partnership", "title", "year", "period_start", "period_end", "discrepancy_threshold"):
             mine, theirs = getattr(expected, name), getattr(recorded, name)
@@ -127,26 +123,20 @@ def _plan_commands(ledger: Ledger, plan_file: PlanFile, problems: list[Problem])
     recorded_titles = {t.code: t.title for t in recorded.themes} if recorded else {}
     for theme in plan_file.themes:
         if theme.code not in recorded_titles:
-            commands.append(_theme_command(plan_file.plan_id, theme))
+            add = AddTheme(plan_file.plan_id, code=theme.code, title=theme.title)
+            writes.append(_Write(f"addTheme {theme.code} {theme.title}", theme.where, add))
         elif recorded_titles[theme.code] != theme.title:
             message = f"theme {theme.code} is already recorded as {recorded_titles[theme.code]!r}"
             problems.append(Problem(theme.where.location, f"{theme.where.path}.title", theme.title, message))
-    return commands
+    return writes
 
 
-def _theme_command(plan_id: UUID, theme: ThemeSpec) -> _Command:
-    def run(ledger: Ledger, req: Request) -> Written:
-        return ledger.add_theme(req, plan_id, code=theme.code, title=theme.title)
-
-    return _Command(f"addTheme {theme.code} {theme.title}", theme.where, run)
-
-
-def _measure_commands(
+def _measure_writes(
     ledger: Ledger, plan_id: UUID, spec: MeasureSpec, actor: str, problems: list[Problem]
-) -> list[_Command]:
+) -> list[_Write]:
     measure_id = spec.expected.id
     recorded = load_recorded(ledger, measure_id, Measure)
-    commands: list[_Command] = []
+    writes: list[_Write] = []
     if recorded is None:
         actual = Measure.define(
             plan_id=plan_id,
@@ -156,7 +146,8 @@ def _measure_commands(
             discrepancy_threshold=spec.expected.discrepancy_threshold,
             actor=actor,
         )
-        commands.append(_define_command(plan_id, spec))
+        define = DefineMeasure(plan_id, theme_code=spec.theme_code, number=spec.number, definition=spec.definition)
+        writes.append(_Write(f"defineMeasure {spec.number} {spec.definition.title}", spec.where, define))
     else:
         actual = copy.deepcopy(recorded)
         compare_definition(spec, recorded, problems)
@@ -172,35 +163,19 @@ def _measure_commands(
         except DomainError as e:
             problems.append(Problem(step.where.location, step.where.path, e.value, e.message))
             continue
-        commands.append(_step_command(spec.number, measure_id, step))
+        writes.append(_Write(step.line(spec.number), step.where, step.command(measure_id)))
     if recorded is not None:
         compare_lengths(spec, recorded, problems)
-    commands += _override_commands(spec, recorded, actual, problems)
-    return commands
+    writes += _override_writes(spec, recorded, actual, problems)
+    return writes
 
 
-def _define_command(plan_id: UUID, spec: MeasureSpec) -> _Command:
-    def run(ledger: Ledger, req: Request) -> Written:
-        return ledger.define_measure(
-            req, plan_id, theme_code=spec.theme_code, number=spec.number, definition=spec.definition
-        )
-
-    return _Command(f"defineMeasure {spec.number} {spec.definition.title}", spec.where, run)
-
-
-def _step_command(number: str, measure_id: UUID, step: Step) -> _Command:
-    def run(ledger: Ledger, req: Request) -> Written:
-        return step.record(ledger, req, measure_id)
-
-    return _Command(step.line(number), step.where, run)
-
-
-def _override_commands(
+def _override_writes(
     spec: MeasureSpec, recorded: Measure | None, actual: Measure, problems: list[Problem]
-) -> list[_Command]:
+) -> list[_Write]:
     """Published statuses: an override where one differs from the status computed from the figures."""
     view = measure_view(actual)
-    commands: list[_Command] = []
+    writes: list[_Write] = []
     for status in spec.statuses:
         computed = view.quarters[status.quarter.number - 1].computed_status
         existing = recorded.overrides.get(status.quarter) if recorded else None
@@ -211,15 +186,11 @@ def _override_commands(
             continue
         if status.status is computed:
             continue
-        commands.append(_override_command(spec, actual.id, status, computed))
-    return commands
+        writes.append(_override_write(spec, actual.id, status, computed))
+    return writes
 
 
-def _override_command(spec: MeasureSpec, measure_id: UUID, status: StatusSpec, computed: Status) -> _Command:
-    reason = status.override_reason(computed)
-
-    def run(ledger: Ledger, req: Request) -> Written:
-        return ledger.override_status(req, measure_id, status.quarter, status.status, reason=reason)
-
+def _override_write(spec: MeasureSpec, measure_id: UUID, status: StatusSpec, computed: Status) -> _Write:
+    override = OverrideStatus(measure_id, status.quarter, status.status, reason=status.override_reason(computed))
     line = f"overrideStatus {spec.number} {status.quarter.value} {status.status.value} (computed {computed.value})"
-    return _Command(line, status.where, run)
+    return _Write(line, status.where, override)

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from domain.ledger import Ledger, Request, Written
+from domain import commands
+from domain.commands import MeasureCommand
+from domain.ledger import change_measure
 from domain.measure import Definition, Measure
 from domain.values import Amount, Quarter
 from service.plan_file.reading import Scalar, Where
@@ -27,21 +29,15 @@ def amount_text(amount: Amount | None) -> str:
     return f"{amount.value} ({fraction})" if fraction else str(amount.value)
 
 
-# The Measure says `redefine`; the Ledger, serving plans too, says which aggregate.
-LEDGER_VERB = {"redefine": "redefine_measure"}
-
-
-def _camel(verb: str) -> str:
-    head, *rest = verb.split("_")
-    return head + "".join(word.title() for word in rest)
+# A measure's id for a command built only to learn its name.
+_ANY_MEASURE = UUID(int=0)
 
 
 class Step:
     """One thing the file says about a measure, in the order it is recorded.
 
-    `call` names the use case and its arguments; the Measure and the Ledger
-    spell each use case with the same verb (the Ledger adds the request and the
-    measure's id), so one call is tried in memory and then recorded.
+    `command` is the use case with its values: the same command is tried on a
+    measure held in memory and then handled by the Ledger.
     """
 
     where: Where
@@ -58,8 +54,8 @@ class Step:
         """The step's place in its series: 0 for the first, 1 for the first revision or reset, ..."""
         return 0
 
-    def call(self) -> tuple[str, tuple[object, ...], dict[str, object]]:
-        """The Measure's verb for this use case, with its arguments."""
+    def command(self, measure_id: UUID) -> MeasureCommand:
+        """The command that records this step on measure `measure_id`."""
         raise NotImplementedError
 
     def subject(self, number: str) -> str:
@@ -75,25 +71,17 @@ class Step:
         raise NotImplementedError
 
     @property
-    def command(self) -> str:
+    def name(self) -> str:
         """The API's name of the use case: `submitFigure`, `redefineMeasure`, ..."""
-        verb, _, _ = self.call()
-        return _camel(LEDGER_VERB.get(verb, verb))
+        return self.command(_ANY_MEASURE).name
 
     def line(self, number: str) -> str:
         """The step as one line of a dry run: `submitFigure 5.1 criminal-damage Q2 995`."""
-        return " ".join(part for part in (self.command, number, self.detail()) if part)
+        return " ".join(part for part in (self.name, number, self.detail()) if part)
 
     def apply(self, measure: Measure, actor: str) -> None:
         """Apply the step to a measure held in memory; a DomainError says why it cannot be."""
-        verb, args, kwargs = self.call()
-        getattr(measure, verb)(*args, **kwargs, actor=actor)
-
-    def record(self, ledger: Ledger, req: Request, measure_id: UUID) -> Written:
-        """Record the step in the ledger, as `req`'s actor."""
-        verb, args, kwargs = self.call()
-        written: Written = getattr(ledger, LEDGER_VERB.get(verb, verb))(req, measure_id, *args, **kwargs)
-        return written
+        change_measure(measure, self.command(measure.id), actor)
 
 
 @dataclass(frozen=True)
@@ -116,8 +104,8 @@ class Redefine(Step):
     def index(self) -> int:
         return self.number_in_series
 
-    def call(self) -> tuple[str, tuple[object, ...], dict[str, object]]:
-        return "redefine", (self.definition,), {"reason": self.reason}
+    def command(self, measure_id: UUID) -> MeasureCommand:
+        return commands.RedefineMeasure(measure_id, self.definition, reason=self.reason)
 
     def subject(self, number: str) -> str:
         return f"redefinition {self.number_in_series} of measure {number}"
@@ -155,11 +143,20 @@ class SetBaseline(Step):
     def index(self) -> int:
         return self.position
 
-    def call(self) -> tuple[str, tuple[object, ...], dict[str, object]]:
-        args: dict[str, object] = {"period": self.period, "profile": self.profile, "note": self.note}
+    def command(self, measure_id: UUID) -> MeasureCommand:
         if self.reason is None:
-            return "set_baseline", (self.key, self.amount), args
-        return "reset_baseline", (self.key, self.amount), {**args, "reason": self.reason}
+            return commands.SetBaseline(
+                measure_id, self.key, self.amount, period=self.period, profile=self.profile, note=self.note
+            )
+        return commands.ResetBaseline(
+            measure_id,
+            self.key,
+            self.amount,
+            reason=self.reason,
+            period=self.period,
+            profile=self.profile,
+            note=self.note,
+        )
 
     def subject(self, number: str) -> str:
         what = "baseline" if self.position == 0 else f"baseline reset {self.position}"
@@ -200,13 +197,27 @@ class FigureStep(Step):
     def index(self) -> int:
         return self.position
 
-    def call(self) -> tuple[str, tuple[object, ...], dict[str, object]]:
+    def command(self, measure_id: UUID) -> MeasureCommand:
         if self.amount is None:
-            return "mark_figure_unavailable", (self.key, self.quarter), {"reason": self.unavailable}
-        args: dict[str, object] = {"reported_change": self.reported_change, "commentary": self.commentary}
+            return commands.MarkFigureUnavailable(measure_id, self.key, self.quarter, reason=self.unavailable)
         if self.reason is None:
-            return "submit_figure", (self.key, self.quarter, self.amount), args
-        return "revise_figure", (self.key, self.quarter, self.amount), {**args, "reason": self.reason}
+            return commands.SubmitFigure(
+                measure_id,
+                self.key,
+                self.quarter,
+                self.amount,
+                reported_change=self.reported_change,
+                commentary=self.commentary,
+            )
+        return commands.ReviseFigure(
+            measure_id,
+            self.key,
+            self.quarter,
+            self.amount,
+            reason=self.reason,
+            reported_change=self.reported_change,
+            commentary=self.commentary,
+        )
 
     def subject(self, number: str) -> str:
         what = "figure" if self.position == 0 else f"revision {self.position}"
@@ -238,8 +249,8 @@ class CommentaryStep(Step):
     def family(self) -> tuple[object, ...]:
         return ("commentary", self.quarter)
 
-    def call(self) -> tuple[str, tuple[object, ...], dict[str, object]]:
-        return "update_commentary", (self.quarter, self.text), {}
+    def command(self, measure_id: UUID) -> MeasureCommand:
+        return commands.UpdateCommentary(measure_id, self.quarter, self.text)
 
     def subject(self, number: str) -> str:
         return f"{number} {self.quarter.value} commentary"

@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 from starlette.concurrency import run_in_threadpool
 
+from domain.commands import Command
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request, Written
 from service.auth.jwt import JwtVerifier
@@ -129,13 +130,13 @@ class Context:
     def request_for(self, expected_version: int | None, idempotency_key: str | None) -> Request:
         return Request(self.actor(), expected_version, idempotency_key)
 
-    async def write(self, command: Callable[[Ledger], Written]) -> Written:
-        """Run a command on the ledger in a worker thread, then wait for the read model to show it."""
+    async def write(self, command: Command, req: Request) -> Written:
+        """Have the ledger handle `command` in a worker thread, then wait for the read model to show it."""
         ledger = self.services.ledger
         if self.services.rate_limiter is not None:
             self.services.rate_limiter.check(self.actor())
         try:
-            written = await in_command_thread(lambda: command(ledger))
+            written = await in_command_thread(lambda: ledger.handle(command, req))
         except DomainError as e:
             raise from_domain(e) from None
         target = written.position

@@ -12,7 +12,8 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from domain.ledger import Ledger, Request, Written
+from domain import commands
+from domain.ledger import Written
 from domain.measure import Definition, parse_definition
 from domain.values import Amount, parse_amount
 from service import read
@@ -255,16 +256,15 @@ def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
     )
 
 
-MeasureCommand = Callable[[Ledger, Request, UUID], Written]
-
-
-async def _on_measure(info: Info, i: Any, command: MeasureCommand, action: Action = Action.EDIT) -> MeasurePayload:
+async def _on_measure(
+    info: Info, i: Any, command: Callable[[UUID], commands.MeasureCommand], action: Action = Action.EDIT
+) -> MeasurePayload:
     """The shape of every measure mutation: who, which measure, may they, the command, the state after it."""
     ctx = info.context
     req = ctx.request_for(i.expected_version, i.idempotency_key)
     measure_id = parse_id(i.measure_id, "measureId")
     ctx.require(action, await ctx.measure_target(measure_id))
-    return await _measure_payload(info, await ctx.write(lambda ledger: command(ledger, req, measure_id)))
+    return await _measure_payload(info, await ctx.write(await ctx.parse(lambda: command(measure_id)), req))
 
 
 @strawberry.type
@@ -274,18 +274,15 @@ class Mutation:
         ctx, i = info.context, input
         req = ctx.request_for(None, i.idempotency_key)
         ctx.require(Action.EDIT, Target(i.partnership))
-        w = await ctx.write(
-            lambda ledger: ledger.create_plan(
-                req,
-                partnership=i.partnership,
-                title=i.title,
-                year=i.year,
-                period_start=i.period_start,
-                period_end=i.period_end,
-                discrepancy_threshold=i.discrepancy_threshold,
-            )
+        command = commands.CreatePlan(
+            partnership=i.partnership,
+            title=i.title,
+            year=i.year,
+            period_start=i.period_start,
+            period_end=i.period_end,
+            discrepancy_threshold=i.discrepancy_threshold,
         )
-        return await _plan_payload(info, w)
+        return await _plan_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Add a numbered theme to a plan.")
     async def add_theme(self, info: Info, input: AddThemeInput) -> PlanPayload:
@@ -293,8 +290,7 @@ class Mutation:
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
         ctx.require(Action.EDIT, await ctx.plan_target(plan_id))
-        w = await ctx.write(lambda ledger: ledger.add_theme(req, plan_id, code=i.code, title=i.title))
-        return await _plan_payload(info, w)
+        return await _plan_payload(info, await ctx.write(commands.AddTheme(plan_id, code=i.code, title=i.title), req))
 
     @strawberry.mutation(description="Define a measure in one of a plan's themes.")
     async def define_measure(self, info: Info, input: DefineMeasureInput) -> MeasurePayload:
@@ -303,19 +299,14 @@ class Mutation:
         plan_id = parse_id(i.plan_id, "planId")
         plan = await ctx.plan_target(plan_id)
         ctx.require(Action.EDIT, replace(plan, theme_code=i.theme_code, measure_number=i.number) if plan else None)
-        w = await ctx.write(
-            lambda ledger: ledger.define_measure(
-                req, plan_id, theme_code=i.theme_code, number=i.number, definition=_definition(i)
-            )
-        )
-        return await _measure_payload(info, w)
+        definition = await ctx.parse(lambda: _definition(i))
+        command = commands.DefineMeasure(plan_id, theme_code=i.theme_code, number=i.number, definition=definition)
+        return await _measure_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Replace a measure's definition, saying why; the old one stays in history.")
     async def redefine_measure(self, info: Info, input: RedefineMeasureInput) -> MeasurePayload:
         i = input
-        return await _on_measure(
-            info, i, lambda ledger, req, mid: ledger.redefine_measure(req, mid, _definition(i), reason=i.reason)
-        )
+        return await _on_measure(info, i, lambda mid: commands.RedefineMeasure(mid, _definition(i), reason=i.reason))
 
     @strawberry.mutation(description="Record a component's first baseline.")
     async def set_baseline(self, info: Info, input: SetBaselineInput) -> MeasurePayload:
@@ -323,8 +314,8 @@ class Mutation:
         return await _on_measure(
             info,
             i,
-            lambda ledger, req, mid: ledger.set_baseline(
-                req, mid, i.component, _amount(i), period=i.period, profile=_profile(i.profile), note=i.note
+            lambda mid: commands.SetBaseline(
+                mid, i.component, _amount(i), period=i.period, profile=_profile(i.profile), note=i.note
             ),
         )
 
@@ -334,8 +325,7 @@ class Mutation:
         return await _on_measure(
             info,
             i,
-            lambda ledger, req, mid: ledger.reset_baseline(
-                req,
+            lambda mid: commands.ResetBaseline(
                 mid,
                 i.component,
                 _amount(i),
@@ -352,14 +342,8 @@ class Mutation:
         return await _on_measure(
             info,
             i,
-            lambda ledger, req, mid: ledger.submit_figure(
-                req,
-                mid,
-                i.component,
-                i.quarter,
-                _amount(i),
-                reported_change=i.reported_change,
-                commentary=i.commentary,
+            lambda mid: commands.SubmitFigure(
+                mid, i.component, i.quarter, _amount(i), reported_change=i.reported_change, commentary=i.commentary
             ),
             Action.SUBMIT,
         )
@@ -370,8 +354,7 @@ class Mutation:
         return await _on_measure(
             info,
             i,
-            lambda ledger, req, mid: ledger.revise_figure(
-                req,
+            lambda mid: commands.ReviseFigure(
                 mid,
                 i.component,
                 i.quarter,
@@ -389,31 +372,27 @@ class Mutation:
         return await _on_measure(
             info,
             i,
-            lambda ledger, req, mid: ledger.mark_figure_unavailable(req, mid, i.component, i.quarter, reason=i.reason),
+            lambda mid: commands.MarkFigureUnavailable(mid, i.component, i.quarter, reason=i.reason),
             Action.SUBMIT,
         )
 
     @strawberry.mutation(description="Replace the officer's narrative for a quarter.")
     async def update_commentary(self, info: Info, input: UpdateCommentaryInput) -> MeasurePayload:
         i = input
-        return await _on_measure(
-            info, i, lambda ledger, req, mid: ledger.update_commentary(req, mid, i.quarter, i.text), Action.SUBMIT
-        )
+        return await _on_measure(info, i, lambda mid: commands.UpdateCommentary(mid, i.quarter, i.text), Action.SUBMIT)
 
     @strawberry.mutation(description="Set a quarter's status over the computed one, saying why.")
     async def override_status(self, info: Info, input: OverrideStatusInput) -> MeasurePayload:
         i = input
         return await _on_measure(
-            info, i, lambda ledger, req, mid: ledger.override_status(req, mid, i.quarter, i.status, reason=i.reason)
+            info, i, lambda mid: commands.OverrideStatus(mid, i.quarter, i.status, reason=i.reason)
         )
 
     @strawberry.mutation(description="Return a quarter to its computed status, saying why.")
     async def clear_status_override(self, info: Info, input: ClearStatusOverrideInput) -> MeasurePayload:
         i = input
-        return await _on_measure(
-            info, i, lambda ledger, req, mid: ledger.clear_status_override(req, mid, i.quarter, reason=i.reason)
-        )
+        return await _on_measure(info, i, lambda mid: commands.ClearStatusOverride(mid, i.quarter, reason=i.reason))
 
 
-def _profile(profile: list[Decimal] | None) -> list[object] | None:
-    return list(profile) if profile else None
+def _profile(profile: list[Decimal] | None) -> tuple[Decimal, ...] | None:
+    return tuple(profile) if profile else None

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from bench.generate import Size, generate
+from domain.commands import CreatePlan
 from domain.ledger import Ledger, Request
 from projections.runner import LOCK_KEY, leaders
 from service.projector import stop
@@ -40,13 +41,15 @@ def more_plans(database_url: str, count: int) -> int:
     ledger = Ledger(env=eventsourcing_env(database_url))
     try:
         for n in range(count):
-            ledger.create_plan(
+            ledger.handle(
+                CreatePlan(
+                    partnership=f"Partnership {uuid.uuid4().hex[:8]}",
+                    title=f"Plan {n}",
+                    year="2013-14",
+                    period_start=date(2013, 4, 1),
+                    period_end=date(2014, 3, 31),
+                ),
                 Request("officer@stockton.gov.uk"),
-                partnership=f"Partnership {uuid.uuid4().hex[:8]}",
-                title=f"Plan {n}",
-                year="2013-14",
-                period_start=date(2013, 4, 1),
-                period_end=date(2014, 3, 31),
             )
         return int(ledger.recorder.max_notification_id() or 0)
     finally:

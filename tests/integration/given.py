@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from uuid import UUID, uuid4
 
+from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline
 from domain.ledger import Ledger, Request
 from domain.measure import Definition, parse_definition
 from domain.values import Basis, Direction, parse_amount
@@ -22,15 +23,17 @@ def a_plan(
     theme: tuple[str, str] = ("5", "Criminal damage"),
 ) -> UUID:
     """A plan for the year from April `start_year`, with one theme (by default 5, Criminal damage)."""
-    plan = ledger.create_plan(
+    plan = ledger.handle(
+        CreatePlan(
+            partnership=partnership,
+            title=title or f"Plan {uuid4().hex[:6]}",
+            year=f"{start_year}-{(start_year + 1) % 100:02d}",
+            period_start=date(start_year, 4, 1),
+            period_end=date(start_year + 1, 3, 31),
+        ),
         OFFICER,
-        partnership=partnership,
-        title=title or f"Plan {uuid4().hex[:6]}",
-        year=f"{start_year}-{(start_year + 1) % 100:02d}",
-        period_start=date(start_year, 4, 1),
-        period_end=date(start_year + 1, 3, 31),
     )
-    ledger.add_theme(OFFICER, plan.id, code=theme[0], title=theme[1])
+    ledger.handle(AddTheme(plan.id, code=theme[0], title=theme[1]), OFFICER)
     return plan.id
 
 
@@ -69,7 +72,9 @@ def a_measure(
     """Measure `number` (by default of theme 5, with one component, `total`) and, unless None, its
     baseline for `total`."""
     definition = a_definition(number, direction=direction, basis=basis, tolerance=tolerance, components=components)
-    measure_id = ledger.define_measure(OFFICER, plan_id, theme_code=theme_code, number=number, definition=definition).id
+    measure_id = ledger.handle(
+        DefineMeasure(plan_id, theme_code=theme_code, number=number, definition=definition), OFFICER
+    ).id
     if baseline is not None:
-        ledger.set_baseline(OFFICER, measure_id, "total", parse_amount(baseline, None, None))
+        ledger.handle(SetBaseline(measure_id, "total", parse_amount(baseline, None, None)), OFFICER)
     return measure_id

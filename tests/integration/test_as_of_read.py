@@ -17,6 +17,7 @@ import asyncpg
 import psycopg
 from psycopg.rows import dict_row
 
+from domain.commands import OverrideStatus, RedefineMeasure, ResetBaseline, ReviseFigure, SetBaseline, SubmitFigure
 from domain.ledger import Ledger
 from domain.values import Quarter, Status, parse_amount
 from projections.runner import catch_up_if_leader
@@ -28,17 +29,17 @@ from tests.integration.given import OFFICER, a_definition, a_measure, a_plan
 
 def a_busy_measure(ledger: Ledger, plan_id: UUID) -> UUID:
     mid = a_measure(ledger, plan_id, "5.2", components=(("total", "Total"), ("youth", "Youth")))
-    ledger.set_baseline(OFFICER, mid, "youth", parse_amount("300", None, None))
-    ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("600", None, None))
-    ledger.submit_figure(OFFICER, mid, "youth", Quarter.Q1, parse_amount("80", None, None))
+    ledger.handle(SetBaseline(mid, "youth", parse_amount("300", None, None)), OFFICER)
+    ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("600", None, None)), OFFICER)
+    ledger.handle(SubmitFigure(mid, "youth", Quarter.Q1, parse_amount("80", None, None)), OFFICER)
     for n in range(30):
-        ledger.revise_figure(
-            OFFICER, mid, "total", Quarter.Q1, parse_amount(str(560 + 7 * n), None, None), reason="late"
+        ledger.handle(
+            ReviseFigure(mid, "total", Quarter.Q1, parse_amount(str(560 + 7 * n), None, None), reason="late"), OFFICER
         )
-    ledger.reset_baseline(OFFICER, mid, "total", parse_amount("2000", None, None), reason="new method")
-    ledger.override_status(OFFICER, mid, Quarter.Q1, Status.AT_RISK, reason="known local issue")
-    ledger.redefine_measure(OFFICER, mid, a_definition("5.2"), reason="youth is reported elsewhere now")
-    ledger.revise_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("590", None, None), reason="audited")
+    ledger.handle(ResetBaseline(mid, "total", parse_amount("2000", None, None), reason="new method"), OFFICER)
+    ledger.handle(OverrideStatus(mid, Quarter.Q1, Status.AT_RISK, reason="known local issue"), OFFICER)
+    ledger.handle(RedefineMeasure(mid, a_definition("5.2"), reason="youth is reported elsewhere now"), OFFICER)
+    ledger.handle(ReviseFigure(mid, "total", Quarter.Q1, parse_amount("590", None, None), reason="audited"), OFFICER)
     return mid
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from domain.commands import ReviseFigure
 from domain.ledger import Ledger, Request
 from domain.values import Quarter, parse_amount
 from projections.event_store import open_ledger
@@ -26,7 +27,7 @@ def recorded(es_env: dict[str, str], database_url: str, monkeypatch: pytest.Monk
     """Eight events, the last one bob's; the read model and the chain caught up; DATABASE_URL set."""
     ledger = open_ledger(es_env)
     measure = record_figures(ledger, quarters=3)
-    ledger.revise_figure(BOB, measure, "total", Quarter.Q3, parse_amount("1400", None, None), reason="late")
+    ledger.handle(ReviseFigure(measure, "total", Quarter.Q3, parse_amount("1400", None, None), reason="late"), BOB)
     catch_up_if_leader(es_env)
     monkeypatch.setenv("DATABASE_URL", database_url)
     yield ledger

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from domain.commands import ReviseFigure, SubmitFigure, UpdateCommentary
 from domain.errors import ConflictError, ValidationError
 from domain.ledger import Ledger, Request
 from domain.values import Quarter, parse_amount
@@ -25,10 +26,10 @@ def other(es_env: dict[str, str]) -> Iterator[Ledger]:
 
 def test_a_write_from_a_cache_behind_another_process_lands_on_top_of_it(ledger: Ledger, other: Ledger) -> None:
     mid = a_measure(ledger, a_plan(ledger))
-    first = ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("100", None, None))
+    first = ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("100", None, None)), OFFICER)
     # The other process moves the measure on; this one's cache still holds `first`'s state.
-    moved = other.submit_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("200", None, None))
-    written = ledger.submit_figure(OFFICER, mid, "total", Quarter.Q3, parse_amount("300", None, None))
+    moved = other.handle(SubmitFigure(mid, "total", Quarter.Q2, parse_amount("200", None, None)), OFFICER)
+    written = ledger.handle(SubmitFigure(mid, "total", Quarter.Q3, parse_amount("300", None, None)), OFFICER)
     assert (first.version, moved.version, written.version) == (first.version, first.version + 1, first.version + 2)
     m = ledger.get_measure(mid)
     assert {q for _, q in m.figures} == {Quarter.Q1, Quarter.Q2, Quarter.Q3}
@@ -36,19 +37,21 @@ def test_a_write_from_a_cache_behind_another_process_lands_on_top_of_it(ledger: 
 
 def test_a_refusal_is_decided_on_the_stores_state_not_a_stale_cache(ledger: Ledger, other: Ledger) -> None:
     mid = a_measure(ledger, a_plan(ledger))
-    ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("100", None, None))
-    moved = other.submit_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("200", None, None))
+    ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("100", None, None)), OFFICER)
+    moved = other.handle(SubmitFigure(mid, "total", Quarter.Q2, parse_amount("200", None, None)), OFFICER)
     # Revising Q2 needs the other process's figure, which this cache has not seen.
-    revised = ledger.revise_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("210", None, None), reason="typo")
+    revised = ledger.handle(
+        ReviseFigure(mid, "total", Quarter.Q2, parse_amount("210", None, None), reason="typo"), OFFICER
+    )
     assert revised.version == moved.version + 1
     # The version the client saw, from the other process, is current, not a conflict.
-    other_now = other.update_commentary(OFFICER, mid, Quarter.Q1, "from the other process")
+    other_now = other.handle(UpdateCommentary(mid, Quarter.Q1, "from the other process"), OFFICER)
     at = Request(OFFICER.actor, expected_version=other_now.version)
-    assert ledger.update_commentary(at, mid, Quarter.Q1, "seen").version == other_now.version + 1
+    assert ledger.handle(UpdateCommentary(mid, Quarter.Q1, "seen"), at).version == other_now.version + 1
     # And a real refusal is still given: Q1 is already submitted, as the store says.
     with pytest.raises(ValidationError):
-        ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("1", None, None))
+        ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("1", None, None)), OFFICER)
     # A stale expected version is still a conflict, naming the current one.
     with pytest.raises(ConflictError) as refused:
-        other.update_commentary(Request(OFFICER.actor, expected_version=moved.version), mid, Quarter.Q1, "late")
+        other.handle(UpdateCommentary(mid, Quarter.Q1, "late"), Request(OFFICER.actor, expected_version=moved.version))
     assert refused.value.current_version == other_now.version + 1

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from domain.commands import SubmitFigure
 from domain.ledger import Ledger
 from domain.values import Quarter, parse_amount
 from projections.chain import ChainView, Link, catch_up_chain, open_chain
@@ -39,7 +40,7 @@ def record_figures(ledger: Ledger, quarters: int = 4) -> UUID:
     """A plan, a theme, a measure with its baseline and a figure a quarter: 4 + quarters events."""
     measure_id = a_measure(ledger, a_plan(ledger))
     for n, quarter in enumerate(list(Quarter)[:quarters]):
-        ledger.submit_figure(OFFICER, measure_id, "total", quarter, parse_amount(str(492 * (n + 1)), None, None))
+        ledger.handle(SubmitFigure(measure_id, "total", quarter, parse_amount(str(492 * (n + 1)), None, None)), OFFICER)
     return measure_id
 
 

@@ -12,6 +12,7 @@ from uuid import UUID
 
 import pytest
 
+from domain import commands
 from domain.ledger import Ledger, Request
 from domain.measure import Definition, Measure, parse_definition
 from domain.values import Amount, Basis, Direction, Quarter, Status
@@ -77,16 +78,18 @@ def test_importing_an_export_into_the_ledger_it_came_from_records_nothing(
 def a_measure_with_a_long_history(ledger: Ledger) -> UUID:
     """Revisions, a late figure after an unavailable mark, a baseline reset, a profile, cleared
     commentary, redefinitions that add and drop components, and overrides."""
-    plan = ledger.create_plan(
+    plan = ledger.handle(
+        commands.CreatePlan(
+            partnership="Test Partnership",
+            title="History",
+            year="2013-14",
+            period_start=date(2013, 4, 1),
+            period_end=date(2014, 3, 31),
+            discrepancy_threshold=D("2.0"),
+        ),
         REQ,
-        partnership="Test Partnership",
-        title="History",
-        year="2013-14",
-        period_start=date(2013, 4, 1),
-        period_end=date(2014, 3, 31),
-        discrepancy_threshold=D("2.0"),
     ).id
-    ledger.add_theme(REQ, plan, code="7", title="Everything that can happen")
+    ledger.handle(commands.AddTheme(plan, code="7", title="Everything that can happen"), REQ)
 
     def definition(title: str, *keys: str) -> Definition:
         return parse_definition(
@@ -100,29 +103,35 @@ def a_measure_with_a_long_history(ledger: Ledger) -> UUID:
         )
 
     first = definition("Reduce incidents", "north", "south")
-    m = ledger.define_measure(REQ, plan, theme_code="7", number="7.1", definition=first).id
-    ledger.set_baseline(REQ, m, "north", Amount(D(100)), period="2012/13", profile=["10", "20", "30", "40"])
-    ledger.set_baseline(REQ, m, "south", Amount(D(60)), note="first count")
-    ledger.reset_baseline(REQ, m, "south", Amount(D(64)), reason="recounted", period="2012/13")
-    ledger.submit_figure(REQ, m, "north", Quarter.Q1, Amount(D(12)), reported_change="-5", commentary="early")
-    ledger.revise_figure(REQ, m, "north", Quarter.Q1, Amount(D(13)), reason="late crimes", reported_change="-4")
-    ledger.mark_figure_unavailable(REQ, m, "south", Quarter.Q1, reason="system down")
-    ledger.mark_figure_unavailable(REQ, m, "north", Quarter.Q2, reason="not yet")
-    ledger.submit_figure(REQ, m, "north", Quarter.Q2, Amount(D(25)))
-    ledger.revise_figure(REQ, m, "north", Quarter.Q2, Amount(D(26)), reason="typo")
-    ledger.update_commentary(REQ, m, Quarter.Q1, "Quarter one: 13 incidents – see note")
-    ledger.update_commentary(REQ, m, Quarter.Q2, "   ")
-    ledger.override_status(REQ, m, Quarter.Q1, Status.AT_RISK, reason="board view")
-    ledger.clear_status_override(REQ, m, Quarter.Q1, reason="withdrawn")
+    m = ledger.handle(commands.DefineMeasure(plan, theme_code="7", number="7.1", definition=first), REQ).id
+    ledger.handle(
+        commands.SetBaseline(m, "north", Amount(D(100)), period="2012/13", profile=["10", "20", "30", "40"]), REQ
+    )
+    ledger.handle(commands.SetBaseline(m, "south", Amount(D(60)), note="first count"), REQ)
+    ledger.handle(commands.ResetBaseline(m, "south", Amount(D(64)), reason="recounted", period="2012/13"), REQ)
+    ledger.handle(
+        commands.SubmitFigure(m, "north", Quarter.Q1, Amount(D(12)), reported_change="-5", commentary="early"), REQ
+    )
+    ledger.handle(
+        commands.ReviseFigure(m, "north", Quarter.Q1, Amount(D(13)), reason="late crimes", reported_change="-4"), REQ
+    )
+    ledger.handle(commands.MarkFigureUnavailable(m, "south", Quarter.Q1, reason="system down"), REQ)
+    ledger.handle(commands.MarkFigureUnavailable(m, "north", Quarter.Q2, reason="not yet"), REQ)
+    ledger.handle(commands.SubmitFigure(m, "north", Quarter.Q2, Amount(D(25))), REQ)
+    ledger.handle(commands.ReviseFigure(m, "north", Quarter.Q2, Amount(D(26)), reason="typo"), REQ)
+    ledger.handle(commands.UpdateCommentary(m, Quarter.Q1, "Quarter one: 13 incidents – see note"), REQ)
+    ledger.handle(commands.UpdateCommentary(m, Quarter.Q2, "   "), REQ)
+    ledger.handle(commands.OverrideStatus(m, Quarter.Q1, Status.AT_RISK, reason="board view"), REQ)
+    ledger.handle(commands.ClearStatusOverride(m, Quarter.Q1, reason="withdrawn"), REQ)
     second = definition("Reduce incidents in the north and east", "north", "east")
-    ledger.redefine_measure(REQ, m, second, reason="south merged into east")
-    ledger.set_baseline(REQ, m, "east", Amount(None, D(3), D(4)))
-    ledger.submit_figure(REQ, m, "east", Quarter.Q3, Amount(D(70), D(3), D(4)))
-    ledger.submit_figure(REQ, m, "north", Quarter.Q3, Amount(D(58)))
-    ledger.override_status(REQ, m, Quarter.Q3, Status.NOT_ASSESSED, reason="Officer judgement")
-    ledger.submit_figure(REQ, m, "north", Quarter.Q4, Amount(D(99)))
+    ledger.handle(commands.RedefineMeasure(m, second, reason="south merged into east"), REQ)
+    ledger.handle(commands.SetBaseline(m, "east", Amount(None, D(3), D(4))), REQ)
+    ledger.handle(commands.SubmitFigure(m, "east", Quarter.Q3, Amount(D(70), D(3), D(4))), REQ)
+    ledger.handle(commands.SubmitFigure(m, "north", Quarter.Q3, Amount(D(58))), REQ)
+    ledger.handle(commands.OverrideStatus(m, Quarter.Q3, Status.NOT_ASSESSED, reason="Officer judgement"), REQ)
+    ledger.handle(commands.SubmitFigure(m, "north", Quarter.Q4, Amount(D(99))), REQ)
     third = definition("Reduce incidents (north and east)", "north", "east")
-    ledger.redefine_measure(REQ, m, third, reason="title agreed at year end")
+    ledger.handle(commands.RedefineMeasure(m, third, reason="title agreed at year end"), REQ)
     return plan
 
 

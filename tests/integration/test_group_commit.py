@@ -11,6 +11,7 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 
+from domain.commands import SubmitFigure
 from domain.ledger import Ledger, Written
 from domain.values import Quarter, parse_amount
 from tests.integration.given import OFFICER, a_measure, a_plan
@@ -66,7 +67,11 @@ def test_writes_queued_behind_a_transaction_share_the_next_one_and_each_gets_its
     before = ledger.group_commit.transactions
 
     calls = [
-        (lambda mid=mid: ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("600", None, None)))
+        (
+            lambda mid=mid: ledger.handle(
+                SubmitFigure(mid, "total", Quarter.Q1, parse_amount("600", None, None)), OFFICER
+            )
+        )
         for mid in ids
     ]
     written = in_threads(calls, started)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.commands import ReviseFigure, SubmitFigure
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.rules import discrepancies, round1
@@ -269,8 +270,10 @@ def test_a_file_that_lacks_a_revision_recorded_since_is_refused(es_env: dict[str
         path = write(tmp_path / "small.yaml", SMALL)
         plan_id = import_plan(ledger, load_plan_file(path), "importer").plan_id
         m = Measure.create_id(plan_id, "5.1")
-        ledger.revise_figure(Request("officer"), m, "criminal-damage", Quarter.Q2, Amount(D(990)), reason="recount")
-        ledger.submit_figure(Request("officer"), m, "criminal-damage", Quarter.Q3, Amount(D(1400)))
+        ledger.handle(
+            ReviseFigure(m, "criminal-damage", Quarter.Q2, Amount(D(990)), reason="recount"), Request("officer")
+        )
+        ledger.handle(SubmitFigure(m, "criminal-damage", Quarter.Q3, Amount(D(1400))), Request("officer"))
         before = ledger.recorder.max_notification_id()
 
         with pytest.raises(PlanFileError) as refused:

@@ -24,6 +24,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from bench.generate import Size, generate
+from domain import commands
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
 from domain.measure import Measure, parse_definition
@@ -85,27 +86,36 @@ def storm(ledger: Ledger, measures: list[UUID], rng: random.Random, steps: int) 
         try:
             if draw < 0.25:
                 reported = str(rng.randint(-60, 60)) if rng.random() < 0.4 else None
-                ledger.submit_figure(OFFICER, mid, key, quarter, amount(rng, basis), reported_change=reported)
+                ledger.handle(
+                    commands.SubmitFigure(mid, key, quarter, amount(rng, basis), reported_change=reported), OFFICER
+                )
             elif draw < 0.40:
                 commentary = f"revised {rng.random():.3f}" if rng.random() < 0.5 else None
-                ledger.revise_figure(
-                    OFFICER, mid, key, quarter, amount(rng, basis), reason="late", commentary=commentary
+                ledger.handle(
+                    commands.ReviseFigure(mid, key, quarter, amount(rng, basis), reason="late", commentary=commentary),
+                    OFFICER,
                 )
             elif draw < 0.47:
-                ledger.mark_figure_unavailable(OFFICER, mid, key, quarter, reason="not collected")
+                ledger.handle(commands.MarkFigureUnavailable(mid, key, quarter, reason="not collected"), OFFICER)
             elif draw < 0.57:
                 profile: list[object] | None = [rng.randint(0, 900) for _ in range(4)] if rng.random() < 0.3 else None
                 if m.baselines.get(key):
-                    ledger.reset_baseline(OFFICER, mid, key, amount(rng, basis), reason="rebased", profile=profile)
+                    ledger.handle(
+                        commands.ResetBaseline(mid, key, amount(rng, basis), reason="rebased", profile=profile), OFFICER
+                    )
                 else:
-                    ledger.set_baseline(OFFICER, mid, key, amount(rng, basis), period="2011/12", profile=profile)
+                    ledger.handle(
+                        commands.SetBaseline(mid, key, amount(rng, basis), period="2011/12", profile=profile), OFFICER
+                    )
             elif draw < 0.67:
                 text = rng.choice((None, f"{m.number} {quarter.value}: on course", "awaiting returns"))
-                ledger.update_commentary(OFFICER, mid, quarter, text)
+                ledger.handle(commands.UpdateCommentary(mid, quarter, text), OFFICER)
             elif draw < 0.77:
-                ledger.override_status(OFFICER, mid, quarter, rng.choice(STATUSES), reason="local knowledge")
+                ledger.handle(
+                    commands.OverrideStatus(mid, quarter, rng.choice(STATUSES), reason="local knowledge"), OFFICER
+                )
             elif draw < 0.87:
-                ledger.clear_status_override(AUDITOR, mid, quarter, reason="back to the rules")
+                ledger.handle(commands.ClearStatusOverride(mid, quarter, reason="back to the rules"), AUDITOR)
             else:
                 direction, new_basis, tolerance = rng.choice(SHAPES)
                 kept = rng.sample(keys, rng.randint(0, len(keys)))
@@ -120,7 +130,7 @@ def storm(ledger: Ledger, measures: list[UUID], rng: random.Random, steps: int) 
                     unit=None,
                     components=components,
                 )
-                ledger.redefine_measure(OFFICER, mid, definition, reason="new national definition")
+                ledger.handle(commands.RedefineMeasure(mid, definition, reason="new national definition"), OFFICER)
             done += 1
         except DomainError:
             continue

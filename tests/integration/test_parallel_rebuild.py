@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 import projections.rebuild
+from domain.commands import SubmitFigure, UpdateCommentary
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.plan import Plan
@@ -42,7 +43,7 @@ def a_ledger_in_both_shares(ledger: Ledger) -> None:
     record_a_year(ledger, measures=4)
     measure_id = Measure.create_id(Plan.create_id("SSP", "Plan"), "5.1")
     with_key = Request(OFFICER.actor, idempotency_key="commentary-1")
-    ledger.update_commentary(with_key, measure_id, Quarter.Q1, "On track")
+    ledger.handle(UpdateCommentary(measure_id, Quarter.Q1, "On track"), with_key)
 
 
 def stored_aggregates(ledger: Ledger) -> set[UUID]:
@@ -156,7 +157,7 @@ def test_known_at_is_the_running_maximum_over_all_shares_not_over_each_share_alo
     assert t_a < t_b
     ledger.save(b)
     ledger.save(a)
-    ledger.submit_figure(OFFICER, a_id, "total", Quarter.Q2, parse_amount("10", None, None))  # one more after
+    ledger.handle(SubmitFigure(a_id, "total", Quarter.Q2, parse_amount("10", None, None)), OFFICER)  # one more after
 
     rebuild(es_env, shares=1)
     in_one = audit_times(database_url)

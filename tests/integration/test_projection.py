@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
+from domain.commands import OverrideStatus, ResetBaseline, ReviseFigure, SubmitFigure
 from domain.ledger import Ledger
 from domain.values import Quarter, Status, parse_amount
 from projections.current_state import CurrentState
@@ -24,11 +25,11 @@ def record_a_year(ledger: Ledger, measures: int = 3) -> None:
     plan_id = a_plan(ledger, "Plan")
     for n in range(measures):
         mid = a_measure(ledger, plan_id, f"5.{n + 1}")
-        ledger.submit_figure(OFFICER, mid, "total", Quarter.Q1, parse_amount("492", None, None))
-        ledger.submit_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("990", None, None))
-        ledger.revise_figure(OFFICER, mid, "total", Quarter.Q2, parse_amount("995", None, None), reason="late")
-        ledger.reset_baseline(OFFICER, mid, "total", parse_amount("1200", None, None), reason="new method")
-        ledger.override_status(OFFICER, mid, Quarter.Q2, Status.AT_RISK, reason="trend")
+        ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("492", None, None)), OFFICER)
+        ledger.handle(SubmitFigure(mid, "total", Quarter.Q2, parse_amount("990", None, None)), OFFICER)
+        ledger.handle(ReviseFigure(mid, "total", Quarter.Q2, parse_amount("995", None, None), reason="late"), OFFICER)
+        ledger.handle(ResetBaseline(mid, "total", parse_amount("1200", None, None), reason="new method"), OFFICER)
+        ledger.handle(OverrideStatus(mid, Quarter.Q2, Status.AT_RISK, reason="trend"), OFFICER)
 
 
 def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:

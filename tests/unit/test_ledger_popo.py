@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -9,6 +10,7 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from domain.commands import AddTheme, CreatePlan, DefineMeasure, OverrideStatus, ReviseFigure, SetBaseline, SubmitFigure
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ledger import Ledger, Request
 from domain.measure import Definition, Measure, parse_definition
@@ -39,29 +41,30 @@ def app() -> Ledger:
     return Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
 
 
+CSP = CreatePlan(
+    partnership="Safer Stockton Partnership",
+    title="Community Safety Plan 2012-13",
+    year="2012-13",
+    period_start=date(2012, 4, 1),
+    period_end=date(2013, 3, 31),
+)
+
+
 def create_plan(app: Ledger, req: Request = OFFICER, title: str = "Community Safety Plan 2012-13") -> UUID:
-    written = app.create_plan(
-        req,
-        partnership="Safer Stockton Partnership",
-        title=title,
-        year="2012-13",
-        period_start=date(2012, 4, 1),
-        period_end=date(2013, 3, 31),
-    )
-    return written.id
+    return app.handle(replace(CSP, title=title), req).id
 
 
 @pytest.fixture
 def plan_id(app: Ledger) -> UUID:
     plan = create_plan(app)
-    app.add_theme(OFFICER, plan, code="5", title="Criminal damage targets")
+    app.handle(AddTheme(plan, code="5", title="Criminal damage targets"), OFFICER)
     return plan
 
 
 @pytest.fixture
 def measure_id(app: Ledger, plan_id: UUID) -> UUID:
-    written = app.define_measure(OFFICER, plan_id, theme_code="5", number="5.1", definition=criminal_damage())
-    app.set_baseline(OFFICER, written.id, "all", count(2472), period="2011/12")
+    written = app.handle(DefineMeasure(plan_id, theme_code="5", number="5.1", definition=criminal_damage()), OFFICER)
+    app.handle(SetBaseline(written.id, "all", count(2472), period="2011/12"), OFFICER)
     return written.id
 
 
@@ -92,7 +95,7 @@ def test_the_ledger_runs_on_the_in_memory_persistence(app: Ledger) -> None:
 
 
 def test_each_write_says_where_it_landed(app: Ledger, measure_id: UUID) -> None:
-    written = app.submit_figure(OFFICER, measure_id, "all", Quarter.Q1, count(492))
+    written = app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), OFFICER)
 
     assert (written.id, written.version, written.replayed) == (measure_id, 3, False)
     assert written.position == recorded(app)
@@ -102,11 +105,11 @@ def test_each_write_says_where_it_landed(app: Ledger, measure_id: UUID) -> None:
 
 
 def test_a_write_from_a_stale_version_is_a_conflict_naming_the_current_version(app: Ledger, measure_id: UUID) -> None:
-    app.submit_figure(Request(OFFICER.actor, expected_version=2), measure_id, "all", Quarter.Q1, count(492))
+    app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), Request(OFFICER.actor, expected_version=2))
     before = recorded(app)
 
     with pytest.raises(ConflictError) as caught:
-        app.submit_figure(Request(OFFICER.actor, expected_version=2), measure_id, "all", Quarter.Q2, count(995))
+        app.handle(SubmitFigure(measure_id, "all", Quarter.Q2, count(995)), Request(OFFICER.actor, expected_version=2))
 
     error = caught.value
     assert error.field == "expectedVersion"
@@ -118,14 +121,16 @@ def test_a_write_from_a_stale_version_is_a_conflict_naming_the_current_version(a
 
 
 def test_a_write_from_the_current_version_succeeds(app: Ledger, measure_id: UUID) -> None:
-    written = app.submit_figure(Request(OFFICER.actor, expected_version=2), measure_id, "all", Quarter.Q1, count(492))
+    written = app.handle(
+        SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), Request(OFFICER.actor, expected_version=2)
+    )
 
     assert written.version == 3
 
 
 def test_a_theme_added_from_a_stale_plan_version_is_a_conflict(app: Ledger, plan_id: UUID) -> None:
     with pytest.raises(ConflictError) as caught:
-        app.add_theme(Request(OFFICER.actor, expected_version=1), plan_id, code="6", title="Emerging issues")
+        app.handle(AddTheme(plan_id, code="6", title="Emerging issues"), Request(OFFICER.actor, expected_version=1))
 
     assert caught.value.current_version == 2
 
@@ -150,10 +155,10 @@ def test_two_officers_writing_to_one_measure_from_the_same_version_conflict(app:
 def test_a_retry_with_the_same_key_returns_the_first_result_and_records_nothing_new(
     app: Ledger, measure_id: UUID
 ) -> None:
-    first = app.submit_figure(keyed("q1-5.1"), measure_id, "all", Quarter.Q1, count(492))
+    first = app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("q1-5.1"))
     after_first = recorded(app)
 
-    retry = app.submit_figure(keyed("q1-5.1"), measure_id, "all", Quarter.Q1, count(492))
+    retry = app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("q1-5.1"))
 
     assert first.replayed is False
     assert retry.replayed is True
@@ -164,10 +169,10 @@ def test_a_retry_with_the_same_key_returns_the_first_result_and_records_nothing_
 
 
 def test_a_retry_succeeds_even_after_the_measure_has_moved_on(app: Ledger, measure_id: UUID) -> None:
-    first = app.submit_figure(keyed("q1-5.1", expected_version=2), measure_id, "all", Quarter.Q1, count(492))
-    app.submit_figure(OFFICER, measure_id, "all", Quarter.Q2, count(995))
+    first = app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("q1-5.1", expected_version=2))
+    app.handle(SubmitFigure(measure_id, "all", Quarter.Q2, count(995)), OFFICER)
 
-    retry = app.submit_figure(keyed("q1-5.1", expected_version=2), measure_id, "all", Quarter.Q1, count(492))
+    retry = app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("q1-5.1", expected_version=2))
 
     assert retry.replayed is True
     assert retry.version == first.version
@@ -184,30 +189,31 @@ def test_a_retried_plan_creation_returns_the_same_plan(app: Ledger) -> None:
 
 
 def test_reusing_a_key_for_a_different_input_is_refused(app: Ledger, measure_id: UUID) -> None:
-    app.submit_figure(keyed("q1-5.1"), measure_id, "all", Quarter.Q1, count(492))
+    app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("q1-5.1"))
     before = recorded(app)
 
     with pytest.raises(ValidationError) as caught:
-        app.submit_figure(keyed("q1-5.1"), measure_id, "all", Quarter.Q1, count(490))
+        app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(490)), keyed("q1-5.1"))
 
     assert caught.value.field == "idempotencyKey"
     assert recorded(app) == before
 
 
 def test_reusing_a_key_for_a_different_command_is_refused(app: Ledger, measure_id: UUID) -> None:
-    app.submit_figure(keyed("k-1"), measure_id, "all", Quarter.Q1, count(492))
+    app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("k-1"))
 
     with pytest.raises(ValidationError) as caught:
-        app.override_status(keyed("k-1"), measure_id, Quarter.Q1, Status.AT_RISK, reason="board decision")
+        app.handle(OverrideStatus(measure_id, Quarter.Q1, Status.AT_RISK, reason="board decision"), keyed("k-1"))
 
     assert caught.value.field == "idempotencyKey"
 
 
 def test_the_same_key_from_another_actor_is_a_different_key(app: Ledger, measure_id: UUID) -> None:
-    app.submit_figure(keyed("k-1"), measure_id, "all", Quarter.Q1, count(492))
+    app.handle(SubmitFigure(measure_id, "all", Quarter.Q1, count(492)), keyed("k-1"))
 
-    written = app.submit_figure(
-        Request("analyst@stockton.gov.uk", idempotency_key="k-1"), measure_id, "all", Quarter.Q2, count(995)
+    written = app.handle(
+        SubmitFigure(measure_id, "all", Quarter.Q2, count(995)),
+        Request("analyst@stockton.gov.uk", idempotency_key="k-1"),
     )
 
     assert written.replayed is False
@@ -217,14 +223,9 @@ def test_reusing_a_plan_key_with_a_different_discrepancy_threshold_is_refused(ap
     create_plan(app, keyed("create-csp"))
 
     with pytest.raises(ValidationError) as caught:
-        app.create_plan(
+        app.handle(
+            replace(CSP, discrepancy_threshold=Decimal("0.5")),
             keyed("create-csp"),
-            partnership="Safer Stockton Partnership",
-            title="Community Safety Plan 2012-13",
-            year="2012-13",
-            period_start=date(2012, 4, 1),
-            period_end=date(2013, 3, 31),
-            discrepancy_threshold=Decimal("0.5"),
         )
 
     assert caught.value.field == "idempotencyKey"
@@ -232,45 +233,31 @@ def test_reusing_a_plan_key_with_a_different_discrepancy_threshold_is_refused(ap
 
 def test_a_plan_with_a_zero_discrepancy_threshold_is_refused(app: Ledger) -> None:
     with pytest.raises(ValidationError) as caught:
-        app.create_plan(
+        app.handle(
+            replace(CSP, discrepancy_threshold=Decimal(0)),
             OFFICER,
-            partnership="Safer Stockton Partnership",
-            title="Community Safety Plan 2012-13",
-            year="2012-13",
-            period_start=date(2012, 4, 1),
-            period_end=date(2013, 3, 31),
-            discrepancy_threshold=Decimal(0),
         )
 
     assert caught.value.field == "discrepancyThreshold"
 
 
 def test_a_plan_keeps_its_own_discrepancy_threshold_for_its_measures(app: Ledger) -> None:
-    plan = app.create_plan(
+    plan = app.handle(
+        replace(CSP, discrepancy_threshold=Decimal("0.5")),
         OFFICER,
-        partnership="Safer Stockton Partnership",
-        title="Community Safety Plan 2012-13",
-        year="2012-13",
-        period_start=date(2012, 4, 1),
-        period_end=date(2013, 3, 31),
-        discrepancy_threshold=Decimal("0.5"),
     ).id
-    app.add_theme(OFFICER, plan, code="5", title="Criminal damage targets")
+    app.handle(AddTheme(plan, code="5", title="Criminal damage targets"), OFFICER)
 
-    written = app.define_measure(OFFICER, plan, theme_code="5", number="5.1", definition=criminal_damage())
+    written = app.handle(DefineMeasure(plan, theme_code="5", number="5.1", definition=criminal_damage()), OFFICER)
 
     assert app.get_measure(written.id).discrepancy_threshold == Decimal("0.5")
 
 
 def test_a_plan_that_ends_before_it_starts_is_refused(app: Ledger) -> None:
     with pytest.raises(ValidationError) as caught:
-        app.create_plan(
+        app.handle(
+            replace(CSP, period_start=date(2013, 3, 31), period_end=date(2012, 4, 1)),
             OFFICER,
-            partnership="Safer Stockton Partnership",
-            title="Community Safety Plan 2012-13",
-            year="2012-13",
-            period_start=date(2013, 3, 31),
-            period_end=date(2012, 4, 1),
         )
 
     assert caught.value.field == "period.end"
@@ -285,7 +272,7 @@ def test_defining_the_same_measure_number_twice_in_a_plan_is_a_conflict_on_numbe
     before = recorded(app)
 
     with pytest.raises(ConflictError) as caught:
-        app.define_measure(OFFICER, plan_id, theme_code="5", number="5.1", definition=criminal_damage())
+        app.handle(DefineMeasure(plan_id, theme_code="5", number="5.1", definition=criminal_damage()), OFFICER)
 
     assert caught.value.field == "number"
     assert caught.value.current_version == 2
@@ -297,9 +284,9 @@ def test_the_same_measure_number_in_another_plan_is_a_different_measure(
     app: Ledger, plan_id: UUID, measure_id: UUID
 ) -> None:
     other = create_plan(app, title="Community Safety Plan 2013-14")
-    app.add_theme(OFFICER, other, code="5", title="Criminal damage targets")
+    app.handle(AddTheme(other, code="5", title="Criminal damage targets"), OFFICER)
 
-    written = app.define_measure(OFFICER, other, theme_code="5", number="5.1", definition=criminal_damage())
+    written = app.handle(DefineMeasure(other, theme_code="5", number="5.1", definition=criminal_damage()), OFFICER)
 
     assert written.id != measure_id
     assert written.id == Measure.create_id(other, "5.1")
@@ -307,7 +294,7 @@ def test_the_same_measure_number_in_another_plan_is_a_different_measure(
 
 def test_defining_a_measure_in_an_unknown_theme_is_not_found_on_theme_code(app: Ledger, plan_id: UUID) -> None:
     with pytest.raises(NotFoundError) as caught:
-        app.define_measure(OFFICER, plan_id, theme_code="9", number="9.1", definition=criminal_damage())
+        app.handle(DefineMeasure(plan_id, theme_code="9", number="9.1", definition=criminal_damage()), OFFICER)
 
     assert caught.value.field == "themeCode"
     assert "5" in caught.value.message
@@ -324,7 +311,7 @@ def test_creating_the_same_plan_twice_is_a_conflict_on_title(app: Ledger) -> Non
 
 def test_adding_a_theme_code_twice_is_refused(app: Ledger, plan_id: UUID) -> None:
     with pytest.raises(ValidationError) as caught:
-        app.add_theme(OFFICER, plan_id, code="5", title="Again")
+        app.handle(AddTheme(plan_id, code="5", title="Again"), OFFICER)
 
     assert caught.value.field == "code"
 
@@ -339,7 +326,7 @@ def test_an_unknown_id_is_not_found(app: Ledger, call: str) -> None:
 
 def test_a_plan_id_is_not_a_measure(app: Ledger, plan_id: UUID) -> None:
     with pytest.raises(NotFoundError) as caught:
-        app.submit_figure(OFFICER, plan_id, "all", Quarter.Q1, count(492))
+        app.handle(SubmitFigure(plan_id, "all", Quarter.Q1, count(492)), OFFICER)
 
     assert caught.value.field == "measureId"
 
@@ -348,6 +335,6 @@ def test_a_refused_command_records_nothing(app: Ledger, measure_id: UUID) -> Non
     before = recorded(app)
 
     with pytest.raises(ValidationError):
-        app.revise_figure(OFFICER, measure_id, "all", Quarter.Q1, count(490), reason="  ")
+        app.handle(ReviseFigure(measure_id, "all", Quarter.Q1, count(490), reason="  "), OFFICER)
 
     assert recorded(app) == before

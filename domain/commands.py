@@ -1,0 +1,176 @@
+"""The commands a client sends the ledger: one small frozen dataclass per use case.
+
+A command holds what the client sent, unchecked: the aggregate it reaches
+checks each value and names the field at fault. A command is fingerprinted
+whole, so an idempotency key used again with any value changed is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar
+from uuid import UUID
+
+from domain.measure import Definition
+from domain.values import Amount, Quarter, Status
+
+# Fingerprints stored before commands were classes spelled some values with
+# short names; a retry after an upgrade must still match its stored key.
+STORED_NAMES: Mapping[str, str] = {
+    "plan_id": "plan",
+    "measure_id": "measure",
+    "theme_code": "theme",
+    "period_start": "start",
+    "period_end": "end",
+    "discrepancy_threshold": "threshold",
+    "component": "c",
+    "quarter": "q",
+    "amount": "a",
+    "reported_change": "rc",
+    "commentary": "text",
+    "status": "s",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A use case and its values, as one client asked for it."""
+
+    name: ClassVar[str]  # the API's name for the use case: `submitFigure`, ...
+    stored_names: ClassVar[Mapping[str, str]] = STORED_NAMES
+
+    def fingerprint(self) -> str:
+        """A digest of the use case and every value: equal exactly when two requests ask the same.
+
+        The JSON's shape (names, `str` for what JSON lacks: UUIDs, Decimals, dates, amounts and
+        definitions by their repr) is what idempotency keys already stored were made from.
+        """
+        values = {self.stored_names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        payload = json.dumps([self.name, values], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# -- plans ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreatePlan(Command):
+    name = "createPlan"
+    partnership: object
+    title: object
+    year: object
+    period_start: date
+    period_end: date
+    discrepancy_threshold: Decimal | None = None  # None: the default threshold (domain/rules.py)
+
+
+@dataclass(frozen=True)
+class AddTheme(Command):
+    name = "addTheme"
+    plan_id: UUID
+    code: object
+    title: object
+
+
+@dataclass(frozen=True)
+class DefineMeasure(Command):
+    name = "defineMeasure"
+    plan_id: UUID
+    theme_code: object
+    number: object
+    definition: Definition
+
+
+# -- measures --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasureCommand(Command):
+    """A change to one measure."""
+
+    measure_id: UUID
+
+
+@dataclass(frozen=True)
+class RedefineMeasure(MeasureCommand):
+    name = "redefineMeasure"
+    stored_names = {**STORED_NAMES, "definition": "d"}
+    definition: Definition
+    reason: object
+
+
+@dataclass(frozen=True)
+class SetBaseline(MeasureCommand):
+    name = "setBaseline"
+    component: object
+    amount: Amount
+    period: object = None
+    profile: Sequence[object] | None = None
+    note: object = None
+
+
+@dataclass(frozen=True)
+class ResetBaseline(MeasureCommand):
+    name = "resetBaseline"
+    component: object
+    amount: Amount
+    reason: object
+    period: object = None
+    profile: Sequence[object] | None = None
+    note: object = None
+
+
+@dataclass(frozen=True)
+class SubmitFigure(MeasureCommand):
+    name = "submitFigure"
+    component: object
+    quarter: Quarter
+    amount: Amount
+    reported_change: object = None
+    commentary: object = None
+
+
+@dataclass(frozen=True)
+class ReviseFigure(MeasureCommand):
+    name = "reviseFigure"
+    component: object
+    quarter: Quarter
+    amount: Amount
+    reason: object
+    reported_change: object = None
+    commentary: object = None
+
+
+@dataclass(frozen=True)
+class MarkFigureUnavailable(MeasureCommand):
+    name = "markFigureUnavailable"
+    component: object
+    quarter: Quarter
+    reason: object
+
+
+@dataclass(frozen=True)
+class UpdateCommentary(MeasureCommand):
+    name = "updateCommentary"
+    quarter: Quarter
+    commentary: object
+
+
+@dataclass(frozen=True)
+class OverrideStatus(MeasureCommand):
+    name = "overrideStatus"
+    quarter: Quarter
+    status: Status
+    reason: object
+
+
+@dataclass(frozen=True)
+class ClearStatusOverride(MeasureCommand):
+    name = "clearStatusOverride"
+    quarter: Quarter
+    reason: object
