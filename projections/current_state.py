@@ -11,7 +11,7 @@ service process once the transaction commits.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,8 @@ from projections.writer import BackgroundWriter
 
 CHANNEL = "measure_ledger_view"
 NAME = "current_state"
+# eventsourcing reads a recorder's settings under its name first: this one moves only the read model.
+SCHEMA_SETTING = f"{NAME.upper()}_POSTGRES_SCHEMA"
 CACHE_SIZE = 2048
 # Up to this many rows a batch is written with pipelined INSERTs, beyond it with COPY (projections/changes.py).
 PIPELINED_ROWS = 200
@@ -52,6 +54,14 @@ class CurrentStateView(PostgresTrackingRecorder):
         self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in DDL)
         # Off for a rebuild's shares: their positions are not the view's (projections/rebuild.py).
         self.notify = True
+        if self.datastore.schema != "public":
+            # A read model built beside the served one (projections/beside.py): its own SQL names its tables
+            # unqualified, so its connections look in its schema first (and find the event store in public).
+            # Nobody waits for its positions.
+            pool = self.datastore.pool
+            assert isinstance(pool.kwargs, dict)  # as the datastore makes it, before the pool opens
+            pool.kwargs = {**pool.kwargs, "options": search_path(self.datastore.schema)}
+            self.notify = False
 
     def write(self, changes: Changes, tracking: Tracking) -> None:
         """Write a batch of changes and move the tracking position past it, exactly once."""
@@ -100,6 +110,16 @@ class CurrentStateView(PostgresTrackingRecorder):
 
     def position(self, application_name: str) -> int:
         return self.max_tracking_id(application_name) or 0
+
+
+def schema_of(env: Mapping[str, str]) -> str:
+    """The schema the read model of these settings is in: public, where it is served, unless built beside it."""
+    return env.get(SCHEMA_SETTING) or "public"
+
+
+def search_path(schema: str) -> str:
+    """libpq's `options` for connections that look in `schema` first, then in public."""
+    return f"-c search_path={schema},public"
 
 
 def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: int) -> list[dict[str, Any]]:

@@ -1,5 +1,8 @@
 """Rebuilding the read model from the whole event store, on every core.
 
+In place here (a leader whose read model is empty or outdated); `measure-ledger rebuild` builds a new one
+beside the served one with the same functions, and swaps it in (projections/beside.py).
+
 A catch-up projects in one interpreter, whose threads share one GIL: about 145 µs of Python CPU
 per event on a two-core machine, so one core at most, while PostgreSQL needed half of the other.
 A rebuild has the whole store to project and nobody relying on the tables until it is done, so
@@ -43,8 +46,9 @@ from psycopg.rows import TupleRow
 from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
-from projections.current_state import CHANNEL, NAME, CurrentState, CurrentStateView
+from projections.current_state import CHANNEL, NAME, CurrentState, CurrentStateView, schema_of
 from projections.event_store import open_ledger
+from projections.handover import Say, take_lead, wait_for
 from projections.orphans import exit_with_parent, parent_env
 from projections.reading import can_share
 from projections.runner import (
@@ -79,14 +83,18 @@ def default_shares() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
-def rebuild(env: Mapping[str, str], progress: Progress | None = None, *, shares: int | None = None) -> int:
-    """Empty the read model and replay the whole event store into it, as leader; returns how many events.
+def rebuild(
+    env: Mapping[str, str], progress: Progress | None = None, *, shares: int | None = None, say: Say = log.info
+) -> int:
+    """Empty the served read model and replay the whole event store into it, as leader; returns how many events.
 
     With more than one share (default: one per core, for a store of at least SHARE_FROM events),
-    each share's events are projected by a process of its own.
+    each share's events are projected by a process of its own. The lead is taken from a running
+    service for the whole rebuild (projections/handover.py), and reads meanwhile see a partial read
+    model: projections/beside.py rebuilds beside the served one instead.
     """
-    with _rebuilding(env) as conn:
-        return _rebuild(conn, env, progress, shares)
+    with _rebuilding(env, say=say) as conn:
+        return build_read_model(conn, env, progress, shares)
 
 
 def rebuild_as_leader(env: Mapping[str, str], progress: Progress | None = None) -> int | None:
@@ -101,12 +109,13 @@ def rebuild_as_leader(env: Mapping[str, str], progress: Progress | None = None) 
     if not large or default_shares() < 2:
         return None
     with _rebuilding(env, leading=True) as conn:
-        return _rebuild(conn, env, progress, None)
+        return build_read_model(conn, env, progress, None)
 
 
-def _rebuild(
+def build_read_model(
     conn: psycopg.Connection[TupleRow], env: Mapping[str, str], progress: Progress | None, shares: int | None
 ) -> int:
+    """Empty the read model of `env`'s schema and project the whole store into it; returns how many events."""
     ledger = open_ledger(env)
     try:
         last = ledger.recorder.max_notification_id() or 0
@@ -120,7 +129,7 @@ def _rebuild(
         view.clear()
     finally:
         view.datastore.close()
-    _drop_read_indexes(conn)
+    _drop_read_indexes(conn, schema_of(env))
     plan = [Share(i, count) for i in range(count)]
     began = time.perf_counter()
     done = project_share(env, plan[0], last, progress) if count == 1 else _run_shares(env, plan, last, progress)
@@ -138,13 +147,15 @@ def _rebuild(
 
 
 @contextmanager
-def _rebuilding(env: Mapping[str, str], *, leading: bool = False) -> Iterator[psycopg.Connection[TupleRow]]:
+def _rebuilding(
+    env: Mapping[str, str], *, leading: bool = False, say: Say = log.info
+) -> Iterator[psycopg.Connection[TupleRow]]:
     """The leader's lock (unless the caller `leading` holds it) and the rebuild's, held for the block,
     the read model marked as being rebuilt."""
     with psycopg.connect(conninfo(env), autocommit=True) as conn:
         if not leading:
-            conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
-        conn.execute("SELECT pg_advisory_lock(%s)", (REBUILD_LOCK_KEY,))
+            take_lead(conn, LOCK_KEY, say)
+        wait_for(conn, REBUILD_LOCK_KEY, "another rebuild", say)
         try:
             # The view is made (or dropped as outdated) before it is marked.
             open_view(env).datastore.close()
@@ -261,11 +272,12 @@ def _follow(
             time.sleep(_POLL_SECONDS)
 
 
-def _drop_read_indexes(conn: psycopg.Connection[TupleRow]) -> None:
+def _drop_read_indexes(conn: psycopg.Connection[TupleRow], schema: str) -> None:
     for statement in READ_INDEXES:
         match = _INDEX_NAME.match(statement)
         assert match is not None, statement
-        conn.execute(SQL("DROP INDEX IF EXISTS {}").format(Identifier(match.group(1))))
+        # Named in full: a read model built beside the served one must never drop the served one's indexes.
+        conn.execute(SQL("DROP INDEX IF EXISTS {}.{}").format(Identifier(schema), Identifier(match.group(1))))
 
 
 def _build_read_indexes(env: Mapping[str, str], connections: int) -> None:
@@ -312,7 +324,8 @@ def _finish(conn: psycopg.Connection[TupleRow], env: Mapping[str, str], shares: 
                 if last:
                     view._insert_tracking(curs, Tracking(Ledger.name, last))
             curs.execute("UPDATE read_model_meta SET version = %s WHERE name = %s", (VERSION, NAME))
-            curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(last)))
+            if view.notify:  # not for a read model built beside the served one
+                curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(last)))
     finally:
         view.datastore.close()
 

@@ -23,7 +23,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
 from projections.chain import catch_up_chain, open_chain
-from projections.current_state import NAME, CurrentState, CurrentStateView
+from projections.current_state import NAME, CurrentState, CurrentStateView, schema_of, search_path
 from projections.event_store import open_ledger
 from projections.follow import follow
 from projections.reading import EventReader
@@ -33,6 +33,7 @@ from projections.stall import (
     StallWatch,
     Stop,
     Stopped,
+    Watched,
     holders,
     observe,
     replace,
@@ -83,7 +84,8 @@ CATCH_UP_SWITCH = 0.001
 
 def open_view(env: Mapping[str, str]) -> CurrentStateView:
     """The view's recorder, its tables created if missing and rebuilt if outdated."""
-    if _drop_outdated_read_model(env):
+    # One built beside the served one starts from an empty schema of its own (projections/beside.py).
+    if schema_of(env) == "public" and _drop_outdated_read_model(env):
         # Opened as the tables are: creating them "if not exists" would put back the indexes the
         # rebuild dropped (projections/rebuild.py), and would collide with its building them.
         env = {**env, "CREATE_TABLE": "no"}
@@ -131,7 +133,7 @@ def _has_table(conn: psycopg.Connection[Any], table: str) -> bool:
 
 
 def conninfo(env: Mapping[str, str]) -> str:
-    """A libpq connection string from the eventsourcing POSTGRES_* settings."""
+    """A libpq connection string from the eventsourcing POSTGRES_* settings (for the read model's schema)."""
     parts = {
         "dbname": env.get("POSTGRES_DBNAME", ""),
         "host": env.get("POSTGRES_HOST", ""),
@@ -139,6 +141,8 @@ def conninfo(env: Mapping[str, str]) -> str:
         "user": env.get("POSTGRES_USER", ""),
         "password": env.get("POSTGRES_PASSWORD", ""),
     }
+    if (schema := schema_of(env)) != "public":
+        parts["options"] = search_path(schema)
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v})
 
 
@@ -337,7 +341,7 @@ def run_projection(
 
 
 def _replace_stalled(env: Mapping[str, str], session: psycopg.Connection[Any], watch: StallWatch) -> bool:
-    leader = observe(session, LOCK_KEY, REBUILD_LOCK_KEY, Ledger.name, f"{NAME}_tracking")
+    leader = observe(session, Watched(LOCK_KEY, REBUILD_LOCK_KEY, Ledger.name, NAME, REBUILDING))
     if not watch.stalled(leader):
         return False
     assert leader is not None

@@ -9,7 +9,7 @@ its full time for a position that never comes. Two checks keep leadership tied t
   recorded events wait to be projected and neither the read model's position nor the hash chain's has
   moved for `stall_seconds` under one leader session, it terminates that session
   (`pg_terminate_backend`, which a role may do to its own sessions), so the lock is free for its next
-  try. A rebuild under way is left alone: its positions move only in its shares' tracking rows.
+  try. A leader rebuilding is left alone: its positions move only in its shares' tracking rows.
 - The leader checks its own lock's session while it projects (`Holding`), and stops leading once that
   session is gone, so that a leader replaced that way, should it wake, never projects beside the next.
 """
@@ -88,27 +88,47 @@ def holders(key: int) -> str:
     )
 
 
-def observe(
-    conn: psycopg.Connection[Any], lock_key: int, rebuild_key: int, application: str, view_tracking: str
-) -> Leader | None:
-    """The leader holding `lock_key`, its positions and how far behind it is; None if nobody leads."""
-    tables = [view_tracking, "event_chain_tracking", f"{application}_events"]
+@dataclass(frozen=True)
+class Watched:
+    """What shows a leader's progress: its lock, a rebuild's, and the tables it moves."""
+
+    lock_key: int
+    rebuild_key: int
+    application: str  # the event store's application: events in <application>_events
+    view: str  # the read model: tracked in <view>_tracking, marked in read_model_meta
+    rebuilding: int  # read_model_meta's version while the read model is rebuilt in place
+
+
+def observe(conn: psycopg.Connection[Any], watched: Watched) -> Leader | None:
+    """The leader, its positions and how far behind it is; None if nobody leads."""
+    view, events = f"{watched.view}_tracking", f"{watched.application}_events"
+    tables = [view, "event_chain_tracking", events, "read_model_meta"]
     row = conn.execute("SELECT " + ", ".join(["to_regclass(%s) IS NOT NULL"] * len(tables)), tables).fetchone()
     made = dict(zip(tables, row or (), strict=False))
 
-    def highest(table: str, where: Composable) -> Composable:
-        # A table not made yet (a new database whose leader has not opened it) is at position 0.
-        if not made.get(table):
-            return SQL("NULL")
-        return SQL("(SELECT max(notification_id) FROM {} {})").format(Identifier(table), where)
+    def of(table: str, query: Composable) -> Composable:
+        # A table not made yet (a new database whose leader has not opened it): nothing there.
+        return SQL("({})").format(query) if made.get(table) else SQL("NULL")
 
-    mine = SQL("WHERE application_name = {}").format(Literal(application))
-    query = SQL("SELECT pid, {view}, {chain}, {events}, EXISTS (SELECT {rebuild}) {leader} LIMIT 1").format(
-        view=highest(view_tracking, mine),
-        chain=highest("event_chain_tracking", mine),
-        events=highest(f"{application}_events", SQL("")),
-        rebuild=SQL(holders(rebuild_key)),
-        leader=SQL(holders(lock_key)),
+    mine = Literal(watched.application)
+    tracked = SQL("SELECT max(notification_id) FROM {} WHERE application_name = {}")
+    query = SQL(
+        "SELECT pid, {view}, {chain}, {events},"
+        # A rebuild: in place (its mark), or one beside swapping in (the leader's session holds its lock too).
+        " coalesce({marked}, false) OR EXISTS (SELECT {rebuild} AND pid = leader.pid)"
+        " FROM (SELECT pid {leader} LIMIT 1) AS leader"
+    ).format(
+        view=of(view, tracked.format(Identifier(view), mine)),
+        chain=of("event_chain_tracking", tracked.format(Identifier("event_chain_tracking"), mine)),
+        events=of(events, SQL("SELECT max(notification_id) FROM {}").format(Identifier(events))),
+        marked=of(
+            "read_model_meta",
+            SQL("SELECT version = {} FROM read_model_meta WHERE name = {}").format(
+                Literal(watched.rebuilding), Literal(watched.view)
+            ),
+        ),
+        rebuild=SQL(holders(watched.rebuild_key)),
+        leader=SQL(holders(watched.lock_key)),
     )
     row = conn.execute(query).fetchone()
     if row is None:

@@ -240,13 +240,14 @@ def positive_int(text: str) -> int:
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.rebuild import rebuild
+    from projections.beside import rebuild_beside
 
     with database(settings) as url:
-        count = rebuild(
+        count = rebuild_beside(
             eventsourcing_env(url),
             progress=progress_bar("rebuild"),  # type: ignore[arg-type]
             shares=args.shares,
+            say=lambda line: print(line, file=sys.stderr, flush=True),
         )
     print(f"rebuilt the read model from {count} events")
     return 0

@@ -36,11 +36,11 @@ def serve(database_url: str) -> Iterator[tuple[str, int]]:
 
 
 @contextmanager
-def serving(database_url: str) -> Iterator[tuple[str, subprocess.Popen[bytes], int]]:
-    """As `serve`, yielding the serve process too."""
+def serving(database_url: str, **settings: str) -> Iterator[tuple[str, subprocess.Popen[bytes], int]]:
+    """As `serve`, yielding the serve process too; `settings` add to its environment."""
     port = free_port()
     # A write waits a second, not ten, for a read model that does not move.
-    env = {**os.environ, "DATABASE_URL": database_url, "ML_WRITE_WAIT_SECONDS": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url, "ML_WRITE_WAIT_SECONDS": "1", **settings}
     process = subprocess.Popen(
         [str(CLI), "serve", "--no-demo", "--port", str(port)],
         env=env,

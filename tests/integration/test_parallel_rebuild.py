@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -187,6 +189,14 @@ def a_rebuild_that_died(
     last = ledger.recorder.max_notification_id() or 0
     rebuild(es_env, shares=1)
     good = snapshot(database_url)
+    with its_index_build_failing(monkeypatch):
+        rebuild(es_env, shares=2)
+    return last, good
+
+
+@contextmanager
+def its_index_build_failing(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A rebuild run in the block dies building its indexes, after projecting every share."""
 
     def fail(env: Any, connections: int) -> None:
         raise IndexBuildFailed
@@ -194,8 +204,7 @@ def a_rebuild_that_died(
     with monkeypatch.context() as patched:
         patched.setattr(projections.rebuild, "_build_read_indexes", fail)
         with pytest.raises(IndexBuildFailed):
-            rebuild(es_env, shares=2)
-    return last, good
+            yield
 
 
 def test_a_rebuild_that_dies_leaves_the_read_model_marked_and_the_next_catch_up_projects_it_again(
