@@ -23,6 +23,8 @@ from service.projector import stop
 from service.settings import eventsourcing_env
 from tests.e2e.test_projector_process import _leader_backend, _until
 
+pytestmark = pytest.mark.slow  # runs `measure-ledger project` in processes of its own
+
 CLI = Path(sys.executable).with_name("measure-ledger")
 
 

@@ -18,6 +18,8 @@ from tests.integration.test_parallel_rebuild import (
 )
 from tests.integration.test_projection import snapshot
 
+pytestmark = pytest.mark.slow  # rebuilds in shares, a process each
+
 
 def schema_exists(database_url: str) -> bool:
     with psycopg.connect(database_url) as conn:
