@@ -28,7 +28,7 @@ from projections import tables
 from projections.chain import open_chain
 from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
-from service import gc_tuning, read, tokens
+from service import gc_tuning, read, speedups, tokens
 from service.audit_export import http_export
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.downloads import plan_export
@@ -94,8 +94,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set; `measure-ledger serve` starts an embedded PostgreSQL")
     database_url = settings.database_url
+    schema = build_schema(introspection=settings.introspection)
+    if settings.speedups:
+        speedups.install(schema)
     view = LedgerGraphQL(
-        build_schema(introspection=settings.introspection),
+        schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
         allowed_origins=settings.allowed_origins,

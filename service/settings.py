@@ -43,6 +43,8 @@ class Settings:
     response_cache: bool = True
     response_cache_bytes: int = 64 << 20
     cors_origins: tuple[str, ...] = ()
+    # The execution speed-ups (service/speedups/); off, the plain schema answers alike, more slowly.
+    speedups: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -74,6 +76,7 @@ class Settings:
             response_cache=_flag(env, "ML_RESPONSE_CACHE", True),
             response_cache_bytes=int(float(env.get("ML_RESPONSE_CACHE_MB", "64")) * (1 << 20)),
             cors_origins=origins,
+            speedups=_flag(env, "ML_SPEEDUPS", True),
         )
 
 

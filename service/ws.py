@@ -97,7 +97,7 @@ _ENCODED_SIZE = 64
 def encode_message(message: object) -> str:
     """JSON of an outgoing message; a `next` message's data is encoded once however many receive it.
 
-    A live event's result is shared by its subscribers (service/schema/shared_results.py),
+    A live event's result is shared by its subscribers (service/speedups/shared_results.py),
     so only the operation id differs between their messages.
     """
     if isinstance(message, dict) and message.get("type") == "next" and message.keys() == {"id", "type", "payload"}:

@@ -1,4 +1,9 @@
-"""The GraphQL schema, built once per process."""
+"""The GraphQL schema, built once per process.
+
+The types and resolvers here are plain: they answer every query correctly on
+their own. The execution speed-ups (service/speedups/) are installed on the
+built schema by the app, unless turned off.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,10 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from service.limits import LimitConfig, limits_extension
-from service.schema import mutations
 from service.schema.audit import AuditQuery
-from service.schema.fast_inputs import speed_up
-from service.schema.lean_resolvers import lighten
 from service.schema.mutations import Mutation
 from service.schema.queries import Query
 from service.schema.scalars import DecimalScalar
-from service.schema.shared_results import SharedResultsExecutionContext
-from service.schema.short_caches import ShortParserCache, ShortValidationCache
 from service.schema.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
 
@@ -34,8 +34,6 @@ class LedgerSchema(strawberry.Schema):
         return None
 
 
-# Documents each process keeps parsed and validated (of up to short_caches.LONGEST characters).
-PARSED_DOCUMENTS = 256
 # Built once: a rule class made per request would defeat the validation cache.
 LIMITS = limits_extension(LimitConfig())
 
@@ -47,29 +45,17 @@ class NoIntrospection(AddValidationRules):
 
 def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     """The schema; production mode turns introspection off."""
-    extensions: list[Any] = [
-        LIMITS,  # first: it refuses a document with too many tokens before ParserCache parses it
-        lambda: ShortParserCache(maxsize=PARSED_DOCUMENTS),
-        lambda: ShortValidationCache(maxsize=PARSED_DOCUMENTS),
-        SubscriptionsOverWebSocket,
-    ]
+    # The limits first: they refuse a document with too many tokens before anything parses it.
+    extensions: list[Any] = [LIMITS, SubscriptionsOverWebSocket]
     if not introspection:
         extensions.append(NoIntrospection)
-    schema = LedgerSchema(
+    return LedgerSchema(
         query=merge_types("Query", (Query, AuditQuery)),
         mutation=Mutation,
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
         extensions=extensions,
-        # A live subscription message is executed once per operation, not once per subscriber; plain fields
-        # are completed without graphql-core's per-field machinery (fast_fields.py).
-        execution_context_class=SharedResultsExecutionContext,
     )
-    # Resolvers without arguments or extensions called directly, not through strawberry's wrapper.
-    lighten(schema)
-    # Mutation inputs built from a field table made once, not converted field by field each time.
-    speed_up(*mutations.INPUTS)
-    return schema
 
 
 def schema_sdl() -> str:

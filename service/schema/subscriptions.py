@@ -19,7 +19,7 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from service.auth.policy import Action
-from service.fanout import Feed, Feeds, FellBehind, Filters, Key, Row
+from service.fanout import Feed, Feeds, FellBehind, Filters, Key
 from service.schema.access import one_plan_for, spanning
 from service.schema.audit_entry import AuditEntry
 from service.schema.cursors import (
@@ -29,22 +29,14 @@ from service.schema.cursors import (
     status_change_cursor,
 )
 from service.schema.errors import error, parse_id
-from service.schema.shared_results import share
 from service.schema.status_change import StatusChange
 
 log = logging.getLogger(__name__)
 
 
 def open_feeds(pool: asyncpg.Pool, capacity: int) -> Feeds:
-    """This process's feeds, delivering StatusChange and AuditEntry objects shared by their subscribers."""
-
-    def status_change(row: Row) -> StatusChange:
-        return share(StatusChange.from_row(row))
-
-    def ledger_event(row: Row) -> AuditEntry:
-        return share(AuditEntry.from_row(row))
-
-    return Feeds.open(pool, capacity, status_change, ledger_event)
+    """This process's feeds, delivering each row as one StatusChange or AuditEntry to all its subscribers."""
+    return Feeds.open(pool, capacity, StatusChange.from_row, AuditEntry.from_row)
 
 
 def _require_principal(info: Info) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 from strawberry.extensions.parser_cache import _get_parse_cache
 from strawberry.extensions.validation_cache import _get_validate_cache
 
-from service.schema import PARSED_DOCUMENTS
-from service.schema.short_caches import LONGEST
+from service.speedups.short_caches import LONGEST, PARSED_DOCUMENTS
 from tests.e2e.live import GraphQLClient
 
 # Within the token limit (a comment is one token), yet 30,000 characters long.

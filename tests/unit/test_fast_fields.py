@@ -1,5 +1,5 @@
-"""Plain fields completed directly (service/schema/fast_fields.py) and resolvers called directly
-(service/schema/lean_resolvers.py) answer exactly as strawberry and graphql-core do: data, errors,
+"""Plain fields completed directly (service/speedups/fast_fields.py) and resolvers called directly
+(service/speedups/lean_resolvers.py) answer exactly as strawberry and graphql-core do: data, errors,
 paths and null propagation, including for values the schema does not allow."""
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
-from service.schema.fast_fields import FastFieldsExecutionContext
-from service.schema.lean_resolvers import lighten
 from service.schema.scalars import DecimalScalar
+from service.speedups.fast_fields import FastFieldsExecutionContext
+from service.speedups.lean_resolvers import lighten
 
 
 @strawberry.enum

@@ -1,5 +1,6 @@
-"""Mutation inputs built from a field table (service/schema/fast_inputs.py) are exactly the objects
-strawberry's own conversion builds: every field given, only the required ones, and nulls."""
+"""Inputs built from a field table (service/speedups/fast_inputs.py) are exactly the objects strawberry's
+own conversion builds: every field given, only the required ones, and nulls; and a schema without the
+speed-ups converts them as strawberry does."""
 
 from __future__ import annotations
 
@@ -9,13 +10,24 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import strawberry
+from graphql import GraphQLInputObjectType
+from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.arguments import convert_argument
 from strawberry.types.base import StrawberryList, StrawberryObjectDefinition, StrawberryOptional
 
+from service import speedups
 from service.schema import build_schema
-from service.schema.mutations import INPUTS
 
 SCHEMA = build_schema()
+speedups.install(SCHEMA)
+PLAIN = build_schema()
+# Every input type of the schema, as classes.
+INPUTS = [
+    t.extensions[GraphQLCoreConverter.DEFINITION_BACKREF].origin
+    for t in SCHEMA._schema.type_map.values()
+    if isinstance(t, GraphQLInputObjectType)
+]
 SAMPLES: dict[Any, Any] = {str: "text", int: 7, Decimal: Decimal("12.5"), date: date(2012, 4, 1)}
 
 
@@ -45,8 +57,8 @@ def graphql_value(definition: StrawberryObjectDefinition, *, every_field: bool, 
     return value
 
 
-def convert(type_: type, value: dict[str, Any]) -> Any:
-    return convert_argument(value, type_, SCHEMA.schema_converter.scalar_registry, SCHEMA.config)
+def convert(type_: type, value: dict[str, Any], schema: strawberry.Schema = SCHEMA) -> Any:
+    return convert_argument(value, type_, schema.schema_converter.scalar_registry, schema.config)
 
 
 @pytest.mark.parametrize("type_", INPUTS, ids=lambda t: t.__name__)
@@ -55,15 +67,15 @@ def test_an_input_is_built_as_strawberry_builds_it(type_: type, shape: str) -> N
     definition: StrawberryObjectDefinition = type_.__strawberry_definition__  # type: ignore[attr-defined]
     value = graphql_value(definition, every_field=shape != "required fields", nulls=shape == "optional fields null")
     fast = definition.from_input
-    assert getattr(fast, "fast_input", False), "the schema gives every mutation input the fast builder"
-    built = convert(type_, value)
+    assert getattr(fast, "fast_input", False), "the speed-ups give every input type the fast builder"
+    built, unsped = convert(type_, value), convert(type_, value, PLAIN)
     definition.from_input = None
     try:
         plain = convert(type_, value)
     finally:
         definition.from_input = fast
     assert type(built) is type_ and built == plain
-    assert vars(built) == vars(plain)  # the same attributes, not merely equal fields
+    assert vars(built) == vars(plain) == vars(unsped)  # the same attributes, not merely equal fields
 
 
 def test_a_list_given_is_copied_not_shared() -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, ClassVar
 
 import strawberry
 from strawberry.extensions import ParserCache
 from strawberry.types import Info
 
-from service.schema.shared_results import SharedResultsExecutionContext, share
+from service.speedups.shared_results import SharedResultsExecutionContext
 
 executions = {"doubled": 0}
 
@@ -25,6 +25,11 @@ class Event:
 
 
 @strawberry.type
+class SharedEvent(Event):
+    pass
+
+
+@strawberry.type
 class Query:
     ok: bool = True
 
@@ -37,10 +42,14 @@ class Subscription:
             yield event
 
 
+class Sharing(SharedResultsExecutionContext):
+    shared_types: ClassVar[tuple[type, ...]] = (SharedEvent,)
+
+
 schema = strawberry.Schema(
     query=Query,
     subscription=Subscription,
-    execution_context_class=SharedResultsExecutionContext,
+    execution_context_class=Sharing,
     extensions=[lambda: ParserCache(maxsize=8)],  # as the service has: one AST per document text
 )
 DOCUMENT = """subscription($after: String, $flag: Boolean!) {
@@ -56,7 +65,7 @@ async def results(events: list[Event], variables: dict[str, Any]) -> list[Any]:
 
 async def test_subscribers_of_one_operation_share_a_shared_events_result() -> None:
     executions["doubled"] = 0
-    events = [share(Event(value=1)), share(Event(value=2))]
+    events = [SharedEvent(value=1), SharedEvent(value=2)]
     # `after` is an argument of the root field only: it does not change what the selection reads.
     first = await results(events, {"after": "a", "flag": True})
     second = await results(events, {"after": "b", "flag": True})
@@ -66,7 +75,7 @@ async def test_subscribers_of_one_operation_share_a_shared_events_result() -> No
     assert executions["doubled"] == 2  # once per event, not once per subscriber
 
 
-async def test_events_not_marked_shared_are_executed_for_each_subscriber() -> None:
+async def test_events_of_other_types_are_executed_for_each_subscriber() -> None:
     executions["doubled"] = 0
     events = [Event(value=1)]
     for after in ("a", "b", "c"):

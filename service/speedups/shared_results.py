@@ -5,30 +5,24 @@ A live status change reaches every subscriber as the same payload object
 costs the same for each of a thousand subscribers who sent the same document,
 and was most of the fan-out's time; so the result is kept on the payload and
 reused by every subscription of the same operation whose selection reads the
-same variable values. Only for payloads marked with `share`: their fields must
-not depend on who asks (no context, no loaders), which holds for StatusChange
-and AuditEntry, whose fields are plain values.
+same variable values. Only for payloads of the `shared_types`: their fields
+must not depend on who asks (no context, no loaders), which holds for
+StatusChange and AuditEntry, whose fields are plain values.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, ClassVar
 
 from graphql import FieldNode, OperationDefinitionNode, OperationType, Visitor, visit
 from graphql.language import VariableNode
 
-from service.schema.fast_fields import FastFieldsExecutionContext
+from service.speedups.fast_fields import FastFieldsExecutionContext
 
-T = TypeVar("T")
 _RESULTS = "_shared_results"
 # (id of the operation's AST, values of the variables its selection reads below the root field)
 ShareKey = tuple[int, str]
-
-
-def share(payload: T) -> T:
-    """Mark a payload many subscribers receive, so each distinct operation executes on it once."""
-    object.__setattr__(payload, _RESULTS, {})
-    return payload
+Results = dict[ShareKey, tuple[OperationDefinitionNode, Any]]
 
 
 class _VariableNames(Visitor):
@@ -69,13 +63,24 @@ class _Executed:
 
 
 class SharedResultsExecutionContext(FastFieldsExecutionContext):
-    """Our execution context (plain fields completed directly), reusing a shared payload's result per operation."""
+    """Plain fields completed directly, and a subscription payload's result reused per operation."""
 
+    # The payload types whose results are shared: set by a subclass.
+    shared_types: ClassVar[tuple[type, ...]] = ()
     _share_key: ShareKey | None = None
 
+    def _results(self, payload: Any) -> Results | None:
+        """The results kept on a payload of a shared type, made at its first use; None for any other payload."""
+        if type(payload) not in self.shared_types:
+            return None
+        results: Results | None = getattr(payload, _RESULTS, None)
+        if results is None:
+            results = {}
+            object.__setattr__(payload, _RESULTS, results)
+        return results
+
     def build_per_event_executor(self, payload: Any) -> Any:
-        results: dict[ShareKey, tuple[OperationDefinitionNode, Any]] | None = getattr(payload, _RESULTS, None)
-        if results is None or self.operation.operation is not OperationType.SUBSCRIPTION:
+        if self.operation.operation is not OperationType.SUBSCRIPTION or (results := self._results(payload)) is None:
             return super().build_per_event_executor(payload)
         if self._share_key is None:
             # Worked out once per subscription, on the executor every event's copy is made from.
@@ -89,7 +94,9 @@ class SharedResultsExecutionContext(FastFieldsExecutionContext):
 
     def execute_operation(self, serially: bool | None = None) -> Any:
         result = super().execute_operation(serially)
-        results: dict[ShareKey, tuple[OperationDefinitionNode, Any]] | None = getattr(self.root_value, _RESULTS, None)
-        if results is not None and self._share_key is not None and not self.is_awaitable(result):
-            results[self._share_key] = (self.operation, result)
+        key = self._share_key
+        if key is not None and not self.is_awaitable(result):
+            results = self._results(self.root_value)
+            if results is not None:
+                results[key] = (self.operation, result)
         return result

@@ -9,6 +9,7 @@ such documents parsed, validated and kept would hold hundreds of MB. Clients rep
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from graphql.language.parser import parse
 from strawberry.extensions import ParserCache, ValidationCache
@@ -16,6 +17,8 @@ from strawberry.schema.schema import validate_document
 
 # Characters: as service/limits.py keeps the texts it has counted.
 LONGEST = 20_000
+# Documents each process keeps parsed and validated.
+PARSED_DOCUMENTS = 256
 
 
 def _cached_if_short(
@@ -50,3 +53,8 @@ class ShortValidationCache(ValidationCache):
             )
 
         yield from _cached_if_short(context.query, super().on_validate, uncached)
+
+
+def caches() -> list[Any]:
+    """The two caches, as schema extensions (factories: strawberry makes one of each per request)."""
+    return [lambda: ShortParserCache(maxsize=PARSED_DOCUMENTS), lambda: ShortValidationCache(maxsize=PARSED_DOCUMENTS)]

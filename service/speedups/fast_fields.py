@@ -4,18 +4,14 @@ A dashboard resolves thousands of fields, and almost all of them are plain
 attributes of an object already built (a figure's value, status, recordedAt…).
 graphql-core spends about 5 µs on each: a Path, a ResolveInfo, strawberry's
 resolver wrapper, argument coercion, several layers of complete_value. For a
-field with no resolver of its own (strawberry's "basic field": no resolver, no
-arguments, no field extensions or permissions), none of that can change the
-answer, so this executor reads the attribute and coerces it with the field
-type's own output coercion (Decimal → str, enums → names, datetimes →
-ISO strings), exactly as complete_leaf_value would.
+plain field (completers.py) none of that can change the answer, so this
+executor reads and coerces it directly.
 
-Objects whose selected fields are all such fields (a Figure, a Baseline, an
+Objects whose selected fields are all plain (a Figure, a Baseline, an
 Override) are completed the same way, and so are lists of them, e.g. the list a
-`figures` resolver returns. A resolver marked with `ready_in` counts as such a
-field on an object that carries its answer ready-made (types.py's read_ahead
-fills them in for a plan's measures), so a whole dashboard below Plan.measures
-completes as plain values.
+`figures` resolver returns. Read-ahead (read_ahead.py) gives a plan's measures
+their components, quarters, baselines and figures ready-made, so a whole
+dashboard below Plan.measures completes as plain values.
 
 Anything out of the ordinary falls back to graphql-core for that field: a null
 where the schema promises non-null, a value the type cannot coerce, an
@@ -27,245 +23,43 @@ message, path and null propagation; the response is identical either way.
 
 from __future__ import annotations
 
-import enum
-import operator
-import weakref
-from collections.abc import AsyncIterable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import Any
 
 from graphql import (
-    GRAPHQL_MAX_INT,
-    GRAPHQL_MIN_INT,
     FieldNode,
-    GraphQLBoolean,
-    GraphQLEnumType,
-    GraphQLField,
-    GraphQLID,
-    GraphQLInt,
     GraphQLList,
-    GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    GraphQLScalarType,
-    GraphQLString,
     OperationDefinitionNode,
     Undefined,
     VariableNode,
     Visitor,
     is_leaf_type,
     is_list_type,
-    is_non_null_type,
     is_object_type,
     visit,
 )
 from graphql.execution.collect_fields import FieldDetails
 from graphql.pyutils import AwaitableOrValue, Path
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
-from graphql.pyutils.is_iterable import is_iterable
 from graphql.type.introspection import TypeNameMetaFieldDef
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.types.field import StrawberryField
+
+from service.speedups.completers import (
+    Complete,
+    Entry,
+    Fallback,
+    leaf,
+    list_completer,
+    object_completer,
+    reading,
+    unwrap,
+)
 
 FieldDetailsList = list[FieldDetails]
 GroupedFieldSet = Mapping[str, FieldDetailsList]
-# Completes one field from its parent object; raises anything to mean "let graphql-core do it".
-Complete = Callable[[Any], Any]
-# (response name, its field details, how to complete it fast or None)
-Entry = tuple[str, FieldDetailsList, Complete | None]
-
-
-class _Fallback(Exception):
-    """A value the fast path does not complete; graphql-core completes (or reports) it instead."""
-
-
-class _NotReady:
-    def __repr__(self) -> str:
-        return "NOT_READY"
-
-
-# The value of a ready-made attribute (see `ready_in`) that nobody has worked out.
-NOT_READY: Any = _NotReady()
-_READY_IN = "__ready_in__"
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def ready_in(attribute: str) -> Callable[[F], F]:
-    """Mark a resolver whose answer its object may carry ready-made, in `attribute`.
-
-    Where the attribute holds anything but NOT_READY, the field is read from it like a plain
-    field, and its resolver is not called: whoever fills it in promises that it holds exactly
-    what the resolver would return (synchronously), for this object in this request. Where it
-    holds NOT_READY, the resolver is called as usual. Only for resolvers without arguments
-    or extensions (permissions): those are always called.
-    """
-
-    def mark(resolver: F) -> F:
-        setattr(resolver, _READY_IN, attribute)
-        return resolver
-
-    return mark
-
-
-def _unwrap(type_: GraphQLOutputType) -> tuple[GraphQLOutputType, bool]:
-    if is_non_null_type(type_):
-        assert isinstance(type_, GraphQLNonNull)
-        return type_.of_type, True
-    return type_, False
-
-
-def _ready_getter(definition: StrawberryField) -> Callable[[Any], Any] | None:
-    resolver = definition.base_resolver
-    attribute = getattr(resolver.wrapped_func, _READY_IN, None) if resolver is not None else None
-    if attribute is None or definition.extensions or definition.arguments:
-        return None
-    read = operator.attrgetter(attribute)
-
-    def get(source: Any) -> Any:
-        value = read(source)
-        if value is NOT_READY:
-            raise _Fallback
-        return value
-
-    return get
-
-
-def _attribute_getter(field_def: GraphQLField) -> Callable[[Any], Any] | None:
-    """How to read a plain field from its object: a strawberry basic field, or a resolver's ready-made answer.
-
-    None if the field has a resolver that must be called.
-    """
-    definition = (field_def.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-    if not isinstance(definition, StrawberryField):
-        return None
-    if not definition.is_basic_field:
-        return None if field_def.args else _ready_getter(definition)
-    if field_def.args or field_def.resolve is None or not getattr(field_def.resolve, "_is_default", False):
-        return None
-    if definition.default_resolver is getattr:
-        return operator.attrgetter(definition.python_name)
-    resolve = field_def.resolve
-    # strawberry's basic resolver ignores its info argument.
-    return lambda source: resolve(source, None)
-
-
-def _checked(value: Any, non_null: bool) -> Any:
-    """None for a nullable null; raises for what graphql-core would report."""
-    if value is None or value is Undefined:
-        if non_null:
-            raise _Fallback
-        return None
-    if isinstance(value, Exception):
-        raise _Fallback
-    return value
-
-
-# Built-in scalars whose output coercion returns a value of this exact Python type unchanged.
-_IDENTITY: dict[GraphQLScalarType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
-
-
-def _leaf(type_: GraphQLOutputType, non_null: bool, get: Callable[[Any], Any] | None = None) -> Complete:
-    """Output coercion of a scalar or enum, as complete_leaf_value does it; shortcuts where the result is known.
-
-    With `get`, it completes the field `get` reads from a source object (one call per field, not two).
-    """
-    coerce = type_.coerce_output_value  # type: ignore[union-attr]
-    same = _IDENTITY.get(type_) if isinstance(type_, GraphQLScalarType) else None
-    is_int = type_ is GraphQLInt
-    # An enum member always coerces to the same name: remember it (strawberry's coercion scans every value).
-    # Keyed by id, as Enum.__hash__ is a Python function; the member is kept to check the id is still its.
-    names: dict[int, tuple[Any, Any]] = {}
-    is_enum = isinstance(type_, GraphQLEnumType)
-
-    def coerced(value: Any) -> Any:
-        if value is None or value is Undefined:
-            if non_null:
-                raise _Fallback
-            return None
-        if type(value) is same or (is_int and type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT):
-            return value
-        if isinstance(value, Exception):
-            raise _Fallback
-        result = coerce(value)
-        if result is None or result is Undefined:
-            raise _Fallback
-        if is_enum and isinstance(value, enum.Enum):
-            names[id(value)] = (value, result)
-        return result
-
-    if get is None:
-        return coerced
-    if same is not None:
-
-        def plain(source: Any) -> Any:
-            value = get(source)
-            return value if type(value) is same else coerced(value)
-
-        return plain
-    if is_enum:
-
-        def member(source: Any) -> Any:
-            value = get(source)
-            known = names.get(id(value))
-            return known[1] if known is not None and known[0] is value else coerced(value)
-
-        return member
-
-    def other(source: Any) -> Any:
-        # coerced(), inlined: a Decimal or a datetime on every figure.
-        value = get(source)
-        if value is None or value is Undefined or isinstance(value, Exception):
-            return coerced(value)
-        if is_int and type(value) is int and GRAPHQL_MIN_INT <= value <= GRAPHQL_MAX_INT:
-            return value
-        result = coerce(value)
-        if result is None or result is Undefined:
-            raise _Fallback
-        return result
-
-    return other
-
-
-def _object(entries: list[Entry], non_null: bool) -> Callable[[Any], Any]:
-    completes = [(name, complete) for name, _, complete in entries if complete is not None]
-
-    def complete(value: Any) -> Any:
-        if _checked(value, non_null) is None:
-            return None
-        return {name: c(value) for name, c in completes}
-
-    return complete
-
-
-def _list(item: Callable[[Any], Any], non_null: bool) -> Callable[[Any], Any]:
-    def complete(value: Any) -> Any:
-        if _checked(value, non_null) is None:
-            return None
-        if not is_iterable(value) or hasattr(value, "__aiter__"):
-            raise _Fallback
-        return [item(v) for v in value]
-
-    return complete
-
-
-# id(field definition) -> (a weak reference to it, its getter, its completer if it is a leaf): they depend on
-# the schema alone, so they are worked out once per schema, not per request. The reference tells a reused id.
-_READING: dict[int, tuple[weakref.ref[GraphQLField], Callable[[Any], Any] | None, Complete | None]] = {}
-
-
-def _reading(field_def: GraphQLField) -> tuple[Callable[[Any], Any] | None, Complete | None]:
-    """How to read a plain field, and to complete it too if it is a leaf; (None, None) if it is not plain."""
-    found = _READING.get(id(field_def))
-    if found is None or found[0]() is not field_def:
-        get = _attribute_getter(field_def)
-        inner, non_null = _unwrap(field_def.type)
-        leaf = _leaf(inner, non_null, get) if get is not None and is_leaf_type(inner) else None
-        if len(_READING) > 10_000:  # schemas built and dropped (tests): forget the dead ones
-            for key in [k for k, v in _READING.items() if v[0]() is None]:
-                del _READING[key]
-        found = _READING[id(field_def)] = (weakref.ref(field_def), get, leaf)
-    return found[1], found[2]
 
 
 # Object completers shared by requests: planning them (collecting the fields of each selection, finding how to
@@ -346,9 +140,9 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if field_def is TypeNameMetaFieldDef:
             typename = parent_type.name
             return lambda _source: typename
-        get, leaf = _reading(field_def)
-        if leaf is not None:
-            return leaf
+        get, completes = reading(field_def)
+        if completes is not None:
+            return completes
         if get is None:
             return None
         complete = self._value_completer(field_def.type, details)
@@ -358,13 +152,13 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
     def _value_completer(self, type_: GraphQLOutputType, details: FieldDetailsList) -> Complete | None:
         """How to complete a value of `type_` without graphql-core, or None where only graphql-core will do."""
-        inner, non_null = _unwrap(type_)
+        inner, non_null = unwrap(type_)
         if is_leaf_type(inner):
-            return _leaf(inner, non_null)
+            return leaf(inner, non_null)
         if is_list_type(inner):
             assert isinstance(inner, GraphQLList)
             item = self._value_completer(inner.of_type, details)
-            return None if item is None else _list(item, non_null)
+            return None if item is None else list_completer(item, non_null)
         if is_object_type(inner):
             assert isinstance(inner, GraphQLObjectType)
             return self._object_completer(inner, details, non_null)
@@ -393,7 +187,7 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                     return None
                 entries = self._plan(object_type, grouped_field_set)
                 whole = not new_defer_usages and all(complete is not None for _, _, complete in entries)
-                found = _object(entries, False) if whole else None
+                found = object_completer(entries, False) if whole else None
                 if shared_key is not None:
                     if len(_SHARED) >= _SHARED_SIZE:
                         _SHARED.clear()
@@ -407,7 +201,7 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
         def complete(value: Any) -> Any:
             if value is None or value is Undefined:
-                raise _Fallback
+                raise Fallback
             return nullable(value)
 
         return complete
@@ -488,7 +282,7 @@ class FastFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> AwaitableOrValue[list[Any]]:
         """A list of plain objects (a resolver's list of figures) completed in one go."""
         if self._fast and position_context is None and isinstance(result, list | tuple):
-            item_type, non_null = _unwrap(return_type.of_type)
+            item_type, non_null = unwrap(return_type.of_type)
             if is_object_type(item_type) and not any(d.node.directives for d in field_details_list):
                 assert isinstance(item_type, GraphQLObjectType)
                 complete = self._object_completer(item_type, field_details_list, non_null)

@@ -1,0 +1,264 @@
+"""The speed-ups change nothing but speed: two servers on one database, one with them and one without
+(ML_SPEEDUPS=0), give byte-for-byte the same answers over the demo plan: a dashboard, time travel,
+history, the audit trail, fragments and directives, errors, mutation payloads, and subscriptions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from service.app import create_app
+from service.settings import Settings
+from service.speedups import LedgerExecutionContext
+from service.tokens import create_token
+from tests.conftest import DatabaseFactory
+from tests.e2e import documents as doc
+from tests.e2e.demo import import_demo, wait_for_read_model
+from tests.e2e.live import LiveServer
+from tests.e2e.principals import FROM_THE_START
+from tests.e2e.ws_client import graphql_ws
+
+PARTNERSHIP = "Safer Stockton Partnership"
+EVERYTHING = (
+    """query($id: ID!) {
+  plan(id: $id) {
+    id title partnership year period { start end } discrepancyThreshold version createdAt createdBy modifiedAt
+    themes { code title measures { id number components { key figures { quarter change } } } }
+    measures {
+      ...MeasureFields
+      description modifiedAt plan { id title } theme { code title }
+      components { baseline { profile recordedAt numerator denominator discrepancyReason } }
+      quarters { commentaryRecordedAt commentaryRecordedBy
+                 components { figure { quarter measured changeExact recordedAt status rule } } }
+      history { position cursor recordedAt actor action component quarter field before after reason }
+    }
+  }
+}"""
+    + doc.MEASURE_FIELDS
+)
+ONE_MEASURE = (
+    """query($id: ID!, $asOf: DateTime) { measure(id: $id, asOf: $asOf) {
+  ...MeasureFields history { position actor action field before after reason } } }"""
+    + doc.MEASURE_FIELDS
+)
+PLAN_AS_OF = (
+    """query($id: ID!, $asOf: DateTime) { plan(id: $id, asOf: $asOf) { version modifiedAt
+  measures { ...MeasureFields } } }"""
+    + doc.MEASURE_FIELDS
+)
+SHAPES = """query($id: ID!, $yes: Boolean!, $no: Boolean!) {
+  plans { id title __typename measures { number status } }
+  p: plan(id: $id) { __typename
+    measures {
+      n: number s: status @include(if: $yes) t: title @skip(if: $yes)
+      components @include(if: $yes) { key ...Figures figures @skip(if: $no) { quarter q2: quarter } }
+      quarters { ... on QuarterResult { quarter components { key figure { ...Value } } } }
+      other: components { label baseline @include(if: $no) { value } }
+    }
+  }
+}
+fragment Figures on Component { figures { ...Value status __typename } }
+fragment Value on Figure { value change }"""
+AUDIT_PAGE = """query($filter: AuditFilter, $first: Int, $after: String) {
+  auditTrail(filter: $filter, first: $first, after: $after) {
+    edges { cursor node { position recordedAt actor action planId measureId measureNumber component quarter
+                          field before after reason } }
+    nodes { position }
+    pageInfo { hasNextPage endCursor }
+  }
+  auditDigest { position hash }
+}"""
+STATUS_CHANGED = """subscription($planId: ID, $after: String) {
+  statusChanged(planId: $planId, after: $after) {
+    cursor position recordedAt actor planId measureId measureNumber quarter from to reason } }"""
+LEDGER_EVENTS = """subscription($planId: ID, $after: String) {
+  ledgerEvents(planId: $planId, after: $after) {
+    cursor position recordedAt actor action planId measureId component quarter field before after reason } }"""
+
+
+@dataclass
+class Twins:
+    """The same database served with the speed-ups (`fast`) and without (`plain`)."""
+
+    fast: str
+    plain: str
+    token: str
+    viewer: str
+    plan_id: str
+    measure_id: str  # 5.1, which the fixture changed
+    before_changes: str  # a moment between the import and the changes
+
+    def post(self, url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        headers = {"authorization": f"Bearer {token or self.token}", "accept": "application/json"}
+        response = httpx.post(
+            url + "/graphql", json={"query": query, "variables": variables or {}}, headers=headers, timeout=60
+        )
+        assert response.status_code < 500, response.text
+        return response.status_code, response.json()
+
+    def both(self, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
+        """The answer both servers give; fails if they differ."""
+        fast, plain = self.post(self.fast, query, variables, token), self.post(self.plain, query, variables, token)
+        assert json.dumps(fast, sort_keys=False) == json.dumps(plain, sort_keys=False)
+        return fast[1]
+
+
+def _graphql_endpoint(app: Any) -> Any:
+    return next(r.endpoint for r in app.routes if isinstance(r, Route) and r.path == "/graphql")
+
+
+@pytest.fixture(scope="module")
+def twins(new_database: DatabaseFactory) -> Iterator[Twins]:
+    database_url = new_database()
+    plan_id, position = import_demo(database_url)
+    # Without the response cache, every answer is executed.
+    fast_app = create_app(Settings(database_url=database_url, load_demo=False, response_cache=False))
+    plain_app = create_app(
+        Settings(database_url=database_url, load_demo=False, speedups=False, run_projection=False, response_cache=False)
+    )
+    assert _graphql_endpoint(fast_app).schema.execution_context_class is LedgerExecutionContext
+    assert _graphql_endpoint(plain_app).schema.execution_context_class is not LedgerExecutionContext
+    fast, plain = LiveServer(fast_app).start(), LiveServer(plain_app).start()
+    try:
+        wait_for_read_model(fast.url, position)
+        token = create_token(database_url, "auditor@stockton.gov.uk")
+        viewer = create_token(database_url, "viewer@stockton.gov.uk", partnership=PARTNERSHIP, roles=["viewer"])
+        twins = Twins(fast.url, plain.url, token, viewer, str(plan_id), "", datetime.now(UTC).isoformat())
+        measures = twins.both("query($id: ID!) { plan(id: $id) { measures { id number } } }", {"id": twins.plan_id})
+        twins.measure_id = next(m["id"] for m in measures["data"]["plan"]["measures"] if m["number"] == "5.1")
+        _change(twins)
+        yield twins
+    finally:
+        fast.stop()
+        plain.stop()
+
+
+def _change(twins: Twins) -> None:
+    """A revision, an override, a commentary and an unavailable figure, through the server with the speed-ups."""
+    measure = {"measureId": twins.measure_id}
+    for document, given in [
+        (
+            doc.REVISE_FIGURE,
+            {"component": "criminal-damage", "quarter": "Q2", "value": "1001", "reason": "late crimes"},
+        ),
+        (doc.OVERRIDE_STATUS, {"quarter": "Q2", "status": "AT_RISK", "reason": "a late surge is expected"}),
+        (doc.UPDATE_COMMENTARY, {"quarter": "Q3", "text": "Figures due in January."}),
+        (doc.MARK_UNAVAILABLE, {"component": "criminal-damage", "quarter": "Q3", "reason": "system migration"}),
+    ]:
+        status, body = twins.post(twins.fast, document, {"input": {**measure, **given}})
+        assert status == 200 and "errors" not in body, body
+
+
+def test_the_whole_demo_plan_reads_the_same(twins: Twins) -> None:
+    data = twins.both(EVERYTHING, {"id": twins.plan_id})["data"]
+    assert len(data["plan"]["measures"]) == 17
+    assert any(m["history"] for m in data["plan"]["measures"])
+
+
+def test_one_measure_and_its_history_read_the_same_now_and_before_the_changes(twins: Twins) -> None:
+    now = twins.both(ONE_MEASURE, {"id": twins.measure_id})["data"]["measure"]
+    then = twins.both(ONE_MEASURE, {"id": twins.measure_id, "asOf": twins.before_changes})["data"]["measure"]
+    assert now["version"] > then["version"]
+    assert twins.both(PLAN_AS_OF, {"id": twins.plan_id, "asOf": twins.before_changes})["data"]["plan"]
+    assert twins.both(PLAN_AS_OF, {"id": twins.plan_id, "asOf": "2000-01-01T00:00:00Z"})["data"]["plan"] is None
+
+
+def test_fragments_aliases_and_directives_read_the_same(twins: Twins) -> None:
+    for yes in (True, False):
+        assert twins.both(SHAPES, {"id": twins.plan_id, "yes": yes, "no": not yes})["data"]["p"]
+
+
+def test_the_audit_trail_pages_the_same(twins: Twins) -> None:
+    after = None
+    for _ in range(3):
+        page = twins.both(AUDIT_PAGE, {"filter": {"planId": twins.plan_id}, "first": 40, "after": after})
+        after = page["data"]["auditTrail"]["pageInfo"]["endCursor"]
+    newest = {"filter": {"measureId": twins.measure_id, "order": "NEWEST_FIRST"}, "first": 3}
+    assert twins.both(AUDIT_PAGE, newest)["data"]["auditTrail"]["nodes"]
+
+
+@pytest.mark.parametrize(
+    "query, variables, code",
+    [
+        ("query($id: ID!) { measure(id: $id) { id } }", {"id": "not-an-id"}, "VALIDATION"),
+        (ONE_MEASURE, {"id": "00000000-0000-0000-0000-000000000000"}, None),
+        (ONE_MEASURE, {"id": "MEASURE", "asOf": "2012-09-25T09:00:00"}, "VALIDATION"),
+        (AUDIT_PAGE, {"first": 501}, "LIMIT_EXCEEDED"),
+        (doc.SUBMIT_FIGURE, {"input": {"measureId": "MEASURE", "component": "x", "quarter": "Q5"}}, "VALIDATION"),
+        (
+            doc.SUBMIT_FIGURE,
+            {"input": {"measureId": "MEASURE", "component": "criminal-damage", "quarter": "Q2", "value": "5"}},
+            "VALIDATION",
+        ),  # fmt: skip
+    ],
+)
+def test_errors_are_the_same(twins: Twins, query: str, variables: dict[str, Any], code: str | None) -> None:
+    given = json.loads(json.dumps(variables).replace("MEASURE", twins.measure_id))
+    body = twins.both(query, given)
+    assert [e["extensions"]["code"] for e in body.get("errors", [])][:1] == ([code] if code else [])
+
+
+def test_a_field_the_caller_may_not_read_fails_the_same_way(twins: Twins) -> None:
+    query = "query($id: ID!) { plan(id: $id) { measures { number status history { action } } } }"
+    body = twins.both(query, {"id": twins.plan_id}, twins.viewer)
+    assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_a_mutation_payload_is_the_same(twins: Twins) -> None:
+    given = {"measureId": twins.measure_id, "component": "criminal-damage", "quarter": "Q4", "value": "900"}
+    variables = {"input": {**given, "idempotencyKey": "compare-payloads"}}
+    first = twins.post(twins.fast, doc.SUBMIT_FIGURE, variables)[1]["data"]["submitFigure"]
+    # The same key again on each: the first result, replayed, as each server builds it.
+    replayed = twins.both(doc.SUBMIT_FIGURE, variables)["data"]["submitFigure"]
+    assert replayed == {**first, "replayed": True}
+
+
+async def test_subscriptions_replay_and_deliver_the_same_messages(twins: Twins) -> None:
+    init = {"Authorization": f"Bearer {twins.token}"}
+    feeds = [
+        ("statusChanged", STATUS_CHANGED, FROM_THE_START["statusChanged"]),
+        ("ledgerEvents", LEDGER_EVENTS, FROM_THE_START["ledgerEvents"]),
+    ]
+    async with graphql_ws(_ws(twins.fast), init) as fast, graphql_ws(_ws(twins.plain), init) as plain:
+        for ws in (fast, plain):
+            for name, query, start in feeds:
+                await ws.subscribe(f"{name}-replay", query, {"planId": twins.plan_id, "after": start})
+                # Two live subscribers of one operation: the speed-ups execute its messages once for both.
+                for n in (1, 2):
+                    await ws.subscribe(f"{name}-live-{n}", query, {"planId": twins.plan_id})
+        replays = [{name: await _all(ws, f"{name}-replay", name) for name, _, _ in feeds} for ws in (fast, plain)]
+        assert replays[0] == replays[1] and replays[0]["statusChanged"] and replays[0]["ledgerEvents"]
+        # One write, received live on both servers.
+        now = twins.both(ONE_MEASURE, {"id": twins.measure_id})["data"]["measure"]
+        q1 = next(q["status"] for q in now["quarters"] if q["quarter"] == "Q1")
+        other = next(s for s in ("ON_TRACK", "AT_RISK", "OFF_TRACK") if s != q1)
+        given = {"measureId": twins.measure_id, "quarter": "Q1", "status": other, "reason": "seen live"}
+        status, body = twins.post(twins.fast, doc.OVERRIDE_STATUS, {"input": given})
+        assert status == 200 and "errors" not in body, body
+        live = [{f"{name}-{n}": await ws.take(f"{name}-live-{n}", 1, name) for name, _, _ in feeds for n in (1, 2)}
+                for ws in (fast, plain)]  # fmt: skip
+    assert live[0] == live[1]
+    assert live[0]["statusChanged-1"] == live[0]["statusChanged-2"] and live[0]["statusChanged-1"][0]["to"] == other
+
+
+def _ws(url: str) -> str:
+    return url.replace("http://", "ws://") + "/graphql"
+
+
+async def _all(ws: Any, op_id: str, field: str) -> list[Any]:
+    """Every message an operation sends until it has been quiet for a second."""
+    messages = []
+    while True:
+        try:
+            message = await ws.receive(op_id, 1)
+        except TimeoutError:
+            return messages
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        messages.append(message["payload"]["data"][field])
