@@ -38,7 +38,7 @@ from service.positions import PositionWatcher
 from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
 from service.schema.context import Services
-from service.schema.subscriptions import open_feeds
+from service.schema.subscriptions.feeds import open_feeds
 from service.settings import Settings, eventsourcing_env
 from service.startup import create_tables
 

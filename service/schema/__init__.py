@@ -1,8 +1,27 @@
-"""The GraphQL schema, built once per process.
+"""The GraphQL schema, built once per process from its features.
 
-The types and resolvers here are plain: they answer every query correctly on
-their own. The execution speed-ups (service/speedups/) are installed on the
-built schema by the app, unless turned off.
+Each feature is a package with its `types.py` (object and input types built
+from read-model rows), `queries.py` and `mutations.py` (thin resolvers: parse
+the input, check access, make one call, map the result):
+
+- plans/: plans and their themes;
+- measures/: a measure's definition, components, baselines, figures and
+  quarterly results (every type a measure shows), reading and (re)defining it;
+- figures/: quarterly reporting on a measure: baselines, figures, commentary,
+  status overrides;
+- audit/: the audit trail and the hash chain's head;
+- subscriptions/: status changes and ledger events, replayed then live.
+
+A new feature (the quarterly cycle, say) is a package of its own beside these,
+merged into the root types below. What features share is at this level:
+context.py (the caller, the pools, the ledger), loaders.py (per-request
+DataLoaders), errors.py, enums.py, scalars.py, pages.py, cursors.py,
+targets.py and access.py (what the access policy needs), as_of.py (time
+travel), transport.py.
+
+The types and resolvers are plain: they answer every query correctly on their
+own. The execution speed-ups (service/speedups/) are installed on the built
+schema by the app, unless turned off.
 """
 
 from __future__ import annotations
@@ -19,11 +38,14 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from service.limits import LimitConfig, limits_extension
-from service.schema.audit import AuditQuery
-from service.schema.mutations import Mutation
-from service.schema.queries import Query
+from service.schema.audit.queries import AuditQueries
+from service.schema.figures.mutations import FigureMutations
+from service.schema.measures.mutations import MeasureMutations
+from service.schema.measures.queries import MeasureQueries
+from service.schema.plans.mutations import PlanMutations
+from service.schema.plans.queries import PlanQueries
 from service.schema.scalars import DecimalScalar
-from service.schema.subscriptions import Subscription
+from service.schema.subscriptions.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
 
 
@@ -50,8 +72,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(NoIntrospection)
     return LedgerSchema(
-        query=merge_types("Query", (Query, AuditQuery)),
-        mutation=Mutation,
+        query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries)),
+        mutation=merge_types("Mutation", (PlanMutations, MeasureMutations, FigureMutations)),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
         extensions=extensions,

@@ -25,8 +25,8 @@ from typing import ClassVar
 
 import strawberry
 
-from service.schema.audit_entry import AuditEntry
-from service.schema.status_change import StatusChange
+from service.schema.audit.types import AuditEntry
+from service.schema.subscriptions.types import StatusChange
 from service.speedups.fast_inputs import speed_up_inputs
 from service.speedups.lean_resolvers import lighten
 from service.speedups.read_ahead import install_read_ahead

@@ -36,7 +36,7 @@ from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
 from service.schema.loaders import Row
-from service.schema.types import Component, Figure, Measure, QuarterResult
+from service.schema.measures.types import Component, Figure, Measure, QuarterResult
 from service.speedups.completers import keep_ready, mark_ready
 
 K = TypeVar("K")

@@ -7,21 +7,16 @@ and in order, whichever process the client reconnects to.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import AsyncGenerator, Callable
-from contextlib import aclosing
-from typing import Any
+from collections.abc import AsyncGenerator
 from uuid import UUID
 
-import asyncpg
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from service.auth.policy import Action
-from service.fanout import Feed, Feeds, FellBehind, Filters, Key
+from service.fanout import Filters
 from service.schema.access import one_plan_for, spanning
-from service.schema.audit_entry import AuditEntry
+from service.schema.audit.types import AuditEntry
 from service.schema.cursors import (
     ledger_event_cursor,
     parse_ledger_event_cursor,
@@ -29,14 +24,8 @@ from service.schema.cursors import (
     status_change_cursor,
 )
 from service.schema.errors import error, parse_id
-from service.schema.status_change import StatusChange
-
-log = logging.getLogger(__name__)
-
-
-def open_feeds(pool: asyncpg.Pool, capacity: int) -> Feeds:
-    """This process's feeds, delivering each row as one StatusChange or AuditEntry to all its subscribers."""
-    return Feeds.open(pool, capacity, StatusChange.from_row, AuditEntry.from_row)
+from service.schema.subscriptions.feeds import deliver
+from service.schema.subscriptions.types import StatusChange
 
 
 def _require_principal(info: Info) -> None:
@@ -55,31 +44,6 @@ def _filters(**ids: strawberry.ID | None) -> Filters:
             column = "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
             filters[column] = parse_id(raw, name)
     return filters
-
-
-async def _deliver(
-    name: str, feed: Feed, after: Key | None, filters: Filters, cursor: Callable[[Key], str]
-) -> AsyncGenerator[Any, None]:
-    """The feed's objects; falling behind and failures become coded errors."""
-    try:
-        async with aclosing(feed.stream(after, filters)) as payloads:
-            async for payload in payloads:
-                yield payload
-    except FellBehind as e:
-        # Where to resume: every matching message up to it has been sent, and the socket keeps order.
-        resume = {"cursor": cursor(e.last)} if e.last != (0, "") else {}
-        raise error(
-            "LIMIT_EXCEEDED",
-            f"{name}: this subscriber fell behind by more than {e.capacity} messages and was closed; "
-            "subscribe again with `after` set to the cursor of the last message you processed",
-            **resume,
-        ) from None
-    except GraphQLError:
-        raise
-    except Exception:
-        # Over WebSocket nothing masks errors for us (service/http.py does it for HTTP).
-        log.exception("%s subscription failed", name)
-        raise error("INTERNAL", "Internal server error") from None
 
 
 @strawberry.type
@@ -103,7 +67,7 @@ class Subscription:
         info.context.forget_reads()
         start = None if after is None else parse_status_change_cursor(after)
         feed = info.context.services.feeds.status_changes
-        return _deliver("statusChanged", feed, start, filters, status_change_cursor)
+        return deliver("statusChanged", feed, start, filters, status_change_cursor)
 
     @strawberry.subscription(
         description="Every event the ledger records, optionally of one plan, for mirrors. With `after` (a "
@@ -122,4 +86,4 @@ class Subscription:
         info.context.forget_reads()
         start = None if after is None else parse_ledger_event_cursor(after)
         feed = info.context.services.feeds.ledger_events
-        return _deliver("ledgerEvents", feed, start, filters, ledger_event_cursor)
+        return deliver("ledgerEvents", feed, start, filters, ledger_event_cursor)

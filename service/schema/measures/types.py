@@ -1,9 +1,9 @@
-"""Object types of the read side: plans, themes, measures and their figures."""
+"""A measure: its definition, its components with their baselines and figures, and its quarters' results."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
@@ -12,74 +12,16 @@ from strawberry.types import Info
 
 from domain.rules import round1
 from service.auth.policy import Action
-from service.schema.audit_entry import AuditEntry
-from service.schema.context import Target
+from service.schema.audit.types import Revision
 from service.schema.enums import Basis, Direction, Quarter, Status, member
 from service.schema.loaders import Row
+from service.schema.targets import Target
 
-
-@strawberry.type
-class Period:
-    start: date
-    end: date
-
-
-@strawberry.type
-class Plan:
-    at: strawberry.Private[int | None]
-    id: strawberry.ID
-    partnership: str
-    title: str
-    year: str
-    period: Period
-    discrepancy_threshold: Decimal
-    version: int
-    created_at: datetime
-    created_by: str
-    modified_at: datetime
-
-    @classmethod
-    def from_row(cls, r: Row, at: int | None = None) -> Plan:
-        return cls(
-            at=at,
-            id=strawberry.ID(str(r["id"])),
-            partnership=r["partnership"],
-            title=r["title"],
-            year=r["year"],
-            period=Period(start=r["period_start"], end=r["period_end"]),
-            discrepancy_threshold=r["discrepancy_threshold"],
-            version=r["version"],
-            created_at=r["created_at"],
-            created_by=r["created_by"],
-            modified_at=r["modified_at"],
-        )
-
-    @strawberry.field(description="The plan's themes, in the order they were added.")
-    async def themes(self, info: Info) -> list[Theme]:
-        rows = await info.context.loaders.at(self.at).themes.load(_uuid(self.id))
-        return [Theme.from_row(r, self.at) for r in rows]
-
-    @strawberry.field(description="Every measure of the plan, by number.")
-    async def measures(self, info: Info) -> list[Measure]:
-        rows = await info.context.loaders.at(self.at).measures.load(_uuid(self.id))
-        return [Measure.from_row(r, self.at) for r in rows]
-
-
-@strawberry.type
-class Theme:
-    at: strawberry.Private[int | None]
-    plan_id: strawberry.ID
-    code: str
-    title: str
-
-    @classmethod
-    def from_row(cls, r: Row, at: int | None = None) -> Theme:
-        return cls(at=at, plan_id=strawberry.ID(str(r["plan_id"])), code=r["code"], title=r["title"])
-
-    @strawberry.field(description="The theme's measures, by number.")
-    async def measures(self, info: Info) -> list[Measure]:
-        rows = await info.context.loaders.at(self.at).measures.load(_uuid(self.plan_id))
-        return [Measure.from_row(r, self.at) for r in rows if r["theme_code"] == self.code]
+# A measure's plan and theme are types of plans/types.py, which lists a plan's measures: named lazily
+# here (strawberry's LazyType, resolved when the schema is built), so the two modules do not import
+# each other.
+PlanType = strawberry.LazyType("Plan", "service.schema.plans.types")
+ThemeType = strawberry.LazyType("Theme", "service.schema.plans.types")
 
 
 @strawberry.type
@@ -266,11 +208,6 @@ class QuarterResult:
         ]
 
 
-@strawberry.type(description="One event of a measure, as an auditor reads it: the same entry as the audit trail's.")
-class Revision(AuditEntry):
-    pass
-
-
 @strawberry.type
 class Measure:
     at: strawberry.Private[int | None]
@@ -308,25 +245,26 @@ class Measure:
         )
 
     @strawberry.field
-    async def plan(self, info: Info) -> Plan:
-        row = await info.context.loaders.at(self.at).plan.load(_uuid(self.plan_id))
-        return Plan.from_row(row, self.at)
+    async def plan(self, info: Info) -> PlanType:
+        row = await info.context.loaders.at(self.at).plan.load(UUID(self.plan_id))
+        return PlanType.resolve_type().from_row(row, self.at)
 
     @strawberry.field
-    async def theme(self, info: Info) -> Theme | None:
-        rows = await info.context.loaders.at(self.at).themes.load(_uuid(self.plan_id))
-        return next((Theme.from_row(r, self.at) for r in rows if r["code"] == self.theme_code), None)
+    async def theme(self, info: Info) -> ThemeType | None:
+        rows = await info.context.loaders.at(self.at).themes.load(UUID(self.plan_id))
+        theme = ThemeType.resolve_type()
+        return next((theme.from_row(r, self.at) for r in rows if r["code"] == self.theme_code), None)
 
     @strawberry.field
     async def components(self, info: Info) -> list[Component]:
-        return self.components_of(await info.context.loaders.at(self.at).components.load(_uuid(self.id)))
+        return self.components_of(await info.context.loaders.at(self.at).components.load(UUID(self.id)))
 
     @strawberry.field(description="One result per quarter, Q1 to Q4.")
     async def quarters(self, info: Info) -> list[QuarterResult]:
-        return self.quarters_of(await info.context.loaders.at(self.at).quarters.load(_uuid(self.id)))
+        return self.quarters_of(await info.context.loaders.at(self.at).quarters.load(UUID(self.id)))
 
     def components_of(self, rows: list[Row]) -> list[Component]:
-        measure_id = _uuid(self.id)
+        measure_id = UUID(self.id)
         return [Component(at=self.at, measure_id=measure_id, key=r["key"], label=r["label"]) for r in rows]
 
     def quarters_of(self, rows: list[Row]) -> list[QuarterResult]:
@@ -335,11 +273,7 @@ class Measure:
     @strawberry.field(description="Every event of this measure, oldest first: who, when, what changed and why.")
     async def history(self, info: Info) -> list[Revision]:
         loaders = info.context.loaders.at(self.at)
-        plan = await loaders.plan.load(_uuid(self.plan_id))
+        plan = await loaders.plan.load(UUID(self.plan_id))
         info.context.require(Action.READ_AUDIT, Target(plan["partnership"]) if plan else None)
-        rows = await loaders.history.load(_uuid(self.id))
+        rows = await loaders.history.load(UUID(self.id))
         return [Revision.from_row(r) for r in rows]
-
-
-def _uuid(raw: str) -> UUID:
-    return UUID(str(raw))

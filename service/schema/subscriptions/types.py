@@ -1,4 +1,7 @@
-"""`StatusChange`: a quarter whose status an event changed, as subscribers receive it."""
+"""`StatusChange`: a quarter whose status an event changed, as subscribers receive it.
+
+A ledger event reaches its subscribers as an `AuditEntry` (service/schema/audit/types.py).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,97 @@
+"""The audit trail's types: one recorded event as an auditor reads it, pages of them, and the chain's head."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from service.fanout import LEDGER_EVENTS, Row
+from service.schema.cursors import ledger_event_cursor
+from service.schema.enums import Quarter
+from service.schema.pages import PageInfo
+
+
+@strawberry.type(description="One event of the ledger: who changed what, when, from what to what, and why.")
+class AuditEntry:
+    position: int = strawberry.field(description="The event's position in the ledger.")
+    cursor: str = strawberry.field(description="Pass as `after` to resume after this entry.")
+    recorded_at: datetime
+    actor: str
+    action: str
+    plan_id: strawberry.ID | None
+    measure_id: strawberry.ID | None
+    measure_number: str | None
+    component: str | None
+    quarter: Quarter | None
+    field: str | None
+    before: str | None = strawberry.field(description="The value before the event, as text.")
+    after: str | None = strawberry.field(description="The value after the event, as text.")
+    reason: str | None
+
+    @classmethod
+    def from_row(cls, r: Row) -> AuditEntry:
+        return cls(
+            position=r["position"],
+            cursor=ledger_event_cursor(LEDGER_EVENTS.key(r)),
+            recorded_at=r["recorded_at"],
+            actor=r["actor"],
+            action=r["action"],
+            plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
+            measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
+            measure_number=r["measure_number"],
+            component=r["component"],
+            quarter=Quarter(r["quarter"]) if r["quarter"] else None,
+            field=r["field"],
+            before=r["before"],
+            after=r["after"],
+            reason=r["reason"],
+        )
+
+
+@strawberry.type(description="One event of a measure, as an auditor reads it: the same entry as the audit trail's.")
+class Revision(AuditEntry):
+    pass
+
+
+@strawberry.enum(description="Which entries come first.")
+class AuditOrder(Enum):
+    OLDEST_FIRST = "OLDEST_FIRST"
+    NEWEST_FIRST = "NEWEST_FIRST"
+
+
+@strawberry.input(description="Which entries of the audit trail to list; every part given must match.")
+class AuditFilter:
+    plan_id: strawberry.ID | None = None
+    measure_id: strawberry.ID | None = None
+    actor: str | None = strawberry.field(default=None, description="The principal who caused the event.")
+    action: str | None = strawberry.field(default=None, description="The event's name, e.g. FigureRevised.")
+    recorded_from: datetime | None = strawberry.field(default=None, description="Recorded at or after this moment.")
+    recorded_to: datetime | None = strawberry.field(default=None, description="Recorded before this moment.")
+    order: AuditOrder = AuditOrder.OLDEST_FIRST
+
+
+@strawberry.type
+class AuditEdge:
+    cursor: str
+    node: AuditEntry
+
+
+@strawberry.type(description="A page of the audit trail.")
+class AuditConnection:
+    edges: list[AuditEdge]
+    page_info: PageInfo
+
+    @strawberry.field(description="The page's entries, without their edges.")
+    def nodes(self) -> list[AuditEntry]:
+        return [edge.node for edge in self.edges]
+
+
+@strawberry.type(
+    description="The head of the hash chain over the stored events: publish it, then check the "
+    "ledger against it with `measure-ledger verify --digest POSITION:HASH`."
+)
+class AuditDigest:
+    position: int = strawberry.field(description="The last event the chain covers; 0 before any.")
+    hash: str = strawberry.field(description="Its link, SHA-256 in hex.")

@@ -1,0 +1,125 @@
+"""Mutations of measures: define one in a plan's theme, redefine it; each returns the measure after the write.
+
+`on_measure` is the shape every mutation of one measure shares (figures/mutations.py too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from domain import commands
+from domain.ledger import Written
+from domain.measure import Definition, parse_definition
+from service import read
+from service.auth.policy import Action
+from service.schema.enums import Basis, Direction
+from service.schema.errors import error, parse_id
+from service.schema.measures.types import Measure
+
+
+@strawberry.input
+class ComponentInput:
+    key: str
+    label: str
+
+
+@strawberry.input
+class DefineMeasureInput:
+    plan_id: strawberry.ID
+    theme_code: str
+    number: str
+    title: str
+    direction: Direction
+    basis: Basis
+    components: list[ComponentInput]
+    description: str | None = None
+    tolerance: Decimal | None = None
+    unit: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class RedefineMeasureInput:
+    measure_id: strawberry.ID
+    title: str
+    direction: Direction
+    basis: Basis
+    components: list[ComponentInput]
+    reason: str
+    description: str | None = None
+    tolerance: Decimal | None = None
+    unit: str | None = None
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class MeasurePayload:
+    measure: Measure
+    position: int | None = strawberry.field(description="The event's position in the ledger.")
+    version: int
+    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+
+
+@strawberry.type
+class MeasureMutations:
+    @strawberry.mutation(description="Define a measure in one of a plan's themes.")
+    async def define_measure(self, info: Info, input: DefineMeasureInput) -> MeasurePayload:
+        ctx, i = info.context, input
+        req = ctx.request_for(i.expected_version, i.idempotency_key)
+        plan_id = parse_id(i.plan_id, "planId")
+        plan = await ctx.plan_target(plan_id)
+        ctx.require(Action.EDIT, replace(plan, theme_code=i.theme_code, measure_number=i.number) if plan else None)
+        definition = await ctx.parse(lambda: _definition(i))
+        command = commands.DefineMeasure(plan_id, theme_code=i.theme_code, number=i.number, definition=definition)
+        return await measure_payload(info, await ctx.write(command, req))
+
+    @strawberry.mutation(description="Replace a measure's definition, saying why; the old one stays in history.")
+    async def redefine_measure(self, info: Info, input: RedefineMeasureInput) -> MeasurePayload:
+        i = input
+        return await on_measure(info, i, lambda mid: commands.RedefineMeasure(mid, _definition(i), reason=i.reason))
+
+
+async def measure_payload(info: Info, w: Written) -> MeasurePayload:
+    # One row, read once: straight from the pool rather than through a DataLoader's batch task.
+    rows = await read.measures_by_id(info.context.services.pool, [w.id])
+    row = rows[0] if rows else None
+    if row is None:
+        raise error("INTERNAL", "the read model has not caught up with the write; read the measure again shortly")
+    return MeasurePayload(
+        measure=Measure.from_row(row),
+        position=await info.context.position_of(w),
+        version=w.version,
+        replayed=w.replayed,
+    )
+
+
+def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
+    return parse_definition(
+        title=i.title,
+        description=i.description,
+        direction=i.direction,
+        basis=i.basis,
+        tolerance=i.tolerance,
+        unit=i.unit,
+        components=[(c.key, c.label) for c in i.components],
+    )
+
+
+async def on_measure(
+    info: Info, i: Any, command: Callable[[UUID], commands.MeasureCommand], action: Action = Action.EDIT
+) -> MeasurePayload:
+    """The shape of every measure mutation: who, which measure, may they, the command, the state after it."""
+    ctx = info.context
+    req = ctx.request_for(i.expected_version, i.idempotency_key)
+    measure_id = parse_id(i.measure_id, "measureId")
+    ctx.require(action, await ctx.measure_target(measure_id))
+    return await measure_payload(info, await ctx.write(await ctx.parse(lambda: command(measure_id)), req))

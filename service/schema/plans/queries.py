@@ -1,0 +1,38 @@
+"""Queries of plans: every plan a caller may see, and one plan, now or as it was."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from service import read
+from service.auth.policy import partnership_filter
+from service.schema.as_of import position_at, reading_action
+from service.schema.errors import parse_id
+from service.schema.plans.types import Plan
+from service.schema.targets import Target
+
+
+@strawberry.type
+class PlanQueries:
+    @strawberry.field(description="Every plan, or a partnership's plans.")
+    async def plans(self, info: Info, partnership: str | None = None) -> list[Plan]:
+        # A principal of one partnership sees its own plans only, asked or not.
+        visible = partnership_filter(info.context.principal, partnership)
+        rows = await read.plans(info.context.services.pool, visible)
+        return [Plan.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="One plan, or null if there is none with this id. With asOf, every field is what the "
+        "ledger showed at that moment; null if the plan did not exist yet."
+    )
+    async def plan(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Plan | None:
+        plan_id = parse_id(id, "id")
+        at = await position_at(info, as_of)
+        if at == 0:
+            return None
+        row = await info.context.loaders.at(at).plan.load(plan_id)
+        info.context.require(reading_action(as_of), Target(row["partnership"]) if row else None)
+        return Plan.from_row(row, at) if row else None
