@@ -40,8 +40,8 @@ from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
 from domain.values import Basis, Direction, Quarter, parse_amount
 from projections.rebuild import SHARE_FROM, default_shares, rebuild
 from projections.runner import BATCH, catch_up_if_leader
+from service.auth.tokens import create_token
 from service.settings import eventsourcing_env
-from service.tokens import create_token
 
 BENCH = Request("bench@example.org")
 HISTORY_REVISIONS = 100

@@ -36,10 +36,10 @@ from domain.values import Basis, Direction, Quarter, parse_amount
 from projections.event_store import open_ledger
 from projections.runner import catch_up_if_leader
 from projections.tables import DDL
-from service import audit_read
+from service import audit_trail
 from service.app import asyncpg_args
+from service.auth.tokens import create_token
 from service.settings import eventsourcing_env
-from service.tokens import create_token
 
 OFFICER = Request("officer@stockton.gov.uk")
 REVISIONS = 1000
@@ -159,14 +159,14 @@ def fill_synthetic(database_url: str) -> float:
 
 
 async def sql_timings(database_url: str, actor: str, newest_first: bool, first: int) -> list[float]:
-    """The resolver's own query (service/audit_read.py), timed in the database client alone."""
+    """The resolver's own query (service/audit_trail.py), timed in the database client alone."""
     pool = await asyncpg.create_pool(**asyncpg_args(database_url), min_size=1, max_size=1)
     try:
-        chosen = audit_read.Selection(actor=actor, newest_first=newest_first)
+        chosen = audit_trail.Selection(actor=actor, newest_first=newest_first)
         found = []
         for n in range(SAMPLES + 20):
             start = time.perf_counter()
-            rows, _ = await audit_read.page(pool, chosen, None, first)
+            rows, _ = await audit_trail.page(pool, chosen, None, first)
             if n >= 20:
                 found.append((time.perf_counter() - start) * 1000)
         assert len(rows) == first

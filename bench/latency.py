@@ -16,9 +16,9 @@ import httpx
 
 from bench.server import fresh_database, percentile, uvicorn_process
 from domain.ledger import Ledger
-from service.importer import import_plan, load_plan_file
+from service.auth.tokens import create_token
+from service.plan_file import import_plan, load_plan_file
 from service.settings import eventsourcing_env
-from service.tokens import create_token
 
 DEMO = Path(__file__).resolve().parent.parent / "examples" / "community-safety-plan-2012-13.yaml"
 

@@ -27,8 +27,8 @@ from bench.server import BIN, free_port
 from domain.plan import Plan
 from projections.rebuild import rebuild
 from projections.runner import catch_up_if_leader
+from service.auth.tokens import create_token
 from service.settings import eventsourcing_env
-from service.tokens import create_token
 
 
 def profile_rebuild(url: str) -> None:

@@ -40,9 +40,9 @@ from bench.server import BIN, free_port, fresh_database, percentile, uvicorn_sta
 from domain.ledger import Ledger
 from domain.values import Quarter
 from projections.runner import catch_up_if_leader, leaders
+from service.auth.tokens import create_token
 from service.projector import CHOICES, PROCESS, projector_process
 from service.settings import eventsourcing_env
-from service.tokens import create_token
 
 FAST = {"ML_MUTATION_RATE": "1000000", "ML_MUTATION_BURST": "1000000", "ML_LOAD_DEMO": "0", "ML_RESPONSE_CACHE": "0"}
 COMPONENTS = ("c0", "c1", "c2", "c3")

@@ -43,7 +43,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from bench.server import free_port, fresh_database, percentile, uvicorn_started
-from service.tokens import create_token
+from service.auth.tokens import create_token
 
 PROTOCOL = Subprotocol("graphql-transport-ws")
 SUBSCRIPTION = """subscription($planId: ID) { statusChanged(planId: $planId) {

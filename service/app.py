@@ -28,10 +28,10 @@ from projections import tables
 from projections.chain import open_chain
 from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
-from service import gc_tuning, read, speedups, tokens
-from service.audit_export import http_export
+from service import gc_tuning, read_model, speedups
+from service.auth import tokens
 from service.auth.jwt import JwtSettings, JwtVerifier
-from service.downloads import plan_export
+from service.downloads import audit_download, plan_download
 from service.http import LedgerGraphQL
 from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.positions import PositionWatcher
@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     schema = build_schema(introspection=settings.introspection)
     if settings.speedups:
         speedups.install(schema)
-    view = LedgerGraphQL(
+    graphql = LedgerGraphQL(
         schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
@@ -105,9 +105,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     if settings.response_cache:
-        view.response_cache = ResponseCache(
+        graphql.response_cache = ResponseCache(
             max_bytes=settings.response_cache_bytes,
-            build=build_id([release(), str(tables.VERSION), view.schema.as_str()]),
+            build=build_id([release(), str(tables.VERSION), graphql.schema.as_str()]),
             max_tokens=LimitConfig().max_tokens,
         )
 
@@ -132,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await tokens.ensure_table(pool)
         watcher = PositionWatcher(
             connect=lambda: asyncpg.connect(**connect_args),
-            read_position=lambda: read.view_position(pool, ledger.name),
+            read_position=lambda: read_model.projected_position(pool, ledger.name),
         )
         # Subscriptions' readers: poked by the watcher, they catch up from the table after a reconnect too.
         feeds = open_feeds(pool, settings.subscription_buffer)
@@ -151,7 +151,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             projector.start()
         jwt_settings = JwtSettings.from_env()
-        view.services = Services(
+        graphql.services = Services(
             settings=settings,
             pool=pool,
             ledger=ledger,
@@ -173,16 +173,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ledger.close()
 
     async def export(request: Request) -> Response:
-        return await plan_export(view.services, request)
+        return await plan_download(graphql.services, request)
 
     async def audit_export(request: Request) -> Response:
-        return await http_export(view.services, request)
+        return await audit_download(graphql.services, request)
 
     async def health(request: Request) -> JSONResponse:
-        ledger = view.services.ledger
+        ledger = graphql.services.ledger
         events_table = cast(PostgresApplicationRecorder, ledger.recorder).events_table_name
-        position, recorded, led = await read.positions(view.services.pool, ledger.name, events_table)
-        subscribers = view.services.feeds.subscribers()
+        position, recorded, led = await read_model.positions(graphql.services.pool, ledger.name, events_table)
+        subscribers = graphql.services.feeds.subscribers()
         body: dict[str, Any] = {
             "status": "ok",
             # How far the read model has projected, and how many recorded events it has yet to: with
@@ -192,14 +192,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "projectionLed": led,
             "subscribers": subscribers,
         }
-        if view.response_cache is not None:
-            body["responseCache"] = view.response_cache.stats()
+        if graphql.response_cache is not None:
+            body["responseCache"] = graphql.response_cache.stats()
         return JSONResponse(body)
 
     return Starlette(
         routes=[
-            Route("/graphql", view, methods=["GET", "POST"]),
-            WebSocketRoute("/graphql", view),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
             Route("/plans/{plan_id}/export", export),
             Route("/audit/export", audit_export),
             Route("/health", health),

@@ -94,7 +94,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 def _load_demo(env: dict[str, str]) -> None:
     """Import the demo plan; a second start records nothing new."""
     from projections.event_store import open_ledger
-    from service.importer import ProblemsFound, import_plan, load_plan_file
+    from service.plan_file import ProblemsFound, import_plan, load_plan_file
 
     ledger = open_ledger(env)
     try:
@@ -109,7 +109,7 @@ def _load_demo(env: dict[str, str]) -> None:
 
 def _actor(args: argparse.Namespace, url: str) -> str:
     """Who a command acts as: the principal of --token (or ML_TOKEN), else --actor."""
-    from service.tokens import principal_of
+    from service.auth.tokens import principal_of
 
     token = args.token or os.environ.get("ML_TOKEN")
     if token:
@@ -123,7 +123,7 @@ def _actor(args: argparse.Namespace, url: str) -> str:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    from service.importer import ProblemsFound, import_plan, load_plan_file
+    from service.plan_file import ProblemsFound, import_plan, load_plan_file
 
     try:
         plan_file = load_plan_file(args.file)
@@ -168,7 +168,7 @@ def _plan_id(raw: str) -> UUID | None:
 def _record(args: argparse.Namespace, settings: Settings, run: Callable[[Any, str], Any]) -> int:
     """Run an import as the command's actor: print what it recorded (and, in a dry run, each command)."""
     from projections.event_store import open_ledger
-    from service.importer import ProblemsFound
+    from service.plan_file import ProblemsFound
 
     with database(settings) as url:
         actor = _actor(args, url)
@@ -189,7 +189,7 @@ def _record(args: argparse.Namespace, settings: Settings, run: Callable[[Any, st
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from domain.errors import DomainError
     from projections.event_store import open_ledger
-    from service.exporter import export_plan_csv, export_plan_yaml
+    from service.plan_export import export_plan_csv, export_plan_yaml
 
     plan_id = _plan_id(args.plan)
     if plan_id is None:
@@ -209,7 +209,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def _demo_token(settings: Settings, url: str) -> str:
     """One demo token per data folder, kept beside the database."""
-    from service.tokens import create_token
+    from service.auth.tokens import create_token
 
     path = settings.data_dir / "demo-token"
     if path.exists():
@@ -254,7 +254,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    from service.tokens import create_token
+    from service.auth.tokens import create_token
 
     try:
         expires_in = _duration(args.expires_in) if args.expires_in else None
@@ -291,7 +291,7 @@ def _duration(text: str) -> timedelta:
 
 
 def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
-    from service.tokens import list_tokens
+    from service.auth.tokens import list_tokens
 
     with database(settings) as url:
         found = list_tokens(url, args.partnership)
@@ -305,7 +305,7 @@ def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from service.tokens import revoke_token
+    from service.auth.tokens import revoke_token
 
     with database(settings) as url:
         revoked = revoke_token(url, args.prefix)

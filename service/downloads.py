@@ -1,19 +1,24 @@
-"""Authenticated downloads: a plan as YAML (importable) or CSV."""
+"""The download routes, for an auditor's bearer token: a plan as YAML (importable) or CSV
+(service/plan_export.py), and the audit trail as CSV or JSON Lines, streamed (service/audit_export.py)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from domain.errors import DomainError
+from service import audit_trail
+from service.audit_export import BATCH, FORMATS, render, selection_of
 from service.auth.authenticate import bearer_from_header, principal_for
 from service.auth.errors import AuthenticationError
 from service.auth.policy import Action, refusal
 from service.auth.principal import Principal
-from service.exporter import export_plan_csv, export_plan_yaml
+from service.plan_export import export_plan_csv, export_plan_yaml
 from service.schema.context import Services
 
 MEDIA = {"yaml": "application/yaml", "csv": "text/csv; charset=utf-8"}
@@ -70,7 +75,7 @@ async def permitted(
     return principal
 
 
-async def plan_export(services: Services, request: Request) -> Response:
+async def plan_download(services: Services, request: Request) -> Response:
     """GET /plans/{plan_id}/export?format=yaml|csv, with a bearer token of an auditor of its partnership."""
     try:
         requested = UUID(request.path_params["plan_id"])
@@ -93,3 +98,35 @@ async def plan_export(services: Services, request: Request) -> Response:
         return refuse(404 if e.code == "NOT_FOUND" else 400, e.code, str(e))
     filename = f"plan-{plan_id}.{fmt}"
     return Response(body, media_type=MEDIA[fmt], headers={"content-disposition": f'attachment; filename="{filename}"'})
+
+
+async def audit_download(services: Services, request: Request) -> Response:
+    """GET /audit/export?format=csv|jsonl&actor=...&planId=...: the audit trail, streamed, with a bearer token."""
+    fmt = request.query_params.get("format", "csv")
+    try:
+        chosen = selection_of(request.query_params)
+    except DomainError as e:
+        chosen = None
+        invalid = refuse(400, e.code, str(e))
+    allowed = await permitted(
+        services, request, "export the audit trail", chosen and chosen.plan_id, chosen and chosen.measure_id
+    )
+    if isinstance(allowed, Response):
+        return allowed
+    if chosen is None:
+        return invalid
+    if fmt not in FORMATS:
+        return refuse(400, "VALIDATION", f"format: must be csv or jsonl, not {fmt[:20]!r}")
+    if allowed.partnership is not None:
+        chosen = replace(chosen, partnership=allowed.partnership)
+
+    async def body() -> AsyncIterator[str]:
+        if fmt == "csv":
+            yield render((), fmt, header=True)
+        async for rows in audit_trail.stream(services.pool, chosen, BATCH):
+            yield render(rows, fmt)
+
+    filename = f"audit-trail.{fmt}"
+    return StreamingResponse(
+        body(), media_type=FORMATS[fmt], headers={"content-disposition": f'attachment; filename="{filename}"'}
+    )

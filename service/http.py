@@ -144,7 +144,7 @@ def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> di
 
 
 class LedgerGraphQL(GraphQL[Context, RootValue]):
-    """Strawberry's ASGI view, with our context, auth and HTTP semantics."""
+    """Strawberry's ASGI app for /graphql (HTTP and WebSocket), with our context, auth and HTTP semantics."""
 
     services: Services
     graphql_transport_ws_handler_class = LedgerTransportWSHandler

@@ -89,7 +89,7 @@ def limit_error(what: str, limit: str, maximum: int, found: int | None = None, *
 # --- measuring documents --------------------------------------------------------------------------------------
 
 
-class _Measure:
+class _DepthAndCost:
     """Depth and cost of one operation, fragments memoised so a fragment spread many times is measured once."""
 
     def __init__(
@@ -201,14 +201,14 @@ def check_operation(
     variables: Mapping[str, Any],
 ) -> list[GraphQLError]:
     """Depth and cost of one operation with these variable values (defaults where a variable is not given)."""
-    measure = _Measure(schema, document, config, {**_variable_defaults(operation), **variables})
+    meter = _DepthAndCost(schema, document, config, {**_variable_defaults(operation), **variables})
     errors = []
     try:
-        depth = measure.depth(operation.selection_set)
+        depth = meter.depth(operation.selection_set)
         if depth > config.max_depth:
             errors.append(limit_error("query depth", "maxDepth", config.max_depth, depth))
         root = schema.get_root_type(operation.operation)
-        cost = measure.cost(operation.selection_set, root)
+        cost = meter.cost(operation.selection_set, root)
         if cost > config.max_cost:
             # Past 2**53 a JSON number loses precision; "over the limit" says enough.
             errors.append(limit_error("query cost", "maxCost", config.max_cost, cost if cost < 2**53 else None))

@@ -16,8 +16,8 @@ from domain.errors import DomainError, ValidationError
 from domain.ledger import Ledger, Request
 from domain.measure import FigureRecord, Measure
 from domain.values import Quarter, text
+from service.plan_file.lines import Where
 from service.plan_file.problems import Problem, stopped
-from service.plan_file.reading import Where
 from service.plan_file.recording import load_recorded
 from service.plan_file.steps import FigureStep, amount_text
 from service.returns_file import ReturnRow, ReturnsError, read_returns

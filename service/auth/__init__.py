@@ -1,8 +1,8 @@
 """Authentication and authorization: principals, roles, the policy, API tokens and JWTs.
 
-Import the light parts from here; `service.auth.authenticate` and
-`service.auth.jwt` are imported explicitly (they pull in the token store and
-PyJWT), which also keeps `service.tokens -> service.auth.principal` free of cycles.
+Import the light parts from here; `service.auth.authenticate`, `service.auth.jwt`
+and `service.auth.tokens` (the token store) are imported explicitly: they pull in
+the database drivers and PyJWT, and the token store imports the principals from here.
 """
 
 from service.auth.errors import AuthenticationError, unauthenticated

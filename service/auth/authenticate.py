@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import asyncpg
 
-from service import tokens
+from service.auth import tokens
 from service.auth.errors import AuthenticationError
 from service.auth.jwt import JwtVerifier
 from service.auth.principal import Principal, public_principal

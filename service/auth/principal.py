@@ -107,5 +107,5 @@ def public_principal() -> Principal:
 
 
 def operator_principal(name: str) -> Principal:
-    """An all-powerful principal: admin of every partnership (bare API tokens; see service.tokens)."""
+    """An all-powerful principal: admin of every partnership (bare API tokens; see service.auth.tokens)."""
     return Principal(name, None, frozenset({Role.ADMIN}), kind="token")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import yaml
 
 from domain.values import Amount, Quarter, optional_decimal, parse_amount
-from service.plan_file.reading import NULL_TAG, Reader, Scalar, stripped
+from service.plan_file.lines import NULL_TAG, Reader, Scalar, stripped
 from service.plan_file.steps import FigureStep, SetBaseline
 
 AMOUNT_KEYS = ("value", "numerator", "denominator")

@@ -14,8 +14,8 @@ import yaml
 from domain.measure import Definition, parse_definition
 from domain.values import Basis, Direction, Quarter, parse_enum
 from service.plan_file.components import ComponentData, read_component
+from service.plan_file.lines import Reader, Scalar, Where, join_path, stripped
 from service.plan_file.problems import Problem
-from service.plan_file.reading import Reader, Scalar, Where, join_path, stripped
 from service.plan_file.steps import Redefine, Step
 
 DEFINITION_KEYS = ("title", "direction", "basis", "components")

@@ -24,9 +24,9 @@ from service.plan_file.definitions import (
     read_redefinition,
     schedule,
 )
+from service.plan_file.lines import Reader, compose, stripped
 from service.plan_file.parsed import FORMAT, MeasureSpec, PlanFile, StatusSpec, ThemeSpec
 from service.plan_file.problems import PlanFileError, Problem, read_text
-from service.plan_file.reading import Reader, compose, stripped
 from service.plan_file.steps import CommentaryStep, Step
 
 CHECKER = "plan-file-check"  # the actor of the in-memory aggregates a file is checked on

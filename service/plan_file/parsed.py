@@ -1,7 +1,7 @@
 """The parsed plan file: what `load_plan_file` returns and `import_plan` records.
 
 Also the wording of an override made from a published status, which the
-exporter inverts so that an exported file imports back to the same override.
+plan export (service/plan_export.py) inverts so that an exported file imports back to the same override.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from uuid import UUID
 from domain.measure import Definition, Measure
 from domain.plan import Plan
 from domain.values import Quarter, Status
-from service.plan_file.reading import Where
+from service.plan_file.lines import Where
 from service.plan_file.steps import Step
 
 FORMAT = "measure-ledger/plan@1"

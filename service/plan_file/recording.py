@@ -21,9 +21,9 @@ from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Status
 from domain.view import measure_view
+from service.plan_file.lines import Where
 from service.plan_file.parsed import MeasureSpec, PlanFile, StatusSpec
 from service.plan_file.problems import PlanFileError, Problem, stopped
-from service.plan_file.reading import Where
 from service.plan_file.reconciling import compare_definition, compare_lengths, difference
 
 A = TypeVar("A", Plan, Measure)

@@ -16,7 +16,7 @@ from domain.commands import MeasureCommand
 from domain.ledger import change_measure
 from domain.measure import Definition, Measure
 from domain.values import Amount, Quarter
-from service.plan_file.reading import Scalar, Where
+from service.plan_file.lines import Scalar, Where
 
 
 def amount_text(amount: Amount | None) -> str:

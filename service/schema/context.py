@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from domain.commands import Command
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request, Written
-from service import read
+from service import read_model
 from service.auth.jwt import JwtVerifier
 from service.auth.policy import Action, require
 from service.auth.principal import Principal
@@ -155,7 +155,7 @@ class Context:
         """Where a write's event sits in the log; an idempotent retry recorded nothing and is looked up."""
         if written.position is not None:
             return written.position
-        return await read.event_position(self.services.pool, written.id, written.version)
+        return await read_model.event_position(self.services.pool, written.id, written.version)
 
     async def parse(self, parse: Callable[[], T]) -> T:
         """Input checks that may raise DomainError, as GraphQL errors."""

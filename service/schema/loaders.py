@@ -11,7 +11,7 @@ from uuid import UUID
 import asyncpg
 from strawberry.dataloader import DataLoader
 
-from service import read
+from service import read_model
 
 Row = asyncpg.Record
 Fetch = Callable[[Sequence[UUID]], Awaitable[list[Row]]]
@@ -55,17 +55,17 @@ class Loaders:
         pool, at = self.pool, self.at
 
         def of(table: str) -> Fetch:
-            return lambda ids: read.rows(pool, table, ids, at)
+            return lambda ids: read_model.rows(pool, table, ids, at)
 
         self.plan = _one(of("plans"))
-        self.measure = _one(lambda ids: read.measures_by_id(pool, ids, at))
+        self.measure = _one(lambda ids: read_model.measures_by_id(pool, ids, at))
         self.themes = _many(of("themes"), "plan_id")
         self.measures = _many(of("measures"), "plan_id")
         self.components = _many(of("components"), "measure_id")
         self.baselines = _many(of("baselines"), "measure_id")
         self.figures = _many(of("figures"), "measure_id")
         self.quarters = _many(of("quarter_results"), "measure_id")
-        self.history = _many(lambda ids: read.history_by_measure(pool, ids, at), "measure_id")
+        self.history = _many(lambda ids: read_model.history_by_measure(pool, ids, at), "measure_id")
 
 
 @dataclass

@@ -6,8 +6,8 @@ import psycopg
 import pytest
 
 from service.app import create_app
+from service.auth.tokens import create_token
 from service.settings import Settings
-from service.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e.live import GraphQLClient, LiveServer
 

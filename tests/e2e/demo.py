@@ -9,7 +9,7 @@ from uuid import UUID
 import httpx
 
 from domain.ledger import Ledger
-from service.importer import import_plan, load_plan_file
+from service.plan_file import import_plan, load_plan_file
 from service.settings import eventsourcing_env
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from graphql import build_schema
 
-from service.tokens import create_token
+from service.auth.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import criminal_damage

@@ -19,8 +19,8 @@ import pytest
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.values import Quarter
+from service.auth.tokens import create_token
 from service.settings import eventsourcing_env
-from service.tokens import create_token
 from tests.e2e.demo import DEMO
 
 pytestmark = pytest.mark.slow  # runs the CLI in a process of its own

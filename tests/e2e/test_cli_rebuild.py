@@ -15,7 +15,7 @@ import pytest
 
 from bench.generate import Size
 from projections.runner import leaders
-from service.tokens import create_token
+from service.auth.tokens import create_token
 from tests.e2e.demo import DEMO
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient

@@ -17,7 +17,7 @@ import jwt
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from service.tokens import create_token, principal_of, revoke_token
+from service.auth.tokens import create_token, principal_of, revoke_token
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import criminal_damage

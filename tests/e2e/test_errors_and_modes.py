@@ -15,10 +15,11 @@ import httpx
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from service import downloads, read, tokens
+from service import downloads, read_model
 from service.app import create_app
+from service.auth import tokens
+from service.auth.tokens import create_token
 from service.settings import Settings
-from service.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
@@ -76,7 +77,7 @@ def boom(*args: Any, **kwargs: Any) -> Any:
 def test_an_unexpected_error_is_internal_with_a_request_id_and_no_detail(
     servers: Servers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(read, "plans", boom)  # the server runs in this process: it sees the patch
+    monkeypatch.setattr(read_model, "plans", boom)  # the server runs in this process: it sees the patch
 
     response = servers.ordinary.post("{ plans { id } }")
 
@@ -131,7 +132,7 @@ def ws_url(http_url: str) -> str:
 def test_an_unexpected_error_over_websocket_is_internal_with_no_detail(
     servers: Servers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(read, "plans", boom)
+    monkeypatch.setattr(read_model, "plans", boom)
 
     message = first_message(ws_url(servers.ordinary.url), str(servers.ordinary.token), "{ plans { id } }", {})
 

@@ -15,9 +15,9 @@ import pytest
 
 from domain.ledger import Ledger
 from service.app import create_app
-from service.exporter import export_plan_csv, export_plan_yaml
+from service.auth.tokens import create_token
+from service.plan_export import export_plan_csv, export_plan_yaml
 from service.settings import Settings, eventsourcing_env
-from service.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import HAND_CHECKED, import_demo, wait_for_read_model
 from tests.e2e.live import LiveServer
@@ -25,7 +25,7 @@ from tests.e2e.live import LiveServer
 
 @dataclass(frozen=True)
 class Served:
-    """The demo plan behind a live server, and what the exporter makes of it read straight from the ledger."""
+    """The demo plan behind a live server, and what the plan export makes of it read straight from the ledger."""
 
     url: str
     token: str
@@ -71,7 +71,7 @@ def test_a_download_without_a_valid_token_is_refused_with_401(served: Served, to
     assert "Community Safety" not in response.text
 
 
-def test_the_yaml_download_is_the_plan_file_the_exporter_writes(served: Served) -> None:
+def test_the_yaml_download_is_the_plan_file_the_plan_export_writes(served: Served) -> None:
     response = served.download(format="yaml")
 
     assert response.status_code == 200

@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from service.app import create_app
+from service.auth.tokens import create_token
 from service.settings import Settings
-from service.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import DEMO, HAND_CHECKED, import_demo, wait_for_read_model
 from tests.e2e.live import GraphQLClient, LiveServer

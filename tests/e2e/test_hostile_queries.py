@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from service.app import create_app
+from service.auth.tokens import create_token
 from service.settings import Settings
-from service.tokens import create_token
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient, LiveServer

@@ -13,9 +13,9 @@ import psycopg.conninfo
 import pytest
 
 from service.app import create_app
+from service.auth.tokens import create_token
 from service.cli import main
 from service.settings import Settings
-from service.tokens import create_token
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient, LiveServer
 

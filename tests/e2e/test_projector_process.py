@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from projections.runner import LOCK_KEY, leaders
-from service.tokens import create_token
+from service.auth.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
 from tests.e2e.processes import interrupt

@@ -24,9 +24,9 @@ from projections.runner import REBUILD_LOCK_KEY, REBUILDING
 from projections.tables import VERSION
 from service.app import create_app
 from service.auth.principal import Principal, Role, public_principal
+from service.auth.tokens import create_token, prefix_of, revoke_token
 from service.response_cache import ResponseCache, Scope, analyse, visibility
 from service.settings import Settings
-from service.tokens import create_token, prefix_of, revoke_token
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage, figure
 from tests.e2e.live import GraphQLClient, LiveServer

@@ -15,9 +15,9 @@ import pytest
 from starlette.routing import Route
 
 from service.app import create_app
+from service.auth.tokens import create_token
 from service.settings import Settings
 from service.speedups import LedgerExecutionContext
-from service.tokens import create_token
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.demo import import_demo, wait_for_read_model

@@ -108,7 +108,7 @@ def test_a_mutation_without_a_token_is_unauthenticated_and_writes_nothing(
 
 
 def test_every_event_names_the_principal_of_the_token_that_caused_it(client: GraphQLClient, database_url: str) -> None:
-    from service.tokens import create_token
+    from service.auth.tokens import create_token
 
     measure = criminal_damage(client, a_plan(client))
     bob = client.as_(create_token(database_url, "bob@police.example"))

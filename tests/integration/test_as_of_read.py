@@ -1,6 +1,6 @@
 """A read at a past position returns exactly the rows that were true then, at every position.
 
-The read model's rows carry [valid_from, valid_to); `service.read` selects the current and the
+The read model's rows carry [valid_from, valid_to); `service.read_model` selects the current and the
 ended rows apart so that each is an index probe. Here a measure is revised many times, rebased,
 overridden and redefined without one of its components (rows that end with no successor), and at
 every position of the ledger every table read is compared with the plain definition, computed in
@@ -22,7 +22,7 @@ from domain.ledger import Ledger
 from domain.values import Quarter, Status, parse_amount
 from projections.runner import catch_up_if_leader
 from projections.tables import KEYS, OWNER
-from service import read
+from service import read_model
 from service.app import asyncpg_args
 from tests.integration.given import OFFICER, a_definition, a_measure, a_plan
 
@@ -70,9 +70,9 @@ def test_a_read_at_any_position_returns_the_rows_true_then(
                 for table in KEYS:
                     keys = [plan_id] if OWNER[table] in ("plan_id", "id") else [quiet, busy]
                     owned = [r for r in every[table] if r[OWNER[table]] in keys]
-                    found = [dict(r) for r in await read.rows(pool, table, keys, position)]
+                    found = [dict(r) for r in await read_model.rows(pool, table, keys, position)]
                     assert by_key(table, found) == by_key(table, true_at(owned, position)), (table, position)
-                found = [dict(r) for r in await read.measures_by_id(pool, [quiet, busy], position)]
+                found = [dict(r) for r in await read_model.measures_by_id(pool, [quiet, busy], position)]
                 expected = true_at([r for r in every["measures"] if r["id"] in (quiet, busy)], position)
                 assert by_key("measures", found) == by_key("measures", expected), ("measures by id", position)
         finally:

@@ -11,10 +11,9 @@ import psycopg
 import psycopg.conninfo
 import pytest
 
-from service import tokens
-from service.auth import AuthenticationError, Role
+from service.auth import AuthenticationError, Role, tokens
 from service.auth.authenticate import authenticate as authenticate_bearer
-from service.tokens import create_token, list_tokens, principal_of, revoke_token
+from service.auth.tokens import create_token, list_tokens, principal_of, revoke_token
 
 STOCKTON = "Safer Stockton Partnership"
 

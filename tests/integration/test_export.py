@@ -16,8 +16,8 @@ from domain import commands
 from domain.ledger import Ledger, Request
 from domain.measure import Definition, Measure, parse_definition
 from domain.values import Amount, Basis, Direction, Quarter, Status
-from service.exporter import export_plan_csv, export_plan_yaml
-from service.importer import import_plan, load_plan_file
+from service.plan_export import export_plan_csv, export_plan_yaml
+from service.plan_file import import_plan, load_plan_file
 from service.settings import eventsourcing_env
 from tests.conftest import DatabaseFactory
 

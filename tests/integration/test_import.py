@@ -15,8 +15,8 @@ from domain.measure import Measure
 from domain.rules import discrepancies, round1
 from domain.values import Amount, Quarter, Status
 from domain.view import measure_view
-from service.exporter import measures_of_plan
-from service.importer import ImportReport, PlanFileError, import_plan, load_plan_file
+from service.plan_export import measures_of_plan
+from service.plan_file import ImportReport, PlanFileError, import_plan, load_plan_file
 from service.settings import eventsourcing_env
 from tests.conftest import DatabaseFactory
 

@@ -33,7 +33,7 @@ from projections import current_state, runner
 from projections.current_state import CurrentState
 from projections.runner import catch_up, open_view
 from projections.tables import TABLES
-from service.importer import import_plan, load_plan_file
+from service.plan_file import import_plan, load_plan_file
 from tests.integration.given import OFFICER, a_measure, a_plan
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"

@@ -13,7 +13,7 @@ from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.values import Quarter, Status
 from domain.view import measure_view
-from service.importer import import_plan, load_plan_file
+from service.plan_file import import_plan, load_plan_file
 from service.returns import ReturnsError, import_returns
 from service.settings import eventsourcing_env
 from tests.conftest import DatabaseFactory

@@ -54,9 +54,9 @@ def cost(document: str, **variables: Any) -> int:
     config = LimitConfig(max_cost=10**30)
     operation = ast.definitions[0]
     assert not check_operation(SCHEMA, ast, operation, config, variables)  # type: ignore[arg-type]
-    from service.limits import _Measure
+    from service.limits import _DepthAndCost
 
-    return _Measure(SCHEMA, ast, config, variables).cost(operation.selection_set, SCHEMA.query_type)  # type: ignore[attr-defined]
+    return _DepthAndCost(SCHEMA, ast, config, variables).cost(operation.selection_set, SCHEMA.query_type)  # type: ignore[attr-defined]
 
 
 def below_plan(depth: int) -> str:

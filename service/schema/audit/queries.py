@@ -12,7 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from domain.errors import DomainError
-from service import audit_read
+from service import audit_trail as trail
 from service.auth.policy import Action
 from service.schema.access import spanning
 from service.schema.audit.types import AuditConnection, AuditDigest, AuditEdge, AuditEntry, AuditFilter
@@ -25,7 +25,7 @@ from service.schema.pages import PageInfo
 class AuditQueries:
     @strawberry.field(
         description=f"Every event as an auditor reads it: who changed what, when, from what to what, and why. "
-        f"Keyset pages of `first` entries (default {audit_read.DEFAULT_PAGE}, at most {audit_read.MAX_PAGE}) "
+        f"Keyset pages of `first` entries (default {trail.DEFAULT_PAGE}, at most {trail.MAX_PAGE}) "
         "after the cursor `after`; a page never repeats or skips an entry while others are recorded."
     )
     async def audit_trail(
@@ -33,7 +33,7 @@ class AuditQueries:
     ) -> AuditConnection:
         chosen = filter or AuditFilter()
         try:
-            selection = audit_read.selection(
+            selection = trail.selection(
                 plan_id=chosen.plan_id,
                 measure_id=chosen.measure_id,
                 actor=chosen.actor,
@@ -42,21 +42,21 @@ class AuditQueries:
                 recorded_to=chosen.recorded_to,
                 order=chosen.order.value,
             )
-            size = audit_read.page_size(first)
+            size = trail.page_size(first)
         except DomainError as e:
             raise from_domain(e) from None
         principal = await spanning(info.context, Action.READ_AUDIT, selection.plan_id, selection.measure_id)
         if principal.partnership is not None:
             selection = replace(selection, partnership=principal.partnership)
-        if size > audit_read.MAX_PAGE:
+        if size > trail.MAX_PAGE:
             raise error(
                 "LIMIT_EXCEEDED",
-                f"first: at most {audit_read.MAX_PAGE} entries a page, not {size}",
+                f"first: at most {trail.MAX_PAGE} entries a page, not {size}",
                 "first",
-                limit=audit_read.MAX_PAGE,
+                limit=trail.MAX_PAGE,
             )
         position = parse_ledger_event_cursor(after)[0] if after is not None else None
-        rows, more = await audit_read.page(info.context.services.pool, selection, position, size)
+        rows, more = await trail.page(info.context.services.pool, selection, position, size)
         edges = [AuditEdge(cursor=entry.cursor, node=entry) for entry in map(AuditEntry.from_row, rows)]
         return AuditConnection(
             edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after)
@@ -65,5 +65,5 @@ class AuditQueries:
     @strawberry.field(description="The head of the hash chain over the stored events, for publishing.")
     async def audit_digest(self, info: Info) -> AuditDigest:
         info.context.require(Action.READ_AUDIT, None)
-        head = await audit_read.chain_head(info.context.services.pool)
+        head = await trail.chain_head(info.context.services.pool)
         return AuditDigest(position=head.position, hash=head.hash.hex())

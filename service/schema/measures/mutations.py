@@ -17,7 +17,7 @@ from strawberry.types import Info
 from domain import commands
 from domain.ledger import Written
 from domain.measure import Definition, parse_definition
-from service import read
+from service import read_model
 from service.auth.policy import Action
 from service.schema.enums import Basis, Direction
 from service.schema.errors import error, parse_id
@@ -90,7 +90,7 @@ class MeasureMutations:
 
 async def measure_payload(info: Info, w: Written) -> MeasurePayload:
     # One row, read once: straight from the pool rather than through a DataLoader's batch task.
-    rows = await read.measures_by_id(info.context.services.pool, [w.id])
+    rows = await read_model.measures_by_id(info.context.services.pool, [w.id])
     row = rows[0] if rows else None
     if row is None:
         raise error("INTERNAL", "the read model has not caught up with the write; read the measure again shortly")

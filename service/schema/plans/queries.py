@@ -7,7 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from service import read
+from service import read_model
 from service.auth.policy import partnership_filter
 from service.schema.as_of import position_at, reading_action
 from service.schema.errors import parse_id
@@ -21,7 +21,7 @@ class PlanQueries:
     async def plans(self, info: Info, partnership: str | None = None) -> list[Plan]:
         # A principal of one partnership sees its own plans only, asked or not.
         visible = partnership_filter(info.context.principal, partnership)
-        rows = await read.plans(info.context.services.pool, visible)
+        rows = await read_model.plans(info.context.services.pool, visible)
         return [Plan.from_row(r) for r in rows]
 
     @strawberry.field(

@@ -85,7 +85,7 @@ async def history_by_measure(pool: asyncpg.Pool, measure_ids: Sequence[UUID], at
     )
 
 
-async def view_position(pool: asyncpg.Pool, application_name: str) -> int:
+async def projected_position(pool: asyncpg.Pool, application_name: str) -> int:
     value: Any = await pool.fetchval(
         "SELECT notification_id FROM current_state_tracking WHERE application_name = $1", application_name
     )
