@@ -38,6 +38,7 @@ from domain.measure import Measure, parse_definition
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
 from domain.values import Basis, Direction, Quarter, parse_amount
+from projections.persistence import ConcurrentLedger
 from projections.rebuild import SHARE_FROM, default_shares, rebuild
 from projections.runner import BATCH, catch_up_if_leader
 from service.auth.tokens import create_token
@@ -395,7 +396,8 @@ def main() -> None:
     notes: list[str] = []
     with fresh_database() as url:
         env = eventsourcing_env(url)
-        ledger = Ledger(env=env)
+        # As the service runs it, so that the in-process reference for submitFigure writes as the service does.
+        ledger = ConcurrentLedger(env=env)
         began = time.perf_counter()
         events = generate(ledger, size)
         print(f"generated {events:,} events in {time.perf_counter() - began:.1f} s")

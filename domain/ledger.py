@@ -9,17 +9,14 @@ no database driver: the persistence module comes from settings
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
-from copy import deepcopy
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError
 
 from domain.commands import (
     AddTheme,
@@ -37,8 +34,7 @@ from domain.commands import (
     SubmitFigure,
     UpdateCommentary,
 )
-from domain.errors import ConflictError, DomainError, NotFoundError, ValidationError
-from domain.group_commit import GroupCommit, collected
+from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.idempotency import IdempotencyKey
 from domain.measure import Measure
 from domain.plan import Plan
@@ -79,21 +75,6 @@ class Ledger(Application[UUID]):
     """Every change to a plan or a measure, as events with who, when and why."""
 
     name = "ledger"
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # Saves from concurrent threads share transactions (domain/group_commit.py).
-        self.group_commit = GroupCommit(self._record)
-
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        """As `Application.save`, but written together with any saves made at the same moment."""
-        if kwargs:
-            return super().save(*objs, **kwargs)
-        batch = collected(*objs)
-        recordings = self.group_commit.save(batch)
-        self._take_snapshots(batch)
-        self._notify(recordings)
-        return recordings
 
     def handle(self, command: Command, req: Request) -> Written:
         """Carry out `command` for `req.actor`: once, however often it is sent again under one idempotency key."""
@@ -136,7 +117,7 @@ class Ledger(Application[UUID]):
             actor=req.actor,
         )
         try:
-            return self._save(req, c, plan)
+            return self._save_change(req, c, plan)
         except IntegrityError:
             if (found := self._replay(c, req)) is not None:
                 return found
@@ -164,7 +145,7 @@ class Ledger(Application[UUID]):
             actor=req.actor,
         )
         try:
-            return self._save(req, c, measure)
+            return self._save_change(req, c, measure)
         except IntegrityError:
             if (found := self._replay(c, req)) is not None:
                 return found
@@ -175,8 +156,6 @@ class Ledger(Application[UUID]):
                 existing.version,
             ) from None
 
-    # -- the load, call, save cycle --------------------------------------------
-
     def _change(
         self,
         kind: type[A],
@@ -185,68 +164,37 @@ class Ledger(Application[UUID]):
         req: Request,
         call: Callable[[A], None],
     ) -> Written:
-        """Load, call, save; a concurrent write is retried unless the client named a version.
-
-        The first attempt starts from the cached aggregate as this process last saw it, without asking
-        the store whether another process has moved it on since (a round trip per write, in this process
-        and in the database). That is safe for a change to the aggregate loaded: were the cache behind,
-        the save would collide with the version already stored, and the change is made again from the
-        store's state. A refusal decided on the cached state (a conflict with `expectedVersion`, a
-        figure not there yet) is decided again from the store's state before it is given.
-        """
-        field = ID_FIELD[kind]
-        fresh = False  # whether `aggregate` was brought up to date from the store
+        """Load, call, save. When another write lands first, the command is made again on the state it
+        left, unless the client named the version it saw: then it is a conflict naming the current one."""
         for attempt in range(RETRIES):
-            aggregate, fresh = self._load(kind, aggregate_id, fresh)
+            aggregate = self._get(kind, aggregate_id)
+            self._check_version(aggregate, req.expected_version)
+            call(aggregate)
             try:
-                self._check_version(aggregate, req.expected_version)
-                call(aggregate)
-            except DomainError:
-                if fresh:
-                    raise
-                fresh = True
-                continue
-            try:
-                return self._save(req, command, aggregate)
+                return self._save_change(req, command, aggregate)
             except IntegrityError:
                 if (found := self._replay(command, req)) is not None:
                     return found
-                if not fresh:
-                    # The cache may have been behind another process's write: try again from the store.
-                    fresh = True
-                    continue
                 if req.expected_version is not None:
                     current = self._get(kind, aggregate_id).version
                     raise ConflictError(
                         "expectedVersion",
-                        f"{field} {aggregate_id} is at version {current}, not {req.expected_version}",
+                        f"{ID_FIELD[kind]} {aggregate_id} is at version {current}, not {req.expected_version}",
                         current,
                     ) from None
-                time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+                self._before_retry(attempt)
         current = self._get(kind, aggregate_id).version
         raise ConflictError(
             "expectedVersion",
-            f"{field} {aggregate_id} kept changing; retry at version {current}",
+            f"{ID_FIELD[kind]} {aggregate_id} kept changing; retry at version {current}",
             current,
         )
 
-    def _load(self, kind: type[A], aggregate_id: UUID, fresh: bool) -> tuple[A, bool]:
-        """A copy of the cached aggregate unless `fresh` is asked for or it is not cached; else `_get`'s.
+    def _before_retry(self, attempt: int) -> None:
+        """Called before a command that met another write is made again (`attempt` from 0): here, at once."""
 
-        Returns the aggregate and whether it was brought up to date from the store.
-        """
-        cache = self.repository.cache
-        if not fresh and cache is not None:
-            try:
-                cached = cache.get(aggregate_id)
-            except KeyError:
-                cached = None
-            if isinstance(cached, kind):
-                # Copied, as the repository copies what it hands out: a refused command must not touch the cache.
-                return deepcopy(cached), False
-        return self._get(kind, aggregate_id), True
-
-    def _save(self, req: Request, command: Command, aggregate: Aggregate) -> Written:
+    def _save_change(self, req: Request, command: Command, aggregate: Aggregate) -> Written:
+        """Save `aggregate`'s new events and, under the request's idempotency key, the command's fingerprint."""
         items: list[Aggregate] = [aggregate]
         if req.idempotency_key:
             items.append(
@@ -259,24 +207,10 @@ class Ledger(Application[UUID]):
                 )
             )
         recordings = self.save(*items)
-        self._cache_saved(aggregate)
         # The change's own position, not its idempotency key's, so a retry
         # can answer with the same one.
         position = max(r.notification.id for r in recordings if r.domain_event.originator_id == aggregate.id)
         return Written(aggregate.id, aggregate.version, position)
-
-    def _cache_saved(self, aggregate: Aggregate) -> None:
-        """Keep a command's aggregate, as saved, for the next command on it.
-
-        With fast-forward on, the library leaves the cache at the state loaded before the command, so
-        the next load would fetch, decode and apply the event just written. This aggregate was copied
-        from the cache and is dropped after the command, so nothing changes it once kept. Fast-forward
-        still brings it up to date with writes from other threads or processes (and a kept state
-        older than one kept meanwhile is brought forward the same way).
-        """
-        cache = self.repository.cache
-        if cache is not None and self.repository.fastforward:
-            cache.put(aggregate.id, aggregate)
 
     def _replay(self, command: Command, req: Request) -> Written | None:
         """The first result of a write already made under this idempotency key."""

@@ -18,7 +18,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from domain.ledger import Ledger
+from projections.persistence import ConcurrentLedger
 
 FUNCTION = "measure_ledger_append_only"
 # Serialises installers: several processes may start at once.
@@ -70,9 +70,10 @@ def _has_trigger(datastore: PostgresDatastore, curs: Cursor[DictRow], table: str
     return row is not None
 
 
-def open_ledger(env: Mapping[str, str]) -> Ledger:
-    """The Ledger application, its event store created if missing and made append-only."""
-    ledger = Ledger(env=dict(env))
+def open_ledger(env: Mapping[str, str]) -> ConcurrentLedger:
+    """The Ledger as a service process runs it (projections/persistence.py), its event store created if missing
+    and made append-only."""
+    ledger = ConcurrentLedger(env=dict(env))
     recorder = cast(PostgresApplicationRecorder, ledger.recorder)
     try:
         make_append_only(recorder.datastore, recorder.events_table_name)

@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from domain.ledger import Ledger
+from projections.persistence import ConcurrentLedger
 
 
 @pytest.fixture
-def ledger(es_env: dict[str, str]) -> Iterator[Ledger]:
-    """The application on the test's own database."""
-    app = Ledger(env=es_env)
+def ledger(es_env: dict[str, str]) -> Iterator[ConcurrentLedger]:
+    """The application on the test's own database, as the service runs it."""
+    app = ConcurrentLedger(env=es_env)
     yield app
     app.close()

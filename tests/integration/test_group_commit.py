@@ -12,17 +12,18 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.commands import SubmitFigure
-from domain.ledger import Ledger, Written
+from domain.ledger import Written
 from domain.values import Quarter, parse_amount
+from projections.persistence import ConcurrentLedger
 from tests.integration.given import OFFICER, a_measure, a_plan
 
 
-def measures(ledger: Ledger, count: int) -> list[UUID]:
+def measures(ledger: ConcurrentLedger, count: int) -> list[UUID]:
     plan_id = a_plan(ledger)
     return [a_measure(ledger, plan_id, f"5.{n + 1}") for n in range(count)]
 
 
-def slowed_first_transaction(ledger: Ledger, started: threading.Event) -> None:
+def slowed_first_transaction(ledger: ConcurrentLedger, started: threading.Event) -> None:
     """Hold the first transaction open long enough for every other writer to queue behind it."""
     record = ledger.group_commit._record  # noqa: SLF001 - the seam this test controls
     first = True
@@ -59,7 +60,7 @@ def in_threads(calls: list[Callable[[], Any]], started: threading.Event) -> list
 
 
 def test_writes_queued_behind_a_transaction_share_the_next_one_and_each_gets_its_own_position(
-    ledger: Ledger,
+    ledger: ConcurrentLedger,
 ) -> None:
     ids = measures(ledger, 8)
     started = threading.Event()
@@ -87,7 +88,7 @@ def test_writes_queued_behind_a_transaction_share_the_next_one_and_each_gets_its
     assert len({w.position for w in written}) == 8
 
 
-def test_a_conflict_in_a_shared_transaction_fails_only_the_write_that_conflicts(ledger: Ledger) -> None:
+def test_a_conflict_in_a_shared_transaction_fails_only_the_write_that_conflicts(ledger: ConcurrentLedger) -> None:
     first_id, other_id, contested_id = measures(ledger, 3)
     # Two copies of one measure, both about to record its next version: only one can.
     a, b = ledger.get_measure(contested_id), ledger.get_measure(contested_id)

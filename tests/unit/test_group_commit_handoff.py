@@ -1,6 +1,6 @@
 """Group commit under many threads: every save written exactly once, each caller told its own outcome.
 
-The lead passes from one writer to the next queued one (domain/group_commit.py), and each waiting
+The lead passes from one writer to the next queued one (projections/group_commit.py), and each waiting
 thread is woken once; these run it against a recorder that takes its time and sometimes refuses.
 """
 
@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import ProcessingEvent
 
-from domain.group_commit import GroupCommit
+from projections.group_commit import GroupCommit
 
 THREADS, SAVES = 24, 30
 

@@ -1,6 +1,7 @@
-"""A command starts from the aggregate as this process last saw it; another process's writes still count.
+"""The Ledger as the service runs it: a command starts from the aggregate as this process last saw it,
+and another process's writes still count.
 
-Two Ledger applications on one database stand for two service processes, each with its own cache.
+Two applications on one database stand for two service processes, each with its own cache.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from domain.commands import ReviseFigure, SubmitFigure, UpdateCommentary
 from domain.errors import ConflictError, ValidationError
 from domain.ledger import Ledger, Request
 from domain.values import Quarter, parse_amount
+from projections.persistence import ConcurrentLedger
 from tests.integration.given import OFFICER, a_measure, a_plan
 
 
 @pytest.fixture
 def other(es_env: dict[str, str]) -> Iterator[Ledger]:
     """A second process's application: its own aggregate cache."""
-    app = Ledger(env=es_env)
+    app = ConcurrentLedger(env=es_env)
     yield app
     app.close()
 
@@ -55,3 +57,16 @@ def test_a_refusal_is_decided_on_the_stores_state_not_a_stale_cache(ledger: Ledg
     with pytest.raises(ConflictError) as refused:
         other.handle(UpdateCommentary(mid, Quarter.Q1, "late"), Request(OFFICER.actor, expected_version=moved.version))
     assert refused.value.current_version == other_now.version + 1
+
+
+def test_the_services_ledger_and_a_plain_one_are_one_application_on_one_store(
+    ledger: Ledger, es_env: dict[str, str]
+) -> None:
+    mid = a_measure(ledger, a_plan(ledger))
+    written = ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("100", None, None)), OFFICER)
+    plain = Ledger(env=es_env)
+    try:
+        assert plain.get_measure(mid).version == written.version
+        assert plain.recorder.max_notification_id() == ledger.recorder.max_notification_id()
+    finally:
+        plain.close()
