@@ -33,8 +33,9 @@ from bench.generate import SIZES, Size, actor, generate
 from bench.latency import DASHBOARD
 from bench.server import BIN, free_port, fresh_database, percentile, projector_pid, uvicorn_process
 from domain.commands import ReviseFigure, SubmitFigure
+from domain.definition import parse_definition
 from domain.ledger import Ledger, Request
-from domain.measure import Measure, parse_definition
+from domain.measure import Measure
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
 from domain.values import Basis, Direction, Quarter, parse_amount

@@ -30,8 +30,8 @@ import psycopg
 
 from bench.server import fresh_database, percentile, uvicorn_process
 from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline, SubmitFigure
+from domain.definition import parse_definition
 from domain.ledger import Ledger, Request
-from domain.measure import parse_definition
 from domain.values import Basis, Direction, Quarter, parse_amount
 from projections.event_store import open_ledger
 from projections.runner import catch_up_if_leader

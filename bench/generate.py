@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from bench.server import fresh_database
+from domain.definition import parse_definition
 from domain.ledger import Ledger
-from domain.measure import Measure, parse_definition
+from domain.measure import Measure
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
 from domain.values import Basis, Direction, Quarter, Status, parse_amount

@@ -13,8 +13,9 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain.idempotency import IdempotencyKey
-from domain.measure import FigureRecord, Measure
+from domain.measure import Measure
 from domain.plan import Plan
+from domain.records import FigureRecord
 from domain.values import QUARTER_OF, Amount
 from domain.view import computed_status
 

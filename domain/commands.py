@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
-from domain.measure import Definition
+from domain.definition import Definition
 from domain.values import Amount, Quarter, Status
 
 # Fingerprints stored before commands were classes spelled some values with

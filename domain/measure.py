@@ -10,111 +10,26 @@ after `mark_figure_unavailable`, when the figure arriving late is a submission.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from domain.definition import Definition, definition_fields, definition_of
+from domain.entries import baseline_fields, figure_fields
 from domain.errors import NotFoundError, ValidationError
-from domain.rules import Baseline as RuleBaseline
-from domain.values import (
-    MAX_LABEL,
-    QUARTER_OF,
-    Amount,
-    Basis,
-    Direction,
-    Quarter,
-    Status,
-    optional_decimal,
-    parse_component_key,
-    required_text,
-    text,
+from domain.records import (
+    BaselineRecord,
+    FigureRecord,
+    Override,
+    Stamp,
+    amount_of,
+    baseline_record,
+    figure_record,
+    stamp_of,
 )
-
-
-@dataclass(frozen=True)
-class Component:
-    key: str
-    label: str
-
-
-@dataclass(frozen=True)
-class Definition:
-    title: str
-    description: str | None
-    direction: Direction
-    basis: Basis
-    tolerance: Decimal
-    unit: str | None
-    components: tuple[Component, ...]
-
-
-@dataclass(frozen=True)
-class Stamp:
-    """Who recorded something, when, and why."""
-
-    at: datetime
-    by: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class BaselineRecord:
-    amount: Amount
-    period: str | None
-    profile: tuple[Decimal, ...] | None
-    note: str | None
-    is_reset: bool
-    stamp: Stamp
-
-    @cached_property
-    def as_rule(self) -> RuleBaseline:
-        # Made once per record (records never change): every figure of the component is assessed against it.
-        return RuleBaseline(self.amount, self.profile)
-
-
-@dataclass(frozen=True)
-class FigureRecord:
-    amount: Amount | None
-    reported_change: Decimal | None
-    commentary: str | None
-    unavailable_reason: str | None
-    revision: int
-    stamp: Stamp
-
-    @property
-    def available(self) -> bool:
-        return self.amount is not None
-
-
-@dataclass(frozen=True)
-class Override:
-    status: Status
-    stamp: Stamp
-
-
-def _amount(event: Any) -> Amount:
-    return Amount(event.value, event.numerator, event.denominator)
-
-
-def _definition(event: Any) -> Definition:
-    return Definition(
-        title=event.title,
-        description=event.description,
-        direction=Direction(event.direction),
-        basis=Basis(event.basis),
-        tolerance=event.tolerance,
-        unit=event.unit,
-        components=tuple(Component(c["key"], c["label"]) for c in event.components),
-    )
-
-
-def _stamp(event: Any, reason: str | None = None) -> Stamp:
-    return Stamp(event.timestamp, event.actor, reason)
+from domain.values import QUARTER_OF, Amount, Quarter, Status, parse_component_key, required_text, text
 
 
 class Measure(Aggregate):
@@ -140,8 +55,8 @@ class Measure(Aggregate):
             m.theme_code = self.theme_code
             m.number = self.number
             m.discrepancy_threshold = self.discrepancy_threshold
-            m.definition = _definition(self)
-            m.definitions = [(m.definition, _stamp(self))]
+            m.definition = definition_of(self)
+            m.definitions = [(m.definition, stamp_of(self))]
             m.baselines = {}
             m.figures = {}
             m.figure_history = {}
@@ -160,8 +75,8 @@ class Measure(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.definition = _definition(self)
-            aggregate.definitions.append((aggregate.definition, _stamp(self, self.reason)))
+            aggregate.definition = definition_of(self)
+            aggregate.definitions.append((aggregate.definition, stamp_of(self, self.reason)))
 
     class BaselineSet(Aggregate.Event):
         component: str
@@ -193,13 +108,13 @@ class Measure(Aggregate):
         actor: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._put_figure(self, _amount(self), None, None)
+            aggregate._put_figure(self, amount_of(self), None, None)
 
     class FigureRevised(FigureSubmitted):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate._put_figure(self, _amount(self), None, self.reason)
+            aggregate._put_figure(self, amount_of(self), None, self.reason)
 
     class FigureMarkedUnavailable(Aggregate.Event):
         component: str
@@ -216,7 +131,7 @@ class Measure(Aggregate):
         actor: str
 
         def apply(self, aggregate: Any) -> None:
-            aggregate.commentary[QUARTER_OF[self.quarter]] = (self.text, _stamp(self))
+            aggregate.commentary[QUARTER_OF[self.quarter]] = (self.text, stamp_of(self))
 
     class StatusOverridden(Aggregate.Event):
         quarter: str
@@ -225,7 +140,7 @@ class Measure(Aggregate):
         reason: str
 
         def apply(self, aggregate: Any) -> None:
-            stamp = _stamp(self, self.reason)
+            stamp = stamp_of(self, self.reason)
             aggregate.overrides[QUARTER_OF[self.quarter]] = Override(Status(self.status), stamp)
 
     class StatusOverrideCleared(Aggregate.Event):
@@ -256,39 +171,12 @@ class Measure(Aggregate):
     # -- state changes, replayed ------------------------------------------------
 
     def _add_baseline(self, event: Any, *, is_reset: bool, reason: str | None) -> None:
-        record = BaselineRecord(
-            amount=_amount(event),
-            period=event.period,
-            profile=tuple(event.profile) if event.profile else None,
-            note=event.note,
-            is_reset=is_reset,
-            stamp=_stamp(event, reason),
-        )
-        self.baselines.setdefault(event.component, []).append(record)
+        self.baselines.setdefault(event.component, []).append(baseline_record(event, is_reset, reason))
 
-    def _put_figure(
-        self,
-        event: Any,
-        amount: Amount | None,
-        unavailable: str | None,
-        reason: str | None,
-    ) -> None:
+    def _put_figure(self, event: Any, amount: Amount | None, unavailable: str | None, reason: str | None) -> None:
         key = (event.component, QUARTER_OF[event.quarter])
         history = self.figure_history.setdefault(key, [])
-        previous = self.figures.get(key)
-        if amount is None and previous is not None:
-            # Marking unavailable keeps the officer's commentary with the slot.
-            commentary = previous.commentary
-        else:
-            commentary = getattr(event, "commentary", None)
-        record = FigureRecord(
-            amount=amount,
-            reported_change=getattr(event, "reported_change", None),
-            commentary=commentary,
-            unavailable_reason=unavailable,
-            revision=len(history) + 1,
-            stamp=_stamp(event, reason),
-        )
+        record = figure_record(event, amount, unavailable, reason, self.figures.get(key), len(history) + 1)
         history.append(record)
         self.figures[key] = record
 
@@ -313,16 +201,13 @@ class Measure(Aggregate):
             number=required_text(number, "number", limit=40),
             discrepancy_threshold=discrepancy_threshold,
             actor=actor,
-            **_definition_fields(definition),
+            **definition_fields(definition),
         )
 
     def redefine(self, definition: Definition, *, reason: object, actor: str) -> None:
         """Replace the definition; the earlier one stays in the history."""
         self.trigger_event(
-            self.MeasureRedefined,
-            actor=actor,
-            reason=required_text(reason, "reason"),
-            **_definition_fields(definition),
+            self.MeasureRedefined, actor=actor, reason=required_text(reason, "reason"), **definition_fields(definition)
         )
 
     def set_baseline(
@@ -338,15 +223,9 @@ class Measure(Aggregate):
         """Record a component's first baseline; a later one is a reset, with a reason."""
         key = self._component(component)
         if self.baselines.get(key):
-            raise ValidationError(
-                "component",
-                f"{key!r} already has a baseline; use resetBaseline with a reason",
-                key,
-            )
+            raise ValidationError("component", f"{key!r} already has a baseline; use resetBaseline with a reason", key)
         self.trigger_event(
-            self.BaselineSet,
-            **self._baseline_fields(key, amount, period, profile, note),
-            actor=actor,
+            self.BaselineSet, **baseline_fields(self.definition, key, amount, period, profile, note), actor=actor
         )
 
     def reset_baseline(
@@ -365,7 +244,7 @@ class Measure(Aggregate):
         why = required_text(reason, "reason")
         self.trigger_event(
             self.BaselineReset,
-            **self._baseline_fields(key, amount, period, profile, note),
+            **baseline_fields(self.definition, key, amount, period, profile, note),
             actor=actor,
             reason=why,
         )
@@ -391,7 +270,7 @@ class Measure(Aggregate):
             )
         self.trigger_event(
             self.FigureSubmitted,
-            **self._figure_fields(key, quarter, amount, reported_change, commentary),
+            **figure_fields(self.definition, key, quarter, amount, reported_change, commentary),
             actor=actor,
         )
 
@@ -411,13 +290,11 @@ class Measure(Aggregate):
         why = required_text(reason, "reason")
         if (key, quarter) not in self.figures:
             raise NotFoundError(
-                "quarter",
-                f"{key!r} has no {quarter.value} figure to revise; submit it first",
-                quarter.value,
+                "quarter", f"{key!r} has no {quarter.value} figure to revise; submit it first", quarter.value
             )
         self.trigger_event(
             self.FigureRevised,
-            **self._figure_fields(key, quarter, amount, reported_change, commentary),
+            **figure_fields(self.definition, key, quarter, amount, reported_change, commentary),
             actor=actor,
             reason=why,
         )
@@ -435,33 +312,18 @@ class Measure(Aggregate):
 
     def update_commentary(self, quarter: Quarter, commentary: object, *, actor: str) -> None:
         """Replace the officer's narrative for a quarter."""
-        self.trigger_event(
-            self.CommentaryUpdated,
-            quarter=quarter.value,
-            text=text(commentary, "text"),
-            actor=actor,
-        )
+        self.trigger_event(self.CommentaryUpdated, quarter=quarter.value, text=text(commentary, "text"), actor=actor)
 
     def override_status(self, quarter: Quarter, status: Status, *, reason: object, actor: str) -> None:
         """Set an officer's verdict over the computed one; both stay visible."""
         why = required_text(reason, "reason")
-        self.trigger_event(
-            self.StatusOverridden,
-            quarter=quarter.value,
-            status=status.value,
-            reason=why,
-            actor=actor,
-        )
+        self.trigger_event(self.StatusOverridden, quarter=quarter.value, status=status.value, reason=why, actor=actor)
 
     def clear_status_override(self, quarter: Quarter, *, reason: object, actor: str) -> None:
         """Return a quarter to its computed status."""
         why = required_text(reason, "reason")
         if quarter not in self.overrides:
-            raise NotFoundError(
-                "quarter",
-                f"{quarter.value} has no status override to clear",
-                quarter.value,
-            )
+            raise NotFoundError("quarter", f"{quarter.value} has no status override to clear", quarter.value)
         self.trigger_event(self.StatusOverrideCleared, quarter=quarter.value, reason=why, actor=actor)
 
     # -- copying ------------------------------------------------------------------
@@ -497,123 +359,5 @@ class Measure(Aggregate):
         key = parse_component_key(raw)
         if key not in {c.key for c in self.definition.components}:
             known = ", ".join(c.key for c in self.definition.components)
-            raise NotFoundError(
-                "component",
-                f"measure {self.number} has no component {key!r} (it has {known})",
-                key,
-            )
+            raise NotFoundError("component", f"measure {self.number} has no component {key!r} (it has {known})", key)
         return key
-
-    def _check_amount(self, amount: Amount, field: str) -> None:
-        if self.definition.basis is not Basis.RATE and amount.value is None and not amount.is_fraction:
-            raise ValidationError(field, "is required", None)
-        if self.definition.basis is Basis.RATE and amount.value is not None and not amount.is_fraction:
-            if amount.value > 100:
-                raise ValidationError(
-                    "value",
-                    f"a rate cannot exceed 100%, not {amount.value}",
-                    amount.value,
-                )
-
-    def _baseline_fields(
-        self,
-        key: str,
-        amount: Amount,
-        period: object,
-        profile: Sequence[object] | None,
-        note: object,
-    ) -> dict[str, Any]:
-        self._check_amount(amount, "value")
-        quarters: list[Decimal] | None = None
-        if profile:
-            if len(profile) != 4:
-                raise ValidationError("profile", f"needs 4 quarterly values, not {len(profile)}", None)
-            quarters = []
-            for i, raw in enumerate(profile):
-                q = optional_decimal(raw, f"profile[{i}]")
-                if q is None or q < 0:
-                    raise ValidationError(
-                        f"profile[{i}]",
-                        f"must be a non-negative number, not {raw!r}",
-                        raw,
-                    )
-                quarters.append(q)
-        return {
-            "component": key,
-            **amount.as_dict(),
-            "period": text(period, "period", limit=MAX_LABEL),
-            "profile": quarters,
-            "note": text(note, "note"),
-        }
-
-    def _figure_fields(
-        self,
-        key: str,
-        quarter: Quarter,
-        amount: Amount,
-        reported_change: object,
-        commentary: object,
-    ) -> dict[str, Any]:
-        self._check_amount(amount, "value")
-        return {
-            "component": key,
-            "quarter": quarter.value,
-            **amount.as_dict(),
-            "reported_change": optional_decimal(reported_change, "reportedChange"),
-            "commentary": text(commentary, "commentary"),
-        }
-
-
-def parse_definition(
-    *,
-    title: object,
-    description: object,
-    direction: Direction,
-    basis: Basis,
-    tolerance: object,
-    unit: object,
-    components: list[tuple[object, object]],
-) -> Definition:
-    """Check a measure definition: a target needs a basis, components need unique keys."""
-    tol = optional_decimal(tolerance, "tolerance")
-    if tol is None:
-        tol = Decimal(5)
-    if tol < 0 or tol > 100:
-        raise ValidationError("tolerance", f"must be between 0 and 100, not {tol}", tol)
-    if direction is Direction.MONITOR and basis is not Basis.NONE:
-        raise ValidationError("basis", f"a MONITOR measure has basis NONE, not {basis.value}", basis.value)
-    if direction is not Direction.MONITOR and basis is Basis.NONE:
-        raise ValidationError(
-            "basis",
-            f"a {direction.value} measure needs a basis other than NONE",
-            basis.value,
-        )
-    if not components:
-        raise ValidationError("components", "a measure needs at least one component", None)
-    parsed: list[Component] = []
-    for i, (key, label) in enumerate(components):
-        k = parse_component_key(key, f"components[{i}].key")
-        if any(c.key == k for c in parsed):
-            raise ValidationError(f"components[{i}].key", f"{k!r} appears twice", k)
-        parsed.append(Component(k, required_text(label, f"components[{i}].label", limit=MAX_LABEL)))
-    return Definition(
-        title=required_text(title, "title", limit=MAX_LABEL),
-        description=text(description, "description"),
-        direction=direction,
-        basis=basis,
-        tolerance=tol,
-        unit=text(unit, "unit", limit=MAX_LABEL),
-        components=tuple(parsed),
-    )
-
-
-def _definition_fields(definition: Definition) -> dict[str, Any]:
-    return {
-        "title": definition.title,
-        "description": definition.description,
-        "direction": definition.direction.value,
-        "basis": definition.basis.value,
-        "tolerance": definition.tolerance,
-        "unit": definition.unit,
-        "components": [{"key": c.key, "label": c.label} for c in definition.components],
-    }

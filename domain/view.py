@@ -10,14 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from domain.measure import (
-    BaselineRecord,
-    Component,
-    Definition,
-    FigureRecord,
-    Measure,
-    Override,
-)
+from domain.definition import Component, Definition
+from domain.measure import Measure
+from domain.records import BaselineRecord, FigureRecord, Override
 from domain.rules import Assessment, assess, current_quarter, discrepancies, worst
 from domain.values import Quarter, Status
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from domain.measure import Definition
+from domain.definition import Definition
 from domain.plan import Plan
 from domain.values import Amount
 from domain.view import FigureView, MeasureView

@@ -16,9 +16,11 @@ from uuid import UUID
 import yaml
 from eventsourcing.utils import get_topic
 
+from domain.definition import Component, Definition
 from domain.ledger import Ledger
-from domain.measure import BaselineRecord, Component, Definition, FigureRecord, Measure
+from domain.measure import Measure
 from domain.plan import Plan
+from domain.records import BaselineRecord, FigureRecord
 from domain.rules import discrepancies, round1
 from domain.values import Amount, Quarter
 from domain.view import FigureView, MeasureView, measure_view

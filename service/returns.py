@@ -14,7 +14,8 @@ from uuid import UUID
 
 from domain.errors import DomainError, ValidationError
 from domain.ledger import Ledger, Request
-from domain.measure import FigureRecord, Measure
+from domain.measure import Measure
+from domain.records import FigureRecord
 from domain.values import Quarter, text
 from service.plan_file.lines import Where
 from service.plan_file.problems import Problem, stopped

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from domain.measure import Definition, parse_definition
+from domain.definition import Definition, parse_definition
 from domain.values import Basis, Direction, Quarter, parse_enum
 from service.plan_file.components import ComponentData, read_component
 from service.plan_file.lines import Reader, Scalar, Where, join_path, stripped

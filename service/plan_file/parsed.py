@@ -10,7 +10,8 @@ import re
 from dataclasses import dataclass
 from uuid import UUID
 
-from domain.measure import Definition, Measure
+from domain.definition import Definition
+from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Quarter, Status
 from service.plan_file.lines import Where

@@ -6,7 +6,8 @@ else, the problem names both values and what to add to the file instead.
 
 from __future__ import annotations
 
-from domain.measure import Definition, Measure
+from domain.definition import Definition
+from domain.measure import Measure
 from domain.values import Amount, Quarter
 from service.plan_file.parsed import MeasureSpec
 from service.plan_file.problems import Problem

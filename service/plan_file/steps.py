@@ -13,8 +13,9 @@ from uuid import UUID
 
 from domain import commands
 from domain.commands import MeasureCommand
+from domain.definition import Definition
 from domain.ledger import change_measure
-from domain.measure import Definition, Measure
+from domain.measure import Measure
 from domain.values import Amount, Quarter
 from service.plan_file.lines import Scalar, Where
 

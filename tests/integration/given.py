@@ -7,8 +7,8 @@ from datetime import date
 from uuid import UUID, uuid4
 
 from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline
+from domain.definition import Definition, parse_definition
 from domain.ledger import Ledger, Request
-from domain.measure import Definition, parse_definition
 from domain.values import Basis, Direction, parse_amount
 
 OFFICER = Request("officer@stockton.gov.uk")

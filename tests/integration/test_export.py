@@ -13,8 +13,9 @@ from uuid import UUID
 import pytest
 
 from domain import commands
+from domain.definition import Definition, parse_definition
 from domain.ledger import Ledger, Request
-from domain.measure import Definition, Measure, parse_definition
+from domain.measure import Measure
 from domain.values import Amount, Basis, Direction, Quarter, Status
 from service.plan_export import export_plan_csv, export_plan_yaml
 from service.plan_file import import_plan, load_plan_file

@@ -25,9 +25,10 @@ from eventsourcing.persistence import Tracking
 
 from bench.generate import Size, generate
 from domain import commands
+from domain.definition import parse_definition
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
-from domain.measure import Measure, parse_definition
+from domain.measure import Measure
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
 from projections import current_state, runner
 from projections.current_state import CurrentState

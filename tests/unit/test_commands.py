@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from domain import commands
-from domain.measure import parse_definition
+from domain.definition import parse_definition
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
 
 PLAN = UUID("807dca84-5c78-51c8-aa7e-45a12948cf63")

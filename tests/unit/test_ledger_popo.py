@@ -11,9 +11,10 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from domain.commands import AddTheme, CreatePlan, DefineMeasure, OverrideStatus, ReviseFigure, SetBaseline, SubmitFigure
+from domain.definition import Definition, parse_definition
 from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.ledger import Ledger, Request
-from domain.measure import Definition, Measure, parse_definition
+from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Amount, Basis, Direction, Quarter, Status, parse_amount
 

@@ -10,9 +10,10 @@ from uuid import UUID, uuid5
 
 import pytest
 
+from domain.definition import Definition, parse_definition
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.ledger import Ledger
-from domain.measure import Definition, Measure, parse_definition
+from domain.measure import Measure
 from domain.values import Amount, Basis, Direction, Quarter, Status, parse_amount, to_decimal
 from domain.view import measure_view
 

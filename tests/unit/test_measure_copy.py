@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 from uuid import uuid4
 
-from domain.measure import Measure, parse_definition
+from domain.definition import parse_definition
+from domain.measure import Measure
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
 
 

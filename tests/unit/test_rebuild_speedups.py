@@ -11,7 +11,8 @@ from uuid import UUID
 import pytest
 
 from domain.audit import describe, show_amount
-from domain.measure import Measure, parse_definition
+from domain.definition import parse_definition
+from domain.measure import Measure
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
 from domain.view import computed_status, measure_view
 from projections import runner

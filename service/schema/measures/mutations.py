@@ -15,8 +15,8 @@ import strawberry
 from strawberry.types import Info
 
 from domain import commands
+from domain.definition import Definition, parse_definition
 from domain.ledger import Written
-from domain.measure import Definition, parse_definition
 from service import read_model
 from service.auth.policy import Action
 from service.schema.enums import Basis, Direction

@@ -1,0 +1,106 @@
+"""What a measure holds of each recorded change: baselines, figures and overrides, each with its stamp.
+
+Records are frozen: an event adds a record and never changes one, so a measure's
+history is its list of records (see `Measure.__deepcopy__`, which relies on it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+from domain.rules import Baseline as RuleBaseline
+from domain.values import Amount, Status
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """Who recorded something, when, and why."""
+
+    at: datetime
+    by: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BaselineRecord:
+    amount: Amount
+    period: str | None
+    profile: tuple[Decimal, ...] | None
+    note: str | None
+    is_reset: bool
+    stamp: Stamp
+
+    @cached_property
+    def as_rule(self) -> RuleBaseline:
+        # Made once per record (records never change): every figure of the component is assessed against it.
+        return RuleBaseline(self.amount, self.profile)
+
+
+@dataclass(frozen=True)
+class FigureRecord:
+    amount: Amount | None
+    reported_change: Decimal | None
+    commentary: str | None
+    unavailable_reason: str | None
+    revision: int
+    stamp: Stamp
+
+    @property
+    def available(self) -> bool:
+        return self.amount is not None
+
+
+@dataclass(frozen=True)
+class Override:
+    status: Status
+    stamp: Stamp
+
+
+def amount_of(event: Any) -> Amount:
+    """The amount an event recorded as its `value`, `numerator` and `denominator`."""
+    return Amount(event.value, event.numerator, event.denominator)
+
+
+def stamp_of(event: Any, reason: str | None = None) -> Stamp:
+    """Who recorded an event and when (the library's timestamp), with the reason given."""
+    return Stamp(event.timestamp, event.actor, reason)
+
+
+def baseline_record(event: Any, is_reset: bool, reason: str | None) -> BaselineRecord:
+    """The baseline a BaselineSet or BaselineReset event records."""
+    return BaselineRecord(
+        amount=amount_of(event),
+        period=event.period,
+        profile=tuple(event.profile) if event.profile else None,
+        note=event.note,
+        is_reset=is_reset,
+        stamp=stamp_of(event, reason),
+    )
+
+
+def figure_record(
+    event: Any,
+    amount: Amount | None,
+    unavailable: str | None,
+    reason: str | None,
+    previous: FigureRecord | None,
+    revision: int,
+) -> FigureRecord:
+    """The figure a submission, revision or unavailable mark records, as the slot's `revision`th."""
+    if amount is None and previous is not None:
+        # Marking unavailable keeps the officer's commentary with the slot.
+        commentary = previous.commentary
+    else:
+        commentary = getattr(event, "commentary", None)
+    return FigureRecord(
+        amount=amount,
+        reported_change=getattr(event, "reported_change", None),
+        commentary=commentary,
+        unavailable_reason=unavailable,
+        revision=revision,
+        stamp=stamp_of(event, reason),
+    )
