@@ -15,7 +15,9 @@ from eventsourcing.domain import Aggregate
 from domain.idempotency import IdempotencyKey
 from domain.measure import Measure
 from domain.plan import Plan
+from domain.publishing import PlanCycle
 from domain.records import FigureRecord
+from domain.returns import MeasureCycle, Owner, ReturnState
 from domain.values import QUARTER_OF, Amount
 from domain.view import computed_status
 
@@ -69,6 +71,8 @@ def is_audited(event: object) -> bool:
 def describe(event: Any, before: Aggregate | None) -> AuditFacts:
     """The facts of one Plan or Measure event, given the aggregate just before it."""
     action = type(event).__name__
+    if type(event) in CYCLE_EVENTS:
+        return describe_cycle(event, before)
     if isinstance(event, Plan.PlanCreated):
         return AuditFacts(action, plan_id=event.originator_id, field="plan", after=event.title)
     if isinstance(event, Plan.ThemeAdded):
@@ -134,3 +138,75 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
             action, **base, quarter=event.quarter, field="status", before=old_status, after=after_status, reason=reason
         )
     return AuditFacts(action, **base, reason=reason)
+
+
+RETURN_STATE = {
+    MeasureCycle.ReturnSubmitted: ReturnState.SUBMITTED,
+    MeasureCycle.ReturnApproved: ReturnState.APPROVED,
+    MeasureCycle.ReturnSentBack: ReturnState.SENT_BACK,
+    MeasureCycle.ReturnReopened: ReturnState.REOPENED,
+}
+
+
+# The reporting cycle's events, as the aggregates name them (one set lookup for every other event).
+CYCLE_EVENTS = frozenset(
+    {
+        Plan.CollectionOpened,
+        Plan.CollectionDueDateChanged,
+        Plan.QuarterPublished,
+        Measure.OwnerAssigned,
+        *(getattr(Measure, kind.__name__) for kind in RETURN_STATE),
+    }
+)
+
+
+def describe_cycle(event: Any, before: Any) -> AuditFacts:
+    """The facts of an event of the reporting cycle, given its aggregate just before it."""
+    action = type(event).__name__
+    reason = getattr(event, "reason", None)
+    if isinstance(event, PlanCycle.CollectionOpened):
+        return AuditFacts(
+            action, plan_id=event.originator_id, quarter=event.quarter, field="due date", after=event.due_on
+        )
+    if isinstance(event, PlanCycle.CollectionDueDateChanged):
+        due = before.collections[QUARTER_OF[event.quarter]].due_on.isoformat()
+        return AuditFacts(
+            action,
+            plan_id=event.originator_id,
+            quarter=event.quarter,
+            field="due date",
+            before=due,
+            after=event.due_on,
+            reason=reason,
+        )
+    if isinstance(event, PlanCycle.QuarterPublished):
+        shown = f"{event.title}, presented {event.presented_on}, position {event.position}"
+        if event.forced:
+            shown += ", outstanding " + ", ".join(f"{o['number']} ({o['state']})" for o in event.outstanding)
+        return AuditFacts(
+            action, plan_id=event.originator_id, quarter=event.quarter, field="publication", after=shown, reason=reason
+        )
+    base: dict[str, Any] = {"plan_id": before.plan_id, "measure_id": before.id, "measure_number": before.number}
+    if isinstance(event, MeasureCycle.OwnerAssigned):
+        owner: Owner | None = before.owner
+        return AuditFacts(
+            action,
+            **base,
+            field="owner",
+            before=f"{owner.principal} for {owner.agency}" if owner else None,
+            after=f"{event.principal} for {event.agency}",
+            reason=reason,
+        )
+    state = next(s for kind, s in RETURN_STATE.items() if isinstance(event, kind))
+    after = state.value
+    if isinstance(event, MeasureCycle.ReturnSubmitted) and event.missing:
+        after += f" (missing: {', '.join(event.missing)})"
+    return AuditFacts(
+        action,
+        **base,
+        quarter=event.quarter,
+        field="return",
+        before=before.return_state(QUARTER_OF[event.quarter]).value,
+        after=after,
+        reason=reason,
+    )

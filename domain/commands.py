@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from typing import ClassVar
 from uuid import UUID
 
 from domain.definition import Definition
+from domain.publishing import PublicationFacts
 from domain.values import Amount, Quarter, Status
 
 # Fingerprints stored before commands were classes spelled some values with
@@ -35,6 +36,9 @@ STORED_NAMES: Mapping[str, str] = {
     "commentary": "text",
     "status": "s",
 }
+# Metadata of a field the service gathers for a command rather than the client sending it: left out of the
+# fingerprint, so a retry under the same idempotency key matches however the ledger moved meanwhile.
+GATHERED = {"gathered": True}
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,11 @@ class Command:
         The JSON's shape (names, `str` for what JSON lacks: UUIDs, Decimals, dates, amounts and
         definitions by their repr) is what idempotency keys already stored were made from.
         """
-        values = {self.stored_names.get(f.name, f.name): getattr(self, f.name) for f in fields(self)}
+        values = {
+            self.stored_names.get(f.name, f.name): getattr(self, f.name)
+            for f in fields(self)
+            if not f.metadata.get("gathered")
+        }
         payload = json.dumps([self.name, values], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
@@ -70,11 +78,43 @@ class CreatePlan(Command):
 
 
 @dataclass(frozen=True)
-class AddTheme(Command):
-    name = "addTheme"
+class PlanCommand(Command):
+    """A change to one plan."""
+
     plan_id: UUID
+
+
+@dataclass(frozen=True)
+class AddTheme(PlanCommand):
+    name = "addTheme"
     code: object
     title: object
+
+
+@dataclass(frozen=True)
+class OpenCollection(PlanCommand):
+    name = "openCollection"
+    quarter: Quarter
+    due_on: date
+
+
+@dataclass(frozen=True)
+class ChangeDueDate(PlanCommand):
+    name = "changeDueDate"
+    quarter: Quarter
+    due_on: date
+    reason: object
+
+
+@dataclass(frozen=True)
+class PublishQuarter(PlanCommand):
+    name = "publishQuarter"
+    quarter: Quarter
+    title: object
+    presented_on: date
+    facts: PublicationFacts = field(metadata=GATHERED)
+    force: bool = False
+    reason: object = None
 
 
 @dataclass(frozen=True)
@@ -172,5 +212,42 @@ class OverrideStatus(MeasureCommand):
 @dataclass(frozen=True)
 class ClearStatusOverride(MeasureCommand):
     name = "clearStatusOverride"
+    quarter: Quarter
+    reason: object
+
+
+# -- the reporting cycle on a measure ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssignOwner(MeasureCommand):
+    name = "assignOwner"
+    principal: object
+    agency: object
+    reason: object = None
+
+
+@dataclass(frozen=True)
+class SubmitReturn(MeasureCommand):
+    name = "submitReturn"
+    quarter: Quarter
+
+
+@dataclass(frozen=True)
+class ApproveReturn(MeasureCommand):
+    name = "approveReturn"
+    quarter: Quarter
+
+
+@dataclass(frozen=True)
+class SendBackReturn(MeasureCommand):
+    name = "sendBackReturn"
+    quarter: Quarter
+    reason: object
+
+
+@dataclass(frozen=True)
+class ReopenReturn(MeasureCommand):
+    name = "reopenReturn"
     quarter: Quarter
     reason: object

@@ -36,3 +36,19 @@ class ConflictError(DomainError):
     def __init__(self, field: str, message: str, current_version: int | None) -> None:
         super().__init__(field, message, current_version)
         self.current_version = current_version
+
+
+class ForbiddenError(DomainError):
+    """The request is well formed, but the rules forbid this principal from making it."""
+
+    code = "FORBIDDEN"
+
+
+class LockedError(DomainError):
+    """A quarter whose return is submitted or approved refuses changes until it is sent back or reopened."""
+
+    code = "LOCKED"
+
+    def __init__(self, field: str, message: str, value: object, return_state: str) -> None:
+        super().__init__(field, message, value)
+        self.return_state = return_state

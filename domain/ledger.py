@@ -20,18 +20,27 @@ from eventsourcing.persistence import IntegrityError
 
 from domain.commands import (
     AddTheme,
+    ApproveReturn,
+    AssignOwner,
+    ChangeDueDate,
     ClearStatusOverride,
     Command,
     CreatePlan,
     DefineMeasure,
     MarkFigureUnavailable,
     MeasureCommand,
+    OpenCollection,
     OverrideStatus,
+    PlanCommand,
+    PublishQuarter,
     RedefineMeasure,
+    ReopenReturn,
     ResetBaseline,
     ReviseFigure,
+    SendBackReturn,
     SetBaseline,
     SubmitFigure,
+    SubmitReturn,
     UpdateCommentary,
 )
 from domain.errors import ConflictError, NotFoundError, ValidationError
@@ -85,13 +94,17 @@ class Ledger(Application[UUID]):
                 return self._create_plan(command, req)
             case DefineMeasure():
                 return self._define_measure(command, req)
-            case AddTheme():
+            case PublishQuarter():
+                # The position a publication fixes, unless its facts were gathered at one: every position up to
+                # the log's last is committed (the store assigns them in commit order).
+                at = command.facts.position
+                position = (self.recorder.max_notification_id() or 0) if at is None else at
                 return self._change(
-                    Plan,
-                    command.plan_id,
-                    command,
-                    req,
-                    lambda plan: plan.add_theme(code=command.code, title=command.title, actor=req.actor),
+                    Plan, command.plan_id, command, req, lambda plan: publish(plan, command, position, req.actor)
+                )
+            case PlanCommand():
+                return self._change(
+                    Plan, command.plan_id, command, req, lambda plan: change_plan(plan, command, req.actor)
                 )
             case MeasureCommand():
                 return self._change(
@@ -253,6 +266,33 @@ class Ledger(Application[UUID]):
             )
 
 
+def change_plan(plan: Plan, c: PlanCommand, actor: str) -> None:
+    """Call the Plan method `c` asks for, with `c`'s values: what each plan command does."""
+    match c:
+        case AddTheme():
+            plan.add_theme(code=c.code, title=c.title, actor=actor)
+        case OpenCollection():
+            plan.open_collection(c.quarter, c.due_on, actor=actor)
+        case ChangeDueDate():
+            plan.change_due_date(c.quarter, c.due_on, reason=c.reason, actor=actor)
+        case _:
+            raise TypeError(f"no Plan method for {c!r}")
+
+
+def publish(plan: Plan, c: PublishQuarter, position: int, actor: str) -> None:
+    """Publish the quarter `c` names, fixing `position`."""
+    plan.publish(
+        c.quarter,
+        title=c.title,
+        presented_on=c.presented_on,
+        force=c.force,
+        reason=c.reason,
+        facts=c.facts,
+        position=position,
+        actor=actor,
+    )
+
+
 def change_measure(measure: Measure, c: MeasureCommand, actor: str) -> None:
     """Call the Measure method `c` asks for, with `c`'s values: what each measure command does."""
     match c:
@@ -291,5 +331,15 @@ def change_measure(measure: Measure, c: MeasureCommand, actor: str) -> None:
             measure.override_status(c.quarter, c.status, reason=c.reason, actor=actor)
         case ClearStatusOverride():
             measure.clear_status_override(c.quarter, reason=c.reason, actor=actor)
+        case AssignOwner():
+            measure.assign_owner(c.principal, c.agency, reason=c.reason, actor=actor)
+        case SubmitReturn():
+            measure.submit_return(c.quarter, actor=actor)
+        case ApproveReturn():
+            measure.approve_return(c.quarter, actor=actor)
+        case SendBackReturn():
+            measure.send_back_return(c.quarter, reason=c.reason, actor=actor)
+        case ReopenReturn():
+            measure.reopen_return(c.quarter, reason=c.reason, actor=actor)
         case _:
             raise TypeError(f"no Measure method for {c!r}")

@@ -29,10 +29,11 @@ from domain.records import (
     figure_record,
     stamp_of,
 )
+from domain.returns import MeasureCycle
 from domain.values import QUARTER_OF, Amount, Quarter, Status, parse_component_key, required_text, text
 
 
-class Measure(Aggregate):
+class Measure(MeasureCycle, Aggregate):
     """Identified by plan and number, so a number cannot be defined twice in a plan."""
 
     class MeasureDefined(Aggregate.Created):
@@ -62,6 +63,8 @@ class Measure(Aggregate):
             m.figure_history = {}
             m.commentary = {}
             m.overrides = {}
+            m.owners = []
+            m.returns = {}
 
     class MeasureRedefined(Aggregate.Event):
         title: str
@@ -150,6 +153,13 @@ class Measure(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.overrides.pop(QUARTER_OF[self.quarter], None)
+
+    # The reporting cycle's events (domain/returns.py), named here so that their topics are the Measure's.
+    OwnerAssigned = MeasureCycle.OwnerAssigned
+    ReturnSubmitted = MeasureCycle.ReturnSubmitted
+    ReturnApproved = MeasureCycle.ReturnApproved
+    ReturnSentBack = MeasureCycle.ReturnSentBack
+    ReturnReopened = MeasureCycle.ReturnReopened
 
     if TYPE_CHECKING:  # state, assigned by the events' apply methods
         plan_id: UUID
@@ -260,6 +270,7 @@ class Measure(Aggregate):
         actor: str,
     ) -> None:
         """Record a component's figure for a quarter for the first time."""
+        self.check_unlocked(quarter)
         key = self._component(component)
         existing = self.figures.get((key, quarter))
         if existing is not None and existing.available:
@@ -286,6 +297,7 @@ class Measure(Aggregate):
         actor: str,
     ) -> None:
         """Correct a submitted figure, saying why."""
+        self.check_unlocked(quarter)
         key = self._component(component)
         why = required_text(reason, "reason")
         if (key, quarter) not in self.figures:
@@ -301,6 +313,7 @@ class Measure(Aggregate):
 
     def mark_figure_unavailable(self, component: object, quarter: Quarter, *, reason: object, actor: str) -> None:
         """Say a quarter's figure could not be had, and why."""
+        self.check_unlocked(quarter)
         key = self._component(component)
         self.trigger_event(
             self.FigureMarkedUnavailable,
@@ -312,15 +325,18 @@ class Measure(Aggregate):
 
     def update_commentary(self, quarter: Quarter, commentary: object, *, actor: str) -> None:
         """Replace the officer's narrative for a quarter."""
+        self.check_unlocked(quarter)
         self.trigger_event(self.CommentaryUpdated, quarter=quarter.value, text=text(commentary, "text"), actor=actor)
 
     def override_status(self, quarter: Quarter, status: Status, *, reason: object, actor: str) -> None:
         """Set an officer's verdict over the computed one; both stay visible."""
+        self.check_unlocked(quarter)
         why = required_text(reason, "reason")
         self.trigger_event(self.StatusOverridden, quarter=quarter.value, status=status.value, reason=why, actor=actor)
 
     def clear_status_override(self, quarter: Quarter, *, reason: object, actor: str) -> None:
         """Return a quarter to its computed status."""
+        self.check_unlocked(quarter)
         why = required_text(reason, "reason")
         if quarter not in self.overrides:
             raise NotFoundError("quarter", f"{quarter.value} has no status override to clear", quarter.value)

@@ -11,6 +11,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import ValidationError
+from domain.publishing import PlanCycle
 from domain.values import MAX_LABEL, required_text
 
 PLAN_NAMESPACE = uuid5(NAMESPACE_URL, "https://measure-ledger.org/plan")
@@ -22,7 +23,7 @@ class Theme:
     title: str
 
 
-class Plan(Aggregate):
+class Plan(PlanCycle, Aggregate):
     """A plan is identified by its partnership and title, so it cannot be created twice."""
 
     class PlanCreated(Aggregate.Created):
@@ -44,6 +45,8 @@ class Plan(Aggregate):
             plan.discrepancy_threshold = self.discrepancy_threshold
             plan.themes = []
             plan.created_by = self.actor
+            plan.collections = {}
+            plan.publications = []
 
     class ThemeAdded(Aggregate.Event):
         code: str
@@ -52,6 +55,11 @@ class Plan(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.themes.append(Theme(self.code, self.title))
+
+    # The reporting cycle's events (domain/publishing.py), named here so that their topics are the Plan's.
+    CollectionOpened = PlanCycle.CollectionOpened
+    CollectionDueDateChanged = PlanCycle.CollectionDueDateChanged
+    QuarterPublished = PlanCycle.QuarterPublished
 
     if TYPE_CHECKING:  # state, assigned by the events' apply methods
         partnership: str

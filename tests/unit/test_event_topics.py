@@ -28,6 +28,14 @@ STORED_TOPICS = [
     "domain.measure:Measure.CommentaryUpdated",
     "domain.measure:Measure.StatusOverridden",
     "domain.measure:Measure.StatusOverrideCleared",
+    "domain.plan:Plan.CollectionOpened",
+    "domain.plan:Plan.CollectionDueDateChanged",
+    "domain.plan:Plan.QuarterPublished",
+    "domain.measure:Measure.OwnerAssigned",
+    "domain.measure:Measure.ReturnSubmitted",
+    "domain.measure:Measure.ReturnApproved",
+    "domain.measure:Measure.ReturnSentBack",
+    "domain.measure:Measure.ReturnReopened",
     "domain.idempotency:IdempotencyKey.KeyUsed",
 ]
 
