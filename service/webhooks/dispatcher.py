@@ -1,0 +1,197 @@
+"""The dispatcher: exactly one leader among all processes delivers every webhook, and another takes over.
+
+Leadership is a PostgreSQL advisory lock held by one session, as the projection's is
+(projections/runner.py): a leader that dies or loses its connection frees it, and a process on standby
+takes it at its next try. On winning, a leader bumps the dispatch epoch, which fences off every write of
+a leader before it (service/webhooks/attempts.py). While it leads it beats once a second, through the
+session holding the lock: a beat that fails, or finds the epoch moved on, ends its leading. A process
+on standby that sees the beat stand still under one leader session for `stall_seconds` (a paused or
+wedged process) ends that session, as projections/stall.py does for the projection, and leads.
+
+The leader runs a worker per active webhook (service/webhooks/worker.py), starts and stops them as the
+registry changes (told by NOTIFY, and looking every `poll_seconds` anyway), and pokes them all when the
+read model moves on, so a message is sent as soon as its row is projected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from projections.current_state import CHANNEL as VIEW_CHANNEL
+from projections.stall import Leader, StallWatch, holders
+from service.webhooks.sender import Sender
+from service.webhooks.settings import WebhookSettings
+from service.webhooks.tables import CHANNEL, ensure_tables
+from service.webhooks.worker import Delivering, Worker
+
+log = logging.getLogger(__name__)
+
+LOCK_KEY = 0x4D4C5748  # "MLWH": the webhook dispatcher leader's advisory lock
+BEAT_SECONDS = 1.0
+PRUNE_SECONDS = 600.0
+POOL_SIZE = 4
+Connect = Callable[[], Awaitable[asyncpg.Connection]]
+
+
+async def run_dispatcher(connect_args: dict[str, Any], settings: WebhookSettings, stop: asyncio.Event) -> None:
+    """Lead the deliveries whenever this process can win the lock, until `stop` is set."""
+    watch = StallWatch(settings.stall_seconds)
+    session: asyncpg.Connection | None = None
+    try:
+        while not stop.is_set():
+            replaced = False
+            try:
+                if session is None or session.is_closed():
+                    session = await asyncpg.connect(**connect_args)
+                    await ensure_tables(session)
+                if await session.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+                    try:
+                        await _Leading(connect_args, settings, session).run(stop)
+                    finally:
+                        if not session.is_closed():
+                            await session.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+                else:
+                    replaced = await _replace_stalled(session, watch)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("webhook dispatcher stopped; retrying in %.0f s", settings.retry_seconds)
+                if session is not None:
+                    session.terminate()
+                    session = None
+            if not replaced:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), settings.retry_seconds)
+    finally:
+        if session is not None and not session.is_closed():
+            await session.close()
+
+
+async def _replace_stalled(session: asyncpg.Connection, watch: StallWatch) -> bool:
+    row = await session.fetchrow(f"SELECT pid, (SELECT beat FROM webhook_dispatch) AS beat {holders(LOCK_KEY)} LIMIT 1")
+    leader = None if row is None else Leader(row["pid"], (row["beat"], 0), behind=1, rebuilding=False)
+    if not watch.stalled(leader):
+        return False
+    assert leader is not None
+    log.warning(
+        "the webhook dispatcher (PostgreSQL session %s) has not beaten for %.0f s; ending its session to take over",
+        leader.backend,
+        watch.stall_seconds,
+    )
+    ended = await session.fetchval(
+        f"SELECT pg_terminate_backend(pid, 5000) {holders(LOCK_KEY)} AND pid = $1", leader.backend
+    )
+    return bool(ended)
+
+
+class _Leading:
+    """One spell of leadership: the workers, and what keeps them told."""
+
+    def __init__(self, connect_args: dict[str, Any], settings: WebhookSettings, session: asyncpg.Connection) -> None:
+        self.connect_args = connect_args
+        self.settings = settings
+        self.session = session
+        self.workers: dict[UUID, Worker] = {}
+        self.changed: set[UUID] = set()
+        self.wake = asyncio.Event()
+        self.listener: asyncpg.Connection | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        epoch = await self.session.fetchval("UPDATE webhook_dispatch SET epoch = epoch + 1 RETURNING epoch")
+        log.info("webhook dispatcher leading (epoch %s)", epoch)
+        pool = await asyncpg.create_pool(**self.connect_args, min_size=1, max_size=POOL_SIZE)
+        sender = Sender(self.settings)
+        self.delivering = Delivering(pool, sender, self.settings, epoch)
+        try:
+            await self._lead(stop, epoch)
+        finally:
+            await asyncio.gather(*(w.stop() for w in self.workers.values()))
+            if self.listener is not None:
+                self.listener.terminate()
+            await sender.close()
+            pool.terminate()
+
+    async def _lead(self, stop: asyncio.Event, epoch: int) -> None:
+        next_poll = next_prune = 0.0
+        while not stop.is_set():
+            beat = await self.session.fetchval(
+                "UPDATE webhook_dispatch SET beat = beat + 1 WHERE epoch = $1 RETURNING beat", epoch
+            )
+            if beat is None:
+                log.warning("another webhook dispatcher has taken over; leading no more")
+                return
+            if self.listener is None or self.listener.is_closed():
+                await self._listen()
+                next_poll = 0.0  # notices may have been missed meanwhile
+            clock = time.monotonic()
+            if clock >= next_poll or self.changed:
+                changed, self.changed = self.changed, set()
+                await self._reconcile(changed, everything=clock >= next_poll)
+                if clock >= next_poll:
+                    next_poll = clock + self.settings.poll_seconds
+            if clock >= next_prune:
+                await self._prune()
+                next_prune = clock + PRUNE_SECONDS
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(stop.wait(), self.wake.wait()), BEAT_SECONDS)
+
+    async def _listen(self) -> None:
+        if self.listener is not None:
+            self.listener.terminate()
+        self.listener = await asyncpg.connect(**self.connect_args)
+        await self.listener.add_listener(VIEW_CHANNEL, self._on_position)
+        await self.listener.add_listener(CHANNEL, self._on_change)
+
+    def _on_position(self, *args: object) -> None:
+        for worker in self.workers.values():
+            worker.poke()
+
+    def _on_change(self, connection: object, pid: object, channel: object, payload: object) -> None:
+        with contextlib.suppress(ValueError):
+            self.changed.add(UUID(str(payload)))
+            self.wake.set()
+
+    async def _reconcile(self, changed: set[UUID], *, everything: bool) -> None:
+        """Start a worker for each active webhook without one, stop those paused or deleted, reload the changed."""
+        rows = await self.delivering.pool.fetch("SELECT id, revision, paused_at IS NOT NULL AS paused FROM webhooks")
+        active = {r["id"]: r["revision"] for r in rows if not r["paused"]}
+        for webhook_id in list(self.workers):
+            worker = self.workers[webhook_id]
+            if webhook_id not in active:
+                await worker.stop()
+                del self.workers[webhook_id]
+            elif worker.done:
+                del self.workers[webhook_id]  # it found its webhook paused: started again below if resumed
+        for webhook_id, revision in active.items():
+            worker = self.workers.get(webhook_id)
+            if worker is None:
+                self.workers[webhook_id] = Worker(webhook_id, self.delivering).start()
+            elif webhook_id in changed or (worker.hook is not None and worker.hook.revision != revision):
+                worker.poke(reload=True)
+            elif everything:
+                worker.poke()
+
+    async def _prune(self) -> None:
+        await self.delivering.pool.execute(
+            "DELETE FROM webhook_attempts WHERE attempted_at < now() - make_interval(secs => $1)",
+            self.settings.log_days * 86_400.0,
+        )
+
+
+async def _first(*waits: Awaitable[Any]) -> None:
+    """Return as soon as any of `waits` has."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
