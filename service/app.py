@@ -41,6 +41,9 @@ from service.schema.context import Services
 from service.schema.subscriptions.feeds import open_feeds
 from service.settings import Settings, eventsourcing_env
 from service.startup import create_tables
+from service.webhooks import tables as webhook_tables
+from service.webhooks.dispatcher import run_dispatcher
+from service.webhooks.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return ledger
 
         # Processes starting together would race on DDL: serialised, and retried (service/startup.py).
-        ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL])
+        ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL, webhook_tables.DDL])
         connect_args = asyncpg_args(database_url)
         pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size, reset=keep_session)
         await tokens.ensure_table(pool)
@@ -150,6 +153,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 daemon=True,
             )
             projector.start()
+        # Webhook deliveries: on standby beside `serve`'s deliver process, leading if it goes (dispatcher.py).
+        webhook_settings = WebhookSettings.from_env()
+        dispatcher = asyncio.Event()
+        deliveries = (
+            asyncio.create_task(run_dispatcher(connect_args, webhook_settings, dispatcher), name="webhooks")
+            if webhook_settings.run
+            else None
+        )
         jwt_settings = JwtSettings.from_env()
         graphql.services = Services(
             settings=settings,
@@ -165,6 +176,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             stop.set()
+            dispatcher.set()
+            if deliveries is not None:
+                await deliveries
             if projector is not None:
                 await asyncio.to_thread(projector.join, 10)
             await watcher.stop()

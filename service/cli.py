@@ -55,7 +55,7 @@ def progress_bar(label: str) -> object:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.projector import PROCESS, projector_process
+    from service.projector import PROCESS, cli_process, projector_process
 
     embedded = not settings.database_url
     with database(settings) as url:
@@ -77,6 +77,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         with ExitStack() as stack:
             if args.projector == PROCESS:
                 stack.enter_context(projector_process(url))
+                # Webhook deliveries too (service/webhooks/process.py); the web processes stand by for both.
+                stack.enter_context(cli_process("deliver", url))
             uvicorn.run(
                 "service.app:create_app",
                 factory=True,
@@ -229,6 +231,16 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     stop = stop_on_signals()
     with database(settings) as url:
         run_projection(eventsourcing_env(url), stop, stall_seconds=settings.leader_stall_seconds)
+    return 0
+
+
+def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
+    from projections.orphans import exit_with_parent
+    from service.webhooks.process import deliver
+
+    exit_with_parent()  # started by `serve`: ends with it, however it ends
+    with database(settings) as url:
+        deliver(url)
     return 0
 
 
@@ -398,12 +410,15 @@ def parser() -> argparse.ArgumentParser:
         "--projector",
         choices=("process", "thread"),
         default=os.environ.get("ML_PROJECTOR", "process"),
-        help="project in a process of its own beside the web processes (default), or in them",
+        help="project, and deliver webhooks, in processes of their own beside the web processes (default), or in them",
     )
     s.set_defaults(run=cmd_serve)
 
     s = sub.add_parser("project", help="run the projections alone (one leader among all processes)")
     s.set_defaults(run=cmd_project)
+
+    s = sub.add_parser("deliver", help="deliver webhooks alone (one leader among all processes)")
+    s.set_defaults(run=cmd_deliver)
 
     s = sub.add_parser("rebuild", help="rebuild the read model from the event store")
     s.add_argument(

@@ -32,6 +32,29 @@ CHOICES = (PROCESS, THREAD)
 
 
 @contextmanager
+def cli_process(
+    command: str,
+    database_url: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    output: int | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`measure-ledger COMMAND` against `database_url`, ending with this process, until the block ends.
+
+    `output` (e.g. subprocess.DEVNULL) replaces its stdout and stderr, which are otherwise this process's;
+    `env` adds to this process's environment.
+    """
+    environ = {**os.environ, **(env or {}), **parent_env(), "DATABASE_URL": database_url}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", command], env=environ, stdout=output, stderr=output
+    )
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+@contextmanager
 def projector_process(
     database_url: str,
     *,
@@ -42,19 +65,11 @@ def projector_process(
     """`measure-ledger project` against `database_url`, until the block ends.
 
     The block starts once some process leads the projection: this one, normally, or one that was leading
-    already (another service sharing the database), in which case this one waits on standby. `output`
-    (e.g. subprocess.DEVNULL) replaces its stdout and stderr, which are otherwise this process's; `env`
-    adds to this process's environment.
+    already (another service sharing the database), in which case this one waits on standby.
     """
-    environ = {**os.environ, **(env or {}), **parent_env(), "DATABASE_URL": database_url}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "service.cli", "project"], env=environ, stdout=output, stderr=output
-    )
-    try:
+    with cli_process("project", database_url, env=env, output=output) as process:
         _until_led(database_url, process, wait_seconds)
         yield process
-    finally:
-        stop(process)
 
 
 def stop(process: subprocess.Popen[Any], seconds: float = 20.0) -> None:

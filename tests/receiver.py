@@ -30,6 +30,7 @@ class Received:
     body: dict[str, Any] | None
     verified: bool
     at: float  # time.monotonic() on arrival
+    wall: float  # time.time() on arrival
 
 
 @dataclass
@@ -137,7 +138,9 @@ class Receiver:
             except WebhookVerificationError:
                 continue
         with self._lock:
-            hook.received.append(Received(headers.get("webhook-id", ""), headers, body, verified, time.monotonic()))
+            hook.received.append(
+                Received(headers.get("webhook-id", ""), headers, body, verified, time.monotonic(), time.time())
+            )
         if not verified:
             return web.Response(status=400, text="signature not verified")
         if hook.mode == STALL:

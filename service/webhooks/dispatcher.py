@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 LOCK_KEY = 0x4D4C5748  # "MLWH": the webhook dispatcher leader's advisory lock
 BEAT_SECONDS = 1.0
 PRUNE_SECONDS = 600.0
-POOL_SIZE = 4
+POOL_SIZE = 8
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
@@ -102,35 +102,35 @@ class _Leading:
         self.workers: dict[UUID, Worker] = {}
         self.changed: set[UUID] = set()
         self.wake = asyncio.Event()
-        self.listener: asyncpg.Connection | None = None
+        self.delivering: Delivering | None = None
+        self.epoch = 0
 
     async def run(self, stop: asyncio.Event) -> None:
-        epoch = await self.session.fetchval("UPDATE webhook_dispatch SET epoch = epoch + 1 RETURNING epoch")
-        log.info("webhook dispatcher leading (epoch %s)", epoch)
-        pool = await asyncpg.create_pool(**self.connect_args, min_size=1, max_size=POOL_SIZE)
-        sender = Sender(self.settings)
-        self.delivering = Delivering(pool, sender, self.settings, epoch)
+        self.epoch = await self.session.fetchval("UPDATE webhook_dispatch SET epoch = epoch + 1 RETURNING epoch")
+        log.info("webhook dispatcher leading (epoch %s)", self.epoch)
+        # Told on the session that holds the lock: it lives exactly as long as this leadership.
+        await self.session.add_listener(VIEW_CHANNEL, self._on_position)
+        await self.session.add_listener(CHANNEL, self._on_change)
         try:
-            await self._lead(stop, epoch)
+            await self._lead(stop)
         finally:
             await asyncio.gather(*(w.stop() for w in self.workers.values()))
-            if self.listener is not None:
-                self.listener.terminate()
-            await sender.close()
-            pool.terminate()
+            if not self.session.is_closed():
+                await self.session.remove_listener(VIEW_CHANNEL, self._on_position)
+                await self.session.remove_listener(CHANNEL, self._on_change)
+            if self.delivering is not None:
+                await self.delivering.sender.close()
+                self.delivering.pool.terminate()
 
-    async def _lead(self, stop: asyncio.Event, epoch: int) -> None:
+    async def _lead(self, stop: asyncio.Event) -> None:
         next_poll = next_prune = 0.0
         while not stop.is_set():
             beat = await self.session.fetchval(
-                "UPDATE webhook_dispatch SET beat = beat + 1 WHERE epoch = $1 RETURNING beat", epoch
+                "UPDATE webhook_dispatch SET beat = beat + 1 WHERE epoch = $1 RETURNING beat", self.epoch
             )
             if beat is None:
                 log.warning("another webhook dispatcher has taken over; leading no more")
                 return
-            if self.listener is None or self.listener.is_closed():
-                await self._listen()
-                next_poll = 0.0  # notices may have been missed meanwhile
             clock = time.monotonic()
             if clock >= next_poll or self.changed:
                 changed, self.changed = self.changed, set()
@@ -144,12 +144,23 @@ class _Leading:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(_first(stop.wait(), self.wake.wait()), BEAT_SECONDS)
 
-    async def _listen(self) -> None:
-        if self.listener is not None:
-            self.listener.terminate()
-        self.listener = await asyncpg.connect(**self.connect_args)
-        await self.listener.add_listener(VIEW_CHANNEL, self._on_position)
-        await self.listener.add_listener(CHANNEL, self._on_change)
+    async def _deliver(self) -> Delivering:
+        """What the workers need, made when the first webhook is: a leader with none holds one connection."""
+        if self.delivering is None:
+            from service.app import keep_session  # service/app.py runs this module: imported once both are
+
+            pool = await asyncpg.create_pool(
+                **self.connect_args,
+                min_size=1,
+                max_size=POOL_SIZE,
+                # A cursor commit lost in a crash of PostgreSQL only means that message is sent again, which
+                # receivers deduplicate; waiting for each commit's WAL flush would bound deliveries per second.
+                server_settings={"synchronous_commit": "off"},
+                # Its connections run single statements and keep no session state (see keep_session).
+                reset=keep_session,
+            )
+            self.delivering = Delivering(pool, Sender(self.settings), self.settings, self.epoch)
+        return self.delivering
 
     def _on_position(self, *args: object) -> None:
         for worker in self.workers.values():
@@ -162,8 +173,10 @@ class _Leading:
 
     async def _reconcile(self, changed: set[UUID], *, everything: bool) -> None:
         """Start a worker for each active webhook without one, stop those paused or deleted, reload the changed."""
-        rows = await self.delivering.pool.fetch("SELECT id, revision, paused_at IS NOT NULL AS paused FROM webhooks")
+        rows = await self.session.fetch("SELECT id, revision, paused_at IS NOT NULL AS paused FROM webhooks")
         active = {r["id"]: r["revision"] for r in rows if not r["paused"]}
+        if active:
+            await self._deliver()
         for webhook_id in list(self.workers):
             worker = self.workers[webhook_id]
             if webhook_id not in active:
@@ -174,14 +187,14 @@ class _Leading:
         for webhook_id, revision in active.items():
             worker = self.workers.get(webhook_id)
             if worker is None:
-                self.workers[webhook_id] = Worker(webhook_id, self.delivering).start()
+                self.workers[webhook_id] = Worker(webhook_id, await self._deliver()).start()
             elif webhook_id in changed or (worker.hook is not None and worker.hook.revision != revision):
                 worker.poke(reload=True)
             elif everything:
                 worker.poke()
 
     async def _prune(self) -> None:
-        await self.delivering.pool.execute(
+        await self.session.execute(
             "DELETE FROM webhook_attempts WHERE attempted_at < now() - make_interval(secs => $1)",
             self.settings.log_days * 86_400.0,
         )

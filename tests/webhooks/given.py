@@ -38,9 +38,10 @@ async def a_webhook(
     return UUID(str(row["id"]))
 
 
-def flip(ledger: Ledger, measure_id: UUID, times: int, quarter: Quarter = Quarter.Q1) -> None:
-    """Change a quarter's status `times` times, by overriding it and clearing the override in turn."""
-    for i in range(times):
+def flip(ledger: Ledger, measure_id: UUID, times: int, quarter: Quarter = Quarter.Q1, *, done: int = 0) -> None:
+    """Change a quarter's status `times` times, by overriding it and clearing the override in turn, after
+    `done` such changes."""
+    for i in range(done, done + times):
         if i % 2 == 0:
             ledger.handle(OverrideStatus(measure_id, quarter, Status.OFF_TRACK, "police data late"), OFFICER)
         else:

@@ -1,0 +1,28 @@
+"""`measure-ledger deliver`: the webhook dispatcher in a process of its own.
+
+`serve` starts one beside the projector (`--projector process`, the default), so that posting to
+receivers shares no interpreter with requests or with the projection. Nothing is lost if it dies or
+wedges: every web process runs the dispatcher on standby (service/app.py), and one of them takes over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from service.app import asyncpg_args
+from service.webhooks.dispatcher import run_dispatcher
+from service.webhooks.settings import WebhookSettings
+
+
+def deliver(database_url: str) -> None:
+    """Lead the deliveries whenever this process can, until SIGTERM or SIGINT."""
+    asyncio.run(_deliver(database_url))
+
+
+async def _deliver(database_url: str) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await run_dispatcher(asyncpg_args(database_url), WebhookSettings.from_env(), stop)
