@@ -157,7 +157,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         webhook_settings = WebhookSettings.from_env()
         dispatcher = asyncio.Event()
         deliveries = (
-            asyncio.create_task(run_dispatcher(connect_args, webhook_settings, dispatcher), name="webhooks")
+            asyncio.create_task(
+                run_dispatcher(connect_args, webhook_settings, dispatcher, sessions=pool), name="webhooks"
+            )
             if webhook_settings.run
             else None
         )

@@ -41,38 +41,48 @@ POOL_SIZE = 8
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
 
 
-async def run_dispatcher(connect_args: dict[str, Any], settings: WebhookSettings, stop: asyncio.Event) -> None:
-    """Lead the deliveries whenever this process can win the lock, until `stop` is set."""
+async def run_dispatcher(
+    connect_args: dict[str, Any],
+    settings: WebhookSettings,
+    stop: asyncio.Event,
+    *,
+    sessions: asyncpg.Pool | None = None,
+) -> None:
+    """Lead the deliveries whenever this process can win the lock, until `stop` is set.
+
+    Each try takes a session, from `sessions` if given (a web process's read pool: then standing by costs
+    no connection of its own), and gives it back unless it won the lock, which it keeps while it leads.
+    """
     watch = StallWatch(settings.stall_seconds)
-    session: asyncpg.Connection | None = None
-    try:
-        while not stop.is_set():
-            replaced = False
-            try:
-                if session is None or session.is_closed():
-                    session = await asyncpg.connect(**connect_args)
-                    await ensure_tables(session)
-                if await session.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-                    try:
-                        await _Leading(connect_args, settings, session).run(stop)
-                    finally:
-                        if not session.is_closed():
-                            await session.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
-                else:
-                    replaced = await _replace_stalled(session, watch)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("webhook dispatcher stopped; retrying in %.0f s", settings.retry_seconds)
-                if session is not None:
-                    session.terminate()
-                    session = None
-            if not replaced:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), settings.retry_seconds)
-    finally:
-        if session is not None and not session.is_closed():
-            await session.close()
+    made = False
+    while not stop.is_set():
+        replaced = False
+        session = await sessions.acquire() if sessions is not None else await asyncpg.connect(**connect_args)
+        try:
+            if not made:
+                await ensure_tables(session)
+                made = True
+            if await session.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+                try:
+                    await _Leading(connect_args, settings, session).run(stop)
+                finally:
+                    if not session.is_closed():
+                        await session.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
+            else:
+                replaced = await _replace_stalled(session, watch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("webhook dispatcher stopped; retrying in %.0f s", settings.retry_seconds)
+            session.terminate()
+        finally:
+            if sessions is not None:
+                await sessions.release(session)
+            elif not session.is_closed():
+                await session.close()
+        if not replaced:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), settings.retry_seconds)
 
 
 async def _replace_stalled(session: asyncpg.Connection, watch: StallWatch) -> bool:

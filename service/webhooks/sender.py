@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 
 from service.webhooks.safety import Refused, SafeResolver, check_url
 from service.webhooks.settings import WebhookSettings
@@ -36,9 +37,11 @@ class Outcome:
 class Sender:
     """Posts signed messages to receivers; open it inside the event loop that uses it."""
 
-    def __init__(self, settings: WebhookSettings) -> None:
+    def __init__(self, settings: WebhookSettings, dns: AbstractResolver | None = None) -> None:
+        """`dns` answers names (default: the system's resolver); SafeResolver checks its answers."""
         self.settings = settings
-        connector = aiohttp.TCPConnector(limit=0, resolver=SafeResolver(settings.allowed), ttl_dns_cache=10)
+        resolver = SafeResolver(settings.allowed, dns)
+        connector = aiohttp.TCPConnector(limit=0, resolver=resolver, ttl_dns_cache=10)
         self.session = aiohttp.ClientSession(
             connector=connector,
             timeout=aiohttp.ClientTimeout(total=settings.timeout_seconds),

@@ -21,7 +21,7 @@ from tests.receiver import OK, STALL, Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, status_changes, until
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(180, func_only=True)]
 
 FLIPS = 30
 

@@ -14,7 +14,7 @@ from tests.receiver import Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, shown, status_changes
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(120, func_only=True)
 
 
 async def test_status_changes_arrive_signed_once_each_in_ledger_order_with_their_cursors(

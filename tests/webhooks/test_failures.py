@@ -15,7 +15,7 @@ from tests.receiver import CLOSE, FAIL, OK, REDIRECT, STALL, Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = pytest.mark.timeout(120, func_only=True)
 
 
 async def test_a_failing_receiver_is_tried_again_until_it_takes_every_message_once_in_order(
