@@ -18,6 +18,7 @@ import pytest
 
 from service.embedded import embedded_postgres
 from service.settings import eventsourcing_env, with_database
+from tests.receiver import Receiver
 
 DatabaseFactory = Callable[[], str]
 
@@ -67,3 +68,11 @@ def es_env(database_url: str) -> dict[str, str]:
 def stack() -> Iterator[ExitStack]:
     with ExitStack() as s:
         yield s
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on a loopback port, for the test (tests/receiver.py)."""
+    r = Receiver().start()
+    yield r
+    r.stop()

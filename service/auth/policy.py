@@ -47,7 +47,7 @@ DOING: dict[Action, str] = {
     Action.READ_AUDIT: "reading the audit trail, history or past states",
     Action.SUBMIT: "submitting figures, commentary or unavailability",
     Action.EDIT: "editing plans, themes, measures, baselines or status overrides",
-    Action.ADMIN: "managing API tokens",
+    Action.ADMIN: "managing API tokens and webhooks",
 }
 
 WRITES = frozenset({Action.SUBMIT, Action.EDIT, Action.ADMIN})

@@ -10,7 +10,8 @@ the input, check access, make one call, map the result):
 - figures/: quarterly reporting on a measure: baselines, figures, commentary,
   status overrides;
 - audit/: the audit trail and the hash chain's head;
-- subscriptions/: status changes and ledger events, replayed then live.
+- subscriptions/: status changes and ledger events, replayed then live;
+- webhooks/: a partnership's webhooks and their delivery logs (the engine is service/webhooks/).
 
 A new feature (the quarterly cycle, say) is a package of its own beside these,
 merged into the root types below. What features share is at this level:
@@ -47,6 +48,8 @@ from service.schema.plans.queries import PlanQueries
 from service.schema.scalars import DecimalScalar
 from service.schema.subscriptions.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
+from service.schema.webhooks.mutations import WebhookMutations
+from service.schema.webhooks.queries import WebhookQueries
 
 
 class LedgerSchema(strawberry.Schema):
@@ -72,8 +75,8 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(NoIntrospection)
     return LedgerSchema(
-        query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries)),
-        mutation=merge_types("Mutation", (PlanMutations, MeasureMutations, FigureMutations)),
+        query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries, WebhookQueries)),
+        mutation=merge_types("Mutation", (PlanMutations, MeasureMutations, FigureMutations, WebhookMutations)),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
         extensions=extensions,

@@ -27,6 +27,7 @@ from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
 from service.schema.targets import KnownTargets, Target
 from service.settings import Settings
+from service.webhooks.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -57,6 +58,8 @@ class Services:
     rate_limiter: RateLimiter | None = None
     # Plans' and measures' places, which never change once made (service/schema/targets.py).
     targets: KnownTargets = field(default_factory=KnownTargets)
+    # Which URLs webhooks may be sent to (ML_WEBHOOK_ALLOW_HOSTS), checked when one is made.
+    webhook_settings: WebhookSettings = field(default_factory=WebhookSettings.from_env)
 
 
 @dataclass

@@ -19,7 +19,6 @@ from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.safety import AllowedHosts
 from service.webhooks.settings import WebhookSettings
 from service.webhooks.tables import ensure_tables
-from tests.receiver import Receiver
 
 # Short waits, so that back-off and giving up happen within a test.
 FAST = WebhookSettings(
@@ -49,13 +48,6 @@ def projecting(es_env: dict[str, str], ledger: Ledger) -> Iterator[None]:
     yield
     stop.set()
     thread.join(15)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
 
 
 @pytest.fixture

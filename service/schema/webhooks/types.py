@@ -1,0 +1,167 @@
+"""The webhooks' types: a webhook as its admin sees it (never its secret), and its delivery log."""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from enum import Enum
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from service.schema.cursors import ledger_event_cursor, status_change_cursor
+from service.schema.errors import error
+from service.schema.pages import PageInfo
+from service.webhooks import registry
+from service.webhooks.kinds import EventKind
+
+# Attempts a page of the delivery log shows, by default and at most.
+DEFAULT_PAGE, MAX_PAGE = 50, 500
+
+WebhookEventKind = strawberry.enum(
+    EventKind,
+    name="WebhookEventKind",
+    description="What a webhook is sent: each kind's `type` in the body is its lower-case dotted name.",
+)
+
+
+@strawberry.enum(description="Whether a webhook is being delivered.")
+class WebhookState(Enum):
+    ACTIVE = "ACTIVE"
+    FAILING = "FAILING"  # active, its last attempt failed: retrying with back-off
+    PAUSED = "PAUSED"
+
+
+def message_cursor(position: int, quarter: str) -> str:
+    """The cursor of the message at (position, quarter): a status change's, or an audit entry's."""
+    return status_change_cursor((position, quarter)) if quarter else ledger_event_cursor((position, ""))
+
+
+@strawberry.type(description="One attempt to deliver one message.")
+class WebhookDelivery:
+    message_id: str = strawberry.field(description="The `webhook-id` sent, the same on every attempt.")
+    type: str
+    position: int
+    cursor: str = strawberry.field(description="The message's cursor, as its body carries it.")
+    attempt: int = strawberry.field(description="1 for a message's first attempt, counting up while it fails.")
+    attempted_at: datetime
+    latency_ms: float = strawberry.field(description="From sending to the answer (or the failure), in ms.")
+    status_code: int | None = strawberry.field(description="The receiver's HTTP status; null if none came.")
+    error: str | None
+    delivered: bool
+
+    @classmethod
+    def from_row(cls, r: registry.Row) -> WebhookDelivery:
+        return cls(
+            message_id=r["message_id"],
+            type=r["type"],
+            position=r["position"],
+            cursor=message_cursor(r["position"], r["quarter"]),
+            attempt=r["attempt"],
+            attempted_at=r["attempted_at"],
+            latency_ms=round(r["seconds"] * 1000.0, 1),
+            status_code=r["status_code"],
+            error=r["error"],
+            delivered=r["delivered"],
+        )
+
+
+@strawberry.type
+class WebhookDeliveryEdge:
+    cursor: str
+    node: WebhookDelivery
+
+
+@strawberry.type(description="A page of a webhook's delivery log, newest first.")
+class WebhookDeliveryConnection:
+    edges: list[WebhookDeliveryEdge]
+    page_info: PageInfo
+
+
+def _log_cursor(attempt_id: int) -> str:
+    return base64.urlsafe_b64encode(f"attempt:{attempt_id}".encode()).decode().rstrip("=")
+
+
+def _parse_log_cursor(raw: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
+        prefix, _, number = text.partition(":")
+        if prefix == "attempt" and number.isdigit() and len(number) <= 19:
+            return int(number)
+    except ValueError:
+        pass
+    raise error("VALIDATION", f"after: {raw[:60]!r} is not a cursor of this delivery log", "after")
+
+
+@strawberry.type(description="Where the ledger's facts are posted for an integration, signed (Standard Webhooks).")
+class Webhook:
+    id: strawberry.ID
+    url: str
+    partnership: str | None = strawberry.field(description="Whose facts it is sent; null: every partnership's.")
+    kinds: list[WebhookEventKind]  # type: ignore[valid-type]
+    plan_id: strawberry.ID | None = strawberry.field(description="Only this plan's facts, if set.")
+    measure_id: strawberry.ID | None = strawberry.field(description="Only this measure's facts, if set.")
+    description: str | None
+    state: WebhookState
+    paused_at: datetime | None
+    paused_reason: str | None = strawberry.field(description="Why it was paused: by whom, or the failures.")
+    cursor: str = strawberry.field(
+        description="The cursor after which messages are still to be delivered: the last one its receiver took."
+    )
+    position: int = strawberry.field(description="The ledger position delivered up to.")
+    failures: int = strawberry.field(description="Failed attempts in a row of the next message.")
+    failing_since: datetime | None
+    next_attempt_at: datetime | None = strawberry.field(description="When a failing webhook is tried again.")
+    last_error: str | None = strawberry.field(description="The last failed attempt's error, whenever it was.")
+    last_error_at: datetime | None
+    last_delivered_at: datetime | None
+    previous_secret_expires_at: datetime | None = strawberry.field(
+        description="While a rotated-out secret still signs beside the new one: until when."
+    )
+    created_at: datetime
+    created_by: str
+
+    @strawberry.field(description=f"Its delivery log, newest first: `first` attempts (at most {MAX_PAGE}).")
+    async def deliveries(
+        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None
+    ) -> WebhookDeliveryConnection:
+        if not 0 < first <= MAX_PAGE:
+            raise error("LIMIT_EXCEEDED", f"first: between 1 and {MAX_PAGE} attempts a page, not {first}", "first")
+        before = _parse_log_cursor(after) if after is not None else None
+        rows = await registry.attempts(info.context.services.pool, UUID(self.id), first + 1, before)
+        edges = [
+            WebhookDeliveryEdge(cursor=_log_cursor(r["id"]), node=WebhookDelivery.from_row(r)) for r in rows[:first]
+        ]
+        end = edges[-1].cursor if edges else after
+        return WebhookDeliveryConnection(
+            edges=edges, page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end)
+        )
+
+    @classmethod
+    def from_row(cls, r: registry.Row) -> Webhook:
+        paused = r["paused_at"] is not None
+        state = WebhookState.PAUSED if paused else WebhookState.FAILING if r["failures"] else WebhookState.ACTIVE
+        return cls(
+            id=strawberry.ID(str(r["id"])),
+            url=r["url"],
+            partnership=r["partnership"],
+            kinds=registry.kinds_of(r["kinds"]),
+            plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
+            measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
+            description=r["description"],
+            state=state,
+            paused_at=r["paused_at"],
+            paused_reason=r["paused_reason"],
+            cursor=message_cursor(r["cursor_position"], r["cursor_quarter"]),
+            position=r["cursor_position"],
+            failures=r["failures"],
+            failing_since=r["failing_since"],
+            next_attempt_at=r["next_attempt_at"],
+            last_error=r["last_error"],
+            last_error_at=r["last_error_at"],
+            last_delivered_at=r["last_delivered_at"],
+            previous_secret_expires_at=registry.signing_until(r),
+            created_at=r["created_at"],
+            created_by=r["created_by"],
+        )
