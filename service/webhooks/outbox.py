@@ -125,12 +125,14 @@ async def pending(pool: asyncpg.Pool, hook: Hook, limit: int) -> list[Message]:
             args.append(actions)
             audit_where.append(f"action = ANY(${len(args)}::text[])")
         parts.append(
-            f"(SELECT {_AUDIT_COLUMNS} FROM audit_entries WHERE position > $1 AND position <= {TRACKED}"
+            # An audit entry's key is (position, ''): after the cursor exactly when its position is.
+            f"(SELECT {_AUDIT_COLUMNS} FROM audit_entries WHERE position >= $1 AND (position, '') > ($1, $2::text)"
+            f" AND position <= {TRACKED}"
             f"{''.join(' AND ' + w for w in audit_where)} ORDER BY position LIMIT $3)"
         )
     if EventKind.STATUS_CHANGED in hook.kinds:
         parts.append(
-            f"(SELECT {_STATUS_COLUMNS} FROM status_changes WHERE (position, quarter) > ($1, $2)"
+            f"(SELECT {_STATUS_COLUMNS} FROM status_changes WHERE (position, quarter) > ($1, $2::text)"
             f" AND position <= {TRACKED}{''.join(' AND ' + w for w in where)} ORDER BY position, quarter LIMIT $3)"
         )
     if not parts:

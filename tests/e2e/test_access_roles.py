@@ -2,7 +2,7 @@
 
 Roles: viewer reads the present; auditor adds history, time travel, the audit
 trail and exports; submitter adds figures and commentary; editor adds plans,
-themes, measures, baselines and status overrides; admin may do everything.
+themes, measures, baselines and status overrides; admin may do everything, and alone manages webhooks.
 Every call here is made by a token of partnership A on A's own objects, so a
 refusal is about the role alone (partnership isolation is test_partnership_isolation.py).
 """
@@ -151,6 +151,34 @@ def now(world: World, target: str) -> str:
     return datetime.now(UTC).isoformat()
 
 
+# A webhook for A's plan that nothing in this world is ever sent (no quarter is published): no request leaves.
+WEBHOOK_INPUT = {"url": "https://hooks.example.org/ledger", "kinds": ["QUARTER_PUBLISHED"]}
+CREATE_WEBHOOK = "mutation($input: CreateWebhookInput!) { createWebhook(input: $input) { webhook { id } } }"
+
+
+def create_webhook(world: World, token: str, target: str) -> Outcome:
+    return posted(world.as_(token), CREATE_WEBHOOK, {"input": {**WEBHOOK_INPUT, "planId": world.a.plan_id}})
+
+
+def a_webhook(world: World) -> str:
+    data = world.operator.execute(CREATE_WEBHOOK, {"input": {**WEBHOOK_INPUT, "planId": world.a.plan_id}})
+    webhook_id: str = data["createWebhook"]["webhook"]["id"]
+    return webhook_id
+
+
+def on_webhook(document: str) -> Call:
+    """A mutation of the target webhook (for a caller refused, the target is a measure's id: it is never found)."""
+
+    def call(world: World, token: str, target: str) -> Outcome:
+        return posted(world.as_(token), document, {"id": target})
+
+    return call
+
+
+def target(world: World, target: str) -> str:
+    return target
+
+
 PLAN = "query($id: ID!) { plan(id: $id) { id title } }"
 PLAN_AS_OF = "query($id: ID!, $at: DateTime) { plan(id: $id, asOf: $at) { id title } }"
 MEASURE = "query($id: ID!) { measure(id: $id) { id status quarters { quarter status } } }"
@@ -241,6 +269,25 @@ OPERATIONS = [
         mutation(doc.REDEFINE_MEASURE, **DEFINITION, reason="wording agreed at the board"),
         writes=True,
     ),
+    # admin: webhooks (configuration, not events of the ledger)
+    Operation("webhooks", "admin", query("{ webhooks { id url } }")),
+    Operation("webhook", "admin", query("query($id: ID!) { webhook(id: $id) { id } }", id=target), fresh=a_webhook),
+    Operation("createWebhook", "admin", create_webhook),
+    *(
+        Operation(
+            name,
+            "admin",
+            on_webhook(f"mutation($id: ID!) {{ {name}(input: {{{arguments}}}) {{ {out} }} }}"),
+            fresh=a_webhook,
+        )
+        for name, arguments, out in (
+            ("pauseWebhook", "id: $id", "webhook { state }"),
+            ("resumeWebhook", "id: $id", "webhook { state }"),
+            ("replayWebhook", "id: $id", "webhook { cursor }"),
+            ("rotateWebhookSecret", "id: $id", "secret"),
+            ("deleteWebhook", "id: $id", "id"),
+        )
+    ),
 ]
 
 CASES = [(op, role) for op in OPERATIONS for role in ROLES]
@@ -251,7 +298,7 @@ def test_the_table_covers_every_query_mutation_and_subscription_of_the_schema() 
     roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
     fields = {name for root in roots if root is not None for name in root.fields}
     assert fields <= {op.name for op in OPERATIONS}
-    assert {op.needs for op in OPERATIONS} == {"viewer", "auditor", "submitter", "editor"}
+    assert {op.needs for op in OPERATIONS} == {"viewer", "auditor", "submitter", "editor", "admin"}
 
 
 @pytest.mark.parametrize(("operation", "role"), CASES, ids=[f"{op.name} as {role}" for op, role in CASES])

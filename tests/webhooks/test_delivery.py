@@ -56,3 +56,30 @@ async def test_a_webhook_of_one_partnership_never_receives_another_partnerships_
     assert [r.body["type"] for r in received if r.body] == ["ledger.event", "status.changed"] * 2
     keys = [(d["position"], d.get("from") is not None) for d in data]
     assert keys == sorted(keys)
+
+
+async def test_a_webhook_of_the_cycles_kinds_is_sent_only_the_cycles_events(
+    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+) -> None:
+    measure_id = a_measure(ledger, a_plan(ledger))
+    cycle = (
+        EventKind.RETURN_SUBMITTED,
+        EventKind.RETURN_APPROVED,
+        EventKind.RETURN_SENT_BACK,
+        EventKind.QUARTER_PUBLISHED,
+    )
+    await a_webhook(pool, receiver, "board", *cycle)
+    await a_webhook(pool, receiver, "mirror", EventKind.LEDGER_EVENT)
+
+    async with dispatching():
+        flip(ledger, measure_id, 3)
+        mirrored = await asyncio.to_thread(receiver.wait_for, "mirror", 3)
+        await asyncio.sleep(0.3)
+
+    assert [(r.body or {})["data"]["action"] for r in mirrored] == [
+        "StatusOverridden",
+        "StatusOverrideCleared",
+        "StatusOverridden",
+    ]
+    assert {(r.body or {})["type"] for r in mirrored} == {"ledger.event"}
+    assert receiver.received("board") == [], "no return or publication was recorded"
