@@ -73,6 +73,6 @@ def dispatching(database_url: str) -> Dispatching:
             yield
         finally:
             stop.set()
-            await asyncio.wait_for(task, 15)
+            await asyncio.wait_for(task, 30)
 
     return run
