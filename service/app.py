@@ -17,7 +17,6 @@ import psycopg.conninfo
 from eventsourcing.postgres import PostgresApplicationRecorder
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -28,12 +27,14 @@ from projections import tables
 from projections.chain import open_chain
 from projections.event_store import open_ledger
 from projections.runner import open_view, run_projection
-from service import gc_tuning, read_model, speedups
+from service import compression, cors, gc_tuning, read_model, speedups
 from service.auth import tokens
 from service.auth.jwt import JwtSettings, JwtVerifier
+from service.cached_responses import CachedResponses
 from service.downloads import audit_download, plan_download
 from service.http import LedgerGraphQL
 from service.limits import BodySizeLimit, LimitConfig, RateLimiter
+from service.persisted_queries import PersistedQueries
 from service.positions import PositionWatcher
 from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
@@ -108,11 +109,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
     )
     if settings.response_cache:
-        graphql.response_cache = ResponseCache(
+        cache = ResponseCache(
             max_bytes=settings.response_cache_bytes,
             build=build_id([release(), str(tables.VERSION), graphql.schema.as_str()]),
             max_tokens=LimitConfig().max_tokens,
         )
+        graphql.cached_responses = CachedResponses(cache, lambda: graphql.services.pool)
+    graphql.persisted_queries = PersistedQueries(settings.persisted_queries_bytes)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -208,8 +211,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             "projectionLed": led,
             "subscribers": subscribers,
         }
-        if graphql.response_cache is not None:
-            body["responseCache"] = graphql.response_cache.stats()
+        if graphql.cached_responses is not None:
+            body["responseCache"] = graphql.cached_responses.cache.stats()
+        body["persistedQueries"] = graphql.persisted_queries.stats()
         return JSONResponse(body)
 
     return Starlette(
@@ -224,17 +228,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={Exception: internal_error},
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            *(
-                [
-                    Middleware(
-                        CORSMiddleware,
-                        allow_origins=list(settings.cors_origins),
-                        allow_methods=["GET", "POST"],
-                        allow_headers=["authorization", "content-type", "accept"],
-                    )
-                ]
-                if settings.cors_origins
-                else []
-            ),
+            *([cors.middleware(settings.cors_origins)] if settings.cors_origins else []),
+            compression.middleware(),
         ],
     )

@@ -6,99 +6,63 @@ and 200. Every error carries `extensions.code`; unexpected ones are masked.
 
 With the response cache on (service/response_cache.py), a query's result
 carries an ETag, is served again until its plans change, and `If-None-Match`
-is answered with 304, on GET and on POST alike.
+is answered with 304, on GET and on POST alike (service/cached_responses.py).
+A request naming a persisted query's hash runs the document kept under it
+(service/persisted_queries.py). A mutation sent by GET is a 405 naming POST.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import replace
 from typing import Any
 
-from cross_web import HTTPException
+from cross_web import HTTPException, StarletteRequestAdapter
 from graphql import ExecutionResult, GraphQLError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLRequestData
 from strawberry.http.typevars import Context, RootValue
+from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from service.auth.authenticate import authenticate, bearer_from_header, bearer_from_params, principal_for
 from service.auth.errors import AuthenticationError
 from service.auth.principal import Principal
-from service.response_cache import ResponseCache, matches
-from service.response_cache import Scope as ReadScope
+from service.cached_responses import GRAPHQL_RESPONSE, JSON, CachedResponses, wants_graphql_response
+from service.graphql_request import read_request
+from service.persisted_queries import PersistedQueries, PersistedQueryError, requested_hash
 from service.schema.context import Context as LedgerContext
 from service.schema.context import Services
 from service.ws import LedgerTransportWSHandler, encode_message
 
 log = logging.getLogger(__name__)
 
-GRAPHQL_RESPONSE = "application/graphql-response+json"
-JSON = "application/json"
+# A client's own request id is kept if it is one a log line can carry as it is (a UUID, a trace's span id).
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
-def wants_graphql_response(request: Request) -> bool:
-    accept = request.headers.get("accept", "")
-    return GRAPHQL_RESPONSE in accept
+def request_id(sent: str | None) -> str:
+    """The id a request is logged and answered under: the client's X-Request-ID if it sent a usable one."""
+    if sent is not None and _REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex[:16]
 
 
-# Sent with every cacheable answer. `private`: a result is for its caller's eyes only, so no shared cache may
-# keep it; `no-cache`: a client may keep it but must revalidate (If-None-Match) before using it again.
-# Vary: the result depends on who asks (Authorization) and its media type on Accept.
-CACHE_CONTROL = "private, no-cache"
-VARY = "Authorization, Accept"
+def media_type(request: Request) -> str:
+    return GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
 
 
-@dataclass(frozen=True)
-class Lookup:
-    """A cacheable request: its key, the state of what it reads, and the ETag that state gives."""
+class LedgerRequestAdapter(StarletteRequestAdapter):
+    """Strawberry's view of a Starlette request, with the request itself, where our parameters wait."""
 
-    key: bytes
-    scope: ReadScope
-    validator: str
-    media_type: str
-    etag: str
-
-
-async def graphql_request(request: Request) -> tuple[str, dict[str, Any], str | None] | None:
-    """The query, variables and operation name of a plain GraphQL-over-HTTP request; None for anything else.
-
-    Anything unusual (not JSON, a batch, extensions, uploads) is left to Strawberry, uncached, so that it
-    answers exactly as it would without the cache.
-    """
-    if request.method == "GET":
-        params = request.query_params
-        if params.get("extensions"):
-            return None
-        query, raw, operation_name = params.get("query"), params.get("variables"), params.get("operationName")
-        try:
-            variables = json.loads(raw) if raw else None
-        except (ValueError, RecursionError):  # not JSON, or nested too deep: Strawberry answers as it always does
-            return None
-    elif request.method == "POST":
-        if "application/json" not in request.headers.get("content-type", ""):
-            return None
-        try:
-            # The body was read whole by BodySizeLimit; Starlette keeps it for Strawberry to read again.
-            data = json.loads(await request.body())
-        except (ValueError, RecursionError):
-            return None
-        if not isinstance(data, dict) or data.get("extensions"):
-            return None
-        query, variables, operation_name = data.get("query"), data.get("variables"), data.get("operationName")
-    else:
-        return None
-    if not isinstance(query, str) or not isinstance(variables, dict | None):
-        return None
-    if not isinstance(operation_name, str | None):
-        return None
-    return query, variables or {}, operation_name
+    @property
+    def request(self) -> Request:
+        return self._request
 
 
 # graphql-core names the input path in its coercion messages, e.g.
@@ -148,28 +112,28 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
 
     services: Services
     graphql_transport_ws_handler_class = LedgerTransportWSHandler
+    request_adapter_class = LedgerRequestAdapter
     # Set by create_app when ML_RESPONSE_CACHE is on; None executes every request.
-    response_cache: ResponseCache | None = None
+    cached_responses: CachedResponses | None = None
+    persisted_queries: PersistedQueries
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive=receive)
-        request.state.request_id = uuid.uuid4().hex[:16]
+        request.state.request_id = request_id(request.headers.get("x-request-id"))
         try:
             # Authentication first, always: a revoked token is refused even for a result already cached.
             request.state.principal = await self.principal(request.headers.get("authorization"))
-            if self.response_cache is None:
-                response = await self.run(request)
-            else:
-                response = await self.run_cached(request, self.response_cache)
+            response = await self._answer(request)
         except AuthenticationError as e:
             # Credentials were presented and refused: say why, rather than treat the caller as anonymous.
             response = self._error(request, 401, f"not authenticated: {e.reason}", "UNAUTHENTICATED")
+        except PersistedQueryError as e:
+            response = JSONResponse(e.body(), status_code=e.status, media_type=media_type(request))
         except HTTPException as e:
-            # Malformed JSON, a missing query, a wrong method: still a GraphQL error body.
-            response = self._error(request, e.status_code, e.reason, "VALIDATION")
+            response = self._refusal(request, e)
         except Exception:
             log.exception("request %s failed outside execution", request.state.request_id)
             response = self._error(request, 503, "Service unavailable", "INTERNAL")
@@ -182,91 +146,50 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         response.headers["x-request-id"] = request.state.request_id
         await response(scope, receive, send)
 
-    async def run_cached(self, request: Request, cache: ResponseCache) -> Response:
-        """Serve a query from the cache while its plans are unchanged; else execute it, and keep the result."""
-        lookup = await self._lookup(request, cache)
-        if lookup is None:
-            uncached: Response = await self.run(request)
-            return uncached
-        body = cache.get(lookup.key, lookup.validator)
-        if body is None and (running := cache.running(lookup.key, lookup.validator)) is not None:
-            # The same result at the same state is being executed (dashboards refreshing after a write): wait
-            # for it rather than run it again. Shielded: a follower that goes away must not cancel the leader.
-            body = await asyncio.shield(running)
-        if body is None:
-            return await self._execute(request, cache, lookup)
-        if matches(request.headers.get("if-none-match"), lookup.etag):
-            return self._cacheable(Response(status_code=304), lookup, "hit")
-        return self._cacheable(Response(body, media_type=lookup.media_type), lookup, "hit")
+    async def _answer(self, request: Request) -> Response:
+        """Read the request once, resolve a persisted query, then serve it from the cache or execute it."""
+        params = await read_request(request)
+        keep_as: str | None = None
+        if params is not None and (digest := requested_hash(params.extensions)) is not None:
+            resolved = self.persisted_queries.resolve(digest, params.query)
+            params, keep_as = replace(params, query=resolved.query), resolved.keep_as
+        # Strawberry reads these again through parse_http_body, rather than the body.
+        request.state.graphql_params = params
 
-    async def _execute(self, request: Request, cache: ResponseCache, lookup: Lookup) -> Response:
-        """Execute a cacheable query, keep its result if it has no errors and its plans did not move meanwhile."""
-        flight = cache.start(lookup.key, lookup.validator)
-        kept: bytes | None = None
-        try:
-            response: Response = await self.run(request)
-            response.headers["x-cache"] = "miss"
-            keepable = (
-                response.status_code == 200
-                and not getattr(request.state, "graphql_errors", True)
-                and isinstance(getattr(response, "body", None), bytes | memoryview)  # not a stream
-            )
-            if not keepable:
-                return response
-            # Had one of its plans changed while it executed, the result might mix two states: served, not kept.
-            if await self._validator(cache, lookup.scope) != lookup.validator:
-                return response
-            kept = bytes(response.body)
-            cache.put(lookup.key, lookup.validator, kept)
-        finally:
-            cache.finish(lookup.key, lookup.validator, flight, kept)
-        if matches(request.headers.get("if-none-match"), lookup.etag):
-            return self._cacheable(Response(status_code=304), lookup, "miss")
-        return self._cacheable(response, lookup, "miss")
+        async def execute() -> Response:
+            executed: Response = await self.run(request)
+            return executed
 
-    async def _lookup(self, request: Request, cache: ResponseCache) -> Lookup | None:
-        """The cache's view of a request, or None when it is not a query the cache can validate."""
-        accept = request.headers.get("accept", "")
-        if "multipart/" in accept or "text/event-stream" in accept:
-            return None  # incremental delivery and streamed subscriptions: never cached
-        found = await graphql_request(request)
-        if found is None:
-            return None
-        query, variables, operation_name = found
-        shape = cache.shape(query, operation_name)
-        if shape is None:
-            return None
-        principal = request.state.principal
-        scope = shape.scope(variables, principal)
-        if scope is None:
-            return None
-        validator = await self._validator(cache, scope)
-        if validator is None:
-            return None
-        key = cache.key(query, operation_name, variables, principal)
-        media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
-        return Lookup(key, scope, validator, media_type, cache.etag(key, validator, media_type))
-
-    async def _validator(self, cache: ResponseCache, scope: ReadScope) -> str | None:
-        try:
-            return await cache.validator(self.services.pool, scope)
-        except Exception:
-            # The cache is an optimisation: if its one query fails, execute as without it (and fail there if the
-            # database is really gone, with the usual errors).
-            log.warning("response cache: could not read the plans' positions; executing uncached", exc_info=True)
-            return None
-
-    def _cacheable(self, response: Response, lookup: Lookup, state: str) -> Response:
-        response.headers["etag"] = lookup.etag
-        response.headers["cache-control"] = CACHE_CONTROL
-        response.headers["vary"] = VARY
-        response.headers["x-cache"] = state
+        if params is None or self.cached_responses is None:
+            response = await execute()
+        else:
+            response = await self.cached_responses.serve(request, params, execute)
+        if keep_as is not None and params is not None and params.query is not None:
+            # Kept only once it has passed parsing, validation and the limits, as Apollo Server does.
+            if response.status_code < 400 and not getattr(request.state, "request_error", False):
+                self.persisted_queries.keep(keep_as, params.query)
         return response
 
+    async def parse_http_body(self, request_adapter: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
+        request = getattr(request_adapter, "request", None)
+        params = getattr(request.state, "graphql_params", None) if isinstance(request, Request) else None
+        if params is not None:
+            return params
+        parsed: GraphQLRequestData | list[GraphQLRequestData] = await super().parse_http_body(request_adapter)
+        return parsed
+
+    def _refusal(self, request: Request, e: HTTPException) -> Response:
+        """Malformed JSON, a missing query, a wrong method: still a GraphQL error body."""
+        if request.method == "GET" and isinstance(e.__cause__, InvalidOperationTypeError):
+            # GraphQL over HTTP: an operation GET may not carry (a mutation) is 405, naming the method that may.
+            response = self._error(request, 405, f"{e.reason}; send them with POST", "VALIDATION")
+            response.headers["allow"] = "POST"
+            return response
+        return self._error(request, e.status_code, e.reason, "VALIDATION")
+
     def _error(self, request: Request, status: int, message: str, code: str) -> Response:
-        media = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-        return JSONResponse(body, status_code=status, media_type=media)
+        return JSONResponse(body, status_code=status, media_type=media_type(request))
 
     def parse_json(self, data: str | bytes) -> Any:
         parsed = super().parse_json(data)

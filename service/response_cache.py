@@ -49,8 +49,10 @@ roles and write scope — never the name: two viewers of one partnership share e
 auditor, or viewers of two partnerships, never do. Authentication runs before the cache, so a revoked token
 is refused as before. Only results without errors are stored.
 
-**ETag.** A strong ETag, the hash of the key, the validator, the media type and the build (schema and
-read-model version), so it is the same in every process of one release and changes when the plan does.
+**ETag.** A strong ETag, the hash of the key, the validator, the media type, the content coding and the build
+(schema and read-model version), so it is the same in every process of one release and changes when the plan
+does. The gzip encoding of a result is another representation with an ETag of its own, compressed once when
+first asked for and kept in the entry beside the identity bytes (service/compression.py).
 `If-None-Match` is answered with 304 on GET and on POST (GraphQL over HTTP is mostly POST; our clients send
 it there too), and only when the caller would have got exactly that representation: an ETag is never a way
 to learn another partnership's positions.
@@ -90,6 +92,7 @@ from graphql import (
 from projections.current_state import NAME
 from projections.tables import VERSION
 from service.auth.principal import Principal
+from service.compression import gzip_off_loop
 
 log = logging.getLogger(__name__)
 
@@ -329,12 +332,15 @@ def matches(if_none_match: str | None, etag: str) -> bool:
 
 @dataclass
 class Entry:
+    """A kept result: its identity bytes, and their gzip encoding once a client has asked for it."""
+
     validator: str
     body: bytes
+    gzipped: bytes | None = None
 
     @property
     def cost(self) -> int:
-        return len(self.body) + ENTRY_OVERHEAD
+        return len(self.body) + len(self.gzipped or b"") + ENTRY_OVERHEAD
 
 
 @dataclass
@@ -347,7 +353,7 @@ class ResponseCache:
     entries: OrderedDict[bytes, Entry] = field(default_factory=OrderedDict)
     shapes: OrderedDict[tuple[str, str | None], Shape | None] = field(default_factory=OrderedDict)
     # Executions under way, by key and validator: what identical requests arriving meanwhile wait for.
-    flights: dict[tuple[bytes, str], asyncio.Future[bytes | None]] = field(default_factory=dict)
+    flights: dict[tuple[bytes, str], asyncio.Future[Entry | None]] = field(default_factory=dict)
     size: int = 0
     hits: int = 0
     misses: int = 0
@@ -386,45 +392,65 @@ class ResponseCache:
             return None
         return f"{row['epoch']}.{row['position'] or 0}"
 
-    def etag(self, key: bytes, validator: str, media_type: str) -> str:
-        digest = hashlib.sha256(key + b"\0" + validator.encode() + b"\0" + media_type.encode()).hexdigest()
-        return f'"{digest[:40]}"'
+    def etag(self, key: bytes, validator: str, media_type: str, encoding: str | None = None) -> str:
+        material = key + b"\0" + validator.encode() + b"\0" + media_type.encode()
+        if encoding is not None:
+            material += b"\0" + encoding.encode()
+        return f'"{hashlib.sha256(material).hexdigest()[:40]}"'
 
-    def get(self, key: bytes, validator: str) -> bytes | None:
+    def get(self, key: bytes, validator: str) -> Entry | None:
         entry = self.entries.get(key)
         if entry is None or entry.validator != validator:
             self.misses += 1
             return None
         self.entries.move_to_end(key)
         self.hits += 1
-        return entry.body
+        return entry
 
-    def running(self, key: bytes, validator: str) -> asyncio.Future[bytes | None] | None:
-        """The execution of this result at this state under way, if any: it resolves to the body, or None."""
+    async def gzipped(self, key: bytes, entry: Entry) -> bytes:
+        """The entry's gzip encoding, compressed the first time it is asked for and kept with it."""
+        if entry.gzipped is None:
+            encoded = await gzip_off_loop(entry.body)
+            # Another request may have compressed it meanwhile, or the entry may have left the cache.
+            if entry.gzipped is None:
+                entry.gzipped = encoded
+                if self.entries.get(key) is entry:
+                    self.size += len(encoded)
+                    self._evict()
+            return encoded
+        return entry.gzipped
+
+    def running(self, key: bytes, validator: str) -> asyncio.Future[Entry | None] | None:
+        """The execution of this result at this state under way, if any: it resolves to the entry, or None."""
         return self.flights.get((key, validator))
 
-    def start(self, key: bytes, validator: str) -> asyncio.Future[bytes | None]:
-        flight: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+    def start(self, key: bytes, validator: str) -> asyncio.Future[Entry | None]:
+        flight: asyncio.Future[Entry | None] = asyncio.get_running_loop().create_future()
         self.flights.setdefault((key, validator), flight)
         return flight
 
-    def finish(self, key: bytes, validator: str, flight: asyncio.Future[bytes | None], body: bytes | None) -> None:
+    def finish(self, key: bytes, validator: str, flight: asyncio.Future[Entry | None], entry: Entry | None) -> None:
         """Hand the result (None: not kept, so each waiter executes its own) to whoever waited for it."""
         if not flight.done():
-            flight.set_result(body)
+            flight.set_result(entry)
         if self.flights.get((key, validator)) is flight:
             del self.flights[(key, validator)]
 
-    def put(self, key: bytes, validator: str, body: bytes) -> None:
+    def put(self, key: bytes, validator: str, body: bytes) -> Entry:
+        """Keep a result (unless it is too large to be worth it); the entry is served either way."""
         entry = Entry(validator, body)
         # An entry over a quarter of the budget would push out too much else to be worth keeping.
         if entry.cost * 4 > self.max_bytes:
-            return
+            return entry
         previous = self.entries.pop(key, None)
         if previous is not None:
             self.size -= previous.cost
         self.entries[key] = entry
         self.size += entry.cost
+        self._evict()
+        return entry
+
+    def _evict(self) -> None:
         while self.size > self.max_bytes and self.entries:
             _, evicted = self.entries.popitem(last=False)
             self.size -= evicted.cost

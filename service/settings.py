@@ -42,6 +42,8 @@ class Settings:
     # before and after executing); a hit saves the whole execution, and dashboards repeat their reads.
     response_cache: bool = True
     response_cache_bytes: int = 64 << 20
+    # Automatic persisted queries (service/persisted_queries.py): documents kept per process; 0 turns them off.
+    persisted_queries_bytes: int = 8 << 20
     cors_origins: tuple[str, ...] = ()
     # The execution speed-ups (service/speedups/); off, the plain schema answers alike, more slowly.
     speedups: bool = True
@@ -75,6 +77,7 @@ class Settings:
             mutation_burst=int(env.get("ML_MUTATION_BURST", "60")),
             response_cache=_flag(env, "ML_RESPONSE_CACHE", True),
             response_cache_bytes=int(float(env.get("ML_RESPONSE_CACHE_MB", "64")) * (1 << 20)),
+            persisted_queries_bytes=int(float(env.get("ML_PERSISTED_QUERIES_MB", "8")) * (1 << 20)),
             cors_origins=origins,
             speedups=_flag(env, "ML_SPEEDUPS", True),
         )

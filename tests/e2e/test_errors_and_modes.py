@@ -298,6 +298,39 @@ def test_a_preflight_from_a_configured_origin_is_allowed(servers: Servers) -> No
     assert "authorization" in response.headers["access-control-allow-headers"].lower()
 
 
+def test_a_browser_app_may_send_revalidation_tracing_and_apollo_client_headers(servers: Servers) -> None:
+    wanted = [
+        "if-none-match",
+        "traceparent",
+        "tracestate",
+        "x-request-id",
+        "apollographql-client-name",
+        "apollographql-client-version",
+    ]
+    response = httpx.options(
+        servers.production + "/graphql",
+        headers={
+            "origin": DASHBOARD_ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": ", ".join(["authorization", "content-type", *wanted]),
+        },
+    )
+
+    assert response.status_code == 200, response.text
+    allowed = {h.strip().lower() for h in response.headers["access-control-allow-headers"].split(",")}
+    assert set(wanted) <= allowed
+
+
+def test_a_browser_app_may_read_the_etag_and_the_request_id(servers: Servers) -> None:
+    client = GraphQLClient(servers.production, servers.ordinary.token)
+
+    response = client.post("query($id: ID!) { plan(id: $id) { id } }", {"id": servers.plan_id}, origin=DASHBOARD_ORIGIN)
+
+    assert response.headers["etag"]
+    exposed = {h.strip().lower() for h in response.headers["access-control-expose-headers"].split(",")}
+    assert {"etag", "x-request-id"} <= exposed
+
+
 @pytest.mark.parametrize("server", ["production", "ordinary"])
 def test_a_preflight_from_another_origin_gets_no_allow_origin(servers: Servers, server: str) -> None:
     url = servers.production if server == "production" else servers.ordinary.url

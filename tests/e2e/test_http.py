@@ -72,14 +72,20 @@ def test_queries_can_be_sent_with_get(client: GraphQLClient) -> None:
     assert response.json() == {"data": {"plans": []}}
 
 
-def test_mutations_cannot_be_sent_with_get(client: GraphQLClient) -> None:
+@pytest.mark.parametrize("accept", ["application/graphql-response+json", "application/json"])
+def test_a_mutation_sent_by_get_is_a_405_naming_post(client: GraphQLClient, accept: str) -> None:
     response = httpx.get(
         client.url + "/graphql",
         params={"query": 'mutation { addTheme(input: {planId: "x", code: "1", title: "t"}) { version } }'},
+        headers={"accept": accept, "authorization": f"Bearer {client.token}"},
     )
 
-    assert 400 <= response.status_code < 500
-    assert response.json()["errors"][0]["extensions"]["code"] == "VALIDATION"
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.headers["content-type"].startswith(accept)
+    (error,) = response.json()["errors"]
+    assert error["extensions"]["code"] == "VALIDATION"
+    assert "POST" in error["message"]
 
 
 def test_graphiql_is_served_to_browsers(client: GraphQLClient) -> None:
@@ -91,6 +97,15 @@ def test_graphiql_is_served_to_browsers(client: GraphQLClient) -> None:
 
 def test_every_response_carries_a_request_id(client: GraphQLClient) -> None:
     assert len(client.post("{ plans { id } }").headers["x-request-id"]) == 16
+
+
+def test_a_request_id_sent_by_the_client_is_the_one_answered(client: GraphQLClient) -> None:
+    sent = "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert client.post("{ plans { id } }", **{"x-request-id": sent}).headers["x-request-id"] == sent
+    # One a log line could not carry as it is gets an id of the service's own.
+    for unusable in ("two words", "x" * 65, "<script>"):
+        answered = client.post("{ plans { id } }", **{"x-request-id": unusable}).headers["x-request-id"]
+        assert answered != unusable and len(answered) == 16
 
 
 @pytest.fixture
