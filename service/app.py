@@ -32,6 +32,7 @@ from service.auth import tokens
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.cached_responses import CachedResponses
 from service.downloads import audit_download, plan_download
+from service.front_door import FrontDoor
 from service.http import LedgerGraphQL
 from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.persisted_queries import PersistedQueries
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         graphql.cached_responses = CachedResponses(cache, lambda: graphql.services.pool)
     graphql.persisted_queries = PersistedQueries(settings.persisted_queries_bytes)
+    front_door = graphql.front_door = FrontDoor(settings, graphql.schema.as_str)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -223,6 +225,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/plans/{plan_id}/export", export),
             Route("/audit/export", audit_export),
             Route("/health", health),
+            *front_door.routes(),
         ],
         lifespan=lifespan,
         exception_handlers={Exception: internal_error},

@@ -34,6 +34,7 @@ from service.auth.authenticate import authenticate, bearer_from_header, bearer_f
 from service.auth.errors import AuthenticationError
 from service.auth.principal import Principal
 from service.cached_responses import GRAPHQL_RESPONSE, JSON, CachedResponses, wants_graphql_response
+from service.front_door import FrontDoor
 from service.graphql_request import read_request
 from service.persisted_queries import PersistedQueries, PersistedQueryError, requested_hash
 from service.schema.context import Context as LedgerContext
@@ -116,6 +117,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
     # Set by create_app when ML_RESPONSE_CACHE is on; None executes every request.
     cached_responses: CachedResponses | None = None
     persisted_queries: PersistedQueries
+    front_door: FrontDoor
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -200,6 +202,10 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         if isinstance(parsed, dict) and not isinstance(parsed.get("operationName"), str | None):
             raise HTTPException(400, "The GraphQL operation's `operationName` must be a string or null, if provided.")
         return parsed
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        # Strawberry's own page loads GraphiQL from a CDN; ours is served by the service (service/front_door/).
+        return self.front_door.graphiql()
 
     def encode_json(self, data: object) -> str | bytes:
         return encode_message(data)

@@ -276,6 +276,21 @@ def test_without_public_read_an_anonymous_download_is_a_401(servers: Servers) ->
     assert outcome.status == 401 and outcome.codes == ["UNAUTHENTICATED"]
 
 
+# ----- the front door
+
+
+def test_in_production_the_front_page_leaves_out_graphiql_and_the_schema(servers: Servers) -> None:
+    front = httpx.get(servers.production + "/")
+    graphiql = httpx.get(servers.production + "/graphql", headers={"accept": "text/html"})
+    schema = httpx.get(servers.production + "/schema.graphql")
+
+    assert front.status_code == 200
+    assert "GraphiQL is turned off here" in front.text
+    assert 'href="/schema.graphql"' not in front.text
+    assert graphiql.status_code == 404
+    assert schema.status_code == 404
+
+
 # ----- CORS
 
 
