@@ -15,8 +15,10 @@ import zlib
 from typing import Final
 
 import anyio.to_thread
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware
+from starlette.middleware.gzip import GZipMiddleware, IdentityResponder
+from starlette.types import Message, Receive, Scope, Send
 
 GZIP: Final = "gzip"
 # Below this a body gains little and costs a gzip header; Starlette's own default.
@@ -67,6 +69,31 @@ async def gzip_off_loop(body: bytes) -> bytes:
     return await anyio.to_thread.run_sync(gzip_bytes, body)
 
 
+class GZip(GZipMiddleware):
+    """Starlette's, deciding as `accepts_gzip` does (it only looks for "gzip" in the header, so it would compress
+    for `gzip;q=0` a cached result already chosen, and given its ETag, as identity), and naming each header in
+    Vary once (it adds Accept-Encoding to a Vary that may hold it already)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_vary_once(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(raw=message["headers"])
+                if "vary" in headers:
+                    names = {name.strip().lower(): name.strip() for name in reversed(headers["vary"].split(","))}
+                    headers["vary"] = ", ".join(reversed(names.values()))
+            await send(message)
+
+        if accepts_gzip(Headers(scope=scope).get("accept-encoding")):
+            await super().__call__(scope, receive, send_vary_once)
+        else:
+            identity = IdentityResponder(self.app, self.minimum_size, exclude_content_types=self.exclude_content_types)
+            await identity(scope, receive, send_vary_once)
+
+
 def middleware() -> Middleware:
     """Compression of every other response, on the fly, when the client accepts gzip."""
-    return Middleware(GZipMiddleware, minimum_size=MIN_BYTES, compresslevel=LEVEL, thread_minimum_size=THREAD_BYTES)
+    return Middleware(GZip, minimum_size=MIN_BYTES, compresslevel=LEVEL, thread_minimum_size=THREAD_BYTES)

@@ -57,7 +57,7 @@ def test_a_dashboard_is_gzipped_for_clients_that_accept_it_and_plain_for_those_t
     # JSON of figures repeats its field names on every object; the ids and free text compress less.
     assert len(zipped_bytes) * 5 < len(plain_bytes), (len(zipped_bytes), len(plain_bytes))
     for response in (plain, zipped):
-        assert "accept-encoding" in response.headers["vary"].lower()
+        assert response.headers["vary"] == "Authorization, Accept, Accept-Encoding"
 
 
 def test_a_cached_result_is_compressed_once_and_served_compressed_from_then_on(
@@ -110,6 +110,17 @@ def test_each_encoding_has_its_own_etag_and_a_client_holding_either_gets_a_304(
     assert refused.status_code == 200
     assert "content-encoding" not in refused.headers
     assert json.loads(refused_bytes)["data"]["plan"]["id"] == plan_id
+
+
+def test_a_client_refusing_gzip_gets_the_identity_bytes_under_their_etag(demo: tuple[LiveServer, str, str]) -> None:
+    server, plan_id, token = demo
+    body = {"query": doc.DASHBOARD, "variables": {"id": plan_id}}
+    plain, plain_bytes = raw_post(server.url, token, body, **{"accept-encoding": "identity"})
+
+    refusing, refusing_bytes = raw_post(server.url, token, body, **{"accept-encoding": "gzip;q=0, identity"})
+
+    assert "content-encoding" not in refusing.headers
+    assert (refusing.headers["etag"], refusing_bytes) == (plain.headers["etag"], plain_bytes)
 
 
 def test_uncached_answers_are_compressed_on_the_way_out_and_small_ones_are_not(
