@@ -13,6 +13,7 @@ alone (Content-Security-Policy); GraphiQL needs inline styles.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Callable
@@ -55,12 +56,18 @@ def documents() -> dict[str, Path]:
     return found
 
 
+@functools.cache
+def shared_assets() -> Assets:
+    """The files, read (and, once asked for, compressed) once per process, however many apps it makes."""
+    return Assets()
+
+
 class FrontDoor:
     """The pages and files of the front door, for one service's settings."""
 
     def __init__(self, settings: Settings, sdl: Callable[[], str]) -> None:
         self.settings, self._sdl = settings, sdl
-        self.assets = Assets()
+        self.assets = shared_assets()
         self.documents = documents()
 
     def routes(self) -> list[Route]:
