@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
+from typing import Any
 
 import asyncpg
 import pytest
 
-from domain.ledger import Ledger
+from domain.commands import ApproveReturn, PublishQuarter, SendBackReturn, SubmitFigure, SubmitReturn
+from domain.ledger import Ledger, Request
+from domain.publishing import PublicationFacts
+from domain.values import Quarter, parse_amount
 from service.webhooks.kinds import EventKind
-from tests.integration.given import a_measure, a_plan
-from tests.receiver import Receiver
+from tests.integration.given import OFFICER, a_measure, a_plan
+from tests.receiver import Received, Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, shown, status_changes
 
 pytestmark = pytest.mark.timeout(120, func_only=True)
+
+FACTS = PublicationFacts(None)  # the position the publication fixes: the last recorded
 
 
 async def test_status_changes_arrive_signed_once_each_in_ledger_order_with_their_cursors(
@@ -58,28 +65,43 @@ async def test_a_webhook_of_one_partnership_never_receives_another_partnerships_
     assert keys == sorted(keys)
 
 
-async def test_a_webhook_of_the_cycles_kinds_is_sent_only_the_cycles_events(
+async def test_the_quarterly_cycles_kinds_are_sent_its_returns_and_publications_each_with_its_type(
     ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
-    measure_id = a_measure(ledger, a_plan(ledger))
-    cycle = (
-        EventKind.RETURN_SUBMITTED,
-        EventKind.RETURN_APPROVED,
-        EventKind.RETURN_SENT_BACK,
-        EventKind.QUARTER_PUBLISHED,
-    )
+    plan_id = a_plan(ledger)
+    measure_id = a_measure(ledger, plan_id)
+    cycle = [k for k in EventKind if k.name.startswith(("RETURN_", "QUARTER_"))]
     await a_webhook(pool, receiver, "board", *cycle)
     await a_webhook(pool, receiver, "mirror", EventKind.LEDGER_EVENT)
+    approver = Request("approver@stockton.gov.uk")
 
     async with dispatching():
-        flip(ledger, measure_id, 3)
-        mirrored = await asyncio.to_thread(receiver.wait_for, "mirror", 3)
-        await asyncio.sleep(0.3)
+        ledger.handle(SubmitFigure(measure_id, "total", Quarter.Q1, parse_amount("492", None, None)), OFFICER)
+        ledger.handle(SubmitReturn(measure_id, Quarter.Q1), OFFICER)
+        ledger.handle(SendBackReturn(measure_id, Quarter.Q1, "commentary missing"), approver)
+        ledger.handle(SubmitReturn(measure_id, Quarter.Q1), OFFICER)
+        ledger.handle(ApproveReturn(measure_id, Quarter.Q1), approver)
+        publication = PublishQuarter(plan_id, Quarter.Q1, "Board, 25 September 2012", date(2012, 9, 25), FACTS)
+        ledger.handle(publication, approver)
+        board = await asyncio.to_thread(receiver.wait_for, "board", 5)
+        mirrored = await asyncio.to_thread(receiver.wait_for, "mirror", 6)
 
-    assert [(r.body or {})["data"]["action"] for r in mirrored] == [
-        "StatusOverridden",
-        "StatusOverrideCleared",
-        "StatusOverridden",
+    assert [b["type"] for b in bodies(board)] == [
+        "return.submitted",
+        "return.sent_back",
+        "return.submitted",
+        "return.approved",
+        "quarter.published",
     ]
-    assert {(r.body or {})["type"] for r in mirrored} == {"ledger.event"}
-    assert receiver.received("board") == [], "no return or publication was recorded"
+    actions = ["ReturnSubmitted", "ReturnSentBack", "ReturnSubmitted", "ReturnApproved", "QuarterPublished"]
+    assert [b["data"]["action"] for b in bodies(board)] == actions
+    # Every event once, each typed by its own kind: the figure's, then the cycle's.
+    assert bodies(mirrored)[1:] == bodies(board) and bodies(mirrored)[0]["type"] == "ledger.event"
+
+
+def bodies(received: list[Received]) -> list[dict[str, Any]]:
+    return [
+        {"type": r.body["type"], "data": {k: r.body["data"][k] for k in ("position", "action")}}
+        for r in received
+        if r.body
+    ]
