@@ -116,7 +116,7 @@ class Receiver:
                 found.append(r)
         return found
 
-    def wait_for(self, name: str, count: int, timeout: float = 30.0) -> list[Received]:
+    def wait_for(self, name: str, count: int, timeout: float = 60.0) -> list[Received]:
         """The unique messages of `name` once there are at least `count`; AssertionError after `timeout`."""
         deadline = time.monotonic() + timeout
         while len(found := self.unique(name)) < count:

@@ -68,7 +68,7 @@ def shown(received: list[dict[str, object]], keys: list[str]) -> list[dict[str, 
     return [{k: r[k] for k in keys} for r in received]
 
 
-async def until(condition: Callable[[], Awaitable[object]], timeout: float = 30.0) -> None:
+async def until(condition: Callable[[], Awaitable[object]], timeout: float = 60.0) -> None:
     """Return once `condition()` is true; AssertionError after `timeout`."""
     deadline = asyncio.get_running_loop().time() + timeout
     while not await condition():
