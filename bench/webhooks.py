@@ -1,6 +1,6 @@
 """Webhook deliveries to a local receiver: throughput, commit-to-delivery latency, and one stalled receiver.
 
-    python -m bench.webhooks [--webhooks 100] [--backlog 40] [--rate 5] [--seconds 8]
+    python -m bench.webhooks [--webhooks 100] [--backlog 40] [--rate 2] [--seconds 8]
 
 DATABASE_URL names the PostgreSQL server (default postgresql://postgres@127.0.0.1:5432/test); a fresh
 database is made and dropped. The projection and the dispatcher run as `serve` runs them, each in a
@@ -127,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--webhooks", type=int, default=100)
     parser.add_argument("--backlog", type=int, default=40, help="status changes delivered as a backlog")
-    parser.add_argument("--rate", type=float, default=5.0, help="status changes a second, for latency")
+    parser.add_argument("--rate", type=float, default=2.0, help="status changes a second, for latency")
     parser.add_argument("--seconds", type=float, default=8.0, help="how long each latency phase records")
     args = parser.parse_args()
     found = run(args.webhooks, args.backlog, args.rate, args.seconds)
