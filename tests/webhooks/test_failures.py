@@ -112,3 +112,23 @@ async def _attempts(pool: asyncpg.Pool, hook: object, *, delivered: bool, at_lea
 
 async def _paused(pool: asyncpg.Pool, hook: object) -> bool:
     return bool(await pool.fetchval("SELECT paused_at IS NOT NULL FROM webhooks WHERE id = $1", hook))
+
+
+async def test_a_receiver_that_does_not_answer_in_time_fails_the_attempt_and_is_tried_again(
+    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+) -> None:
+    measure_id = a_measure(ledger, a_plan(ledger))
+    hook = await a_webhook(pool, receiver, "slow")
+    receiver.set_mode("slow", STALL)
+
+    async with dispatching(timeout_seconds=0.3):
+        flip(ledger, measure_id, 1)
+        await until(lambda: _attempts(pool, hook, delivered=False, at_least=2))
+        receiver.set_mode("slow", OK)
+        await until(lambda: _attempts(pool, hook, delivered=True, at_least=1))
+
+    log = await registry.attempts(pool, hook, 100)
+    timed_out = [a for a in log if not a["delivered"]]
+    assert {a["error"] for a in timed_out} == {"no response within 0.3 s"}
+    assert all(a["status_code"] is None and 0.3 <= a["seconds"] < 5 for a in timed_out)
+    assert len({a["message_id"] for a in log}) == 1
