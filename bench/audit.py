@@ -33,7 +33,7 @@ from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline, Su
 from domain.definition import parse_definition
 from domain.ledger import Ledger, Request
 from domain.values import Basis, Direction, Quarter, parse_amount
-from projections.event_store import open_ledger
+from projections.ledger_store.event_store import open_ledger
 from projections.runner import catch_up_if_leader
 from projections.tables import DDL
 from service import audit_trail

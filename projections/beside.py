@@ -26,8 +26,8 @@ from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
 from projections.current_state import CHANNEL, NAME, SCHEMA_SETTING, CurrentState
-from projections.event_store import open_ledger
 from projections.handover import Say, take_lead, wait_for
+from projections.ledger_store.event_store import open_ledger
 from projections.rebuild import build_read_model, rebuild
 from projections.runner import LOCK_KEY, REBUILD_LOCK_KEY, Progress, catch_up, conninfo, open_view
 from projections.tables import TABLES, VERSION

@@ -47,8 +47,8 @@ from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
 from projections.current_state import CHANNEL, NAME, CurrentState, CurrentStateView, schema_of
-from projections.event_store import open_ledger
 from projections.handover import Say, take_lead, wait_for
+from projections.ledger_store.event_store import open_ledger
 from projections.orphans import exit_with_parent, parent_env
 from projections.reading import can_share
 from projections.runner import (

@@ -22,10 +22,10 @@ from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
-from projections.chain import catch_up_chain, open_chain
 from projections.current_state import NAME, CurrentState, CurrentStateView, schema_of, search_path
-from projections.event_store import open_ledger
 from projections.follow import follow
+from projections.ledger_store.chain import catch_up_chain, open_chain
+from projections.ledger_store.event_store import open_ledger
 from projections.reading import EventReader
 from projections.stall import (
     DEFAULT_STALL_SECONDS,
@@ -367,7 +367,7 @@ def _lead(env: Mapping[str, str], holding: Holding) -> None:
         _from_nothing(env, ledger, view, holding.check)
         projection = CurrentState(view, ledger)
         catch_up(ledger, projection, holding.check)
-        # The hash chain (with its own tracking, projections/chain.py) follows the store a burst at a time
+        # The hash chain (with its own tracking, projections/ledger_store/chain.py) follows the store a burst at a time
         # too, after the read model that writers wait for: one transaction per burst, not per event.
         log.info("projection %s leading from position %s", NAME, view.position(ledger.name))
         follow(ledger, projection, conninfo(env), holding, then=lambda: catch_up_chain(ledger, chain))

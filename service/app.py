@@ -24,8 +24,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.ledger import Ledger
 from projections import tables
-from projections.chain import open_chain
-from projections.event_store import open_ledger
+from projections.ledger_store.chain import open_chain
+from projections.ledger_store.event_store import open_ledger
 from projections.runner import open_view, run_projection
 from service import compression, cors, gc_tuning, read_model, speedups
 from service.auth import tokens

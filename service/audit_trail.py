@@ -20,8 +20,8 @@ import asyncpg
 from domain.errors import ValidationError
 from domain.measure import Measure
 from domain.plan import Plan
-from projections.chain import GENESIS, Link
-from projections.chain import TABLE as CHAIN
+from projections.ledger_store.chain import GENESIS, Link
+from projections.ledger_store.chain import TABLE as CHAIN
 
 Row: TypeAlias = asyncpg.Record
 

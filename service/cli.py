@@ -60,7 +60,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     embedded = not settings.database_url
     with database(settings) as url:
         os.environ["DATABASE_URL"] = url
-        from projections.event_store import open_ledger
+        from projections.ledger_store.event_store import open_ledger
         from projections.runner import catch_up_if_leader
 
         env = eventsourcing_env(url)
@@ -95,7 +95,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _load_demo(env: dict[str, str]) -> None:
     """Import the demo plan; a second start records nothing new."""
-    from projections.event_store import open_ledger
+    from projections.ledger_store.event_store import open_ledger
     from service.plan_file import ProblemsFound, import_plan, load_plan_file
 
     ledger = open_ledger(env)
@@ -169,7 +169,7 @@ def _plan_id(raw: str) -> UUID | None:
 
 def _record(args: argparse.Namespace, settings: Settings, run: Callable[[Any, str], Any]) -> int:
     """Run an import as the command's actor: print what it recorded (and, in a dry run, each command)."""
-    from projections.event_store import open_ledger
+    from projections.ledger_store.event_store import open_ledger
     from service.plan_file import ProblemsFound
 
     with database(settings) as url:
@@ -190,7 +190,7 @@ def _record(args: argparse.Namespace, settings: Settings, run: Callable[[Any, st
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from domain.errors import DomainError
-    from projections.event_store import open_ledger
+    from projections.ledger_store.event_store import open_ledger
     from service.plan_export import export_plan_csv, export_plan_yaml
 
     plan_id = _plan_id(args.plan)
@@ -345,9 +345,9 @@ def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.chain import catch_up_chain, open_chain
-    from projections.event_store import open_ledger
-    from projections.verify import parse_digest, verify
+    from projections.ledger_store.chain import catch_up_chain, open_chain
+    from projections.ledger_store.event_store import open_ledger
+    from projections.ledger_store.verify import parse_digest, verify
 
     try:
         digest = parse_digest(args.digest) if args.digest else None

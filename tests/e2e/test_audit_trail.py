@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from projections.verify import parse_digest, verify
+from projections.ledger_store.verify import parse_digest, verify
 from tests.e2e import documents as doc
 from tests.e2e.given import a_revised_measure
 from tests.e2e.live import GraphQLClient

@@ -14,7 +14,7 @@ import pytest
 from domain.commands import ReviseFigure
 from domain.ledger import Ledger, Request
 from domain.values import Quarter, parse_amount
-from projections.event_store import open_ledger
+from projections.ledger_store.event_store import open_ledger
 from projections.runner import catch_up_if_leader
 from service.cli import main
 from tests.integration.test_chain import record_figures

@@ -14,11 +14,11 @@ from eventsourcing.persistence import IntegrityError, Tracking
 from domain.commands import SubmitFigure
 from domain.ledger import Ledger
 from domain.values import Quarter, parse_amount
-from projections.chain import ChainView, Link, catch_up_chain, open_chain
-from projections.event_store import open_ledger
+from projections.ledger_store.chain import ChainView, Link, catch_up_chain, open_chain
+from projections.ledger_store.event_store import open_ledger
+from projections.ledger_store.verify import parse_digest, verify
 from projections.rebuild import rebuild
 from projections.runner import run_projection
-from projections.verify import parse_digest, verify
 from tests.integration.given import OFFICER, a_measure, a_plan
 
 

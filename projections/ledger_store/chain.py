@@ -11,7 +11,7 @@ Each link is written once, soon after its event is stored, by the projection
 leader: the raw row is read in the same transaction that writes the link and
 the chain's own tracking row, so each position is linked exactly once.
 `rebuild` never touches the chain: recomputing it from the store would
-launder whatever had been changed there. `verify` (projections/verify.py)
+launder whatever had been changed there. `verify` (projections/ledger_store/verify.py)
 recomputes it from the store and compares; a published head (`auditDigest`)
 catches a store rewritten together with its chain.
 """
@@ -30,7 +30,7 @@ from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed, Identifier
 
 from domain.ledger import Ledger
-from projections.event_store import make_append_only
+from projections.ledger_store.event_store import make_append_only
 
 NAME = "event_chain"
 TABLE = "event_chain"

@@ -19,7 +19,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.sql import SQL, Identifier
 
-from projections.chain import EVENTS, GENESIS, ROW_COLUMNS, TABLE, Link, next_link
+from projections.ledger_store.chain import EVENTS, GENESIS, ROW_COLUMNS, TABLE, Link, next_link
 
 ITERSIZE = 5000
 _DIGEST = re.compile(r"^\s*(\d{1,19})\s*:\s*([0-9a-fA-F]{64})\s*$")
