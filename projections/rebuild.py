@@ -49,7 +49,6 @@ from domain.ledger import Ledger
 from projections.current_state import CHANNEL, NAME, CurrentState, CurrentStateView, schema_of
 from projections.handover import Say, take_lead, wait_for
 from projections.ledger_store.event_store import open_ledger
-from projections.orphans import exit_with_parent, parent_env
 from projections.reading import can_share
 from projections.runner import (
     LOCK_KEY,
@@ -57,11 +56,11 @@ from projections.runner import (
     REBUILDING,
     Progress,
     Share,
-    _catching_up,
     catch_up,
     conninfo,
     open_view,
 )
+from projections.runtime import catching_up, exit_with_parent, parent_env
 from projections.tables import DDL, VERSION
 
 log = logging.getLogger(__name__)
@@ -180,7 +179,7 @@ def project_share(env: Mapping[str, str], share: Share, last: int, progress: Pro
         # re-enabling traversed every aggregate and row the cache held (0.19 s of a medium rebuild's 2.3 s
         # of CPU; a fixed cost, so next to nothing nationally). Freed by reference counting instead, as it
         # is anyway once the projection goes.
-        with _catching_up(collect_cycles=False):
+        with catching_up(collect_cycles=False):
             projection = CurrentState(view, ledger)
             try:
                 return catch_up(

@@ -7,12 +7,10 @@ leader's connection goes away.
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 from collections.abc import Callable, Generator, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +25,7 @@ from projections.follow import follow
 from projections.ledger_store.chain import catch_up_chain, open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.reading import EventReader
+from projections.runtime import catching_up
 from projections.stall import (
     DEFAULT_STALL_SECONDS,
     Holding,
@@ -68,18 +67,6 @@ class Share:
     def name(self, application: str) -> str:
         """The share's own tracking row's name."""
         return f"{application}/share {self.index + 1} of {self.count}"
-
-
-# The young-generation threshold while catching up (the service's own setting, service/gc_tuning.py).
-# A catch-up keeps every row it makes, in its cache and its batch, so CPython's default 700 promoted
-# them to the old generation and set off full collections of all of them: a fifth of a rebuild's time
-# in a process with the default thresholds (0.4 s of 2.1 s on the medium bench), none with these.
-CATCH_UP_GC = (20_000, 5, 20)
-# The GIL switch interval while catching up (CPython's default is 5 ms). The writer and reader threads
-# release the GIL at every round trip and every 32 kB of COPY, then wait for it while this thread
-# projects: up to the interval each time, some 80 times a transaction, so at 5 ms the writer fell
-# behind and the projecting thread waited for it (0.6 s of a 2.5 s medium rebuild; 0.3 s at 1 ms).
-CATCH_UP_SWITCH = 0.001
 
 
 def open_view(env: Mapping[str, str]) -> CurrentStateView:
@@ -157,7 +144,7 @@ def catch_up(
 ) -> int:
     """Process every event after the view's position, up to `last` (default: the store's last); returns how many.
 
-    `collect_cycles=False` turns the cyclic garbage collector off for the run (see `_catching_up`).
+    `collect_cycles=False` turns the cyclic garbage collector off for the run (see `runtime.catching_up`).
     With a `share`, only that share's events, tracked under the share's own name (projections/rebuild.py).
     """
     tracked = ledger.name if share is None else share.name(ledger.name)
@@ -168,7 +155,7 @@ def catch_up(
     # One batch context for the whole run, so each transaction is written while the next is computed.
     # closing(): on an error the reader thread is stopped here, not whenever the generator is collected.
     with (
-        _catching_up(collect_cycles),
+        catching_up(collect_cycles),
         projection.batch(WRITE_BATCH, background=True),
         closing(_pages(ledger, start, last, share)) as pages,
     ):
@@ -185,32 +172,6 @@ def catch_up(
 def write_batch(remaining: int) -> int:
     """Events per transaction with `remaining` events to go: a third of them, within the bounds."""
     return max(LAST_WRITE_BATCH, min(WRITE_BATCH, remaining // 3))
-
-
-@contextmanager
-def _catching_up(collect_cycles: bool = True) -> Iterator[None]:
-    """CATCH_UP_GC's thresholds and CATCH_UP_SWITCH's interval for the block, where the process's
-    own would collect more often or switch threads less often; the process's own restored after.
-
-    Without `collect_cycles`, no cyclic collection at all during the block. Even at CATCH_UP_GC's
-    thresholds the young collections traverse every row and aggregate the run keeps (some 110 ms of
-    a medium rebuild), while projecting makes next to no cyclic garbage: a whole medium rebuild
-    left about 200 unreachable objects (connections and futures), so memory still follows what is
-    kept. Only for a rebuild: a catch-up in a serving process shares it with requests, which do make
-    cycles (service/gc_tuning.py).
-    """
-    with ExitStack() as restore:
-        # Each setting is changed only towards catching up faster, and put back as it was on exit.
-        if not collect_cycles and gc.isenabled():
-            gc.disable()
-            restore.callback(gc.enable)
-        if (thresholds := gc.get_threshold())[0] < CATCH_UP_GC[0]:
-            gc.set_threshold(*CATCH_UP_GC)
-            restore.callback(gc.set_threshold, *thresholds)
-        if (interval := sys.getswitchinterval()) > CATCH_UP_SWITCH:
-            sys.setswitchinterval(CATCH_UP_SWITCH)
-            restore.callback(sys.setswitchinterval, interval)
-        yield
 
 
 def _pages(

@@ -23,11 +23,11 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.ledger import Ledger
-from projections import tables
+from projections import runtime, tables
 from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.runner import open_view, run_projection
-from service import compression, cors, gc_tuning, read_model, speedups
+from service import compression, cors, read_model, speedups
 from service.auth import tokens
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.cached_responses import CachedResponses
@@ -178,7 +178,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             verifier=JwtVerifier(jwt_settings) if jwt_settings else None,
             rate_limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
         )
-        gc_tuning.tune(gc_tuning.parse_thresholds(os.environ.get("ML_GC_THRESHOLDS")))
+        runtime.tune_service(runtime.parse_thresholds(os.environ.get("ML_GC_THRESHOLDS")))
         try:
             yield
         finally:

@@ -223,8 +223,8 @@ def _demo_token(settings: Settings, url: str) -> str:
 
 
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.orphans import exit_with_parent
     from projections.runner import run_projection
+    from projections.runtime import exit_with_parent
     from service.stopping import stop_on_signals
 
     exit_with_parent()  # started by `serve`: ends with it, however it ends
@@ -235,7 +235,7 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.orphans import exit_with_parent
+    from projections.runtime import exit_with_parent
     from service.webhooks.process import deliver
 
     exit_with_parent()  # started by `serve`: ends with it, however it ends

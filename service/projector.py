@@ -22,8 +22,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from projections.orphans import parent_env
 from projections.runner import leaders
+from projections.runtime import parent_env
 
 log = logging.getLogger(__name__)
 

@@ -1,10 +1,8 @@
 """The rebuild's shortcuts say what the slow way says: one quarter's status, override audit facts,
-binary COPY's column types, and the process settings a catch-up borrows and gives back."""
+binary COPY's column types, and transactions that shrink towards the end."""
 
 from __future__ import annotations
 
-import gc
-import sys
 from decimal import Decimal
 from uuid import UUID
 
@@ -110,24 +108,3 @@ def test_write_batches_shrink_towards_the_end() -> None:
     assert runner.write_batch(100_000) == runner.WRITE_BATCH
     assert runner.write_batch(3_000) == 1_000
     assert runner.write_batch(10) == runner.LAST_WRITE_BATCH
-
-
-def test_a_catch_up_gives_back_the_processs_gc_and_switch_settings() -> None:
-    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
-    try:
-        gc.set_threshold(700, 10, 10)
-        sys.setswitchinterval(0.005)
-        with runner._catching_up():
-            assert gc.get_threshold() == runner.CATCH_UP_GC
-            assert sys.getswitchinterval() == pytest.approx(runner.CATCH_UP_SWITCH)
-        assert gc.get_threshold() == (700, 10, 10)
-        assert sys.getswitchinterval() == pytest.approx(0.005)
-        # A process tuned further than the catch-up would is left as it is.
-        gc.set_threshold(50_000, 5, 20)
-        sys.setswitchinterval(0.0005)
-        with runner._catching_up():
-            assert gc.get_threshold() == (50_000, 5, 20)
-            assert sys.getswitchinterval() == pytest.approx(0.0005)
-    finally:
-        gc.set_threshold(*thresholds)
-        sys.setswitchinterval(interval)
