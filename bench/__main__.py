@@ -39,9 +39,10 @@ from domain.measure import Measure
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
 from domain.values import Basis, Direction, Quarter, parse_amount
+from projections.catch_up import BATCH
 from projections.persistence import ConcurrentLedger
 from projections.rebuild import SHARE_FROM, default_shares, rebuild
-from projections.runner import BATCH, catch_up_if_leader
+from projections.runner import catch_up_if_leader
 from service.auth.tokens import create_token
 from service.settings import eventsourcing_env
 

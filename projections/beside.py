@@ -25,12 +25,14 @@ from psycopg.rows import TupleRow
 from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
-from projections.current_state import CHANNEL, NAME, SCHEMA_SETTING, CurrentState
+from projections.catch_up import Progress, catch_up
+from projections.current_state import CurrentState
 from projections.handover import Say, take_lead, wait_for
 from projections.ledger_store.event_store import open_ledger
+from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
 from projections.rebuild import build_read_model, rebuild
-from projections.runner import LOCK_KEY, REBUILD_LOCK_KEY, Progress, catch_up, conninfo, open_view
 from projections.tables import TABLES, VERSION
+from projections.view import CHANNEL, NAME, SCHEMA_SETTING, conninfo, open_view
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,7 @@ SCHEMA = "read_model_rebuild"
 # stream for minutes), since every read that starts meanwhile waits behind it; then it tries again.
 SWAP_LOCK_TIMEOUT = "2s"
 _SWAPPED = (*TABLES, f"{NAME}_tracking")
-_META = "(name text PRIMARY KEY, version integer NOT NULL)"  # read_model_meta's columns (projections/runner.py)
+_META = "(name text PRIMARY KEY, version integer NOT NULL)"  # read_model_meta's columns (projections/view.py)
 
 
 class _Moved(Exception):

@@ -1,4 +1,4 @@
-"""The read model: plans, themes, measures and every assessed figure, at every position.
+"""The current-state projection: plans, themes, measures and every assessed figure, at every position.
 
 Each event is applied to its aggregate (kept warm in a small cache with its
 rows, loaded from the event store on a miss); only the rows the event can
@@ -11,18 +11,14 @@ service process once the transaction commits.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
-from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
 
 from domain.audit import AuditFacts, describe
 from domain.ledger import Ledger
@@ -32,94 +28,11 @@ from domain.view import measure_view
 from projections.changes import Changes
 from projections.incremental import all_rows, changed_rows
 from projections.rows import Rows, measure_rows, plan_rows
-from projections.tables import DDL, TABLES
+from projections.view import NAME, CurrentStateView
 from projections.writer import BackgroundWriter
 
-CHANNEL = "measure_ledger_view"
-NAME = "current_state"
-# eventsourcing reads a recorder's settings under its name first: this one moves only the read model.
-SCHEMA_SETTING = f"{NAME.upper()}_POSTGRES_SCHEMA"
 CACHE_SIZE = 2048
-# Up to this many rows a batch is written with pipelined INSERTs, beyond it with COPY (projections/changes.py).
-PIPELINED_ROWS = 200
-_ANY_ROW = SQL("EXISTS (SELECT FROM {})")
 SHOWN = (Plan.Event, Measure.Event)
-
-
-class CurrentStateView(PostgresTrackingRecorder):
-    """The read model's tables, and the tracking row that says how far they go."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(Composed([SQL(statement)]) for statement in DDL)
-        # Off for a rebuild's shares: their positions are not the view's (projections/rebuild.py).
-        self.notify = True
-        if self.datastore.schema != "public":
-            # A read model built beside the served one (projections/beside.py): its own SQL names its tables
-            # unqualified, so its connections look in its schema first (and find the event store in public).
-            # Nobody waits for its positions.
-            pool = self.datastore.pool
-            assert isinstance(pool.kwargs, dict)  # as the datastore makes it, before the pool opens
-            pool.kwargs = {**pool.kwargs, "options": search_path(self.datastore.schema)}
-            self.notify = False
-
-    def write(self, changes: Changes, tracking: Tracking) -> None:
-        """Write a batch of changes and move the tracking position past it, exactly once."""
-        if changes.rows() > PIPELINED_ROWS:
-            with self.datastore.transaction(commit=True) as curs:
-                self._insert_tracking(curs, tracking)
-                changes.write(curs)
-                self._notify(curs, tracking)
-            return
-        # A few events' rows (the live projection's usual batch): the whole transaction in a pipeline, in
-        # two round trips (the library's tracking insert reads its result) instead of about a dozen.
-        with self.datastore.get_connection() as conn, conn.pipeline(), conn.transaction(), conn.cursor() as curs:
-            self._insert_tracking(curs, tracking)
-            changes.insert(curs)
-            self._notify(curs, tracking)
-
-    def _notify(self, curs: Cursor[DictRow], tracking: Tracking) -> None:
-        if self.notify:
-            # Delivered only when the transaction commits, so a listener that
-            # reads after the notice always sees the rows.
-            curs.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(tracking.notification_id)))
-
-    def clear(self) -> None:
-        """Empty every table and forget the position, ready for a rebuild."""
-        with self.datastore.transaction(commit=True) as curs:
-            # TRUNCATE makes new files for every table and index (tens of ms even when empty, as in
-            # a first rebuild); tables with no row at all need nothing.
-            curs.execute(
-                SQL("SELECT {} AS found").format(SQL(" OR ").join(_ANY_ROW.format(Identifier(t)) for t in TABLES))
-            )
-            row = curs.fetchone()
-            if row is None or row["found"]:
-                curs.execute(SQL("TRUNCATE {}").format(SQL(", ").join(Identifier(t) for t in TABLES)))
-            # The library keeps a marker row of its own in the tracking table.
-            curs.execute(
-                SQL("DELETE FROM {} WHERE application_name <> %s").format(Identifier(self.tracking_table_name)),
-                (self.table_migration_identifier,),
-            )
-
-    def known_at(self) -> datetime | None:
-        """The latest time the audit entries have reached."""
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute("SELECT max(known_at) AS known_at FROM audit_entries")
-            row = curs.fetchone()
-        return row["known_at"] if row else None
-
-    def position(self, application_name: str) -> int:
-        return self.max_tracking_id(application_name) or 0
-
-
-def schema_of(env: Mapping[str, str]) -> str:
-    """The schema the read model of these settings is in: public, where it is served, unless built beside it."""
-    return env.get(SCHEMA_SETTING) or "public"
-
-
-def search_path(schema: str) -> str:
-    """libpq's `options` for connections that look in `schema` first, then in public."""
-    return f"-c search_path={schema},public"
 
 
 def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: int) -> list[dict[str, Any]]:

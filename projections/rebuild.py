@@ -14,7 +14,7 @@ running maximum of the times of all events before, spans shares; it is set over 
 at the end.
 
 While a rebuild runs the read model is marked as being rebuilt (`read_model_meta.version` is
-`runner.REBUILDING`) and the rebuild holds `runner.REBUILD_LOCK_KEY`. It ends in one transaction:
+`view.REBUILDING`) and the rebuild holds `locks.REBUILD_LOCK_KEY`. It ends in one transaction:
 `known_at`, the ledger's tracking row at the last position, the shares' rows removed, the mark
 lifted, and a NOTIFY. A rebuild that dies leaves the mark without the lock, and the next process to
 open the view drops the tables; its leader, finding the read model empty, rebuilds it here again
@@ -46,22 +46,15 @@ from psycopg.rows import TupleRow
 from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
-from projections.current_state import CHANNEL, NAME, CurrentState, CurrentStateView, schema_of
+from projections.catch_up import Progress, Share, catch_up
+from projections.current_state import CurrentState
 from projections.handover import Say, take_lead, wait_for
 from projections.ledger_store.event_store import open_ledger
+from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
 from projections.reading import can_share
-from projections.runner import (
-    LOCK_KEY,
-    REBUILD_LOCK_KEY,
-    REBUILDING,
-    Progress,
-    Share,
-    catch_up,
-    conninfo,
-    open_view,
-)
 from projections.runtime import catching_up, exit_with_parent, parent_env
 from projections.tables import DDL, VERSION
+from projections.view import CHANNEL, NAME, REBUILDING, CurrentStateView, conninfo, open_view, schema_of
 
 log = logging.getLogger(__name__)
 

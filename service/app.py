@@ -26,7 +26,8 @@ from domain.ledger import Ledger
 from projections import runtime, tables
 from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
-from projections.runner import open_view, run_projection
+from projections.runner import run_projection
+from projections.view import open_view
 from service import compression, cors, read_model, speedups
 from service.auth import tokens
 from service.auth.jwt import JwtSettings, JwtVerifier

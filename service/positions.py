@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from projections.current_state import CHANNEL
+from projections.view import CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -89,8 +89,8 @@ from graphql import (
     parse,
 )
 
-from projections.current_state import NAME
 from projections.tables import VERSION
+from projections.view import NAME
 from service.auth.principal import Principal
 from service.compression import gzip_off_loop
 

@@ -25,8 +25,8 @@ from uuid import UUID
 
 import asyncpg
 
-from projections.current_state import CHANNEL as VIEW_CHANNEL
 from projections.stall import Leader, StallWatch, holders
+from projections.view import CHANNEL as VIEW_CHANNEL
 from service.webhooks.sender import Sender
 from service.webhooks.settings import WebhookSettings
 from service.webhooks.tables import CHANNEL, ensure_tables

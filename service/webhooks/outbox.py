@@ -21,7 +21,7 @@ import asyncpg
 import orjson
 
 from domain.ledger import Ledger
-from projections.current_state import NAME
+from projections.view import NAME
 from service.schema.cursors import ledger_event_cursor, status_change_cursor
 from service.webhooks.kinds import EventKind, audit_actions, audit_type
 

@@ -18,7 +18,8 @@ import pytest
 from bench.generate import Size, generate
 from domain.commands import CreatePlan
 from domain.ledger import Ledger, Request
-from projections.runner import LOCK_KEY, leaders
+from projections.locks import LOCK_KEY
+from projections.runner import leaders
 from service.projector import stop
 from service.settings import eventsourcing_env
 from tests.e2e.test_projector_process import _leader_backend, _until

@@ -15,7 +15,8 @@ import httpx
 import psycopg
 import pytest
 
-from projections.runner import LOCK_KEY, leaders
+from projections.locks import LOCK_KEY
+from projections.runner import leaders
 from service.auth.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient

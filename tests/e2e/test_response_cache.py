@@ -19,9 +19,9 @@ import pytest
 
 from domain.measure import Measure
 from domain.plan import Plan
-from projections.current_state import NAME
-from projections.runner import REBUILD_LOCK_KEY, REBUILDING
+from projections.locks import REBUILD_LOCK_KEY
 from projections.tables import VERSION
+from projections.view import NAME, REBUILDING
 from service.app import create_app
 from service.auth.principal import Principal, Role, public_principal
 from service.auth.tokens import create_token, prefix_of, revoke_token

@@ -23,6 +23,8 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 
+import projections.catch_up
+import projections.view
 from bench.generate import Size, generate
 from domain import commands
 from domain.definition import parse_definition
@@ -30,10 +32,10 @@ from domain.errors import DomainError
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
-from projections import current_state, runner
+from projections.catch_up import catch_up
 from projections.current_state import CurrentState
-from projections.runner import catch_up, open_view
 from projections.tables import TABLES
+from projections.view import open_view
 from service.plan_file import import_plan, load_plan_file
 from tests.integration.given import OFFICER, a_measure, a_plan
 
@@ -172,14 +174,14 @@ def project(ledger: Ledger, es_env: dict[str, str], database_url: str, **options
     return table_contents(database_url)
 
 
-@pytest.mark.parametrize("write_batch", [runner.WRITE_BATCH, 97])
+@pytest.mark.parametrize("write_batch", [projections.catch_up.WRITE_BATCH, 97])
 def test_incremental_rows_equal_whole_measure_recomputation(
     ledger: Ledger, es_env: dict[str, str], database_url: str, write_batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reference = project(ledger, es_env, database_url, incremental=False)
     # 97: many transactions, each written on the writer thread while the next is computed, and
     # split inside a measure's run of events, so rows opened in one are closed in a later one.
-    monkeypatch.setattr(runner, "WRITE_BATCH", write_batch)
+    monkeypatch.setattr(projections.catch_up, "WRITE_BATCH", write_batch)
     incremental = project(ledger, es_env, database_url)
 
     assert len(reference["audit_entries"]) == ledger.recorder.max_notification_id()
@@ -194,10 +196,12 @@ def test_pipelined_inserts_write_the_same_rows_as_copy(
     ledger: Ledger, es_env: dict[str, str], database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The live projection's small batches go in as pipelined INSERTs, catch-ups' as COPY: the same rows."""
-    monkeypatch.setattr(runner, "WRITE_BATCH", 97)  # rows opened by one transaction, closed by a later one
-    monkeypatch.setattr(current_state, "PIPELINED_ROWS", 0)
+    monkeypatch.setattr(
+        projections.catch_up, "WRITE_BATCH", 97
+    )  # rows opened by one transaction, closed by a later one
+    monkeypatch.setattr(projections.view, "PIPELINED_ROWS", 0)
     copied = project(ledger, es_env, database_url)
-    monkeypatch.setattr(current_state, "PIPELINED_ROWS", 10**9)
+    monkeypatch.setattr(projections.view, "PIPELINED_ROWS", 10**9)
     inserted = project(ledger, es_env, database_url)
 
     # Every kind of value goes through both: a baseline profile (a numeric array) among them.

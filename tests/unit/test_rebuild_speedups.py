@@ -13,7 +13,7 @@ from domain.definition import parse_definition
 from domain.measure import Measure
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
 from domain.view import computed_status, measure_view
-from projections import runner
+from projections.catch_up import LAST_WRITE_BATCH, WRITE_BATCH, write_batch
 from projections.tables import DDL, TABLES, TYPES
 
 D = Decimal
@@ -105,6 +105,6 @@ def test_every_column_has_a_type_for_binary_copy() -> None:
 
 
 def test_write_batches_shrink_towards_the_end() -> None:
-    assert runner.write_batch(100_000) == runner.WRITE_BATCH
-    assert runner.write_batch(3_000) == 1_000
-    assert runner.write_batch(10) == runner.LAST_WRITE_BATCH
+    assert write_batch(100_000) == WRITE_BATCH
+    assert write_batch(3_000) == 1_000
+    assert write_batch(10) == LAST_WRITE_BATCH

@@ -13,7 +13,8 @@ import asyncpg
 import pytest
 
 from domain.ledger import Ledger
-from projections.runner import open_view, run_projection
+from projections.runner import run_projection
+from projections.view import open_view
 from service.app import asyncpg_args
 from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.safety import AllowedHosts
