@@ -12,6 +12,7 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
+from domain.assessed import computed_status
 from domain.idempotency import IdempotencyKey
 from domain.measure import Measure
 from domain.plan import Plan
@@ -19,7 +20,6 @@ from domain.publishing import PlanCycle
 from domain.records import FigureRecord
 from domain.returns import MeasureCycle, Owner, ReturnState
 from domain.values import QUARTER_OF, Amount
-from domain.view import computed_status
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
         return AuditFacts(action, **base, quarter=event.quarter, field="commentary", before=old_text, after=event.text)
     if isinstance(event, (Measure.StatusOverridden, Measure.StatusOverrideCleared)):
         quarter = QUARTER_OF[event.quarter]
-        # Only this quarter's statuses, as `measure_view` shows them: the override, else the computed one.
+        # Only this quarter's statuses, as `assess_measure` shows them: the override, else the computed one.
         override = before.overrides.get(quarter)
         if isinstance(event, Measure.StatusOverridden):
             after_status = event.status

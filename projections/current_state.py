@@ -20,11 +20,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from domain.assessed import assess_measure
 from domain.audit import AuditFacts, describe
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
-from domain.view import measure_view
 from projections.changes import Changes
 from projections.incremental import all_rows, changed_rows
 from projections.rows import Rows, measure_rows, plan_rows
@@ -223,4 +223,4 @@ def rows_of(aggregate: Any) -> Rows:
     if isinstance(aggregate, Plan):
         return plan_rows(aggregate)
     assert isinstance(aggregate, Measure)
-    return measure_rows(measure_view(aggregate))
+    return measure_rows(assess_measure(aggregate))

@@ -1,6 +1,6 @@
 """Per event, only the rows of a measure that the event can change.
 
-`measure_rows(measure_view(m))` recomputes every component in every quarter;
+`measure_rows(assess_measure(m))` recomputes every component in every quarter;
 this module recomputes what one event can reach, which the rules of
 docs/rules.md bound tightly:
 
@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from domain.assessed import assess_figure, baseline_discrepancy
 from domain.measure import Measure
 from domain.values import QUARTER_OF, Amount, Quarter, Status
-from domain.view import assess_figure, baseline_discrepancy
 from projections.rows import Row, Rows, measure_row
 
 # A row's key within the projection, as projections/tables.py KEYS names its columns, except that the
@@ -228,7 +228,7 @@ def measure_status(measure: Measure, keys: list[str], results: dict[Key, Row], o
 
 
 def all_rows(measure: Measure) -> Rows:
-    """Every row of a measure, as `measure_rows(measure_view(measure))` makes them, from the builders above."""
+    """Every row of a measure, as `measure_rows(assess_measure(measure))` makes them, from the builders above."""
     mid = measure.id
     m = mid.int
     d = measure.definition

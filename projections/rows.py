@@ -8,10 +8,10 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
+from domain.assessed import AssessedFigure, AssessedMeasure
 from domain.definition import Definition
 from domain.plan import Plan
 from domain.values import Amount
-from domain.view import FigureView, MeasureView
 from projections.tables import KEYS
 
 Row = dict[str, Any]
@@ -85,7 +85,7 @@ def measure_row(
     }
 
 
-def measure_rows(view: MeasureView) -> Rows:
+def measure_rows(view: AssessedMeasure) -> Rows:
     d = view.definition
     mid = view.id
     return {
@@ -150,7 +150,7 @@ def measure_rows(view: MeasureView) -> Rows:
     }
 
 
-def _figure_row(view: MeasureView, f: FigureView) -> Row:
+def _figure_row(view: AssessedMeasure, f: AssessedFigure) -> Row:
     amount = f.record.amount or Amount()
     a = f.assessment
     return {

@@ -16,6 +16,7 @@ from uuid import UUID
 import yaml
 from eventsourcing.utils import get_topic
 
+from domain.assessed import AssessedFigure, AssessedMeasure, assess_measure
 from domain.definition import Component, Definition
 from domain.ledger import Ledger
 from domain.measure import Measure
@@ -23,7 +24,6 @@ from domain.plan import Plan
 from domain.records import BaselineRecord, FigureRecord
 from domain.rules import discrepancies, round1
 from domain.values import Amount, Quarter
-from domain.view import FigureView, MeasureView, measure_view
 from service.plan_file.parsed import FORMAT, file_reason
 from service.plan_file.steps import amount_text
 
@@ -230,18 +230,18 @@ def export_plan_csv(ledger: Ledger, plan_id: UUID) -> str:
     writer.writerow(CSV_COLUMNS)
     for code, _, measures in _by_theme(plan, measures_of_plan(ledger, plan_id)):
         for measure in measures:
-            view = measure_view(measure)
-            order = {c.key: i for i, c in enumerate(view.components)}
-            for figure in sorted(view.figures, key=lambda f: (order.get(f.component, 0), f.quarter.number)):
-                writer.writerow(_row(code, measure, view, figure))
+            assessed = assess_measure(measure)
+            order = {c.key: i for i, c in enumerate(assessed.components)}
+            for figure in sorted(assessed.figures, key=lambda f: (order.get(f.component, 0), f.quarter.number)):
+                writer.writerow(_row(code, measure, assessed, figure))
     return out.getvalue()
 
 
-def _row(theme: str, measure: Measure, view: MeasureView, figure: FigureView) -> list[str]:
+def _row(theme: str, measure: Measure, assessed: AssessedMeasure, figure: AssessedFigure) -> list[str]:
     a, record, baseline = figure.assessment, figure.record, figure.baseline
     amount = record.amount or Amount()
     flags = (
-        discrepancies(view.definition.basis, baseline.amount, None, None, measure.discrepancy_threshold)
+        discrepancies(assessed.definition.basis, baseline.amount, None, None, measure.discrepancy_threshold)
         if baseline
         else []
     )
@@ -259,7 +259,7 @@ def _row(theme: str, measure: Measure, view: MeasureView, figure: FigureView) ->
         _blank(None if a.comparison is None else _short(a.comparison)),
         _blank(None if a.change is None else round1(a.change)),
         a.status.value,
-        view.quarters[figure.quarter.number - 1].status.value,
+        assessed.quarters[figure.quarter.number - 1].status.value,
         "yes" if a.discrepancy else "no",
         a.discrepancy_reason or "",
         "; ".join(flags),

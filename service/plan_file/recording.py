@@ -14,13 +14,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 
+from domain.assessed import assess_measure
 from domain.commands import AddTheme, Command, CreatePlan, DefineMeasure, OverrideStatus
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Status
-from domain.view import measure_view
 from service.plan_file.lines import Where
 from service.plan_file.parsed import MeasureSpec, PlanFile, StatusSpec
 from service.plan_file.problems import PlanFileError, Problem, stopped
@@ -174,10 +174,10 @@ def _override_writes(
     spec: MeasureSpec, recorded: Measure | None, actual: Measure, problems: list[Problem]
 ) -> list[_Write]:
     """Published statuses: an override where one differs from the status computed from the figures."""
-    view = measure_view(actual)
+    assessed = assess_measure(actual)
     writes: list[_Write] = []
     for status in spec.statuses:
-        computed = view.quarters[status.quarter.number - 1].computed_status
+        computed = assessed.quarters[status.quarter.number - 1].computed_status
         existing = recorded.overrides.get(status.quarter) if recorded else None
         if existing is not None:
             if existing.status is not status.status:

@@ -1,6 +1,6 @@
 """The incremental projection writes exactly what whole-measure recomputation writes.
 
-`CurrentState(..., incremental=False)` recomputes `measure_rows(measure_view(m))` for
+`CurrentState(..., incremental=False)` recomputes `measure_rows(assess_measure(m))` for
 every event and diffs it: the reference. A varied ledger — the seeded bench
 generator, the real 2012-13 plan, then a seeded storm of revisions, resets with
 and without profiles, unavailable figures, overrides and their clearing,

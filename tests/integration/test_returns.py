@@ -9,10 +9,10 @@ from uuid import UUID
 
 import pytest
 
+from domain.assessed import assess_measure
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.values import Quarter, Status
-from domain.view import measure_view
 from service.plan_file import import_plan, load_plan_file
 from service.returns import ReturnsError, import_returns
 from service.settings import eventsourcing_env
@@ -76,7 +76,7 @@ def test_a_good_q3_return_with_a_bom_and_thousands_separators_is_recorded(
     assert (police.reported_change, police.commentary) == (D("-16.1"), "9,412 incidents FYTD")
     unavailable = measure(ledger, plan_id, "4.1").figures[("females-in-treatment", Quarter.Q3)]
     assert unavailable.unavailable_reason == "Q3 data not available at the time of compiling this report"
-    assert measure_view(damage).quarters[2].status is Status.OFF_TRACK  # 2472 against 1854
+    assert assess_measure(damage).quarters[2].status is Status.OFF_TRACK  # 2472 against 1854
 
 
 def test_importing_the_same_return_again_records_nothing(own_demo: tuple[Ledger, UUID], tmp_path: Path) -> None:

@@ -10,12 +10,12 @@ from uuid import UUID, uuid5
 
 import pytest
 
+from domain.assessed import assess_measure
 from domain.definition import Definition, parse_definition
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.values import Amount, Basis, Direction, Quarter, Status, parse_amount, to_decimal
-from domain.view import measure_view
 
 D = Decimal
 PLAN_ID = UUID("6a1f3c2e-0000-4000-8000-000000000001")
@@ -391,11 +391,11 @@ def test_a_baseline_reset_recomputes_every_quarter_against_the_new_baseline() ->
     m.set_baseline("all", count(400), period="2011/12", actor=OFFICER)
     m.submit_figure("all", Q1, count(100), actor=OFFICER)
     m.submit_figure("all", Q2, count(200), actor=OFFICER)
-    before = measure_view(m)
+    before = assess_measure(m)
 
     m.reset_baseline("all", count(500), reason="new repeat identification methodology", actor=OFFICER)
 
-    after = measure_view(m)
+    after = assess_measure(m)
     assert [f.assessment.status for f in before.figures] == [Status.AT_RISK, Status.AT_RISK]
     assert [f.assessment.comparison for f in after.figures] == [D(125), D(250)]
     assert [f.assessment.change for f in after.figures] == [D(-20), D(-20)]
@@ -414,12 +414,12 @@ def test_an_override_changes_the_status_but_keeps_the_computed_one() -> None:
 
     m.override_status(Q1, Status.AT_RISK, reason="one-off fall in reporting", actor="chair")
 
-    q1 = measure_view(m).quarters[0]
+    q1 = assess_measure(m).quarters[0]
     assert q1.status is Status.AT_RISK
     assert q1.computed_status is Status.ON_TRACK
     assert q1.override is not None
     assert (q1.override.stamp.by, q1.override.stamp.reason) == ("chair", "one-off fall in reporting")
-    assert measure_view(m).status is Status.AT_RISK
+    assert assess_measure(m).status is Status.AT_RISK
 
 
 def test_clearing_an_override_restores_the_computed_status() -> None:
@@ -429,7 +429,7 @@ def test_clearing_an_override_restores_the_computed_status() -> None:
 
     m.clear_status_override(Q1, reason="figures confirmed", actor="chair")
 
-    q1 = measure_view(m).quarters[0]
+    q1 = assess_measure(m).quarters[0]
     assert (q1.status, q1.computed_status, q1.override) == (Status.ON_TRACK, Status.ON_TRACK, None)
 
 
@@ -438,15 +438,15 @@ def test_the_current_status_is_the_status_in_the_latest_quarter_with_a_figure() 
     m.submit_figure("all", Q1, count(700), actor=OFFICER)  # +13.3%: off track
     m.submit_figure("all", Q2, count(995), actor=OFFICER)  # -19.5%: on track
 
-    view = measure_view(m)
+    assessed = assess_measure(m)
 
-    assert [q.status for q in view.quarters] == [
+    assert [q.status for q in assessed.quarters] == [
         Status.OFF_TRACK,
         Status.ON_TRACK,
         Status.NO_DATA,
         Status.NO_DATA,
     ]
-    assert view.status is Status.ON_TRACK
+    assert assessed.status is Status.ON_TRACK
 
 
 def test_an_override_in_a_later_quarter_without_a_figure_becomes_the_current_status() -> None:
@@ -455,13 +455,13 @@ def test_an_override_in_a_later_quarter_without_a_figure_becomes_the_current_sta
 
     m.override_status(Q3, Status.OFF_TRACK, reason="known rise since September", actor="chair")
 
-    view = measure_view(m)
-    assert view.quarters[2].computed_status is Status.NO_DATA
-    assert view.status is Status.OFF_TRACK
+    assessed = assess_measure(m)
+    assert assessed.quarters[2].computed_status is Status.NO_DATA
+    assert assessed.status is Status.OFF_TRACK
 
 
 def test_a_measure_with_no_figures_has_no_data() -> None:
-    assert measure_view(criminal_damage()).status is Status.NO_DATA
+    assert assess_measure(criminal_damage()).status is Status.NO_DATA
 
 
 def test_a_figure_marked_unavailable_has_no_data_and_keeps_its_commentary() -> None:
@@ -476,7 +476,7 @@ def test_a_figure_marked_unavailable_has_no_data_and_keeps_its_commentary() -> N
         "Q2 data not available",
         "FYTD",
     )
-    assert measure_view(m).quarters[1].computed_status is Status.NO_DATA
+    assert assess_measure(m).quarters[1].computed_status is Status.NO_DATA
 
 
 def test_a_measure_takes_the_worst_of_its_components_ignoring_those_without_data() -> None:
@@ -492,10 +492,10 @@ def test_a_measure_takes_the_worst_of_its_components_ignoring_those_without_data
 
     m.submit_figure("drrs", Q1, count(35), actor=OFFICER)
 
-    view = measure_view(m)
-    assert view.quarters[0].status is Status.OFF_TRACK  # DRRs +19.7%
-    assert view.quarters[1].status is Status.ON_TRACK  # only HCCs have Q2 data
-    assert view.quarters[2].status is Status.NO_DATA
+    assessed = assess_measure(m)
+    assert assessed.quarters[0].status is Status.OFF_TRACK  # DRRs +19.7%
+    assert assessed.quarters[1].status is Status.ON_TRACK  # only HCCs have Q2 data
+    assert assessed.quarters[2].status is Status.NO_DATA
 
 
 def test_a_redefinition_keeps_the_earlier_definition_in_the_history() -> None:
@@ -575,7 +575,7 @@ def test_replaying_the_events_rebuilds_identical_state() -> None:
 
     assert isinstance(replayed, Measure)
     assert _state(replayed) == _state(m)
-    assert measure_view(replayed) == measure_view(m)
+    assert assess_measure(replayed) == assess_measure(m)
 
 
 def test_a_measure_stored_and_read_back_in_memory_is_identical() -> None:
@@ -587,4 +587,4 @@ def test_a_measure_stored_and_read_back_in_memory_is_identical() -> None:
 
     assert isinstance(stored, Measure)
     assert _state(stored) == _state(m)
-    assert measure_view(stored) == measure_view(m)
+    assert assess_measure(stored) == assess_measure(m)

@@ -8,11 +8,11 @@ from uuid import UUID
 
 import pytest
 
+from domain.assessed import assess_measure, computed_status
 from domain.audit import describe, show_amount
 from domain.definition import parse_definition
 from domain.measure import Measure
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
-from domain.view import computed_status, measure_view
 from projections.catch_up import LAST_WRITE_BATCH, WRITE_BATCH, write_batch
 from projections.tables import DDL, TABLES, TYPES
 
@@ -51,17 +51,17 @@ def test_quarter_lookups_agree_with_the_enum() -> None:
         assert QUARTER_OF[q.value] is q is Quarter(q.value)
 
 
-def test_one_quarters_computed_status_is_the_views() -> None:
+def test_one_quarters_computed_status_is_the_whole_assessments() -> None:
     m = two_components()
-    view = measure_view(m)
+    assessed = assess_measure(m)
     for q in Quarter:
-        assert computed_status(m, q) is view.quarters[QUARTER_NUMBER[q] - 1].computed_status
+        assert computed_status(m, q) is assessed.quarters[QUARTER_NUMBER[q] - 1].computed_status
     statuses = [computed_status(m, q) for q in Quarter]
     assert statuses == [Status.OFF_TRACK, Status.AT_RISK, Status.NO_DATA, Status.NO_DATA]
 
 
 @pytest.mark.parametrize("existing", [None, Status.ON_TRACK])
-def test_override_audit_facts_are_the_whole_views(existing: Status | None) -> None:
+def test_override_audit_facts_are_the_whole_assessments(existing: Status | None) -> None:
     m = two_components()
     if existing is not None:
         m.override_status(Quarter.Q1, existing, reason="known", actor=OFFICER)
@@ -73,12 +73,12 @@ def test_override_audit_facts_are_the_whole_views(existing: Status | None) -> No
     before = two_components()
     if existing is not None:
         before.override_status(Quarter.Q1, existing, reason="known", actor=OFFICER)
-    q1 = measure_view(before).quarters[0]
+    q1 = assess_measure(before).quarters[0]
     facts = describe(overridden, before)
     assert (facts.before, facts.after) == (q1.status.value, "AT_RISK")
     before.override_status(Quarter.Q1, Status.AT_RISK, reason="local issue", actor=OFFICER)
     facts = describe(cleared, before)
-    assert (facts.before, facts.after) == ("AT_RISK", measure_view(before).quarters[0].computed_status.value)
+    assert (facts.before, facts.after) == ("AT_RISK", assess_measure(before).quarters[0].computed_status.value)
 
 
 @pytest.mark.parametrize(

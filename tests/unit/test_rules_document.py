@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from domain.assessed import AssessedFigure, AssessedMeasure, assess_measure
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.rules import rate_of, round1
 from domain.values import Amount, Basis
-from domain.view import FigureView, MeasureView, measure_view
 from service.plan_file.loading import load_plan_file
 from service.plan_file.recording import import_plan
 from tests.e2e.demo import DEMO
@@ -64,16 +64,16 @@ STATUSES = table("### Statuses")
 
 
 @pytest.fixture(scope="module")
-def plan() -> dict[str, MeasureView]:
+def plan() -> dict[str, AssessedMeasure]:
     """The demo plan's measures as the rules assess them, by number."""
     ledger = Ledger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
     plan_file = load_plan_file(DEMO)
     report = import_plan(ledger, plan_file, "importer")
     numbers = [m.number for m in plan_file.measures]
-    return {n: measure_view(ledger.repository.get(Measure.create_id(report.plan_id, n))) for n in numbers}
+    return {n: assess_measure(ledger.repository.get(Measure.create_id(report.plan_id, n))) for n in numbers}
 
 
-def figure(plan: dict[str, MeasureView], row: Row) -> FigureView:
+def figure(plan: dict[str, AssessedMeasure], row: Row) -> AssessedFigure:
     return next(
         f for f in plan[row["measure"]].figures if f.component == row["component"] and f.quarter.value == row["quarter"]
     )
@@ -92,7 +92,7 @@ def assert_amount_is_written(amount: Amount, written: str) -> None:
 
 @pytest.mark.parametrize("row", CHANGES, ids=[f"{r['measure']} {r['component']} {r['quarter']}" for r in CHANGES])
 def test_each_change_worked_out_by_hand_in_the_rules_is_what_the_ledger_computes(
-    plan: dict[str, MeasureView], row: Row
+    plan: dict[str, AssessedMeasure], row: Row
 ) -> None:
     found = figure(plan, row)
     assessment = found.assessment
@@ -113,13 +113,13 @@ def test_each_change_worked_out_by_hand_in_the_rules_is_what_the_ledger_computes
     assert assessment.discrepancy is False, assessment.discrepancy_reason
 
 
-def test_the_discrepancies_in_the_rules_are_exactly_the_ones_the_ledger_flags(plan: dict[str, MeasureView]) -> None:
+def test_the_discrepancies_in_the_rules_are_exactly_the_ones_the_ledger_flags(plan: dict[str, AssessedMeasure]) -> None:
     flagged: set[tuple[str, str, str, str]] = set()
-    for number_, view in plan.items():
-        for f in view.figures:
+    for number_, assessed in plan.items():
+        for f in assessed.figures:
             if f.assessment.discrepancy_reason:
                 flagged.add((number_, f.component, f.quarter.value, f.assessment.discrepancy_reason))
-        for key, baselines in view.baselines.items():
+        for key, baselines in assessed.baselines.items():
             if baselines[-1].discrepancy_reason:
                 flagged.add((number_, key, "baseline", baselines[-1].discrepancy_reason))
 
@@ -129,18 +129,18 @@ def test_the_discrepancies_in_the_rules_are_exactly_the_ones_the_ledger_flags(pl
 
 
 def test_the_statuses_in_the_rules_are_the_plans_computed_overridden_and_current_statuses(
-    plan: dict[str, MeasureView],
+    plan: dict[str, AssessedMeasure],
 ) -> None:
-    def as_written(number_: str, view: MeasureView) -> Row:
-        q1, q2 = view.quarters[0], view.quarters[1]
+    def as_written(number_: str, assessed: AssessedMeasure) -> Row:
+        q1, q2 = assessed.quarters[0], assessed.quarters[1]
         return {
             "measure": number_,
-            "direction": view.definition.direction.value,
-            "basis": view.definition.basis.value,
+            "direction": assessed.definition.direction.value,
+            "basis": assessed.definition.basis.value,
             "Q1": q1.computed_status.value,
             "Q2": q2.computed_status.value,
             "Q2 override": q2.override.status.value if q2.override else "—",
-            "current status": view.status.value,
+            "current status": assessed.status.value,
         }
 
     assert STATUSES == [as_written(n, v) for n, v in plan.items()]

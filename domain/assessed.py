@@ -1,7 +1,8 @@
-"""What a reader sees of a measure: every figure assessed by the rules.
+"""A measure assessed whole: every figure by the rules, every quarter, and the measure's status.
 
-The current-state projection writes exactly this, and time travel stores it
-per version, so every read shows what these functions computed.
+What a reader sees of a measure: the current-state projection writes exactly this (a key at a time,
+and a test holds its rows equal to these), and time travel stores it per version, so every read
+shows what these functions computed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from domain.values import Quarter, Status
 
 
 @dataclass(frozen=True)
-class FigureView:
+class AssessedFigure:
     component: str
     quarter: Quarter
     record: FigureRecord
@@ -27,7 +28,7 @@ class FigureView:
 
 
 @dataclass(frozen=True)
-class BaselineView:
+class AssessedBaseline:
     record: BaselineRecord
     discrepancy_reason: str | None
 
@@ -37,7 +38,7 @@ class BaselineView:
 
 
 @dataclass(frozen=True)
-class QuarterView:
+class AssessedQuarter:
     quarter: Quarter
     status: Status
     computed_status: Status
@@ -48,7 +49,7 @@ class QuarterView:
 
 
 @dataclass(frozen=True)
-class MeasureView:
+class AssessedMeasure:
     id: UUID
     plan_id: UUID
     theme_code: str
@@ -58,9 +59,9 @@ class MeasureView:
     modified_at: datetime
     status: Status
     components: tuple[Component, ...]
-    baselines: dict[str, tuple[BaselineView, ...]]
-    figures: tuple[FigureView, ...]
-    quarters: tuple[QuarterView, ...]
+    baselines: dict[str, tuple[AssessedBaseline, ...]]
+    figures: tuple[AssessedFigure, ...]
+    quarters: tuple[AssessedQuarter, ...]
 
 
 def assess_figure(measure: Measure, component: str, quarter: Quarter) -> tuple[Assessment, BaselineRecord | None]:
@@ -84,15 +85,15 @@ def assess_figure(measure: Measure, component: str, quarter: Quarter) -> tuple[A
 
 
 def computed_status(measure: Measure, quarter: Quarter) -> Status:
-    """A quarter's computed status, as `measure_view` computes it, without assessing the other quarters."""
+    """A quarter's computed status, as `assess_measure` computes it, without assessing the other quarters."""
     return worst(assess_figure(measure, c.key, quarter)[0].status for c in measure.definition.components)
 
 
-def measure_view(measure: Measure) -> MeasureView:
+def assess_measure(measure: Measure) -> AssessedMeasure:
     """Assess every component in every quarter, and the measure as a whole."""
     keys = [c.key for c in measure.definition.components]
-    figures: list[FigureView] = []
-    quarters: list[QuarterView] = []
+    figures: list[AssessedFigure] = []
+    quarters: list[AssessedQuarter] = []
     reported: list[Quarter] = []
     for quarter in Quarter:
         statuses: list[Status] = []
@@ -103,14 +104,14 @@ def measure_view(measure: Measure) -> MeasureView:
             record = measure.figures.get((key, quarter))
             if record is not None:
                 has_figure = True
-                figures.append(FigureView(key, quarter, record, assessment, baseline))
+                figures.append(AssessedFigure(key, quarter, record, assessment, baseline))
         computed = worst(statuses)
         override = measure.overrides.get(quarter)
         if has_figure or override is not None:
             reported.append(quarter)
         text, stamp = measure.commentary.get(quarter, (None, None))
         quarters.append(
-            QuarterView(
+            AssessedQuarter(
                 quarter=quarter,
                 status=override.status if override else computed,
                 computed_status=computed,
@@ -122,7 +123,7 @@ def measure_view(measure: Measure) -> MeasureView:
         )
     latest = current_quarter(reported)
     status = quarters[latest.number - 1].status if latest else Status.NO_DATA
-    return MeasureView(
+    return AssessedMeasure(
         id=measure.id,
         plan_id=measure.plan_id,
         theme_code=measure.theme_code,
@@ -132,14 +133,14 @@ def measure_view(measure: Measure) -> MeasureView:
         modified_at=measure.modified_on,
         status=status,
         components=measure.definition.components,
-        baselines={k: tuple(_baseline_view(measure, b) for b in v) for k, v in measure.baselines.items()},
+        baselines={k: tuple(_assessed_baseline(measure, b) for b in v) for k, v in measure.baselines.items()},
         figures=tuple(figures),
         quarters=tuple(quarters),
     )
 
 
-def _baseline_view(measure: Measure, record: BaselineRecord) -> BaselineView:
-    return BaselineView(record, baseline_discrepancy(measure, record))
+def _assessed_baseline(measure: Measure, record: BaselineRecord) -> AssessedBaseline:
+    return AssessedBaseline(record, baseline_discrepancy(measure, record))
 
 
 def baseline_discrepancy(measure: Measure, record: BaselineRecord) -> str | None:
