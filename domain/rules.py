@@ -18,7 +18,9 @@ DEFAULT_TOLERANCE = Decimal(5)
 DEFAULT_DISCREPANCY_THRESHOLD = Decimal("1.0")
 TENTH = Decimal("0.1")
 ZERO = Decimal(0)
-SEVERITY = {Status.ON_TRACK: 0, Status.AT_RISK: 1, Status.OFF_TRACK: 2}
+# How much a status weighs in a quarter's: any assessed status outweighs NOT_ASSESSED (data, but
+# nothing to assess it by), which outweighs NO_DATA; among assessed ones the most severe wins.
+WEIGHT = {Status.NO_DATA: 0, Status.NOT_ASSESSED: 1, Status.ON_TRACK: 2, Status.AT_RISK: 3, Status.OFF_TRACK: 4}
 
 
 @dataclass(frozen=True)
@@ -200,13 +202,7 @@ def worst(statuses: Iterable[Status]) -> Status:
     NOT_ASSESSED where components have data but none could be assessed, and
     NO_DATA only where every component lacks data.
     """
-    seen = list(statuses)
-    assessed = [s for s in seen if s in SEVERITY]
-    if assessed:
-        return max(assessed, key=SEVERITY.__getitem__)
-    if Status.NOT_ASSESSED in seen:
-        return Status.NOT_ASSESSED
-    return Status.NO_DATA
+    return max(statuses, key=WEIGHT.__getitem__, default=Status.NO_DATA)
 
 
 def current_quarter(reported: Sequence[Quarter]) -> Quarter | None:
