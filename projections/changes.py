@@ -19,17 +19,16 @@ from psycopg import Copy, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Placeholder
 
-from projections.rows import Row, Rows
+from projections.rows import Key, Row, Rows
 from projections.tables import KEYS, TYPES
 
-Key = tuple[Any, ...]
 # A state-table row and the positions it is true between: [row, valid_from, valid_to].
 # Kept apart from the row, so opening a row does not copy it.
 Span = list[Any]
 
 
 # table -> a row's key columns, as a tuple. The key a row is held under in memory may differ from
-# these values (projections/incremental.py keys by a measure's UUID's int); the database is sent these.
+# these values (projections/measure_rows.py keys by a measure's UUID's int); the database is sent these.
 def _key_values(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
     if len(columns) > 1:
         getter: Callable[[Row], tuple[Any, ...]] = itemgetter(*columns)

@@ -2,7 +2,7 @@
 
 Each event is applied to its aggregate (kept warm in a small cache with its
 rows, loaded from the event store on a miss); only the rows the event can
-change are recomputed (projections/incremental.py), and those that changed are
+change are made again (projections/measure_rows.py), and those that changed are
 closed and reopened at the event's position in the same transaction as the
 tracking row and the audit entry, then a NOTIFY carries the position to every
 service process once the transaction commits.
@@ -20,14 +20,13 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from domain.assessed import assess_measure
 from domain.audit import AuditFacts, describe
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
 from projections.changes import Changes
-from projections.incremental import all_rows, changed_rows
-from projections.rows import Rows, measure_rows, plan_rows
+from projections.measure_rows import changed_rows, measure_rows
+from projections.rows import Rows, plan_rows
 from projections.view import NAME, CurrentStateView
 from projections.writer import BackgroundWriter
 
@@ -95,12 +94,9 @@ class CurrentState(Projection[CurrentStateView]):
 
     name = NAME
 
-    def __init__(self, view: CurrentStateView, ledger: Ledger, *, incremental: bool = True) -> None:
+    def __init__(self, view: CurrentStateView, ledger: Ledger) -> None:
         super().__init__(view)
         self.ledger = ledger
-        # False recomputes the whole measure for every event and diffs it: the
-        # reference the incremental rows are tested against.
-        self.incremental = incremental
         # Keyed by the aggregate's UUID's int, which hashes in C (a UUID's __hash__ is Python-level).
         self.cache: OrderedDict[int, tuple[Aggregate, Rows]] = OrderedDict()
         self.cache_size = CACHE_SIZE
@@ -182,11 +178,9 @@ class CurrentState(Projection[CurrentStateView]):
         self.known_at = max(self.known_at or event.timestamp, event.timestamp)
         audit = entry(event, facts, position=position, known_at=self.known_at)
         self.changes.add("audit_entries", [audit])
-        changed = (
-            changed_rows(event, aggregate, before) if self.incremental and isinstance(aggregate, Measure) else None
-        )
+        changed = self.changed_rows(event, aggregate, before)
         if changed is None:
-            after = self._rows_of(aggregate)
+            after = self.rows_of(aggregate)
             self.changes.add("status_changes", status_changes(before, after, audit, position))
             self.changes.move(before, after, position)
         else:
@@ -205,22 +199,20 @@ class CurrentState(Projection[CurrentStateView]):
         if cached is not None and cached[0].version == event.originator_version - 1:
             return cached
         loaded: Aggregate = self.ledger.repository.get(event.originator_id, version=event.originator_version - 1)
-        return loaded, self._rows_of(loaded)
+        return loaded, self.rows_of(loaded)
 
-    def _rows_of(self, aggregate: Aggregate) -> Rows:
-        if self.incremental and isinstance(aggregate, Measure):
-            return all_rows(aggregate)
-        return rows_of(aggregate)
+    def rows_of(self, aggregate: Aggregate) -> Rows:
+        """Every row of a plan or a measure."""
+        if isinstance(aggregate, Measure):
+            return measure_rows(aggregate)
+        assert isinstance(aggregate, Plan)
+        return plan_rows(aggregate)
+
+    def changed_rows(self, event: Any, aggregate: Aggregate, before: Rows) -> Rows | None:
+        """Only the rows `event` can have changed, or None where it can change any (a plan's, a redefinition)."""
+        return changed_rows(event, aggregate, before) if isinstance(aggregate, Measure) else None
 
     def _keep(self, aggregate: Aggregate, rows: Rows) -> None:
         self.cache[aggregate.id.int] = (aggregate, rows)
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
-
-
-def rows_of(aggregate: Any) -> Rows:
-    """Every row of a plan or a measure, through the whole measure view: the reference."""
-    if isinstance(aggregate, Plan):
-        return plan_rows(aggregate)
-    assert isinstance(aggregate, Measure)
-    return measure_rows(assess_measure(aggregate))

@@ -1,4 +1,10 @@
-"""The read model's rows for a plan or a measure, keyed as projections/tables.py keys them."""
+"""The read model's rows: one builder per table, each making a row from what the domain decided.
+
+Every path that writes a row calls its table's builder here: a measure's rows recomputed whole or
+only those one event reaches (projections/measure_rows.py), a plan's rows, and the test that checks
+them all against the domain's whole-measure assessment (domain/assessed.py). Statuses, quarters,
+directions and bases go in as the domain's enums: they are `str` subclasses, sent as their text.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +14,34 @@ from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from domain.assessed import AssessedFigure, AssessedMeasure
-from domain.definition import Definition
+from domain.definition import Component, Definition
 from domain.plan import Plan
-from domain.values import Amount
+from domain.records import BaselineRecord, FigureRecord, Override
+from domain.rules import Assessment
+from domain.values import Amount, Quarter, Status
 from projections.tables import KEYS
 
 Row = dict[str, Any]
-Rows = dict[str, dict[tuple[Any, ...], Row]]
+# A row's key: its values of projections/tables.py KEYS, except that a measure's rows are keyed by the
+# measure's UUID's `.int` (projections/measure_rows.py says why); the database is sent the row alone.
+Key = tuple[Any, ...]
+Rows = dict[str, dict[Key, Row]]
+NO_AMOUNT = Amount()
 
 
-# Cached: every measure's row is made again on a redefinition or a cache miss, and plans repeat numbers.
+# Cached: every measure's row is made again on every event, and plans repeat numbers.
 @lru_cache(maxsize=4096)
 def sort_key(number: str) -> str:
     """Order 1.2 before 1.10: digits padded, other text kept."""
     return re.sub(r"\d+", lambda m: m.group().zfill(8), number)
 
 
-def keyed(table: str, rows: list[Row]) -> dict[tuple[Any, ...], Row]:
+def keyed(table: str, rows: list[Row]) -> dict[Key, Row]:
     return {tuple(r[k] for k in KEYS[table]): r for r in rows}
 
 
 def plan_rows(plan: Plan) -> Rows:
+    """A plan's row in `plans` and its themes' in `themes`."""
     return {
         "plans": keyed(
             "plans",
@@ -62,7 +74,7 @@ def measure_row(
     theme_code: str,
     number: str,
     d: Definition,
-    status: str,
+    status: Status,
     version: int,
     modified_at: datetime,
 ) -> Row:
@@ -75,8 +87,8 @@ def measure_row(
         "sort_key": sort_key(number),
         "title": d.title,
         "description": d.description,
-        "direction": d.direction.value,
-        "basis": d.basis.value,
+        "direction": d.direction,
+        "basis": d.basis,
         "tolerance": d.tolerance,
         "unit": d.unit,
         "status": status,
@@ -85,93 +97,91 @@ def measure_row(
     }
 
 
-def measure_rows(view: AssessedMeasure) -> Rows:
-    d = view.definition
-    mid = view.id
+def component_row(mid: UUID, ordinal: int, component: Component) -> Row:
+    """A component's row in `components`, in the definition's order."""
+    return {"measure_id": mid, "key": component.key, "label": component.label, "ordinal": ordinal}
+
+
+def baseline_row(mid: UUID, component: str, seq: int, record: BaselineRecord, discrepancy_reason: str | None) -> Row:
+    """A component's `seq`th baseline (from 1) in `baselines`, flagged where its own arithmetic disagrees."""
+    amount = record.amount
     return {
-        "measures": {
-            (mid,): measure_row(
-                view.id,
-                view.plan_id,
-                view.theme_code,
-                view.number,
-                d,
-                view.status.value,
-                view.version,
-                view.modified_at,
-            )
-        },
-        "components": keyed(
-            "components",
-            [{"measure_id": mid, "key": c.key, "label": c.label, "ordinal": i} for i, c in enumerate(view.components)],
-        ),
-        "baselines": keyed(
-            "baselines",
-            [
-                {
-                    "measure_id": mid,
-                    "component": key,
-                    "seq": seq,
-                    **bv.record.amount.as_dict(),
-                    "period": bv.record.period,
-                    "profile": list(bv.record.profile) if bv.record.profile else None,
-                    "note": bv.record.note,
-                    "is_reset": bv.record.is_reset,
-                    "reason": bv.record.stamp.reason,
-                    "recorded_at": bv.record.stamp.at,
-                    "recorded_by": bv.record.stamp.by,
-                    "discrepancy": bv.discrepancy,
-                    "discrepancy_reason": bv.discrepancy_reason,
-                }
-                for key, views in view.baselines.items()
-                for seq, bv in enumerate(views, start=1)
-            ],
-        ),
-        "figures": keyed("figures", [_figure_row(view, f) for f in view.figures]),
-        "quarter_results": keyed(
-            "quarter_results",
-            [
-                {
-                    "measure_id": mid,
-                    "quarter": q.quarter.value,
-                    "status": q.status.value,
-                    "computed_status": q.computed_status.value,
-                    "override_status": q.override.status.value if q.override else None,
-                    "override_reason": q.override.stamp.reason if q.override else None,
-                    "override_by": q.override.stamp.by if q.override else None,
-                    "override_at": q.override.stamp.at if q.override else None,
-                    "commentary": q.commentary,
-                    "commentary_at": q.commentary_at,
-                    "commentary_by": q.commentary_by,
-                }
-                for q in view.quarters
-            ],
-        ),
+        "measure_id": mid,
+        "component": component,
+        "seq": seq,
+        "value": amount.value,
+        "numerator": amount.numerator,
+        "denominator": amount.denominator,
+        "period": record.period,
+        "profile": list(record.profile) if record.profile else None,
+        "note": record.note,
+        "is_reset": record.is_reset,
+        "reason": record.stamp.reason,
+        "recorded_at": record.stamp.at,
+        "recorded_by": record.stamp.by,
+        "discrepancy": discrepancy_reason is not None,
+        "discrepancy_reason": discrepancy_reason,
     }
 
 
-def _figure_row(view: AssessedMeasure, f: AssessedFigure) -> Row:
-    amount = f.record.amount or Amount()
-    a = f.assessment
+def figure_row(
+    mid: UUID,
+    component: str,
+    quarter: Quarter,
+    record: FigureRecord,
+    assessment: Assessment,
+    baseline_seq: int | None,
+) -> Row:
+    """A component's quarter in `figures`: the figure as recorded and its assessment against baseline `seq`."""
+    amount = record.amount or NO_AMOUNT
+    a, stamp = assessment, record.stamp
     return {
-        "measure_id": view.id,
-        "component": f.component,
-        "quarter": f.quarter.value,
-        **amount.as_dict(),
-        "available": f.record.available,
-        "unavailable_reason": f.record.unavailable_reason,
+        "measure_id": mid,
+        "component": component,
+        "quarter": quarter,
+        "value": amount.value,
+        "numerator": amount.numerator,
+        "denominator": amount.denominator,
+        "available": record.amount is not None,
+        "unavailable_reason": record.unavailable_reason,
         "measured": a.measured,
         "comparison_value": a.comparison,
         "change": a.change,
-        "status": a.status.value,
+        "status": a.status,
         "rule": a.rule,
-        "baseline_seq": len(view.baselines.get(f.component, ())) if f.baseline else None,
-        "reported_change": f.record.reported_change,
+        "baseline_seq": baseline_seq,
+        "reported_change": record.reported_change,
         "discrepancy": a.discrepancy,
         "discrepancy_reason": a.discrepancy_reason,
-        "commentary": f.record.commentary,
-        "revision": f.record.revision,
-        "reason": f.record.stamp.reason,
-        "recorded_at": f.record.stamp.at,
-        "recorded_by": f.record.stamp.by,
+        "commentary": record.commentary,
+        "revision": record.revision,
+        "reason": stamp.reason,
+        "recorded_at": stamp.at,
+        "recorded_by": stamp.by,
+    }
+
+
+def quarter_row(
+    mid: UUID,
+    quarter: Quarter,
+    computed: Status,
+    override: Override | None,
+    commentary: str | None,
+    commentary_at: datetime | None,
+    commentary_by: str | None,
+) -> Row:
+    """A measure's quarter in `quarter_results`: the status shown (the override, else the computed one)."""
+    stamp = override.stamp if override else None
+    return {
+        "measure_id": mid,
+        "quarter": quarter,
+        "status": override.status if override else computed,
+        "computed_status": computed,
+        "override_status": override.status if override else None,
+        "override_reason": stamp.reason if stamp else None,
+        "override_by": stamp.by if stamp else None,
+        "override_at": stamp.at if stamp else None,
+        "commentary": commentary,
+        "commentary_at": commentary_at,
+        "commentary_by": commentary_by,
     }

@@ -1,7 +1,9 @@
-"""The incremental projection writes exactly what whole-measure recomputation writes.
+"""The projection writes exactly what the domain's whole-measure assessment says, event by event.
 
-`CurrentState(..., incremental=False)` recomputes `measure_rows(assess_measure(m))` for
-every event and diffs it: the reference. A varied ledger — the seeded bench
+The projection makes only the rows each event can reach (projections/measure_rows.py). The
+reference, `WholeMeasureReference`, assesses the whole measure again for every event
+(domain/assessed.py `assess_measure`), puts every row of it through the same row builders
+(projections/rows.py), and diffs them with the rows before. A varied ledger — the seeded bench
 generator, the real 2012-13 plan, then a seeded storm of revisions, resets with
 and without profiles, unavailable figures, overrides and their clearing,
 commentary, and redefinitions that change direction, basis and components,
@@ -27,6 +29,7 @@ import projections.catch_up
 import projections.view
 from bench.generate import Size, generate
 from domain import commands
+from domain.assessed import assess_measure
 from domain.definition import parse_definition
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
@@ -34,6 +37,7 @@ from domain.measure import Measure
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
 from projections.catch_up import catch_up
 from projections.current_state import CurrentState
+from projections.rows import Rows, baseline_row, component_row, figure_row, measure_row, quarter_row
 from projections.tables import TABLES
 from projections.view import open_view
 from service.plan_file import import_plan, load_plan_file
@@ -56,6 +60,49 @@ SHAPES = (
     (Direction.INCREASE, Basis.TARGET_COUNT, "10"),
     (Direction.MONITOR, Basis.NONE, None),
 )
+
+
+def whole_measure_rows(measure: Measure) -> Rows:
+    """Every row of a measure, from its whole assessment, keyed as the projection keys them."""
+    a = assess_measure(measure)
+    mid, m = a.id, a.id.int
+    definition = (a.id, a.plan_id, a.theme_code, a.number, a.definition)
+    return {
+        "measures": {(m,): measure_row(*definition, a.status, a.version, a.modified_at)},
+        "components": {(m, c.key): component_row(mid, i, c) for i, c in enumerate(a.components)},
+        "baselines": {
+            (m, key, seq): baseline_row(mid, key, seq, b.record, b.discrepancy_reason)
+            for key, baselines in a.baselines.items()
+            for seq, b in enumerate(baselines, start=1)
+        },
+        "figures": {
+            (m, f.component, f.quarter): figure_row(
+                mid,
+                f.component,
+                f.quarter,
+                f.record,
+                f.assessment,
+                len(a.baselines[f.component]) if f.baseline else None,
+            )
+            for f in a.figures
+        },
+        "quarter_results": {
+            (m, q.quarter): quarter_row(
+                mid, q.quarter, q.computed_status, q.override, q.commentary, q.commentary_at, q.commentary_by
+            )
+            for q in a.quarters
+        },
+    }
+
+
+class WholeMeasureReference(CurrentState):
+    """The reference projection: every row of a measure made again from its whole assessment, every event."""
+
+    def rows_of(self, aggregate: Any) -> Rows:
+        return whole_measure_rows(aggregate) if isinstance(aggregate, Measure) else super().rows_of(aggregate)
+
+    def changed_rows(self, event: Any, aggregate: Any, before: Rows) -> Rows | None:
+        return None
 
 
 def table_contents(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
@@ -163,12 +210,14 @@ def ledger(es_env: dict[str, str]) -> Iterator[Ledger]:
     app.close()
 
 
-def project(ledger: Ledger, es_env: dict[str, str], database_url: str, **options: Any) -> dict[str, list[Any]]:
-    """Empty the read model and replay every event with a projection made with `options`."""
+def project(
+    ledger: Ledger, es_env: dict[str, str], database_url: str, projection: type[CurrentState] = CurrentState
+) -> dict[str, list[Any]]:
+    """Empty the read model and replay every event with a `projection`."""
     view = open_view(es_env)
     try:
         view.clear()
-        catch_up(ledger, CurrentState(view, ledger, **options))
+        catch_up(ledger, projection(view, ledger))
     finally:
         view.datastore.close()
     return table_contents(database_url)
@@ -178,7 +227,7 @@ def project(ledger: Ledger, es_env: dict[str, str], database_url: str, **options
 def test_incremental_rows_equal_whole_measure_recomputation(
     ledger: Ledger, es_env: dict[str, str], database_url: str, write_batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    reference = project(ledger, es_env, database_url, incremental=False)
+    reference = project(ledger, es_env, database_url, WholeMeasureReference)
     # 97: many transactions, each written on the writer thread while the next is computed, and
     # split inside a measure's run of events, so rows opened in one are closed in a later one.
     monkeypatch.setattr(projections.catch_up, "WRITE_BATCH", write_batch)
@@ -215,7 +264,7 @@ def test_one_event_per_transaction_with_a_cold_cache_writes_the_same(
     ledger: Ledger, es_env: dict[str, str], database_url: str
 ) -> None:
     """The live path: a transaction per event, and aggregates reloaded from the store on cache misses."""
-    reference = project(ledger, es_env, database_url, incremental=False)
+    reference = project(ledger, es_env, database_url, WholeMeasureReference)
     view = open_view(es_env)
     try:
         view.clear()

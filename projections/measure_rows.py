@@ -1,0 +1,179 @@
+"""A measure's rows: all of them, or only those one event can change.
+
+`measure_rows` makes every row of a measure; `changed_rows` decides which rows one event can
+reach and makes only those, with the same builders (projections/rows.py) and the same rules
+(domain/rules.py, domain/assessed.py). The rules (docs/rules.md) bound an event's reach tightly:
+
+- A figure's assessment depends on its own record, the baseline in force for
+  its component, the definition, and the plan's discrepancy threshold. It
+  never depends on another quarter's figure: every basis compares a quarter
+  with the baseline alone (YTD pro rata and target counts scale the baseline,
+  or sum its profile, by the quarter's number; rolling and rate use it as is).
+- A quarter's computed status is the worst of that quarter's component
+  statuses; its shown status is the override where there is one.
+- The measure's status is the shown status of the latest quarter with a
+  figure or an override. This is the one rule that crosses quarters: a figure
+  or override in one quarter can change which quarter the measure shows, so
+  the measures row is made again on every event (it changes on every event
+  anyway: its version and modified_at move).
+- A baseline set or reset changes the comparison of every quarter of its
+  component: all of that component's figure rows and all four quarter results.
+  Earlier baseline rows stay as they were (a baseline row depends only on its
+  own record, the basis and the threshold).
+- A redefinition can change everything (direction, basis, tolerance, the
+  components themselves), and a definition creates everything: for both,
+  `changed_rows` returns None and the caller makes every row.
+
+A row's key holds the measure's UUID's `.int`: a UUID hashes through a Python-level __hash__, an int
+in C, and these keys are hashed some two dozen times an event. Quarters and statuses are `StrEnum`s,
+which hash and compare as their text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from domain.assessed import assess_figure, baseline_discrepancy
+from domain.measure import Measure
+from domain.rules import current_quarter, worst
+from domain.values import QUARTER_OF, Quarter, Status
+from projections.rows import Key, Row, Rows, baseline_row, component_row, figure_row, measure_row, quarter_row
+
+BASELINE, FIGURE, QUARTER = "baseline", "figure", "quarter"
+# What each event reaches besides the measures row, by the event's exact type: a type not listed
+# here (a redefinition, or one added later) makes every row again, which is always correct.
+REACHES: dict[type, str] = {
+    Measure.BaselineSet: BASELINE,
+    Measure.BaselineReset: BASELINE,
+    Measure.FigureSubmitted: FIGURE,
+    Measure.FigureRevised: FIGURE,
+    Measure.FigureMarkedUnavailable: FIGURE,
+    Measure.CommentaryUpdated: QUARTER,
+    Measure.StatusOverridden: QUARTER,
+    Measure.StatusOverrideCleared: QUARTER,
+}
+QUARTERS = tuple(Quarter)
+NO_DATA = Status.NO_DATA
+
+
+def measure_rows(measure: Measure) -> Rows:
+    """Every row of a measure: the definition's, every baseline's, and every quarter's of every component."""
+    mid = measure.id
+    m = mid.int
+    components = measure.definition.components
+    keys = [c.key for c in components]
+    figures: dict[Key, Row] = {}
+    for quarter in QUARTERS:
+        for key in keys:
+            _put_figure(figures, mid, measure, key, quarter)
+    results = {(m, q): _quarter_row(mid, measure, q, keys, figures, {}) for q in QUARTERS}
+    return {
+        "measures": {(m,): _measure_row(mid, measure, keys, results, {})},
+        "components": {(m, c.key): component_row(mid, i, c) for i, c in enumerate(components)},
+        "baselines": {
+            (m, key, seq): _baseline_row(mid, measure, key, seq)
+            for key, records in measure.baselines.items()
+            for seq in range(1, len(records) + 1)
+        },
+        "figures": figures,
+        "quarter_results": results,
+    }
+
+
+def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
+    """The rows `event` can have changed in `measure` (already mutated), given its rows before.
+
+    None where the event can change anything, so every row must be made again (`measure_rows`).
+    """
+    reach = REACHES.get(type(event))
+    if reach is None:
+        return None
+    mid = measure.id
+    m = mid.int
+    keys = [c.key for c in measure.definition.components]
+    figures: dict[Key, Row] = {}
+    changed: Rows = {"figures": figures}
+    quarters: tuple[Quarter, ...] = ()
+    if reach is BASELINE:
+        component = event.component
+        seq = len(measure.baselines[component])
+        changed["baselines"] = {(m, component, seq): _baseline_row(mid, measure, component, seq)}
+        if component in keys:
+            for quarter in QUARTERS:
+                _put_figure(figures, mid, measure, component, quarter)
+            quarters = QUARTERS
+    elif reach is FIGURE:
+        # Figures of current components only are shown.
+        if event.component in keys:
+            quarter = QUARTER_OF[event.quarter]
+            _put_figure(figures, mid, measure, event.component, quarter)
+            quarters = (quarter,)
+    else:
+        quarters = (QUARTER_OF[event.quarter],)
+    old_figures = rows.get("figures", {})
+    results = {(m, q): _quarter_row(mid, measure, q, keys, figures, old_figures) for q in quarters}
+    changed["quarter_results"] = results
+    changed["measures"] = {(m,): _measure_row(mid, measure, keys, results, rows.get("quarter_results", {}))}
+    return changed
+
+
+# The helpers below take the measure's id beside the measure: `Aggregate.id` is a Python-level property.
+
+
+def _put_figure(figures: dict[Key, Row], mid: UUID, measure: Measure, component: str, quarter: Quarter) -> None:
+    """The figures row of one component's quarter, if it has a figure, assessed against its baseline now."""
+    record = measure.figures.get((component, quarter))
+    if record is not None:
+        assessment, baseline = assess_figure(measure, component, quarter)
+        seq = len(measure.baselines[component]) if baseline else None
+        figures[(mid.int, component, quarter)] = figure_row(mid, component, quarter, record, assessment, seq)
+
+
+def _baseline_row(mid: UUID, measure: Measure, component: str, seq: int) -> Row:
+    record = measure.baselines[component][seq - 1]
+    return baseline_row(mid, component, seq, record, baseline_discrepancy(measure, record))
+
+
+def _quarter_row(
+    mid: UUID,
+    measure: Measure,
+    quarter: Quarter,
+    keys: list[str],
+    figures: dict[Key, Row],
+    old_figures: dict[Key, Row],
+) -> Row:
+    """A quarter's result from its components' figure rows (new where made again, else as they were)."""
+    m = mid.int
+    statuses: list[Status] = []
+    for key in keys:
+        row = figures.get((m, key, quarter)) or old_figures.get((m, key, quarter))
+        # A component without a figure has no data, as `assess` says of a missing amount.
+        statuses.append(NO_DATA if row is None else row["status"])
+    text, stamp = measure.commentary.get(quarter, (None, None))
+    at, by = (stamp.at, stamp.by) if stamp else (None, None)
+    return quarter_row(mid, quarter, worst(statuses), measure.overrides.get(quarter), text, at, by)
+
+
+def _measure_row(
+    mid: UUID, measure: Measure, keys: list[str], results: dict[Key, Row], old_results: dict[Key, Row]
+) -> Row:
+    """The measures row, its status the one shown for the measure's current quarter."""
+    reported = [q for component, q in measure.figures if component in keys]
+    reported.extend(measure.overrides)
+    latest = current_quarter(reported)
+    if latest is None:
+        status = NO_DATA
+    else:
+        k = (mid.int, latest)
+        status = (results.get(k) or old_results[k])["status"]
+    return measure_row(
+        mid,
+        measure.plan_id,
+        measure.theme_code,
+        measure.number,
+        measure.definition,
+        status,
+        measure.version,
+        measure.modified_on,
+    )
