@@ -34,8 +34,8 @@ from domain.definition import parse_definition
 from domain.ledger import Ledger, Request
 from domain.values import Basis, Direction, Quarter, parse_amount
 from projections.ledger_store.event_store import open_ledger
+from projections.read_model_tables import DDL
 from projections.runner import catch_up_if_leader
-from projections.tables import DDL
 from service import audit_trail
 from service.app import asyncpg_args
 from service.auth.tokens import create_token

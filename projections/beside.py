@@ -30,8 +30,8 @@ from projections.current_state import CurrentState
 from projections.handover import Say, take_lead, wait_for
 from projections.ledger_store.event_store import open_ledger
 from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
+from projections.read_model_tables import TABLES, VERSION
 from projections.rebuild import build_read_model, rebuild
-from projections.tables import TABLES, VERSION
 from projections.view import CHANNEL, NAME, SCHEMA_SETTING, conninfo, open_view
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Catching up: projecting every event recorded after the read model's position, in large batches.
 
-A leader catches up when it takes the lead, before it follows the store live (projections/follow.py);
+A leader catches up when it takes the lead, before it follows the store live (projections/live.py);
 a rebuild is a catch-up from nothing, split into shares (projections/rebuild.py). Three threads work at
 once: one reads and decodes the next page of events, one projects, one writes the previous batch.
 """
@@ -17,7 +17,7 @@ from eventsourcing.persistence import Tracking
 
 from domain.ledger import Ledger
 from projections.current_state import CurrentState
-from projections.reading import EventReader
+from projections.event_reader import EventReader
 from projections.runtime import catching_up
 
 BATCH = 500  # notifications read at a time

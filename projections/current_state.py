@@ -24,11 +24,11 @@ from domain.audit import AuditFacts, describe
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
-from projections.changes import Changes
+from projections.background_writer import BackgroundWriter
 from projections.measure_rows import changed_rows, measure_rows
+from projections.row_changes import RowChanges
 from projections.rows import Rows, plan_rows
 from projections.view import NAME, CurrentStateView
-from projections.writer import BackgroundWriter
 
 CACHE_SIZE = 2048
 SHOWN = (Plan.Event, Measure.Event)
@@ -100,7 +100,7 @@ class CurrentState(Projection[CurrentStateView]):
         # Keyed by the aggregate's UUID's int, which hashes in C (a UUID's __hash__ is Python-level).
         self.cache: OrderedDict[int, tuple[Aggregate, Rows]] = OrderedDict()
         self.cache_size = CACHE_SIZE
-        self.changes = Changes()
+        self.changes = RowChanges()
         self.tracking: Tracking | None = None
         self.known_at: datetime | None = view.known_at()
         self.batch_size = 1
@@ -121,7 +121,7 @@ class CurrentState(Projection[CurrentStateView]):
         """Gather events into transactions of up to `size` (for catching up), all written on exit.
 
         With `background`, each transaction is written on a second thread while
-        the next is computed (projections/writer.py).
+        the next is computed (projections/background_writer.py).
         """
         self.batch_size = size
         self.writer = BackgroundWriter(self.view.write) if background else None
@@ -132,7 +132,7 @@ class CurrentState(Projection[CurrentStateView]):
                 self.writer.wait()
         except BaseException:
             # What was not written is dropped, and the cache may be ahead of the tables: start cold.
-            self.changes, self.tracking = Changes(), None
+            self.changes, self.tracking = RowChanges(), None
             self._cold()
             raise
         finally:
@@ -144,7 +144,7 @@ class CurrentState(Projection[CurrentStateView]):
         if self.tracking is None:
             return
         changes, tracking = self.changes, self.tracking
-        self.changes, self.tracking = Changes(), None
+        self.changes, self.tracking = RowChanges(), None
         try:
             if self.writer is not None:
                 self.writer.submit(changes, tracking)

@@ -48,12 +48,12 @@ from psycopg.sql import SQL, Identifier
 from domain.ledger import Ledger
 from projections.catch_up import Progress, Share, catch_up
 from projections.current_state import CurrentState
+from projections.event_reader import can_share
 from projections.handover import Say, take_lead, wait_for
 from projections.ledger_store.event_store import open_ledger
 from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
-from projections.reading import can_share
+from projections.read_model_tables import DDL, VERSION
 from projections.runtime import catching_up, exit_with_parent, parent_env
-from projections.tables import DDL, VERSION
 from projections.view import CHANNEL, NAME, REBUILDING, CurrentStateView, conninfo, open_view, schema_of
 
 log = logging.getLogger(__name__)

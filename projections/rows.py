@@ -19,10 +19,10 @@ from domain.plan import Plan
 from domain.records import BaselineRecord, FigureRecord, Override
 from domain.rules import Assessment
 from domain.values import Amount, Quarter, Status
-from projections.tables import KEYS
+from projections.read_model_tables import KEYS
 
 Row = dict[str, Any]
-# A row's key: its values of projections/tables.py KEYS, except that a measure's rows are keyed by the
+# A row's key: its values of projections/read_model_tables.py KEYS, except that a measure's rows are keyed by the
 # measure's UUID's `.int` (projections/measure_rows.py says why); the database is sent the row alone.
 Key = tuple[Any, ...]
 Rows = dict[str, dict[Key, Row]]

@@ -18,9 +18,9 @@ import psycopg
 from domain.ledger import Ledger
 from projections.catch_up import Progress, catch_up
 from projections.current_state import CurrentState
-from projections.follow import follow
 from projections.ledger_store.chain import catch_up_chain, open_chain
 from projections.ledger_store.event_store import open_ledger
+from projections.live import follow
 from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
 from projections.rebuild import rebuild_as_leader
 from projections.stall import (

@@ -2,7 +2,7 @@
 
 "View" is eventsourcing's word for what a projection writes (`Projection.view`): a tracking
 recorder with tables of its own. This one is opened at the code's version of the tables
-(projections/tables.py `VERSION`): tables of another shape are dropped, for the projection to
+(projections/read_model_tables.py `VERSION`): tables of another shape are dropped, for the projection to
 rebuild from the event store. It is served from the public schema; a rebuild beside it builds
 another in a schema of its own (projections/beside.py).
 """
@@ -22,9 +22,9 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
-from projections.changes import Changes
 from projections.locks import OPENING_LOCK_KEY, REBUILD_LOCK_KEY, held_elsewhere
-from projections.tables import DDL, TABLES, VERSION
+from projections.read_model_tables import DDL, TABLES, VERSION
+from projections.row_changes import RowChanges
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ CHANNEL = "measure_ledger_view"
 NAME = "current_state"
 # eventsourcing reads a recorder's settings under its name first: this one moves only the read model.
 SCHEMA_SETTING = f"{NAME.upper()}_POSTGRES_SCHEMA"
-# Up to this many rows a batch is written with pipelined INSERTs, beyond it with COPY (projections/changes.py).
+# Up to this many rows a batch is written with pipelined INSERTs, beyond it with COPY (projections/row_changes.py).
 PIPELINED_ROWS = 200
 # read_model_meta.version while a rebuild runs: -VERSION (see `_drop_outdated_read_model`).
 REBUILDING = -VERSION
@@ -56,7 +56,7 @@ class CurrentStateView(PostgresTrackingRecorder):
             pool.kwargs = {**pool.kwargs, "options": search_path(self.datastore.schema)}
             self.notify = False
 
-    def write(self, changes: Changes, tracking: Tracking) -> None:
+    def write(self, changes: RowChanges, tracking: Tracking) -> None:
         """Write a batch of changes and move the tracking position past it, exactly once."""
         if changes.rows() > PIPELINED_ROWS:
             with self.datastore.transaction(commit=True) as curs:

@@ -23,7 +23,7 @@ from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from domain.ledger import Ledger
-from projections import runtime, tables
+from projections import read_model_tables, runtime
 from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.runner import run_projection
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings.response_cache:
         cache = ResponseCache(
             max_bytes=settings.response_cache_bytes,
-            build=build_id([release(), str(tables.VERSION), graphql.schema.as_str()]),
+            build=build_id([release(), str(read_model_tables.VERSION), graphql.schema.as_str()]),
             max_tokens=LimitConfig().max_tokens,
         )
         graphql.cached_responses = CachedResponses(cache, lambda: graphql.services.pool)

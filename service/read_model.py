@@ -14,8 +14,8 @@ from uuid import UUID
 
 import asyncpg
 
+from projections.read_model_tables import OWNER
 from projections.runner import LEADER_HELD
-from projections.tables import OWNER
 
 Row = asyncpg.Record
 
@@ -34,7 +34,7 @@ def _select(table: str, column: str, at: int | None) -> str:
     """The rows of `table` whose `column` is any of $1: current, or as they were at position $2.
 
     At a past position the rows still current and the rows since ended are two selections, so that
-    each is one probe of its own partial index (projections/tables.py). As one `valid_to IS NULL OR
+    each is one probe of its own partial index (projections/read_model_tables.py). As one `valid_to IS NULL OR
     valid_to > $2` condition, the read walked every earlier version of a figure revised a thousand times.
     """
     where = f"SELECT * FROM {table} WHERE {column} = ANY($1::uuid[]) AND"

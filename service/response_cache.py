@@ -89,7 +89,7 @@ from graphql import (
     parse,
 )
 
-from projections.tables import VERSION
+from projections.read_model_tables import VERSION
 from projections.view import NAME
 from service.auth.principal import Principal
 from service.compression import gzip_off_loop

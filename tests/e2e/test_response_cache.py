@@ -20,7 +20,7 @@ import pytest
 from domain.measure import Measure
 from domain.plan import Plan
 from projections.locks import REBUILD_LOCK_KEY
-from projections.tables import VERSION
+from projections.read_model_tables import VERSION
 from projections.view import NAME, REBUILDING
 from service.app import create_app
 from service.auth.principal import Principal, Role, public_principal

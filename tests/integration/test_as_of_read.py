@@ -20,8 +20,8 @@ from psycopg.rows import dict_row
 from domain.commands import OverrideStatus, RedefineMeasure, ResetBaseline, ReviseFigure, SetBaseline, SubmitFigure
 from domain.ledger import Ledger
 from domain.values import Quarter, Status, parse_amount
+from projections.read_model_tables import KEYS, OWNER
 from projections.runner import catch_up_if_leader
-from projections.tables import KEYS, OWNER
 from service import read_model
 from service.app import asyncpg_args
 from tests.integration.given import OFFICER, a_definition, a_measure, a_plan

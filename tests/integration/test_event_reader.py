@@ -13,7 +13,7 @@ from eventsourcing.utils import get_topic
 from bench.generate import Size, generate
 from domain.ledger import Ledger
 from domain.measure import Measure
-from projections.reading import EventReader
+from projections.event_reader import EventReader
 
 
 class Labelled(DomainEvent):

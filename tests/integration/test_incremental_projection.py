@@ -37,8 +37,8 @@ from domain.measure import Measure
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
 from projections.catch_up import catch_up
 from projections.current_state import CurrentState
+from projections.read_model_tables import TABLES
 from projections.rows import Rows, baseline_row, component_row, figure_row, measure_row, quarter_row
-from projections.tables import TABLES
 from projections.view import open_view
 from service.plan_file import import_plan, load_plan_file
 from tests.integration.given import OFFICER, a_measure, a_plan

@@ -20,11 +20,11 @@ from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Quarter, parse_amount
 from projections.catch_up import Share
+from projections.event_reader import EventReader, Page, share_of
 from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
-from projections.reading import EventReader, Page, share_of
+from projections.read_model_tables import TABLES, VERSION
 from projections.rebuild import READ_INDEXES, rebuild
 from projections.runner import catch_up_if_leader
-from projections.tables import TABLES, VERSION
 from projections.view import NAME, REBUILDING, open_view
 from tests.integration.given import OFFICER, a_measure, a_plan
 from tests.integration.test_projection import position, record_a_year, snapshot

@@ -15,9 +15,9 @@ from domain.ledger import Ledger
 from domain.values import Quarter, Status, parse_amount
 from projections.catch_up import catch_up
 from projections.current_state import CurrentState
+from projections.read_model_tables import TABLES
 from projections.rebuild import rebuild
 from projections.runner import run_projection
-from projections.tables import TABLES
 from projections.view import open_view
 from tests.integration.given import OFFICER, a_measure, a_plan
 

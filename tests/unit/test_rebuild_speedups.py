@@ -14,7 +14,7 @@ from domain.definition import parse_definition
 from domain.measure import Measure
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
 from projections.catch_up import LAST_WRITE_BATCH, WRITE_BATCH, write_batch
-from projections.tables import DDL, TABLES, TYPES
+from projections.read_model_tables import DDL, TABLES, TYPES
 
 D = Decimal
 OFFICER = "officer@example.gov.uk"

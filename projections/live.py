@@ -1,4 +1,4 @@
-"""Following the event store live: every event recorded so far, a page per transaction.
+"""The live projection: following the event store, every event recorded so far, a page per transaction.
 
 The library's projection runner writes one transaction per event. With many
 writers at once that is the bottleneck: sixteen clients submitting figures
@@ -28,7 +28,7 @@ from psycopg.sql import SQL, Identifier
 
 from domain.ledger import Ledger
 from projections.current_state import CurrentState
-from projections.reading import EventReader
+from projections.event_reader import EventReader
 from projections.stall import Stop
 
 PAGE = 500
@@ -89,7 +89,7 @@ def project_from(
     """Project every event after `position` (the read model's), a page per transaction.
 
     Returns the new position and how many events there were. The events are read as a catch-up reads
-    them (projections/reading.py), for about half the CPU of the library's notifications and mapper.
+    them (projections/event_reader.py), for about half the CPU of the library's notifications and mapper.
     """
     reader = reader or EventReader(ledger.recorder, ledger.mapper)
     done = 0

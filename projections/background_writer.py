@@ -1,4 +1,4 @@
-"""Writing batches on a second thread while the next batch is computed.
+"""The background writer: batches written on a second thread while the next batch is computed.
 
 A rebuild's batch spends about half of its write waiting for PostgreSQL to
 take the COPY (index inserts on the server), time in which this process could
@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from eventsourcing.persistence import Tracking
 
-from projections.changes import Changes
+from projections.row_changes import RowChanges
 
-Write = Callable[[Changes, Tracking], None]
+Write = Callable[[RowChanges, Tracking], None]
 
 
 class BackgroundWriter:
@@ -26,7 +26,7 @@ class BackgroundWriter:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection-writer")
         self._pending: Future[None] | None = None
 
-    def submit(self, changes: Changes, tracking: Tracking) -> None:
+    def submit(self, changes: RowChanges, tracking: Tracking) -> None:
         """Write a batch after the previous one; raises the previous one's error, if it had one."""
         self.wait()
         self._pending = self._executor.submit(self._write, changes, tracking)

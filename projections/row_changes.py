@@ -19,8 +19,8 @@ from psycopg import Copy, Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Placeholder
 
+from projections.read_model_tables import KEYS, TYPES
 from projections.rows import Key, Row, Rows
-from projections.tables import KEYS, TYPES
 
 # A state-table row and the positions it is true between: [row, valid_from, valid_to].
 # Kept apart from the row, so opening a row does not copy it.
@@ -41,7 +41,7 @@ KEY_VALUES = {table: _key_values(columns) for table, columns in KEYS.items()}
 
 
 @dataclass
-class Changes:
+class RowChanges:
     """What a run of events did to the read model, not yet written."""
 
     inserts: dict[str, list[Row]] = field(default_factory=dict)
@@ -178,7 +178,7 @@ def _copy(curs: Cursor[DictRow], table: str, columns: list[str]) -> Iterator[Cop
     and 1 µs each: the writer thread's formatting took some 17 µs of CPU per event
     on the medium bench, against some 10 µs binary); binary sends the values as they
     are stored, so the tables hold the same values. Binary COPY casts nothing, so each
-    value is sent as its column's exact type (projections/tables.py TYPES).
+    value is sent as its column's exact type (projections/read_model_tables.py TYPES).
     """
     statement = SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         Identifier(table), SQL(", ").join(Identifier(c) for c in columns)

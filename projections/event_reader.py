@@ -1,4 +1,4 @@
-"""Reading the event store for a catch-up: a page of stored events, straight to domain events.
+"""The event reader of catch-ups and the live projection: pages of stored events, straight to domain events.
 
 The same events as `recorder.select_notifications` then `mapper.to_domain_event`, for less CPU:
 those built a `Notification` and a dict row for every event, and decoded its state with the

@@ -1,4 +1,4 @@
-"""DDL of the read model.
+"""The read model's tables: their DDL, each table's key and owner columns, and the version of their shape.
 
 Every row of the state tables carries the ledger positions between which it
 was true (`valid_from` inclusive, `valid_to` exclusive, NULL while current),
