@@ -90,6 +90,18 @@ def to_decimal(raw: object, field: str) -> Decimal:
     return value
 
 
+def plain(value: Decimal) -> str:
+    """A number as the ledger writes every number: plain digits, a `.` only before a fraction, no trailing
+    zeros after it, no exponent, no negative zero: `75`, `-19.5`, `1000` (never `75.00`, `1E+3` or `-0`)."""
+    text = str(value)
+    if "E" not in text and not (("." in text and text.endswith("0")) or text == "-0"):
+        return text  # most numbers: already so
+    text = format(value, "f")  # positional, every digit kept
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def optional_decimal(raw: object, field: str) -> Decimal | None:
     return None if raw is None or raw == "" else to_decimal(raw, field)
 

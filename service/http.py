@@ -66,23 +66,6 @@ class LedgerRequestAdapter(StarletteRequestAdapter):
         return self._request
 
 
-# graphql-core names the input path in its coercion messages, e.g.
-#   Variable '$input' has invalid value at .quarter: Value 'Q5' does not exist ...
-#   Variable '$input' got invalid value 'Q5' at 'input.quarter'; ...   (older releases)
-#   Field 'reason' of required type 'String!' was not provided.
-_AT_PATH = re.compile(r"at '?[\w$]*((?:\.\w+|\[\d+\])+)'?[:;]")
-_REQUIRED = re.compile(r"(?:Field '(\w+)' of required type|include required field '(\w+)')")
-
-
-def field_at_fault(message: str) -> str | None:
-    """The input field a validation message is about, as the domain names fields."""
-    if m := _AT_PATH.search(message):
-        return m.group(1).lstrip(".")
-    if m := _REQUIRED.search(message):
-        return m.group(1) or m.group(2)
-    return None
-
-
 def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> dict[str, Any]:
     """Give an error its code; hide the details of one nobody expected."""
     extensions = dict(formatted.get("extensions") or {})
@@ -91,9 +74,8 @@ def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> di
         return formatted
     original = error.original_error
     if original is None or isinstance(original, GraphQLError):
+        # A request error graphql-core made (input values have been given their field: schema/input_errors.py).
         extensions["code"] = "VALIDATION"
-        if field := field_at_fault(error.message):
-            extensions["field"] = field
         formatted["extensions"] = extensions
         return formatted
     log.error("request %s failed", request_id, exc_info=(type(original), original, original.__traceback__))

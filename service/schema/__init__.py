@@ -27,7 +27,6 @@ schema by the app, unless turned off.
 
 from __future__ import annotations
 
-import decimal
 from typing import Any
 
 import strawberry
@@ -41,11 +40,12 @@ from strawberry.types import ExecutionContext
 from service.limits import LimitConfig, limits_extension
 from service.schema.audit.queries import AuditQueries
 from service.schema.figures.mutations import FigureMutations
+from service.schema.input_errors import explain
 from service.schema.measures.mutations import MeasureMutations
 from service.schema.measures.queries import MeasureQueries
 from service.schema.plans.mutations import PlanMutations
 from service.schema.plans.queries import PlanQueries
-from service.schema.scalars import DecimalScalar
+from service.schema.scalars import SCALARS
 from service.schema.subscriptions.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
 from service.schema.webhooks.mutations import WebhookMutations
@@ -55,8 +55,11 @@ from service.schema.webhooks.queries import WebhookQueries
 class LedgerSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Expected errors are answers, not incidents; unexpected ones are logged
-        # with their request id where they are masked (service/http.py).
-        return None
+        # with their request id where they are masked (service/http.py). Errors
+        # about input values are explained in our words, in place: the list is
+        # the result's own (service/schema/input_errors.py).
+        if errors and execution_context is not None:
+            errors[:] = explain(errors, self._schema, execution_context.graphql_document, execution_context.variables)
 
 
 # Built once: a rule class made per request would defeat the validation cache.
@@ -78,7 +81,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries, WebhookQueries)),
         mutation=merge_types("Mutation", (PlanMutations, MeasureMutations, FigureMutations, WebhookMutations)),
         subscription=Subscription,
-        config=StrawberryConfig(scalar_map={decimal.Decimal: DecimalScalar}),
+        config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
         extensions=extensions,
     )
 

@@ -144,7 +144,7 @@ def test_the_fast_path_is_taken() -> None:
     schema = _schema(True)
     data, errors = _run(schema, _contexts()["plain"], True)
     assert errors == []
-    assert data["holders"][0]["leaf"]["ratio"] == "-19.50"
+    assert data["holders"][0]["leaf"]["ratio"] == "-19.5"  # the Decimal scalar drops trailing zeros
     assert data["holders"][0]["leaves"][1]["colour"] == "GREEN"
     holder = schema._schema.type_map["Holder"]
     assert isinstance(holder, GraphQLObjectType)
