@@ -38,6 +38,8 @@ from service.http import LedgerGraphQL
 from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.persisted_queries import PersistedQueries
 from service.positions import PositionWatcher
+from service.report import links as report_links
+from service.report import routes as report_routes
 from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
 from service.schema.context import Services
@@ -135,7 +137,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             return ledger
 
         # Processes starting together would race on DDL: serialised, and retried (service/startup.py).
-        ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL, webhook_tables.DDL])
+        ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL, webhook_tables.DDL, report_links.DDL])
         connect_args = asyncpg_args(database_url)
         pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size, reset=keep_session)
         await tokens.ensure_table(pool)
@@ -178,6 +180,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             feeds=feeds,
             verifier=JwtVerifier(jwt_settings) if jwt_settings else None,
             rate_limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
+            report_links=await report_links.signer(pool),
         )
         runtime.tune_service(runtime.parse_thresholds(os.environ.get("ML_GC_THRESHOLDS")))
         try:
@@ -199,6 +202,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def audit_export(request: Request) -> Response:
         return await audit_download(graphql.services, request)
+
+    async def report(request: Request) -> Response:
+        return await report_routes.report(graphql.services, request)
+
+    async def report_history(request: Request) -> Response:
+        return await report_routes.history(graphql.services, request)
 
     async def health(request: Request) -> JSONResponse:
         ledger = graphql.services.ledger
@@ -226,6 +235,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/plans/{plan_id}/export", export),
             Route("/audit/export", audit_export),
             Route("/health", health),
+            Route("/reports/{plan_id}", report),
+            Route("/reports/{plan_id}/measures/{measure_id}/history", report_history),
             *front_door.routes(),
         ],
         lifespan=lifespan,

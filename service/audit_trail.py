@@ -183,3 +183,13 @@ async def chain_head(pool: asyncpg.Pool) -> Link:
     """The hash chain's last link; position 0 and the genesis hash before any event was linked."""
     row = await pool.fetchrow(f"SELECT position, hash FROM {CHAIN} ORDER BY position DESC LIMIT 1")  # noqa: S608
     return Link(row["position"], bytes(row["hash"])) if row else Link(0, GENESIS)
+
+
+async def chain_link_at(pool: asyncpg.Pool, position: int) -> Link:
+    """The chain's link at the last chained position at or before `position`: what a page of that moment
+    prints, for `verify --digest`. Position 0 and the genesis hash before any event was linked."""
+    row = await pool.fetchrow(
+        f"SELECT position, hash FROM {CHAIN} WHERE position <= $1 ORDER BY position DESC LIMIT 1",  # noqa: S608
+        position,
+    )
+    return Link(row["position"], bytes(row["hash"])) if row else Link(0, GENESIS)

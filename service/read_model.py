@@ -76,6 +76,14 @@ async def position_at(pool: asyncpg.Pool, moment: datetime) -> int:
     return int(value or 0)
 
 
+async def known_at(pool: asyncpg.Pool, position: int) -> datetime | None:
+    """When the ledger knew what it knew at a position: the recorded time of its last entry up to there."""
+    value: datetime | None = await pool.fetchval(
+        "SELECT known_at FROM audit_entries WHERE position <= $1 ORDER BY position DESC LIMIT 1", position
+    )
+    return value
+
+
 async def history_by_measure(pool: asyncpg.Pool, measure_ids: Sequence[UUID], at: int | None = None) -> list[Row]:
     limit = "" if at is None else " AND position <= $2"
     args: list[Any] = [list(measure_ids)] + ([at] if at is not None else [])

@@ -11,7 +11,8 @@ the input, check access, make one call, map the result):
   status overrides;
 - audit/: the audit trail and the hash chain's head;
 - subscriptions/: status changes and ledger events, replayed then live;
-- webhooks/: a partnership's webhooks and their delivery logs (the engine is service/webhooks/).
+- webhooks/: a partnership's webhooks and their delivery logs (the engine is service/webhooks/);
+- reports/: signed links that open a plan's board report in a browser (service/report/).
 
 A new feature (the quarterly cycle, say) is a package of its own beside these,
 merged into the root types below. What features share is at this level:
@@ -45,6 +46,7 @@ from service.schema.measures.mutations import MeasureMutations
 from service.schema.measures.queries import MeasureQueries
 from service.schema.plans.mutations import PlanMutations
 from service.schema.plans.queries import PlanQueries
+from service.schema.reports.queries import ReportQueries
 from service.schema.scalars import SCALARS
 from service.schema.subscriptions.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
@@ -78,7 +80,7 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(NoIntrospection)
     return LedgerSchema(
-        query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries, WebhookQueries)),
+        query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries, WebhookQueries, ReportQueries)),
         mutation=merge_types("Mutation", (PlanMutations, MeasureMutations, FigureMutations, WebhookMutations)),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Page
 
-from tests.browser.harness import Axe, Offline, describe
+from tests.browser.harness import INSTALL_CHROMIUM, Axe, Offline, describe
+
+ROOT = Path(__file__).resolve().parents[2]
 
 CLEAN = """<!doctype html><html lang="en"><head><title>A page</title></head>
 <body><main><h1>Statuses</h1><p>5.1 is <strong>on track</strong>.</p>
@@ -43,3 +49,22 @@ def test_a_screenshot_is_a_png_of_the_rendered_page(page: Page, screenshots: Pat
     page.screenshot(path=str(path), full_page=True)
 
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(tmp_path: Path) -> None:
+    env = {**os.environ, "ML_CHROMIUM": str(tmp_path / "no-chromium")}
+    test = f"{Path(__file__).relative_to(ROOT)}::test_a_screenshot_is_a_png_of_the_rendered_page"
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode == 1, run.stdout
+    assert "1 error" in run.stdout and "skipped" not in run.stdout
+    assert "Chromium is not installed" in run.stdout and INSTALL_CHROMIUM in run.stdout

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
 
 from domain.ledger import Ledger
+from service.app import create_app
 from service.plan_file import import_plan, load_plan_file
-from service.settings import eventsourcing_env
+from service.settings import Settings, eventsourcing_env
+from tests.e2e.live import LiveServer
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
 
@@ -58,3 +63,16 @@ def wait_for_read_model(server_url: str, position: int, timeout: float = 30) -> 
         if time.monotonic() > deadline:
             raise TimeoutError(f"the read model is at {seen}, not {position}, after {timeout}s")
         time.sleep(0.05)
+
+
+@contextmanager
+def serving_demo(database_url: str, **settings: Any) -> Iterator[tuple[LiveServer, UUID]]:
+    """A live server of the demo plan, imported before it starts (two processes creating the event store's
+    tables at once can collide in PostgreSQL), once its read model has caught up; the plan's id."""
+    plan_id, position = import_demo(database_url)
+    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False, **settings))).start()
+    try:
+        wait_for_read_model(server.url, position)
+        yield server, plan_id
+    finally:
+        server.stop()

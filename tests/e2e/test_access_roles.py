@@ -95,9 +95,9 @@ def plan_mutation(document: str, **fields: Any) -> Call:
     return call
 
 
-def download(path: Callable[[World], str]) -> Call:
+def download(path: Callable[[World], str], **params: str) -> Call:
     def call(world: World, token: str, target: str) -> Outcome:
-        return downloaded(world.url, path(world), token)
+        return downloaded(world.url, path(world), token, **params)
 
     return call
 
@@ -184,6 +184,7 @@ PLAN_AS_OF = "query($id: ID!, $at: DateTime) { plan(id: $id, asOf: $at) { id tit
 MEASURE = "query($id: ID!) { measure(id: $id) { id status quarters { quarter status } } }"
 MEASURE_AS_OF = "query($id: ID!, $at: DateTime) { measure(id: $id, asOf: $at) { id status } }"
 HISTORY = "query($id: ID!) { measure(id: $id) { id history { actor } } }"
+REPORT_LINK = "query($plan: ID!, $at: DateTime) { reportLink(planId: $plan, asOf: $at) { url expiresAt } }"
 
 OPERATIONS = [
     # read current
@@ -191,12 +192,21 @@ OPERATIONS = [
     Operation("plan", "viewer", query(PLAN, id=a_plan_id)),
     Operation("measure", "viewer", query(MEASURE, id=a_measure_id)),
     Operation("statusChanged", "viewer", subscription(STATUS_CHANGED, "statusChanged")),
+    Operation("reportLink", "viewer", query(REPORT_LINK, plan=a_plan_id)),
+    Operation("report export", "viewer", download(lambda w: f"/reports/{w.a.plan_id}")),
     # read audit
     Operation("history", "auditor", query(HISTORY, id=a_measure_id)),
     Operation("plan asOf", "auditor", query(PLAN_AS_OF, id=a_plan_id, at=now)),
     Operation("measure asOf", "auditor", query(MEASURE_AS_OF, id=a_measure_id, at=now)),
     Operation("auditTrail", "auditor", query("{ auditTrail(first: 5) { nodes { actor action } } }")),
     Operation("auditDigest", "auditor", query("{ auditDigest { position hash } }")),
+    Operation("reportLink asOf", "auditor", query(REPORT_LINK, plan=a_plan_id, at=now)),
+    Operation("report asOf export", "auditor", download(lambda w: f"/reports/{w.a.plan_id}", asOf="2030-01-01T00:00Z")),
+    Operation(
+        "report history export",
+        "auditor",
+        download(lambda w: f"/reports/{w.a.plan_id}/measures/{w.a.measure_id}/history"),
+    ),
     Operation("plan export", "auditor", download(lambda w: f"/plans/{w.a.plan_id}/export")),
     Operation("audit export", "auditor", download(lambda w: "/audit/export")),
     Operation("ledgerEvents", "auditor", subscription(LEDGER_EVENTS, "ledgerEvents")),

@@ -1,0 +1,1 @@
+"""The board report: links that open it in a browser (service/report/ renders it)."""

@@ -1,0 +1,64 @@
+"""`reportLink`: a short-lived signed link to a plan's board report, for opening in a browser."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import Enum
+from urllib.parse import urlencode
+
+import strawberry
+from strawberry.types import Info
+
+from service.auth.policy import Action
+from service.report.links import PARAMETER
+from service.schema.errors import error, parse_id
+
+
+@strawberry.enum(description="What a report link opens: the page, its PDF (A4 landscape) or its table as CSV.")
+class ReportFormat(Enum):
+    HTML = "html"
+    PDF = "pdf"
+    CSV = "csv"
+
+
+@strawberry.type(description="A link to a plan's report that a browser can open without a token, until it expires.")
+class ReportLink:
+    url: str = strawberry.field(description="The link on the server that answered; it holds no token.")
+    path: str = strawberry.field(description="The same link without the server's address.")
+    expires_at: datetime
+
+
+@strawberry.type
+class ReportQueries:
+    @strawberry.field(
+        description="A link to the plan's board report as you may see it, now or asOf a moment (auditors), that "
+        "opens in a browser without a bearer header and expires after 15 minutes. It is signed, holds no token "
+        "and opens only this plan's report at this moment (and that report's PDF, CSV and figure histories)."
+    )
+    async def report_link(
+        self,
+        info: Info,
+        plan_id: strawberry.ID,
+        as_of: datetime | None = None,
+        format: ReportFormat = ReportFormat.HTML,
+    ) -> ReportLink:
+        plan = parse_id(plan_id, "planId")
+        if as_of is not None and as_of.tzinfo is None:
+            raise error("VALIDATION", "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z", "asOf")
+        context = info.context
+        target = await context.plan_target(plan)
+        principal = context.require(Action.READ_CURRENT if as_of is None else Action.READ_AUDIT, target)
+        if target is None:
+            raise error("NOT_FOUND", f"there is no plan {plan}", "planId")
+        signer = context.services.report_links
+        if signer is None:
+            raise error("INTERNAL", "report links are not available yet; try again in a moment")
+        view = "" if as_of is None else as_of.astimezone(UTC).isoformat()
+        grant = signer.sign(plan, view, principal)
+        params = {"asOf": view} if view else {}
+        if format is not ReportFormat.HTML:
+            params["format"] = format.value
+        params[PARAMETER] = signer.encode(grant)
+        path = f"/reports/{plan}?{urlencode(params)}"
+        base = str(context.request.base_url).rstrip("/") if context.request is not None else ""
+        return ReportLink(url=base + path, path=path, expires_at=grant.expires)
