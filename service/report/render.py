@@ -28,6 +28,15 @@ _env = Environment(
     trim_blocks=False,
     lstrip_blocks=False,
 )
+
+
+def css_string(text: str) -> Markup:
+    """Text for inside a CSS string in a <style> element, where HTML entities are not decoded: every character
+    that could end the string or the element, or be misread, as a CSS escape."""
+    return Markup("".join(c if c.isalnum() or c in " .,:;·…()-_/" else f"\\{ord(c):x} " for c in text))
+
+
+_env.filters["css_string"] = css_string
 _CSS = resources.files("service.report").joinpath("templates", "report.css").read_text(encoding="utf-8")
 
 CSV_COLUMNS = (

@@ -6,6 +6,7 @@ tables of the plan worked out by hand, and the page against axe-core.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -101,3 +102,15 @@ def test_the_report_has_no_accessibility_violations_on_a_desktop_or_a_phone(page
     assert desktop == [], describe(desktop)
     assert phone == [], describe(phone)
     assert overflow <= 0, "the page scrolls sideways on a phone"
+
+
+def test_the_browser_prints_the_report_on_a4_landscape_pages_with_its_digest(page: Page, demo: Demo) -> None:
+    page.goto(demo.link)
+    printed = page.pdf(prefer_css_page_size=True)
+    digest = page.locator("#digest").inner_text()
+
+    sizes = {tuple(round(float(n)) for n in box.split()[2:]) for box in re.findall(rb"/MediaBox \[([^\]]*)\]", printed)}
+    assert sizes == {(842, 595)}  # A4 landscape, in points
+    page.emulate_media(media="print")
+    assert page.locator(".formats").is_hidden()  # links to other formats are no use on paper
+    assert page.locator("footer.page-foot").inner_text().endswith(f"digest {digest}.")

@@ -7,6 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from service.report import marks
+from service.report.render import css_string
 
 
 @pytest.mark.parametrize(
@@ -46,3 +47,9 @@ def test_every_status_has_a_symbol_and_words_of_its_own() -> None:
 
     assert set(marks.MARKS) == set(marks.ORDER) == {"ON_TRACK", "AT_RISK", "OFF_TRACK", "NO_DATA", "NOT_ASSESSED"}
     assert len(symbols) == len(words) == 5
+
+
+def test_a_title_in_the_printed_pages_footer_can_neither_end_its_string_nor_its_style_element() -> None:
+    escaped = css_string('Safer & "Co" </style><script>')
+
+    assert escaped == "Safer \\26  \\22 Co\\22  \\3c /style\\3e \\3c script\\3e "
