@@ -65,6 +65,7 @@ class Measure(MeasureCycle, Aggregate):
             m.overrides = {}
             m.owners = []
             m.returns = {}
+            m.return_history = {}
 
     class MeasureRedefined(Aggregate.Event):
         title: str
@@ -270,8 +271,8 @@ class Measure(MeasureCycle, Aggregate):
         actor: str,
     ) -> None:
         """Record a component's figure for a quarter for the first time."""
-        self.check_unlocked(quarter)
         key = self._component(component)
+        self.check_unlocked(quarter)
         existing = self.figures.get((key, quarter))
         if existing is not None and existing.available:
             raise ValidationError(
@@ -297,8 +298,8 @@ class Measure(MeasureCycle, Aggregate):
         actor: str,
     ) -> None:
         """Correct a submitted figure, saying why."""
-        self.check_unlocked(quarter)
         key = self._component(component)
+        self.check_unlocked(quarter)
         why = required_text(reason, "reason")
         if (key, quarter) not in self.figures:
             raise NotFoundError(
@@ -313,8 +314,8 @@ class Measure(MeasureCycle, Aggregate):
 
     def mark_figure_unavailable(self, component: object, quarter: Quarter, *, reason: object, actor: str) -> None:
         """Say a quarter's figure could not be had, and why."""
-        self.check_unlocked(quarter)
         key = self._component(component)
+        self.check_unlocked(quarter)
         self.trigger_event(
             self.FigureMarkedUnavailable,
             component=key,

@@ -58,11 +58,22 @@ class PublicationFacts:
 
 @dataclass(frozen=True)
 class Collection:
-    """A quarter's collection of returns: when they are due."""
+    """A quarter's collection of returns: each due date it has had, the first set when it was opened."""
 
-    due_on: date
-    opened: Stamp
-    changed: Stamp | None = None  # the last change of the due date, with its reason
+    dates: tuple[tuple[date, Stamp], ...]
+
+    @property
+    def due_on(self) -> date:
+        return self.dates[-1][0]
+
+    @property
+    def opened(self) -> Stamp:
+        return self.dates[0][1]
+
+    @property
+    def changed(self) -> Stamp | None:
+        """The last change of the due date, with its reason; None while it is the first."""
+        return self.dates[-1][1] if len(self.dates) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -104,7 +115,7 @@ class PlanCycle(_Aggregate):
         actor: str
 
         def apply(self, aggregate: Any) -> None:
-            opened = Collection(date.fromisoformat(self.due_on), stamp_of(self))
+            opened = Collection(((date.fromisoformat(self.due_on), stamp_of(self)),))
             aggregate.collections[QUARTER_OF[self.quarter]] = opened
 
     class CollectionDueDateChanged(Aggregate.Event):
@@ -115,10 +126,9 @@ class PlanCycle(_Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             quarter = QUARTER_OF[self.quarter]
-            opened = aggregate.collections[quarter].opened
-            aggregate.collections[quarter] = Collection(
-                date.fromisoformat(self.due_on), opened, stamp_of(self, self.reason)
-            )
+            dates = aggregate.collections[quarter].dates
+            changed = (date.fromisoformat(self.due_on), stamp_of(self, self.reason))
+            aggregate.collections[quarter] = Collection((*dates, changed))
 
     class QuarterPublished(Aggregate.Event):
         publication_id: UUID

@@ -67,12 +67,14 @@ class ReturnRecord:
 def _moved(aggregate: Any, event: Any, state: ReturnState) -> None:
     """A return's next state after an approver's action; its submission stays as it was."""
     quarter = QUARTER_OF[event.quarter]
-    aggregate.returns[quarter] = ReturnRecord(
-        state,
-        stamp_of(event, getattr(event, "reason", None)),
-        aggregate.returns[quarter].submitted,
-        aggregate.returns[quarter].missing,
-    )
+    earlier: ReturnRecord = aggregate.returns[quarter]
+    stamp = stamp_of(event, getattr(event, "reason", None))
+    _put(aggregate, quarter, ReturnRecord(state, stamp, earlier.submitted, earlier.missing))
+
+
+def _put(aggregate: Any, quarter: Quarter, record: ReturnRecord) -> None:
+    aggregate.returns[quarter] = record
+    aggregate.return_history.setdefault(quarter, []).append(record)
 
 
 if TYPE_CHECKING:
@@ -104,7 +106,7 @@ class MeasureCycle(_Aggregate):
         def apply(self, aggregate: Any) -> None:
             stamp = stamp_of(self)
             record = ReturnRecord(ReturnState.SUBMITTED, stamp, stamp, tuple(self.missing))
-            aggregate.returns[QUARTER_OF[self.quarter]] = record
+            _put(aggregate, QUARTER_OF[self.quarter], record)
 
     class ReturnApproved(Aggregate.Event):
         quarter: str
@@ -134,7 +136,8 @@ class MeasureCycle(_Aggregate):
         definition: Definition
         figures: dict[tuple[str, Quarter], FigureRecord]
         owners: list[Owner]
-        returns: dict[Quarter, ReturnRecord]
+        returns: dict[Quarter, ReturnRecord]  # each quarter's return as it stands
+        return_history: dict[Quarter, list[ReturnRecord]]  # and as each action left it, oldest first
 
     # -- queries --------------------------------------------------------------------
 
@@ -196,7 +199,7 @@ class MeasureCycle(_Aggregate):
     def approve_return(self, quarter: Quarter, *, actor: str) -> None:
         """Sign a submitted return off; whoever submitted it may not, whatever their roles."""
         record = self._awaiting_approval(quarter, "approved")
-        if record.submitted.by == actor:
+        if record.submitted.by.casefold() == actor.casefold():  # one principal, however its name is cased
             raise ForbiddenError(
                 "quarter",
                 f"{actor} submitted {self.number} {quarter.value} and may not also approve it: another approver must",

@@ -28,6 +28,7 @@ from domain.ledger import Ledger
 from projections.catch_up import Progress, catch_up
 from projections.current_state import CurrentState
 from projections.handover import Say, take_lead, wait_for
+from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
 from projections.read_model_tables import TABLES, VERSION
@@ -90,8 +91,9 @@ def _swap_in(conn: psycopg.Connection[TupleRow], env: Mapping[str, str], beside:
     """Catch the new read model up with the store, then swap it in; returns how many events it caught up."""
     ledger = open_ledger(env)
     view = open_view(beside)
+    chain = open_chain(env)
     try:
-        projection = CurrentState(view, ledger)
+        projection = CurrentState(view, ledger, chain=chain)
         done = 0
         while True:
             done += catch_up(ledger, projection)
@@ -106,6 +108,7 @@ def _swap_in(conn: psycopg.Connection[TupleRow], env: Mapping[str, str], beside:
                 say(f"reads in progress held the served tables for {SWAP_LOCK_TIMEOUT}; trying again")
                 time.sleep(0.5)
     finally:
+        chain.datastore.close()
         view.datastore.close()
         ledger.close()
 

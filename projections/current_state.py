@@ -25,6 +25,7 @@ from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
 from projections.background_writer import BackgroundWriter
+from projections.ledger_store.chain import ChainView, link_through
 from projections.measure_rows import changed_rows, measure_rows
 from projections.row_changes import RowChanges
 from projections.rows import Rows, plan_rows
@@ -94,9 +95,11 @@ class CurrentState(Projection[CurrentStateView]):
 
     name = NAME
 
-    def __init__(self, view: CurrentStateView, ledger: Ledger) -> None:
+    def __init__(self, view: CurrentStateView, ledger: Ledger, *, chain: ChainView | None = None) -> None:
         super().__init__(view)
         self.ledger = ledger
+        # Linked through a publication's position before the publication is projected (chain.link_through).
+        self.chain = chain
         # Keyed by the aggregate's UUID's int, which hashes in C (a UUID's __hash__ is Python-level).
         self.cache: OrderedDict[int, tuple[Aggregate, Rows]] = OrderedDict()
         self.cache_size = CACHE_SIZE
@@ -168,6 +171,8 @@ class CurrentState(Projection[CurrentStateView]):
             self.flush()
 
     def _apply(self, event: Any, tracking: Tracking) -> None:
+        if self.chain is not None and type(event) is Plan.QuarterPublished:
+            link_through(self.ledger, self.chain, event.position)
         previous, before = self._previous(event)
         facts = describe(event, previous)
         aggregate = event.mutate(previous)

@@ -23,6 +23,9 @@ reach and makes only those, with the same builders (projections/rows.py) and the
 - A redefinition can change everything (direction, basis, tolerance, the
   components themselves), and a definition creates everything: for both,
   `changed_rows` returns None and the caller makes every row.
+- An owner assigned changes the owners row; a return's action, its quarter's
+  returns row. Neither moves a figure or a status: only the measures row's
+  version with them.
 
 A row's key holds the measure's UUID's `.int`: a UUID hashes through a Python-level __hash__, an int
 in C, and these keys are hashed some two dozen times an event. Quarters and statuses are `StrEnum`s,
@@ -38,9 +41,20 @@ from domain.assessed import assess_figure, baseline_discrepancy
 from domain.measure import Measure
 from domain.rules import current_quarter, worst
 from domain.values import QUARTER_OF, Quarter, Status
-from projections.rows import Key, Row, Rows, baseline_row, component_row, figure_row, measure_row, quarter_row
+from projections.rows import (
+    Key,
+    Row,
+    Rows,
+    baseline_row,
+    component_row,
+    figure_row,
+    measure_row,
+    owner_row,
+    quarter_row,
+    return_row,
+)
 
-BASELINE, FIGURE, QUARTER = "baseline", "figure", "quarter"
+BASELINE, FIGURE, QUARTER, OWNER, RETURN = "baseline", "figure", "quarter", "owner", "return"
 # What each event reaches besides the measures row, by the event's exact type: a type not listed
 # here (a redefinition, or one added later) makes every row again, which is always correct.
 REACHES: dict[type, str] = {
@@ -52,6 +66,11 @@ REACHES: dict[type, str] = {
     Measure.CommentaryUpdated: QUARTER,
     Measure.StatusOverridden: QUARTER,
     Measure.StatusOverrideCleared: QUARTER,
+    Measure.OwnerAssigned: OWNER,
+    Measure.ReturnSubmitted: RETURN,
+    Measure.ReturnApproved: RETURN,
+    Measure.ReturnSentBack: RETURN,
+    Measure.ReturnReopened: RETURN,
 }
 QUARTERS = tuple(Quarter)
 NO_DATA = Status.NO_DATA
@@ -78,6 +97,8 @@ def measure_rows(measure: Measure) -> Rows:
         },
         "figures": figures,
         "quarter_results": results,
+        "owners": {(m,): owner_row(mid, owner)} if (owner := measure.owner) else {},
+        "returns": {(m, q): return_row(mid, q, record) for q, record in measure.returns.items()},
     }
 
 
@@ -92,6 +113,8 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
     mid = measure.id
     m = mid.int
     keys = [c.key for c in measure.definition.components]
+    if reach is OWNER or reach is RETURN:
+        return _cycle_rows(event, mid, measure, keys, rows, reach)
     figures: dict[Key, Row] = {}
     changed: Rows = {"figures": figures}
     quarters: tuple[Quarter, ...] = ()
@@ -119,6 +142,20 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
 
 
 # The helpers below take the measure's id beside the measure: `Aggregate.id` is a Python-level property.
+
+
+def _cycle_rows(event: Any, mid: UUID, measure: Measure, keys: list[str], rows: Rows, reach: str) -> Rows:
+    """The owners or returns row an event of the reporting cycle changed, and the measures row."""
+    m = mid.int
+    changed: Rows = {"measures": {(m,): _measure_row(mid, measure, keys, {}, rows.get("quarter_results", {}))}}
+    if reach is OWNER:
+        owner = measure.owner
+        assert owner is not None
+        changed["owners"] = {(m,): owner_row(mid, owner)}
+    else:
+        quarter = QUARTER_OF[event.quarter]
+        changed["returns"] = {(m, quarter): return_row(mid, quarter, measure.returns[quarter])}
+    return changed
 
 
 def _put_figure(figures: dict[Key, Row], mid: UUID, measure: Measure, component: str, quarter: Quarter) -> None:

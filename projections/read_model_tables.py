@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # Bump when the tables below change shape: the read model is then dropped and
 # rebuilt from the event store on the next start.
-VERSION = 5
+VERSION = 6
 
 # table -> the columns that identify a row within one moment
 KEYS: dict[str, tuple[str, ...]] = {
@@ -22,6 +22,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "baselines": ("measure_id", "component", "seq"),
     "figures": ("measure_id", "component", "quarter"),
     "quarter_results": ("measure_id", "quarter"),
+    "owners": ("measure_id",),
+    "returns": ("measure_id", "quarter"),
+    "collections": ("plan_id", "quarter"),
+    "publications": ("plan_id", "id"),
 }
 # the column reads select by, for the current and the as-of indexes
 OWNER = {
@@ -32,6 +36,10 @@ OWNER = {
     "baselines": "measure_id",
     "figures": "measure_id",
     "quarter_results": "measure_id",
+    "owners": "measure_id",
+    "returns": "measure_id",
+    "collections": "plan_id",
+    "publications": "plan_id",
 }
 TABLES = (*KEYS, "audit_entries", "status_changes")
 
@@ -124,6 +132,45 @@ _COLUMNS = {
         commentary text,
         commentary_at timestamptz,
         commentary_by text""",
+    "owners": """
+        measure_id uuid NOT NULL,
+        principal text NOT NULL,
+        agency text NOT NULL,
+        assigned_at timestamptz NOT NULL,
+        assigned_by text NOT NULL,
+        reason text""",
+    "returns": """
+        measure_id uuid NOT NULL,
+        quarter text NOT NULL,
+        state text NOT NULL,
+        submitted_by text NOT NULL,
+        submitted_at timestamptz NOT NULL,
+        missing text[] NOT NULL,
+        acted_by text NOT NULL,
+        acted_at timestamptz NOT NULL,
+        reason text""",
+    "collections": """
+        plan_id uuid NOT NULL,
+        quarter text NOT NULL,
+        due_on date NOT NULL,
+        opened_by text NOT NULL,
+        opened_at timestamptz NOT NULL,
+        changed_by text,
+        changed_at timestamptz,
+        change_reason text""",
+    "publications": """
+        plan_id uuid NOT NULL,
+        id uuid NOT NULL,
+        quarter text NOT NULL,
+        title text NOT NULL,
+        presented_on date NOT NULL,
+        position bigint NOT NULL,
+        forced boolean NOT NULL,
+        outstanding_numbers text[] NOT NULL,
+        outstanding_states text[] NOT NULL,
+        reason text,
+        published_by text NOT NULL,
+        published_at timestamptz NOT NULL""",
 }
 
 
@@ -156,6 +203,7 @@ DDL = [
     *(statement for table in KEYS for statement in _state_table(table)),
     _closed_index("measures", "id"),  # a measure read by its id at a past position
     "CREATE INDEX IF NOT EXISTS plans_partnership ON plans (partnership) WHERE valid_to IS NULL",
+    "CREATE UNIQUE INDEX IF NOT EXISTS publications_id ON publications (id) WHERE valid_to IS NULL",
     """CREATE TABLE IF NOT EXISTS audit_entries (
         position bigint PRIMARY KEY,
         recorded_at timestamptz NOT NULL,

@@ -50,6 +50,7 @@ from projections.catch_up import Progress, Share, catch_up
 from projections.current_state import CurrentState
 from projections.event_reader import can_share
 from projections.handover import Say, take_lead, wait_for
+from projections.ledger_store.chain import link_through, open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.locks import LOCK_KEY, REBUILD_LOCK_KEY
 from projections.read_model_tables import DDL, VERSION
@@ -109,12 +110,16 @@ def build_read_model(
 ) -> int:
     """Empty the read model of `env`'s schema and project the whole store into it; returns how many events."""
     ledger = open_ledger(env)
+    chain = open_chain(env)
     try:
         last = ledger.recorder.max_notification_id() or 0
         count = shares or (default_shares() if last >= SHARE_FROM else 1)
         if count > 1 and not can_share(ledger.recorder, ledger.mapper):
             count = 1
+        # Every publication up to `last` then has its link when its row is written (projections/ledger_store/chain.py).
+        link_through(ledger, chain, last)
     finally:
+        chain.datastore.close()
         ledger.close()
     view = open_view(env)
     try:

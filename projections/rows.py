@@ -16,7 +16,9 @@ from uuid import UUID
 
 from domain.definition import Component, Definition
 from domain.plan import Plan
+from domain.publishing import Collection, Publication
 from domain.records import BaselineRecord, FigureRecord, Override
+from domain.returns import Owner, ReturnRecord
 from domain.rules import Assessment
 from domain.values import Amount, Quarter, Status
 from projections.read_model_tables import KEYS
@@ -41,8 +43,11 @@ def keyed(table: str, rows: list[Row]) -> dict[Key, Row]:
 
 
 def plan_rows(plan: Plan) -> Rows:
-    """A plan's row in `plans` and its themes' in `themes`."""
+    """A plan's row in `plans`, its themes' in `themes`, its quarters' in `collections`, its `publications`."""
+    pid = plan.id
     return {
+        "collections": {(pid, q): collection_row(pid, q, c) for q, c in plan.collections.items()},
+        "publications": {(pid, p.id): publication_row(pid, p) for p in plan.publications},
         "plans": keyed(
             "plans",
             [
@@ -184,4 +189,65 @@ def quarter_row(
         "commentary": commentary,
         "commentary_at": commentary_at,
         "commentary_by": commentary_by,
+    }
+
+
+def owner_row(mid: UUID, owner: Owner) -> Row:
+    """A measure's owner in `owners`: who reports it, for which agency."""
+    stamp = owner.stamp
+    return {
+        "measure_id": mid,
+        "principal": owner.principal,
+        "agency": owner.agency,
+        "assigned_at": stamp.at,
+        "assigned_by": stamp.by,
+        "reason": stamp.reason,
+    }
+
+
+def return_row(mid: UUID, quarter: Quarter, record: ReturnRecord) -> Row:
+    """A measure's return for a quarter in `returns`, as its last action left it."""
+    return {
+        "measure_id": mid,
+        "quarter": quarter,
+        "state": record.state,
+        "submitted_by": record.submitted.by,
+        "submitted_at": record.submitted.at,
+        "missing": list(record.missing),
+        "acted_by": record.stamp.by,
+        "acted_at": record.stamp.at,
+        "reason": record.stamp.reason,
+    }
+
+
+def collection_row(plan_id: UUID, quarter: Quarter, collection: Collection) -> Row:
+    """A plan's quarter in `collections`: when its returns are due."""
+    changed = collection.changed
+    return {
+        "plan_id": plan_id,
+        "quarter": quarter,
+        "due_on": collection.due_on,
+        "opened_by": collection.opened.by,
+        "opened_at": collection.opened.at,
+        "changed_by": changed.by if changed else None,
+        "changed_at": changed.at if changed else None,
+        "change_reason": changed.reason if changed else None,
+    }
+
+
+def publication_row(plan_id: UUID, p: Publication) -> Row:
+    """A publication in `publications`; its digest is the hash chain's link at `position`, read beside it."""
+    return {
+        "plan_id": plan_id,
+        "id": p.id,
+        "quarter": p.quarter,
+        "title": p.title,
+        "presented_on": p.presented_on,
+        "position": p.position,
+        "forced": p.forced,
+        "outstanding_numbers": [o.number for o in p.outstanding],
+        "outstanding_states": [o.state for o in p.outstanding],
+        "reason": p.stamp.reason,
+        "published_by": p.stamp.by,
+        "published_at": p.stamp.at,
     }

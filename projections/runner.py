@@ -50,7 +50,7 @@ def catch_up_if_leader(env: Mapping[str, str], progress: Progress | None = None)
         try:
             catch_up_chain(ledger, chain)
             rebuilt = _from_nothing(env, ledger, view, progress)
-            return (rebuilt or 0) + catch_up(ledger, CurrentState(view, ledger), progress)
+            return (rebuilt or 0) + catch_up(ledger, CurrentState(view, ledger, chain=chain), progress)
         finally:
             chain.datastore.close()
             view.datastore.close()
@@ -162,7 +162,7 @@ def _lead(env: Mapping[str, str], holding: Holding) -> None:
         catch_up_chain(ledger, chain)
         # Both stop between transactions once this process is to stop leading.
         _from_nothing(env, ledger, view, holding.check)
-        projection = CurrentState(view, ledger)
+        projection = CurrentState(view, ledger, chain=chain)
         catch_up(ledger, projection, holding.check)
         # The hash chain (with its own tracking, projections/ledger_store/chain.py) follows the store a burst at a time
         # too, after the read model that writers wait for: one transaction per burst, not per event.

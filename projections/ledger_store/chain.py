@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, Tracking
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed, Identifier
@@ -137,3 +137,19 @@ def catch_up_chain(ledger: Ledger, view: ChainView) -> int:
         done += view.extend(Tracking(ledger.name, upto))
         position = upto
     return done
+
+
+def link_through(ledger: Ledger, view: ChainView, position: int, attempts: int = 10) -> None:
+    """Make sure the chain has linked `position`, linking what it lacks; another process may be linking too.
+
+    A publication carries the link at the position it fixes (domain/publishing.py): its row is written only
+    once that link exists, so a publication is never read without its digest, nor cached so.
+    """
+    for _ in range(attempts):
+        if view.position(ledger.name) >= position:
+            return
+        try:
+            catch_up_chain(ledger, view)
+        except IntegrityError:
+            continue  # another process linked a batch first; its links are committed
+    raise RuntimeError(f"the hash chain did not reach position {position}")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -34,11 +35,22 @@ from domain.definition import parse_definition
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
+from domain.publishing import Outstanding, PublicationFacts, quarter_end
+from domain.returns import ReturnState
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
 from projections.catch_up import catch_up
 from projections.current_state import CurrentState
 from projections.read_model_tables import TABLES
-from projections.rows import Rows, baseline_row, component_row, figure_row, measure_row, quarter_row
+from projections.rows import (
+    Rows,
+    baseline_row,
+    component_row,
+    figure_row,
+    measure_row,
+    owner_row,
+    quarter_row,
+    return_row,
+)
 from projections.view import open_view
 from service.plan_file import import_plan, load_plan_file
 from tests.integration.given import OFFICER, a_measure, a_plan
@@ -49,6 +61,8 @@ EVENTS = {
     *("PlanCreated", "ThemeAdded", "MeasureDefined", "MeasureRedefined", "BaselineSet", "BaselineReset"),
     *("FigureSubmitted", "FigureRevised", "FigureMarkedUnavailable", "CommentaryUpdated"),
     *("StatusOverridden", "StatusOverrideCleared"),
+    *("OwnerAssigned", "ReturnSubmitted", "ReturnApproved", "ReturnSentBack", "ReturnReopened"),
+    *("CollectionOpened", "CollectionDueDateChanged", "QuarterPublished"),
 }
 STATUSES = (Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK, Status.NO_DATA)
 # Definitions a measure may be switched between: every direction and basis, and component sets that
@@ -92,6 +106,9 @@ def whole_measure_rows(measure: Measure) -> Rows:
             )
             for q in a.quarters
         },
+        # The cycle's rows are no assessment: the measure's own records.
+        "owners": {(m,): owner_row(mid, owner)} if (owner := measure.owner) else {},
+        "returns": {(m, q): return_row(mid, q, record) for q, record in measure.returns.items()},
     }
 
 
@@ -134,7 +151,9 @@ def storm(ledger: Ledger, measures: list[UUID], rng: random.Random, steps: int) 
         basis = m.definition.basis
         draw = rng.random()
         try:
-            if draw < 0.25:
+            if rng.random() < 0.12:
+                _cycle_step(ledger, m, quarter, rng)
+            elif draw < 0.25:
                 reported = str(rng.randint(-60, 60)) if rng.random() < 0.4 else None
                 ledger.handle(
                     commands.SubmitFigure(mid, key, quarter, amount(rng, basis), reported_change=reported), OFFICER
@@ -187,6 +206,36 @@ def storm(ledger: Ledger, measures: list[UUID], rng: random.Random, steps: int) 
     return done
 
 
+def _cycle_step(ledger: Ledger, m: Measure, quarter: Quarter, rng: random.Random) -> None:
+    """The next step of a quarter's return, or a new owner: whatever its state allows."""
+    state = m.return_state(quarter)
+    if rng.random() < 0.15:
+        ledger.handle(
+            commands.AssignOwner(m.id, f"owner{rng.randint(1, 9)}@x.example", "Police", reason="moved"), AUDITOR
+        )
+    elif state is ReturnState.SUBMITTED:
+        if rng.random() < 0.5:
+            ledger.handle(commands.ApproveReturn(m.id, quarter), AUDITOR)
+        else:
+            ledger.handle(commands.SendBackReturn(m.id, quarter, reason="check it"), AUDITOR)
+    elif state is ReturnState.APPROVED:
+        ledger.handle(commands.ReopenReturn(m.id, quarter, reason="a correction"), AUDITOR)
+    else:
+        ledger.handle(commands.SubmitReturn(m.id, quarter), OFFICER)
+
+
+def _plan_cycle(ledger: Ledger, plan_id: UUID) -> None:
+    """Each quarter opened, its date moved, and published (forced, with whatever is outstanding)."""
+    for quarter in Quarter:
+        due = quarter_end(date(2013, 4, 1), quarter) + timedelta(days=31)
+        ledger.handle(commands.OpenCollection(plan_id, quarter, due), AUDITOR)
+        for days in (7, 14):
+            ledger.handle(commands.ChangeDueDate(plan_id, quarter, due + timedelta(days), reason="holidays"), AUDITOR)
+        facts = PublicationFacts(None, (Outstanding("1.1", "SUBMITTED"),))
+        publish = commands.PublishQuarter(plan_id, quarter, "Board", due, facts, force=True, reason="late")
+        ledger.handle(publish, AUDITOR)
+
+
 def varied_ledger(ledger: Ledger) -> None:
     generate(ledger, Size(partnerships=2, measures=6, years=2), seed=13, progress=False)
     report = import_plan(ledger, load_plan_file(DEMO), "importer")
@@ -200,6 +249,7 @@ def varied_ledger(ledger: Ledger) -> None:
     ]  # fmt: skip
     demo = [Measure.create_id(report.plan_id, f"{t}.{n}") for t, n in ((1, 3), (3, 1), (3, 4), (4, 3), (6, 1), (5, 1))]
     assert storm(ledger, demo + fresh, random.Random(2012), steps=500) > 250
+    _plan_cycle(ledger, plan_id)
 
 
 @pytest.fixture

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import date
 from typing import Any
 
 import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from domain.commands import OverrideStatus, ResetBaseline, ReviseFigure, SubmitFigure
-from domain.ledger import Ledger
+from domain.commands import (
+    ApproveReturn,
+    AssignOwner,
+    OpenCollection,
+    OverrideStatus,
+    PublishQuarter,
+    ReopenReturn,
+    ResetBaseline,
+    ReviseFigure,
+    SendBackReturn,
+    SubmitFigure,
+    SubmitReturn,
+)
+from domain.ledger import Ledger, Request
+from domain.measure import Measure
+from domain.publishing import PublicationFacts
 from domain.values import Quarter, Status, parse_amount
 from projections.catch_up import catch_up
 from projections.current_state import CurrentState
@@ -21,10 +36,14 @@ from projections.runner import run_projection
 from projections.view import open_view
 from tests.integration.given import OFFICER, a_measure, a_plan
 
+LEAD = Request(actor="performance.lead@stockton.gov.uk")
+
 
 def record_a_year(ledger: Ledger, measures: int = 3) -> None:
-    """A plan with a few measures, figures, a revision, a reset and an override."""
+    """A plan with a few measures, figures, a revision, a reset and an override, and its Q1 cycle: owners,
+    returns (one sent back, one reopened after approval), a collection and a publication."""
     plan_id = a_plan(ledger, "Plan")
+    ledger.handle(OpenCollection(plan_id, Quarter.Q1, date(2012, 7, 31)), LEAD)
     for n in range(measures):
         mid = a_measure(ledger, plan_id, f"5.{n + 1}")
         ledger.handle(SubmitFigure(mid, "total", Quarter.Q1, parse_amount("492", None, None)), OFFICER)
@@ -32,6 +51,14 @@ def record_a_year(ledger: Ledger, measures: int = 3) -> None:
         ledger.handle(ReviseFigure(mid, "total", Quarter.Q2, parse_amount("995", None, None), reason="late"), OFFICER)
         ledger.handle(ResetBaseline(mid, "total", parse_amount("1200", None, None), reason="new method"), OFFICER)
         ledger.handle(OverrideStatus(mid, Quarter.Q2, Status.AT_RISK, reason="trend"), OFFICER)
+        ledger.handle(AssignOwner(mid, OFFICER.actor, "Cleveland Police"), LEAD)
+        ledger.handle(SubmitReturn(mid, Quarter.Q1), OFFICER)
+        if n == 0:
+            ledger.handle(SendBackReturn(mid, Quarter.Q1, reason="check Q1"), LEAD)
+            ledger.handle(SubmitReturn(mid, Quarter.Q1), OFFICER)
+        ledger.handle(ApproveReturn(mid, Quarter.Q1), LEAD)
+    ledger.handle(PublishQuarter(plan_id, Quarter.Q1, "Board", date(2012, 9, 25), PublicationFacts(None)), LEAD)
+    ledger.handle(ReopenReturn(Measure.create_id(plan_id, "5.1"), Quarter.Q1, reason="late crimes"), LEAD)
 
 
 def snapshot(database_url: str) -> dict[str, list[tuple[Any, ...]]]:
