@@ -64,6 +64,8 @@ class Selection:
     recorded_to: datetime | None = None  # exclusive
     newest_first: bool = False
     partnership: str | None = None  # a principal of one partnership reads its plans' entries only
+    since: int | None = None  # only entries after this position (exclusive)
+    skip: int | None = None  # leave out the entry at this position
 
     def query(
         self, placeholder: Callable[[int], str], after: int | None = None, limit: int | None = None
@@ -84,6 +86,10 @@ class Selection:
                 "plan_id IN (SELECT id FROM plans WHERE lower(partnership) = lower({}) AND valid_to IS NULL)",
                 self.partnership,
             )
+        if self.since is not None:
+            condition("position > {}", self.since)
+        if self.skip is not None:
+            condition("position <> {}", self.skip)
         if self.recorded_from is not None:
             condition("recorded_at >= {}", self.recorded_from)
         if self.recorded_to is not None:

@@ -436,7 +436,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument(
         "--role",
         action="append",
-        choices=["viewer", "auditor", "submitter", "editor", "admin"],
+        choices=["viewer", "auditor", "submitter", "editor", "approver", "admin"],
         help="a role (repeatable; default admin)",
     )
     t.add_argument("--theme", action="append", help="limit writes to this theme code (repeatable)")

@@ -27,6 +27,10 @@ ORDER = {
     "baselines": "measure_id, component, seq",
     "figures": "measure_id, component, quarter",
     "quarter_results": "measure_id, quarter",
+    "owners": "measure_id",
+    "returns": "measure_id, quarter",
+    "collections": "plan_id, quarter",
+    "publications": "plan_id, valid_from, quarter",
 }
 
 

@@ -7,7 +7,7 @@ the foreign partnership or the measure outside the principal's scope.
 
 Rules:
 - each action needs one role (`REQUIRED_ROLE`); admin includes every role,
-  auditor, submitter and editor each include viewer;
+  auditor, submitter, editor and approver each include viewer;
 - a principal with a partnership acts only in that partnership (compared
   case-insensitively, as plan identities are); one without acts in all;
 - a scope (themes and/or measure numbers) narrows *writes* only: a scoped
@@ -29,7 +29,8 @@ class Action(StrEnum):
     READ_CURRENT = "read_current"  # plans, measures, statuses as they are now
     READ_AUDIT = "read_audit"  # audit trail, history, asOf time travel, exports
     SUBMIT = "submit"  # submit/revise figures, commentary, mark unavailable
-    EDIT = "edit"  # plans, themes, measures, baselines, status overrides
+    EDIT = "edit"  # plans, themes, measures, baselines, status overrides, owners
+    APPROVE = "approve"  # collections, approving, sending back and reopening returns, publishing
     ADMIN = "admin"  # API tokens
 
 
@@ -38,6 +39,7 @@ REQUIRED_ROLE: dict[Action, Role] = {
     Action.READ_AUDIT: Role.AUDITOR,
     Action.SUBMIT: Role.SUBMITTER,
     Action.EDIT: Role.EDITOR,
+    Action.APPROVE: Role.APPROVER,
     Action.ADMIN: Role.ADMIN,
 }
 
@@ -46,11 +48,12 @@ DOING: dict[Action, str] = {
     Action.READ_CURRENT: "reading the ledger",
     Action.READ_AUDIT: "reading the audit trail, history or past states",
     Action.SUBMIT: "submitting figures, commentary or unavailability",
-    Action.EDIT: "editing plans, themes, measures, baselines or status overrides",
+    Action.EDIT: "editing plans, themes, measures, baselines, status overrides or owners",
+    Action.APPROVE: "opening collections, approving, sending back or reopening returns, or publishing quarters",
     Action.ADMIN: "managing API tokens and webhooks",
 }
 
-WRITES = frozenset({Action.SUBMIT, Action.EDIT, Action.ADMIN})
+WRITES = frozenset({Action.SUBMIT, Action.EDIT, Action.APPROVE, Action.ADMIN})
 
 
 def _same(a: str, b: str) -> bool:
@@ -151,6 +154,15 @@ def require(
         raise found
     assert principal is not None  # refusal() answers UNAUTHENTICATED for None
     return principal
+
+
+def may_submit_return(principal: Principal, owner: str | None) -> bool:
+    """Whether `principal`, who may submit figures for a measure, may also give its return in.
+
+    A return is its owner's word: the measure's owner gives it in, or an editor for them.
+    A measure with no owner yet takes a return from any submitter of it.
+    """
+    return owner is None or _same(principal.name, owner) or principal.has_role(Role.EDITOR)
 
 
 def partnership_filter(principal: Principal | None, requested: str | None) -> str | None:

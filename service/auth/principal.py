@@ -20,18 +20,20 @@ class Role(StrEnum):
     VIEWER = "viewer"  # read the current state
     AUDITOR = "auditor"  # + audit trail, history, time travel, exports
     SUBMITTER = "submitter"  # + submit and revise figures, commentary, unavailability
-    EDITOR = "editor"  # + plans, themes, measures, baselines, status overrides
+    EDITOR = "editor"  # + plans, themes, measures, baselines, status overrides, owners
+    APPROVER = "approver"  # + open collections, approve or send back returns, reopen them, publish quarters
     ADMIN = "admin"  # everything, tokens included
 
 
-# Each role and the roles it includes. Auditor, submitter and editor are
+# Each role and the roles it includes. Auditor, submitter, editor and approver are
 # deliberately separate: whoever reports the figures should not also be able to
-# redefine the measure or override its status, unless given both roles.
+# redefine the measure, override its status or sign its return off, unless given both roles.
 _IMPLIES: dict[Role, frozenset[Role]] = {
     Role.VIEWER: frozenset({Role.VIEWER}),
     Role.AUDITOR: frozenset({Role.AUDITOR, Role.VIEWER}),
     Role.SUBMITTER: frozenset({Role.SUBMITTER, Role.VIEWER}),
     Role.EDITOR: frozenset({Role.EDITOR, Role.VIEWER}),
+    Role.APPROVER: frozenset({Role.APPROVER, Role.VIEWER}),
     Role.ADMIN: frozenset(Role),
 }
 

@@ -10,15 +10,15 @@ the input, check access, make one call, map the result):
 - figures/: quarterly reporting on a measure: baselines, figures, commentary,
   status overrides;
 - audit/: the audit trail and the hash chain's head;
+- cycle/: the quarterly reporting cycle: owners, returns, collections, publications;
 - subscriptions/: status changes and ledger events, replayed then live;
 - webhooks/: a partnership's webhooks and their delivery logs (the engine is service/webhooks/);
 - reports/: signed links that open a plan's board report in a browser (service/report/).
 
-A new feature (the quarterly cycle, say) is a package of its own beside these,
-merged into the root types below. What features share is at this level:
-context.py (the caller, the pools, the ledger), loaders.py (per-request
-DataLoaders), errors.py, enums.py, scalars.py, pages.py, cursors.py,
-targets.py and access.py (what the access policy needs), as_of.py (time
+A new feature is a package of its own beside these, merged into the root types
+below. What features share is at this level: context.py (the caller, the pools,
+the ledger), loaders.py (per-request DataLoaders), errors.py, enums.py,
+scalars.py, pages.py, cursors.py, targets.py and access.py (what the access policy needs), as_of.py (time
 travel), transport.py.
 
 The types and resolvers are plain: they answer every query correctly on their
@@ -40,6 +40,8 @@ from strawberry.types import ExecutionContext
 
 from service.limits import LimitConfig, limits_extension
 from service.schema.audit.queries import AuditQueries
+from service.schema.cycle.mutations import CycleMutations
+from service.schema.cycle.queries import CycleQueries
 from service.schema.figures.mutations import FigureMutations
 from service.schema.input_errors import explain
 from service.schema.measures.mutations import MeasureMutations
@@ -80,8 +82,12 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(NoIntrospection)
     return LedgerSchema(
-        query=merge_types("Query", (PlanQueries, MeasureQueries, AuditQueries, WebhookQueries, ReportQueries)),
-        mutation=merge_types("Mutation", (PlanMutations, MeasureMutations, FigureMutations, WebhookMutations)),
+        query=merge_types(
+            "Query", (PlanQueries, MeasureQueries, AuditQueries, CycleQueries, WebhookQueries, ReportQueries)
+        ),
+        mutation=merge_types(
+            "Mutation", (PlanMutations, MeasureMutations, FigureMutations, CycleMutations, WebhookMutations)
+        ),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
         extensions=extensions,

@@ -7,12 +7,13 @@ from typing import Any, TypeVar
 
 import strawberry
 
-from domain import values
+from domain import returns, values
 
 Quarter = strawberry.enum(values.Quarter, description="A quarter of the plan's financial year.")
 Direction = strawberry.enum(values.Direction, description="Which way a measure aims.")
 Basis = strawberry.enum(values.Basis, description="How a quarter's figure is compared with the baseline.")
 Status = strawberry.enum(values.Status, description="The verdict for a measure or component in a quarter.")
+ReturnState = strawberry.enum(returns.ReturnState, description="Where a measure's return for a quarter stands.")
 
 E = TypeVar("E", bound=enum.Enum)
 # Enum(value) looks a member up the slow way (about 0.7 µs); a dashboard converts several hundred columns.

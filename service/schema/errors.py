@@ -7,9 +7,9 @@ from uuid import UUID
 
 from graphql import GraphQLError
 
-from domain.errors import ConflictError, DomainError
+from domain.errors import ConflictError, DomainError, LockedError
 
-CODES = ("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "VALIDATION", "LIMIT_EXCEEDED")
+CODES = ("UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "CONFLICT", "VALIDATION", "LOCKED", "LIMIT_EXCEEDED")
 
 
 def error(code: str, message: str, field: str | None = None, **extra: Any) -> GraphQLError:
@@ -24,6 +24,8 @@ def from_domain(e: DomainError) -> GraphQLError:
     extra: dict[str, Any] = {}
     if isinstance(e, ConflictError):
         extra["currentVersion"] = e.current_version
+    if isinstance(e, LockedError):
+        extra["returnState"] = e.return_state
     return error(e.code, str(e), e.field, **extra)
 
 

@@ -98,7 +98,8 @@ async def read_ahead(info: GraphQLResolveInfo, measures: list[Measure]) -> None:
     by_quarter = quarters and selects(info, "quarters", "components")
     if not measures:
         return
-    loaders = info.context.loaders.at(measures[0].at)
+    at = measures[0].at
+    loaders = info.context.loaders.at(at)
     wanted = []
     if components or by_quarter:
         wanted.append(loaders.components)
@@ -118,7 +119,7 @@ async def read_ahead(info: GraphQLResolveInfo, measures: list[Measure]) -> None:
     def figure(row: Row) -> Figure:
         found = built.get(id(row))  # the rows live in the loader for the whole request
         if found is None:
-            found = built[id(row)] = Figure.from_row(row)
+            found = built[id(row)] = Figure.from_row(row, at)
         return found
 
     for measure, measure_id in zip(measures, ids, strict=True):

@@ -52,3 +52,40 @@ DASHBOARD = (
 }"""
     + MEASURE_FIELDS
 )
+
+# -- the reporting cycle
+
+return_fields = "returns { quarter state submittedBy missing actedBy reason locked } owner { principal agency }"
+cycle_measure = "{ position version measure { id number " + return_fields + " } }"
+ASSIGN_OWNER = "mutation($input: AssignOwnerInput!) { assignOwner(input: $input) " + cycle_measure + " }"
+SUBMIT_RETURN = "mutation($input: ReturnInput!) { submitReturn(input: $input) " + cycle_measure + " }"
+APPROVE_RETURN = "mutation($input: ReturnInput!) { approveReturn(input: $input) " + cycle_measure + " }"
+SEND_BACK_RETURN = "mutation($input: ReturnWithReasonInput!) { sendBackReturn(input: $input) " + cycle_measure + " }"
+REOPEN_RETURN = "mutation($input: ReturnWithReasonInput!) { reopenReturn(input: $input) " + cycle_measure + " }"
+OPEN_COLLECTION = """mutation($input: OpenCollectionInput!) {
+  openCollection(input: $input) { position plan { id collections { quarter dueOn openedBy } } } }"""
+CHANGE_DUE_DATE = """mutation($input: ChangeDueDateInput!) {
+  changeDueDate(input: $input) { position plan { id collections { quarter dueOn dueDateChangeReason } } } }"""
+publication_fields = """id planId quarter title presentedOn position digest forced reason publishedBy publishedAt
+  outstanding { measureNumber state }"""
+PUBLISH_QUARTER = (
+    "mutation($input: PublishQuarterInput!) { publishQuarter(input: $input) { position publication { "
+    + publication_fields
+    + " } plan { publications { id } } } }"
+)
+RETURNS = """query($planId: ID!, $quarter: Quarter!) { returns(planId: $planId, quarter: $quarter) {
+  quarter dueOn today overdue
+  counts { total outstanding submitted approved sentBack reopened }
+  agencies { agency counts { total approved } }
+  measures { number owner agency state submittedBy actedBy reason overdue components { key entry } } } }"""
+CHANGES_SINCE = """query($id: ID!, $first: Int, $after: String) { changesSince(publicationId: $id, first: $first,
+  after: $after) { nodes { position actor action measureNumber quarter field before after reason }
+  pageInfo { hasNextPage endCursor } } }"""
+PUBLISHED_PLAN = (
+    """query($id: ID!, $publication: ID) { plan(id: $id, publication: $publication) {
+  id version publications { id quarter title }
+  measures { ...MeasureFields """
+    + return_fields
+    + """ components { key figures { quarter value revision revisedAfterPublication } } } } }"""
+    + MEASURE_FIELDS
+)

@@ -32,7 +32,7 @@ from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient, LiveServer
 from tests.e2e.ws_client import graphql_ws
 
-ROLES = ("viewer", "auditor", "submitter", "editor", "admin")
+ROLES = ("viewer", "auditor", "submitter", "editor", "approver", "admin")
 OPERATOR = "operator@ledger.example"
 
 # Cursors before the first message of each feed: a subscriber passing them is replayed everything it may see.

@@ -1,8 +1,10 @@
 """Each role may do what its table row says and nothing more; every refusal is FORBIDDEN naming the role needed.
 
 Roles: viewer reads the present; auditor adds history, time travel, the audit
-trail and exports; submitter adds figures and commentary; editor adds plans,
-themes, measures, baselines and status overrides; admin may do everything, and alone manages webhooks.
+trail and exports; submitter adds figures, commentary and returns; editor adds plans,
+themes, measures, baselines, status overrides and owners (and gives returns in for
+owners); approver opens collections, approves, sends back and reopens returns and
+publishes; admin may do everything, and alone manages webhooks.
 Every call here is made by a token of partnership A on A's own objects, so a
 refusal is about the role alone (partnership isolation is test_partnership_isolation.py).
 """
@@ -64,9 +66,10 @@ class Operation:
     call: Call
     fresh: Callable[[World], str] | None = None
     writes: bool = False
+    also: tuple[str, ...] = ()  # other roles that may call it
 
     def allowed(self, role: str) -> bool:
-        return role in (self.needs, "admin") or self.needs == "viewer"
+        return role in (self.needs, "admin", *self.also) or self.needs == "viewer"
 
 
 def query(document: str, **variables: Any) -> Call:
@@ -179,6 +182,52 @@ def target(world: World, target: str) -> str:
     return target
 
 
+def on_plan(document: str, **fields: Any) -> Call:
+    """A mutation of the target plan (for a caller refused, the target is a measure's id: no plan has it)."""
+
+    def call(world: World, token: str, target: str) -> Outcome:
+        return posted(world.as_(token), document, {"input": {**fields, "planId": target}})
+
+    return call
+
+
+def fresh_plan(world: World) -> str:
+    plan = {"partnership": world.a.name, "title": unique("Plan "), "year": "2012-13"}
+    dates = {"periodStart": "2012-04-01", "periodEnd": "2013-03-31"}
+    plan_id: str = world.operator.execute(doc.CREATE_PLAN, {"input": {**plan, **dates}})["createPlan"]["plan"]["id"]
+    return plan_id
+
+
+def plan_collecting_q1(world: World) -> str:
+    plan_id = fresh_plan(world)
+    world.operator.execute(doc.OPEN_COLLECTION, {"input": {"planId": plan_id, "quarter": "Q1", "dueOn": "2012-07-31"}})
+    return plan_id
+
+
+def a_publication(world: World) -> str:
+    plan_id = fresh_plan(world)
+    published = world.operator.execute(doc.PUBLISH_QUARTER, {"input": {"planId": plan_id, **BOARD}})
+    publication_id: str = published["publishQuarter"]["publication"]["id"]
+    return publication_id
+
+
+def submitted_q1(world: World) -> str:
+    """A fresh measure whose Q1 return the submitter gave in (so that the operator may approve it)."""
+    measure_id = fresh_measure(world)
+    world.as_(world.a.tokens["submitter"]).execute(doc.SUBMIT_RETURN, {"input": {"measureId": measure_id, **Q1}})
+    return measure_id
+
+
+def approved_q1(world: World) -> str:
+    measure_id = submitted_q1(world)
+    world.operator.execute(doc.APPROVE_RETURN, {"input": {"measureId": measure_id, **Q1}})
+    return measure_id
+
+
+BOARD = {"quarter": "Q1", "title": "Partnership board", "presentedOn": "2012-09-25"}
+Q1 = {"quarter": "Q1"}
+
+
 PLAN = "query($id: ID!) { plan(id: $id) { id title } }"
 PLAN_AS_OF = "query($id: ID!, $at: DateTime) { plan(id: $id, asOf: $at) { id title } }"
 MEASURE = "query($id: ID!) { measure(id: $id) { id status quarters { quarter status } } }"
@@ -194,6 +243,13 @@ OPERATIONS = [
     Operation("statusChanged", "viewer", subscription(STATUS_CHANGED, "statusChanged")),
     Operation("reportLink", "viewer", query(REPORT_LINK, plan=a_plan_id)),
     Operation("report export", "viewer", download(lambda w: f"/reports/{w.a.plan_id}")),
+    Operation("returns", "viewer", query(doc.RETURNS, planId=a_plan_id, quarter="Q1")),
+    Operation(
+        "publication",
+        "viewer",
+        query("query($id: ID!) { publication(id: $id) { title } }", id=target),
+        fresh=a_publication,
+    ),  # fmt: skip
     # read audit
     Operation("history", "auditor", query(HISTORY, id=a_measure_id)),
     Operation("plan asOf", "auditor", query(PLAN_AS_OF, id=a_plan_id, at=now)),
@@ -210,6 +266,7 @@ OPERATIONS = [
     Operation("plan export", "auditor", download(lambda w: f"/plans/{w.a.plan_id}/export")),
     Operation("audit export", "auditor", download(lambda w: "/audit/export")),
     Operation("ledgerEvents", "auditor", subscription(LEDGER_EVENTS, "ledgerEvents")),
+    Operation("changesSince", "auditor", query(doc.CHANGES_SINCE, id=target), fresh=a_publication),
     # submit
     Operation(
         "submitFigure",
@@ -279,6 +336,53 @@ OPERATIONS = [
         mutation(doc.REDEFINE_MEASURE, **DEFINITION, reason="wording agreed at the board"),
         writes=True,
     ),
+    Operation(
+        "assignOwner",
+        "editor",
+        mutation(doc.ASSIGN_OWNER, principal="officer@stockton.gov.uk", agency="Cleveland Police"),
+        fresh=fresh_measure,
+        writes=True,
+    ),
+    # submit a return: a submitter of a measure with no owner yet, or an editor for its owner
+    Operation(
+        "submitReturn",
+        "submitter",
+        mutation(doc.SUBMIT_RETURN, **Q1),
+        fresh=fresh_measure,
+        writes=True,
+        also=("editor",),
+    ),
+    # approve
+    Operation("approveReturn", "approver", mutation(doc.APPROVE_RETURN, **Q1), fresh=submitted_q1, writes=True),
+    Operation(
+        "sendBackReturn",
+        "approver",
+        mutation(doc.SEND_BACK_RETURN, **Q1, reason="check it"),
+        fresh=submitted_q1,
+        writes=True,
+    ),
+    Operation(
+        "reopenReturn",
+        "approver",
+        mutation(doc.REOPEN_RETURN, **Q1, reason="a correction"),
+        fresh=approved_q1,
+        writes=True,
+    ),
+    Operation(
+        "openCollection",
+        "approver",
+        on_plan(doc.OPEN_COLLECTION, quarter="Q1", dueOn="2012-07-31"),
+        fresh=fresh_plan,
+        writes=True,
+    ),
+    Operation(
+        "changeDueDate",
+        "approver",
+        on_plan(doc.CHANGE_DUE_DATE, quarter="Q1", dueOn="2012-08-15", reason="holidays"),
+        fresh=plan_collecting_q1,
+        writes=True,
+    ),
+    Operation("publishQuarter", "approver", on_plan(doc.PUBLISH_QUARTER, **BOARD), fresh=fresh_plan, writes=True),
     # admin: webhooks (configuration, not events of the ledger)
     Operation("webhooks", "admin", query("{ webhooks { id url } }")),
     Operation("webhook", "admin", query("query($id: ID!) { webhook(id: $id) { id } }", id=target), fresh=a_webhook),
@@ -308,7 +412,7 @@ def test_the_table_covers_every_query_mutation_and_subscription_of_the_schema() 
     roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
     fields = {name for root in roots if root is not None for name in root.fields}
     assert fields <= {op.name for op in OPERATIONS}
-    assert {op.needs for op in OPERATIONS} == {"viewer", "auditor", "submitter", "editor", "admin"}
+    assert {op.needs for op in OPERATIONS} == {"viewer", "auditor", "submitter", "editor", "approver", "admin"}
 
 
 @pytest.mark.parametrize(("operation", "role"), CASES, ids=[f"{op.name} as {role}" for op, role in CASES])

@@ -190,7 +190,7 @@ async def test_claims_map_with_configured_names() -> None:
             roles=None,
             **{
                 "https://ledger.example/partnership": "Hartlepool",
-                "realm_access": {"roles": ["Editor", "uma_authorization"]},
+                "realm_access": {"roles": ["Editor", "Approver", "uma_authorization"]},
                 "ledger_themes": "H, R",
             },
         ),
@@ -201,7 +201,7 @@ async def test_claims_map_with_configured_names() -> None:
     principal = await v.verify(token)
     assert principal.name == "alice@stockton.gov.uk"
     assert principal.partnership == "Hartlepool"
-    assert principal.roles == {Role.EDITOR}
+    assert principal.roles == {Role.EDITOR, Role.APPROVER}
     assert principal.themes == {"H", "R"} and principal.measures is None
 
 

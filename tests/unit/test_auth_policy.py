@@ -34,6 +34,7 @@ def test_each_role_grants_its_actions_and_viewer() -> None:
     assert allowed(person(Role.AUDITOR)) == {Action.READ_CURRENT, Action.READ_AUDIT}
     assert allowed(person(Role.SUBMITTER)) == {Action.READ_CURRENT, Action.SUBMIT}
     assert allowed(person(Role.EDITOR)) == {Action.READ_CURRENT, Action.EDIT}
+    assert allowed(person(Role.APPROVER)) == {Action.READ_CURRENT, Action.APPROVE}
     assert allowed(person(Role.ADMIN)) == set(Action)
     assert allowed(person(Role.SUBMITTER, Role.AUDITOR)) == {Action.READ_CURRENT, Action.READ_AUDIT, Action.SUBMIT}
     assert allowed(person()) == set()
@@ -154,3 +155,11 @@ def test_principal_is_immutable_and_hashable() -> None:
     p = Principal("a", "P", {Role.VIEWER}, themes={"H"})  # type: ignore[arg-type]
     assert p.roles == frozenset({Role.VIEWER}) and p.themes == frozenset({"H"})
     assert hash(p) == hash(Principal("a", "P", frozenset({Role.VIEWER}), themes=frozenset({"H"})))
+
+
+def test_the_command_line_gives_a_token_the_approver_role() -> None:
+    from service.cli import parser
+
+    args = parser().parse_args(["token", "create", "lead@stockton.gov.uk", "--role", "approver", "--role", "auditor"])
+
+    assert parse_roles(args.role) == {Role.APPROVER, Role.AUDITOR}

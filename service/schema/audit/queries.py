@@ -48,22 +48,27 @@ class AuditQueries:
         principal = await spanning(info.context, Action.READ_AUDIT, selection.plan_id, selection.measure_id)
         if principal.partnership is not None:
             selection = replace(selection, partnership=principal.partnership)
-        if size > trail.MAX_PAGE:
-            raise error(
-                "LIMIT_EXCEEDED",
-                f"first: at most {trail.MAX_PAGE} entries a page, not {size}",
-                "first",
-                limit=trail.MAX_PAGE,
-            )
-        position = parse_ledger_event_cursor(after)[0] if after is not None else None
-        rows, more = await trail.page(info.context.services.pool, selection, position, size)
-        edges = [AuditEdge(cursor=entry.cursor, node=entry) for entry in map(AuditEntry.from_row, rows)]
-        return AuditConnection(
-            edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after)
-        )
+        return await audit_page(info, selection, size, after)
 
     @strawberry.field(description="The head of the hash chain over the stored events, for publishing.")
     async def audit_digest(self, info: Info) -> AuditDigest:
         info.context.require(Action.READ_AUDIT, None)
         head = await trail.chain_head(info.context.services.pool)
         return AuditDigest(position=head.position, hash=head.hash.hex())
+
+
+async def audit_page(info: Info, selection: trail.Selection, size: int, after: str | None) -> AuditConnection:
+    """A page of `size` selected entries after the cursor `after`, for a caller already let read them."""
+    if size > trail.MAX_PAGE:
+        raise error(
+            "LIMIT_EXCEEDED",
+            f"first: at most {trail.MAX_PAGE} entries a page, not {size}",
+            "first",
+            limit=trail.MAX_PAGE,
+        )
+    position = parse_ledger_event_cursor(after)[0] if after is not None else None
+    rows, more = await trail.page(info.context.services.pool, selection, position, size)
+    edges = [AuditEdge(cursor=entry.cursor, node=entry) for entry in map(AuditEntry.from_row, rows)]
+    return AuditConnection(
+        edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after)
+    )

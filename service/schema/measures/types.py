@@ -13,6 +13,7 @@ from strawberry.types import Info
 from domain.rules import round1
 from service.auth.policy import Action
 from service.schema.audit.types import Revision
+from service.schema.cycle.types import Owner, QuarterReturn
 from service.schema.enums import Basis, Direction, Quarter, Status, member
 from service.schema.loaders import Row
 from service.schema.targets import Target
@@ -59,6 +60,8 @@ class Baseline:
 
 @strawberry.type
 class Figure:
+    measure_id: strawberry.Private[UUID]
+    at: strawberry.Private[int | None]
     component: str
     quarter: Quarter
     value: Decimal | None
@@ -86,8 +89,10 @@ class Figure:
     change: Decimal | None = strawberry.field(description="The change, rounded half-up to one decimal place.")
 
     @classmethod
-    def from_row(cls, r: Row) -> Figure:
+    def from_row(cls, r: Row, at: int | None = None) -> Figure:
         return cls(
+            measure_id=r["measure_id"],
+            at=at,
             component=r["component"],
             quarter=member(Quarter, r["quarter"]),
             value=r["value"],
@@ -111,6 +116,14 @@ class Figure:
             recorded_by=r["recorded_by"],
         )
 
+    @strawberry.field(
+        description="True when the figure changed after the latest publication showing its quarter (a publication "
+        "of that quarter or a later one): that report showed another revision of it, or none."
+    )
+    async def revised_after_publication(self, info: Info) -> bool:
+        revised = await info.context.loaders.at(self.at).revised.load(self.measure_id)
+        return (self.component, self.quarter.value) in revised
+
 
 @strawberry.type
 class Component:
@@ -129,7 +142,8 @@ class Component:
 
     @strawberry.field(description="The component's figures, one per quarter reported.")
     async def figures(self, info: Info) -> list[Figure]:
-        return self.own_figures(await info.context.loaders.at(self.at).figures.load(self.measure_id))
+        rows = await info.context.loaders.at(self.at).figures.load(self.measure_id)
+        return self.own_figures(rows, lambda r: Figure.from_row(r, self.at))
 
     def latest_baseline(self, rows: list[Row]) -> Baseline | None:
         own = [r for r in rows if r["component"] == self.key]
@@ -195,7 +209,7 @@ class QuarterResult:
     async def components(self, info: Info) -> list[ComponentResult]:
         loaders = info.context.loaders.at(self.at)
         components, figures = loaders.components.load(self.measure_id), loaders.figures.load(self.measure_id)
-        return self.results(await components, await figures)
+        return self.results(await components, await figures, lambda r: Figure.from_row(r, self.at))
 
     def results(
         self, components: list[Row], figure_rows: list[Row], figure: Callable[[Row], Figure] = Figure.from_row
@@ -269,6 +283,16 @@ class Measure:
 
     def quarters_of(self, rows: list[Row]) -> list[QuarterResult]:
         return [QuarterResult.from_row(r, self.at) for r in rows]
+
+    @strawberry.field(description="Who reports the measure, and for which partner agency; null until assigned.")
+    async def owner(self, info: Info) -> Owner | None:
+        row = await info.context.loaders.at(self.at).owner.load(UUID(self.id))
+        return Owner.from_row(row) if row else None
+
+    @strawberry.field(description="The measure's return for each quarter, Q1 to Q4.")
+    async def returns(self, info: Info) -> list[QuarterReturn]:
+        rows = {r["quarter"]: r for r in await info.context.loaders.at(self.at).returns.load(UUID(self.id))}
+        return [QuarterReturn.from_row(q, rows.get(q.value)) for q in Quarter]
 
     @strawberry.field(description="Every event of this measure, oldest first: who, when, what changed and why.")
     async def history(self, info: Info) -> list[Revision]:

@@ -59,7 +59,7 @@ class PlanMutations:
             period_end=i.period_end,
             discrepancy_threshold=i.discrepancy_threshold,
         )
-        return await _payload(info, await ctx.write(command, req))
+        return await plan_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Add a numbered theme to a plan.")
     async def add_theme(self, info: Info, input: AddThemeInput) -> PlanPayload:
@@ -67,10 +67,10 @@ class PlanMutations:
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
         ctx.require(Action.EDIT, await ctx.plan_target(plan_id))
-        return await _payload(info, await ctx.write(commands.AddTheme(plan_id, code=i.code, title=i.title), req))
+        return await plan_payload(info, await ctx.write(commands.AddTheme(plan_id, code=i.code, title=i.title), req))
 
 
-async def _payload(info: Info, w: Written) -> PlanPayload:
+async def plan_payload(info: Info, w: Written) -> PlanPayload:
     row = await info.context.loaders.at(None).plan.load(w.id)
     if row is None:
         raise error("INTERNAL", "the read model has not caught up with the write; read the plan again shortly")

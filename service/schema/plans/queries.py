@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
@@ -10,7 +11,8 @@ from strawberry.types import Info
 from service import read_model
 from service.auth.policy import partnership_filter
 from service.schema.as_of import position_at, reading_action
-from service.schema.errors import parse_id
+from service.schema.cycle.queries import publication_of
+from service.schema.errors import error, parse_id
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
 
@@ -26,13 +28,31 @@ class PlanQueries:
 
     @strawberry.field(
         description="One plan, or null if there is none with this id. With asOf, every field is what the "
-        "ledger showed at that moment; null if the plan did not exist yet."
+        "ledger showed at that moment; null if the plan did not exist yet. With publication (one of this "
+        "plan's), every field is what that publication showed, at the position it fixes."
     )
-    async def plan(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Plan | None:
+    async def plan(
+        self, info: Info, id: strawberry.ID, as_of: datetime | None = None, publication: strawberry.ID | None = None
+    ) -> Plan | None:
         plan_id = parse_id(id, "id")
+        if publication is not None:
+            return await _published(info, plan_id, publication, as_of)
         at = await position_at(info, as_of)
         if at == 0:
             return None
         row = await info.context.loaders.at(at).plan.load(plan_id)
         info.context.require(reading_action(as_of), Target(row["partnership"]) if row else None)
         return Plan.from_row(row, at) if row else None
+
+
+async def _published(info: Info, plan_id: UUID, publication: strawberry.ID, as_of: datetime | None) -> Plan:
+    """The plan as one of its publications showed it: read at the publication's position."""
+    if as_of is not None:
+        raise error("VALIDATION", "asOf: give asOf or publication, not both", "asOf")
+    row = await publication_of(info, publication, "publication")
+    if row is None or row["plan_id"] != plan_id:
+        raise error("NOT_FOUND", f"publication: plan {plan_id} has no publication {publication}", "publication")
+    at: int = row["position"]
+    plan = await info.context.loaders.at(at).plan.load(plan_id)
+    assert plan is not None  # a plan is recorded before any of its publications
+    return Plan.from_row(plan, at)

@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from service.schema.cycle.types import Collection, Publication
 from service.schema.loaders import Row
 from service.schema.measures.types import Measure
 
@@ -58,6 +59,16 @@ class Plan:
     async def measures(self, info: Info) -> list[Measure]:
         rows = await info.context.loaders.at(self.at).measures.load(UUID(self.id))
         return [Measure.from_row(r, self.at) for r in rows]
+
+    @strawberry.field(description="The quarters opened for collection, with the dates their returns are due.")
+    async def collections(self, info: Info) -> list[Collection]:
+        rows = await info.context.loaders.at(self.at).collections.load(UUID(self.id))
+        return [Collection.from_row(r) for r in rows]
+
+    @strawberry.field(description="The quarters' reports as presented, in the order they were published.")
+    async def publications(self, info: Info) -> list[Publication]:
+        rows = await info.context.loaders.at(self.at).publications.load(UUID(self.id))
+        return [Publication.from_row(r) for r in rows]
 
 
 @strawberry.type

@@ -1,0 +1,1 @@
+"""The quarterly reporting cycle: owners, returns, collections and publications (types, queries, mutations)."""

@@ -1,0 +1,217 @@
+"""Mutations of the reporting cycle: collections and publications of a plan, owners and returns of a measure.
+
+Each records one event and returns the plan or measure as it is after it. Opening collections,
+approving, sending back and reopening returns and publishing need the approver role; assigning an owner,
+the editor role; a return is given in by the measure's owner (with the submitter role) or by an editor.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from domain import commands
+from domain.ledger import Written
+from service import cycle_reads
+from service.auth.policy import Action, can, may_submit_return
+from service.auth.principal import Principal
+from service.schema.context import in_command_thread
+from service.schema.cycle.types import Publication
+from service.schema.enums import Quarter
+from service.schema.errors import error, parse_id
+from service.schema.measures.mutations import MeasurePayload, measure_payload, on_measure
+from service.schema.plans.mutations import PlanPayload, plan_payload
+from service.schema.plans.types import Plan
+from service.schema.targets import Target
+
+
+@strawberry.input
+class OpenCollectionInput:
+    plan_id: strawberry.ID
+    quarter: Quarter
+    due_on: date
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ChangeDueDateInput:
+    plan_id: strawberry.ID
+    quarter: Quarter
+    due_on: date
+    reason: str
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class PublishQuarterInput:
+    plan_id: strawberry.ID
+    quarter: Quarter
+    title: str
+    presented_on: date
+    force: bool = strawberry.field(default=False, description="Publish although returns are not all approved.")
+    reason: str | None = strawberry.field(default=None, description="Why, when forced.")
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class AssignOwnerInput:
+    measure_id: strawberry.ID
+    principal: str
+    agency: str
+    reason: str | None = strawberry.field(default=None, description="Why, when the measure had an owner already.")
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ReturnInput:
+    measure_id: strawberry.ID
+    quarter: Quarter
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.input
+class ReturnWithReasonInput:
+    measure_id: strawberry.ID
+    quarter: Quarter
+    reason: str
+    expected_version: int | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class PublicationPayload:
+    publication: Publication
+    plan: Plan = strawberry.field(description="The plan as it is now, its new publication among its publications.")
+    position: int | None = strawberry.field(description="The publishing event's position in the ledger.")
+    version: int
+    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+
+
+@strawberry.type
+class CycleMutations:
+    @strawberry.mutation(description="Ask for a quarter's returns by a due date, after the quarter ends.")
+    async def open_collection(self, info: Info, input: OpenCollectionInput) -> PlanPayload:
+        i = input
+        return await _on_plan(info, i, lambda pid: commands.OpenCollection(pid, i.quarter, i.due_on))
+
+    @strawberry.mutation(description="Move a quarter's due date, saying why.")
+    async def change_due_date(self, info: Info, input: ChangeDueDateInput) -> PlanPayload:
+        i = input
+        return await _on_plan(info, i, lambda pid: commands.ChangeDueDate(pid, i.quarter, i.due_on, reason=i.reason))
+
+    @strawberry.mutation(
+        description="Record a quarter's report as presented, fixing the ledger position it shows. Refused while "
+        "returns are not all approved, unless forced with a reason; refused when nothing in the plan changed "
+        "since the quarter was last published."
+    )
+    async def publish_quarter(self, info: Info, input: PublishQuarterInput) -> PublicationPayload:
+        ctx, i = info.context, input
+        req = ctx.request_for(i.expected_version, i.idempotency_key)
+        plan_id = parse_id(i.plan_id, "planId")
+        ctx.require(Action.APPROVE, await ctx.plan_target(plan_id))
+        # Everything recorded before this request, projected: the position the facts are gathered at.
+        ledger, services = ctx.services.ledger, ctx.services
+        recorded = await in_command_thread(lambda: ledger.recorder.max_notification_id() or 0)
+        await services.watcher.wait_for(recorded, services.settings.write_wait_seconds)
+        facts = await cycle_reads.publication_facts(services.pool, plan_id, i.quarter)
+        command = commands.PublishQuarter(
+            plan_id, i.quarter, i.title, i.presented_on, facts, force=i.force, reason=i.reason
+        )
+        written = await ctx.write(command, req)
+        return await _publication_payload(info, written)
+
+    @strawberry.mutation(description="Name who reports a measure, and for which partner agency.")
+    async def assign_owner(self, info: Info, input: AssignOwnerInput) -> MeasurePayload:
+        i = input
+        return await on_measure(
+            info, i, lambda mid: commands.AssignOwner(mid, i.principal, i.agency, reason=i.reason), Action.EDIT
+        )
+
+    @strawberry.mutation(
+        description="Give a measure's quarter in for approval, as it stands: by its owner, or an editor for them. "
+        "The quarter is then locked until an approver sends it back."
+    )
+    async def submit_return(self, info: Info, input: ReturnInput) -> MeasurePayload:
+        ctx, i = info.context, input
+        req = ctx.request_for(i.expected_version, i.idempotency_key)
+        measure_id = parse_id(i.measure_id, "measureId")
+        target = await ctx.measure_target(measure_id)
+        if not _edits(ctx.principal, target):
+            principal = ctx.require(Action.SUBMIT, target)
+            owner = await ctx.loaders.at(None).owner.load(measure_id)
+            if owner is not None and not may_submit_return(principal, owner["principal"]):
+                raise error(
+                    "FORBIDDEN",
+                    f"the return of {target.measure_number if target else measure_id} is given in by its owner "
+                    f"{owner['principal']!r} or an editor; {principal.describe()} is neither",
+                    "measureId",
+                )
+        command = commands.SubmitReturn(measure_id, i.quarter)
+        return await measure_payload(info, await ctx.write(command, req))
+
+    @strawberry.mutation(description="Sign a submitted return off; whoever submitted it may not.")
+    async def approve_return(self, info: Info, input: ReturnInput) -> MeasurePayload:
+        i = input
+        return await on_measure(info, i, lambda mid: commands.ApproveReturn(mid, i.quarter), Action.APPROVE)
+
+    @strawberry.mutation(description="Return a submitted return to its owner for changes, saying what to change.")
+    async def send_back_return(self, info: Info, input: ReturnWithReasonInput) -> MeasurePayload:
+        i = input
+        return await on_measure(
+            info, i, lambda mid: commands.SendBackReturn(mid, i.quarter, reason=i.reason), Action.APPROVE
+        )
+
+    @strawberry.mutation(description="Unlock an approved quarter for a correction, saying why.")
+    async def reopen_return(self, info: Info, input: ReturnWithReasonInput) -> MeasurePayload:
+        i = input
+        return await on_measure(
+            info, i, lambda mid: commands.ReopenReturn(mid, i.quarter, reason=i.reason), Action.APPROVE
+        )
+
+
+def _edits(principal: Principal | None, target: Target | None) -> bool:
+    """Whether the caller may edit the measure `target` names (an editor gives returns in for owners)."""
+    if target is None:
+        return False
+    where = {
+        "partnership": target.partnership,
+        "theme_code": target.theme_code,
+        "measure_number": target.measure_number,
+    }
+    return can(principal, Action.EDIT, **where)
+
+
+async def _on_plan(info: Info, i: Any, command: Any) -> PlanPayload:
+    """Who, which plan, may they (an approver), the command, the plan after it."""
+    ctx = info.context
+    req = ctx.request_for(i.expected_version, i.idempotency_key)
+    plan_id: UUID = parse_id(i.plan_id, "planId")
+    ctx.require(Action.APPROVE, await ctx.plan_target(plan_id))
+    return await plan_payload(info, await ctx.write(command(plan_id), req))
+
+
+async def _publication_payload(info: Info, w: Written) -> PublicationPayload:
+    """The publication the write made (or, on a retry, had made), and its plan now."""
+    loaders = info.context.loaders.at(None)
+    plan, rows = await loaders.plan.load(w.id), await loaders.publications.load(w.id)
+    position = await info.context.position_of(w)
+    # A publication's row begins at its event's position.
+    published = next((r for r in rows if r["valid_from"] == position), None)
+    if plan is None or published is None:
+        raise error("INTERNAL", "the read model has not caught up with the write; read the plan again shortly")
+    return PublicationPayload(
+        publication=Publication.from_row(published),
+        plan=Plan.from_row(plan),
+        position=position,
+        version=w.version,
+        replayed=w.replayed,
+    )
