@@ -1,7 +1,8 @@
 """Plans out: a plan file (YAML) that imports back to the same ledger, and a CSV for spreadsheets.
 
 The YAML is written from the aggregates: every definition, baseline and reset,
-figure and revision, commentary and override. Importing it into an empty
+figure and revision, commentary and override, and the reporting cycle (owners,
+returns, due dates, publications: service/cycle_export.py). Importing it into an empty
 ledger and exporting again gives the same text.
 """
 
@@ -24,6 +25,7 @@ from domain.plan import Plan
 from domain.records import BaselineRecord, FigureRecord
 from domain.rules import discrepancies, round1
 from domain.values import Amount, Quarter
+from service.cycle_export import measure_cycle, plan_cycle
 from service.plan_file.parsed import FORMAT, file_reason
 from service.plan_file.steps import amount_text
 
@@ -86,8 +88,9 @@ def export_plan_yaml(ledger: Ledger, plan_id: UUID) -> str:
     the computed one is written too, but an import records none for it.
     """
     plan = ledger.get_plan(plan_id)
+    every = measures_of_plan(ledger, plan_id)
     themes = []
-    for code, title, measures in _by_theme(plan, measures_of_plan(ledger, plan_id)):
+    for code, title, measures in _by_theme(plan, every):
         theme: dict[str, Any] = {"code": code, "title": title}
         if measures:
             theme["measures"] = [_measure(ledger, m) for m in measures]
@@ -103,6 +106,8 @@ def export_plan_yaml(ledger: Ledger, plan_id: UUID) -> str:
         },
         "themes": themes,
     }
+    if cycle := plan_cycle(plan, every):
+        document["cycle"] = cycle
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=WIDTH)
 
 
@@ -135,7 +140,7 @@ def _measure(ledger: Ledger, measure: Measure) -> dict[str, Any]:
             q.value: {"status": o.status.value, "reason": file_reason(o.stamp.reason, o.status)}
             for q, o in sorted(measure.overrides.items(), key=lambda item: item[0].number)
         }
-    return out
+    return {**out, **measure_cycle(measure)}
 
 
 def _redefinition_positions(ledger: Ledger, measure: Measure) -> list[int]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, TypeVar
 
 import yaml
@@ -162,6 +163,17 @@ class Reader:
             self.problem(node, path, _raw(node), "must be a single value, not a list or a mapping")
             return None
         return None if node.tag == NULL_TAG else str(node.value)
+
+    def date(self, node: yaml.Node | None, path: str) -> date | None:
+        """A date written YYYY-MM-DD; None (and a problem) for anything else."""
+        raw = self.scalar(node, path)
+        if node is None or raw is None:
+            return None
+        try:
+            return date.fromisoformat(raw.strip())
+        except ValueError:
+            self.problem(node, path, raw, "must be a date written YYYY-MM-DD")
+            return None
 
     def quarters(self, node: yaml.Node | None, path: str) -> list[tuple[Quarter, yaml.Node, str]]:
         """The entries of a mapping keyed by quarter, in file order."""

@@ -7,7 +7,6 @@ whole, every problem listed with its `file:line` and path.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import yaml
@@ -17,6 +16,8 @@ from domain.measure import Measure
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
 from domain.values import MAX_LABEL, Status, optional_decimal, parse_enum, required_text
+from service.plan_file.cycle import in_recording_order, read_cycle, read_owners, read_returns
+from service.plan_file.cycle_check import check_cycle
 from service.plan_file.definitions import (
     DEFINITION_KEYS,
     OPTIONAL_DEFINITION_KEYS,
@@ -48,7 +49,7 @@ def load_plan_file(path: str | Path) -> PlanFile:
 
 
 def _read_file(r: Reader, root: yaml.Node) -> PlanFile | None:
-    top = r.mapping(root, "", ("format", "partnership", "plan", "themes"))
+    top = r.mapping(root, "", ("format", "partnership", "plan", "themes"), ("cycle",))
     if top is None:
         return None
     if "format" in top and (found := r.scalar(top["format"], "format")) != FORMAT:
@@ -74,9 +75,11 @@ def _read_file(r: Reader, root: yaml.Node) -> PlanFile | None:
             spec = _read_measure(r, measure_node, f"{path}.measures[{mi}]", code, plan, numbers)
             if spec is not None:
                 measures.append(spec)
+    cycle = read_cycle(r, top.get("cycle"), "cycle")
     if plan is None:
         return None
-    return PlanFile(r.name, plan, r.where(top.get("plan", root), "plan"), tuple(themes), tuple(measures))
+    check_cycle(r, plan, cycle, measures, CHECKER)
+    return PlanFile(r.name, plan, r.where(top.get("plan", root), "plan"), tuple(themes), tuple(measures), tuple(cycle))
 
 
 def _read_plan(r: Reader, root: yaml.Node, top: dict[str, yaml.Node]) -> Plan | None:
@@ -87,7 +90,7 @@ def _read_plan(r: Reader, root: yaml.Node, top: dict[str, yaml.Node]) -> Plan | 
     if node is None or fields is None or named is None:
         return None
     period = r.mapping(fields.get("period"), "plan.period", ("start", "end")) or {}
-    start, end = (_date(r, period.get(key), f"plan.period.{key}") for key in ("start", "end"))
+    start, end = (r.date(period.get(key), f"plan.period.{key}") for key in ("start", "end"))
     raw = r.scalar(fields.get("discrepancy_threshold"), "plan.discrepancy_threshold")
     threshold = r.check(node, "plan", optional_decimal, raw, "discrepancy_threshold")
     if start is None or end is None:
@@ -106,17 +109,6 @@ def _read_plan(r: Reader, root: yaml.Node, top: dict[str, yaml.Node]) -> Plan | 
     )
 
 
-def _date(r: Reader, node: yaml.Node | None, path: str) -> date | None:
-    raw = r.scalar(node, path)
-    if node is None or raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw.strip())
-    except ValueError:
-        r.problem(node, path, raw, "must be a date written YYYY-MM-DD")
-        return None
-
-
 def _read_measure(
     r: Reader,
     node: yaml.Node,
@@ -125,7 +117,7 @@ def _read_measure(
     plan: Plan | None,
     numbers: dict[str, str],
 ) -> MeasureSpec | None:
-    keys = ("redefinitions", "commentary", "status", *OPTIONAL_DEFINITION_KEYS)
+    keys = ("redefinitions", "commentary", "status", "owners", "returns", *OPTIONAL_DEFINITION_KEYS)
     fields = r.mapping(node, path, ("number", *DEFINITION_KEYS), keys)
     if fields is None:
         return None
@@ -147,7 +139,9 @@ def _read_measure(
         for q, n, p in r.quarters(fields.get("commentary"), f"{path}.commentary")
     ]
     statuses = _read_statuses(r, fields.get("status"), f"{path}.status")
-    steps = schedule(r, definitions) + commentary
+    owners = read_owners(r, fields.get("owners"), f"{path}.owners")
+    returns = read_returns(r, fields.get("returns"), f"{path}.returns")
+    steps = in_recording_order(owners + schedule(r, definitions) + commentary + returns)
     initial = definitions[0].definition
     if number is None or plan is None or initial is None or any(d.definition is None for d in definitions):
         return None

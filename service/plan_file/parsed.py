@@ -14,6 +14,7 @@ from domain.definition import Definition
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Quarter, Status
+from service.plan_file.cycle import QuarterCycle
 from service.plan_file.lines import Where
 from service.plan_file.steps import Step
 
@@ -66,6 +67,7 @@ class PlanFile:
     where: Where
     themes: tuple[ThemeSpec, ...]
     measures: tuple[MeasureSpec, ...]
+    cycle: tuple[QuarterCycle, ...] = ()  # collections and publications, by quarter
 
     @property
     def plan_id(self) -> UUID:

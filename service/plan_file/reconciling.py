@@ -45,6 +45,10 @@ def compare_lengths(spec: MeasureSpec, recorded: Measure, problems: list[Problem
             held = len(recorded.definitions)
         elif kind == "baseline":
             held = len(recorded.baselines.get(str(family[1]), []))
+        elif kind == "owner":
+            held = len(recorded.owners)
+        elif kind == "return":
+            held = len(recorded.return_history.get(Quarter(str(family[1])), []))
         else:
             held = len(recorded.figure_history.get((str(family[1]), Quarter(str(family[2]))), []))
         if held > count:

@@ -15,18 +15,33 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.assessed import assess_measure
-from domain.commands import AddTheme, Command, CreatePlan, DefineMeasure, OverrideStatus
+from domain.commands import (
+    AddTheme,
+    ChangeDueDate,
+    Command,
+    CreatePlan,
+    DefineMeasure,
+    OpenCollection,
+    OverrideStatus,
+    PublishQuarter,
+)
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.values import Status
+from service.plan_file.cycle import STATUS, phases, quarter_phase
+from service.plan_file.cycle_check import facts
 from service.plan_file.lines import Where
 from service.plan_file.parsed import MeasureSpec, PlanFile, StatusSpec
 from service.plan_file.problems import PlanFileError, Problem, stopped
 from service.plan_file.reconciling import compare_definition, compare_lengths, difference
 
 A = TypeVar("A", Plan, Measure)
+# The order writes are recorded in: (phase, group, ...). Phases are quarter by quarter (plan_file/cycle.py);
+# within one, the plan's collections, then each measure's data and returns, then the quarter's publications.
+FIRST = (-1, 0, 0, 0, 0)  # the plan and its themes
+COLLECTIONS, MEASURES, PUBLICATIONS = range(3)
 
 
 @dataclass(frozen=True)
@@ -46,11 +61,17 @@ class ImportReport:
 
 @dataclass(frozen=True)
 class _Write:
-    """A command to record, with its line in a dry run and where the file says it."""
+    """A command to record, with its line in a dry run, where the file says it, and where it falls.
+
+    `order` sorts the writes into the order they are recorded (see `_order`); `actor` names the
+    principal the file gives for it (None: the import's actor).
+    """
 
     line: str
     where: Where
     command: Command
+    order: tuple[int, ...] = ()
+    actor: str | None = None
 
 
 def import_plan(
@@ -70,19 +91,24 @@ def import_plan(
     """
     problems: list[Problem] = []
     writes = _plan_writes(ledger, plan_file, problems)
-    for spec in plan_file.measures:
-        writes += _measure_writes(ledger, plan_file.plan_id, spec, actor, problems)
+    measures: list[Measure] = []
+    for index, spec in enumerate(plan_file.measures):
+        found, measure = _measure_writes(ledger, plan_file.plan_id, spec, actor, problems, index)
+        writes += found
+        measures.append(measure)
+    writes += cycle_writes(ledger, plan_file, measures, problems)
     if problems:
         raise PlanFileError(problems)
+    # Quarter by quarter, across the plan's measures: what a publication shows is what its quarter had.
+    writes.sort(key=lambda w: w.order)
     lines = tuple(w.line for w in writes)
     if dry_run:
         return ImportReport(plan_file.plan_id, 0, lines, dry_run=True)
-    req = Request(actor=actor)
     for done, write in enumerate(writes):
         if progress is not None:
             progress(done, len(writes))
         try:
-            ledger.handle(write.command, req)
+            ledger.handle(write.command, Request(actor=write.actor or actor))
         except DomainError as e:
             message = stopped(done, len(writes), write.line, e.message, unit="events")
             raise PlanFileError([Problem(write.where.location, write.where.path, e.value, message)]) from e
@@ -113,7 +139,8 @@ def _plan_writes(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -
             period_end=expected.period_end,
             discrepancy_threshold=expected.discrepancy_threshold,
         )
-        writes.append(_Write(f"createPlan {expected.partnership} / {expected.title} ({expected.year})", where, create))
+        line = f"createPlan {expected.partnership} / {expected.title} ({expected.year})"
+        writes.append(_Write(line, where, create, FIRST))
     else:
         for name in ("partnership", "title", "year", "period_start", "period_end", "discrepancy_threshold"):
             mine, theirs = getattr(expected, name), getattr(recorded, name)
@@ -124,7 +151,7 @@ def _plan_writes(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -
     for theme in plan_file.themes:
         if theme.code not in recorded_titles:
             add = AddTheme(plan_file.plan_id, code=theme.code, title=theme.title)
-            writes.append(_Write(f"addTheme {theme.code} {theme.title}", theme.where, add))
+            writes.append(_Write(f"addTheme {theme.code} {theme.title}", theme.where, add, FIRST))
         elif recorded_titles[theme.code] != theme.title:
             message = f"theme {theme.code} is already recorded as {recorded_titles[theme.code]!r}"
             problems.append(Problem(theme.where.location, f"{theme.where.path}.title", theme.title, message))
@@ -132,8 +159,9 @@ def _plan_writes(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -
 
 
 def _measure_writes(
-    ledger: Ledger, plan_id: UUID, spec: MeasureSpec, actor: str, problems: list[Problem]
-) -> list[_Write]:
+    ledger: Ledger, plan_id: UUID, spec: MeasureSpec, actor: str, problems: list[Problem], index: int
+) -> tuple[list[_Write], Measure]:
+    """The measure's writes the ledger lacks, and the measure as they leave it (held in memory)."""
     measure_id = spec.expected.id
     recorded = load_recorded(ledger, measure_id, Measure)
     writes: list[_Write] = []
@@ -147,11 +175,12 @@ def _measure_writes(
             actor=actor,
         )
         define = DefineMeasure(plan_id, theme_code=spec.theme_code, number=spec.number, definition=spec.definition)
-        writes.append(_Write(f"defineMeasure {spec.number} {spec.definition.title}", spec.where, define))
+        line = f"defineMeasure {spec.number} {spec.definition.title}"
+        writes.append(_Write(line, spec.where, define, (0, MEASURES, index, -1, -1)))
     else:
         actual = copy.deepcopy(recorded)
         compare_definition(spec, recorded, problems)
-    for step in spec.steps:
+    for i, (step, (phase, rank)) in enumerate(zip(spec.steps, phases(list(spec.steps)), strict=True)):
         found = step.entry(recorded) if recorded is not None else None
         if found is not None:
             wanted = step.entry(spec.expected)
@@ -163,15 +192,16 @@ def _measure_writes(
         except DomainError as e:
             problems.append(Problem(step.where.location, step.where.path, e.value, e.message))
             continue
-        writes.append(_Write(step.line(spec.number), step.where, step.command(measure_id)))
+        order = (phase, MEASURES, index, rank, i)
+        writes.append(_Write(step.line(spec.number), step.where, step.command(measure_id), order, step.actor(actor)))
     if recorded is not None:
         compare_lengths(spec, recorded, problems)
-    writes += _override_writes(spec, recorded, actual, problems)
-    return writes
+    writes += _override_writes(spec, recorded, actual, problems, index)
+    return writes, actual
 
 
 def _override_writes(
-    spec: MeasureSpec, recorded: Measure | None, actual: Measure, problems: list[Problem]
+    spec: MeasureSpec, recorded: Measure | None, actual: Measure, problems: list[Problem], index: int
 ) -> list[_Write]:
     """Published statuses: an override where one differs from the status computed from the figures."""
     assessed = assess_measure(actual)
@@ -186,11 +216,53 @@ def _override_writes(
             continue
         if status.status is computed:
             continue
-        writes.append(_override_write(spec, actual.id, status, computed))
+        writes.append(_override_write(spec, actual.id, status, computed, index))
     return writes
 
 
-def _override_write(spec: MeasureSpec, measure_id: UUID, status: StatusSpec, computed: Status) -> _Write:
+def _override_write(spec: MeasureSpec, measure_id: UUID, status: StatusSpec, computed: Status, index: int) -> _Write:
     override = OverrideStatus(measure_id, status.quarter, status.status, reason=status.override_reason(computed))
     line = f"overrideStatus {spec.number} {status.quarter.value} {status.status.value} (computed {computed.value})"
-    return _Write(line, status.where, override)
+    # A published status is recorded with its quarter, before the quarter's returns lock it.
+    return _Write(line, status.where, override, (quarter_phase(status.quarter), MEASURES, index, STATUS, 0))
+
+
+def cycle_writes(ledger: Ledger, plan_file: PlanFile, measures: list[Measure], problems: list[Problem]) -> list[_Write]:
+    """The plan's collections and publications the ledger lacks; what it holds must be the start of the file's."""
+    plan_id = plan_file.plan_id
+    recorded = load_recorded(ledger, plan_id, Plan)
+    writes: list[_Write] = []
+    for quarter in plan_file.cycle:
+        q = quarter.quarter
+        held = recorded.collections[q].dates if recorded is not None and q in recorded.collections else ()
+        for i, due in enumerate(quarter.due_dates):
+            if i < len(held):
+                if held[i][0] != due.due_on:
+                    message = f"{q.value} returns were already due {held[i][0]}: add a due date change instead"
+                    problems.append(Problem(due.where.location, due.where.path, due.due_on.isoformat(), message))
+                continue
+            command: Command = (
+                OpenCollection(plan_id, q, due.due_on)
+                if i == 0
+                else ChangeDueDate(plan_id, q, due.due_on, reason=due.reason)
+            )
+            order = (quarter_phase(q), COLLECTIONS, q.number, i, 0)
+            writes.append(_Write(f"{command.name} {q.value} {due.due_on}", due.where, command, order, due.by))
+        published = recorded.published(q) if recorded is not None else []
+        for spec in quarter.publications:
+            if spec.position < len(published):
+                found = published[spec.position]
+                if (found.title, found.presented_on) != (spec.title, spec.presented_on):
+                    message = f"{q.value} was already published as {found.title!r}, presented {found.presented_on}"
+                    problems.append(Problem(spec.where.location, spec.where.path, spec.title, message))
+                continue
+            publish = PublishQuarter(
+                plan_id, q, spec.title, spec.presented_on, facts(measures, spec), force=spec.forced, reason=spec.reason
+            )
+            order = (quarter_phase(spec.after_quarter), PUBLICATIONS, q.number, spec.position, 0)
+            writes.append(_Write(f"publishQuarter {q.value} {spec.title}", spec.where, publish, order, spec.by))
+        extra = len(held) - len(quarter.due_dates), len(published) - len(quarter.publications)
+        if max(extra) > 0:
+            message = f"the ledger holds later due dates or publications of {q.value}: add them to the file"
+            problems.append(Problem(plan_file.where.location, f"cycle.{q.value}", None, message))
+    return writes

@@ -80,9 +80,13 @@ class Step:
         """The step as one line of a dry run: `submitFigure 5.1 criminal-damage Q2 995`."""
         return " ".join(part for part in (self.name, number, self.detail()) if part)
 
+    def actor(self, default: str) -> str:
+        """Who the step is recorded as: the import's actor, unless the file names someone."""
+        return default
+
     def apply(self, measure: Measure, actor: str) -> None:
         """Apply the step to a measure held in memory; a DomainError says why it cannot be."""
-        change_measure(measure, self.command(measure.id), actor)
+        change_measure(measure, self.command(measure.id), self.actor(actor))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from tests.e2e.demo import serving_demo
 from tests.e2e.live import GraphQLClient
 
 MEASURES = "query($id: ID!) { plan(id: $id) { measures { id number } } }"
+REOPEN = """mutation($input: ReturnWithReasonInput!) { reopenReturn(input: $input) { position } }"""
 REVISE = """mutation($input: ReviseFigureInput!) { reviseFigure(input: $input) { position } }"""
 RESET = """mutation($input: ResetBaselineInput!) { resetBaseline(input: $input) { position } }"""
 METHOD = "baseline re-set using new repeat identification methodology"
@@ -61,6 +62,9 @@ def story(new_database: object) -> Iterator[Story]:
         story = Story(database_url, server.url, plan_id, auditor, moment, "", measures)
         story = Story(**{**story.__dict__, "then": story.page(asOf=moment)})
         revision = {"measureId": measures["5.1"], "component": "criminal-damage", "quarter": "Q2"}
+        # The demo's Q2 is approved and published: reopened for the correction first.
+        reopen = {"measureId": measures["5.1"], "quarter": "Q2", "reason": "late crimes recorded"}
+        operator.execute(REOPEN, {"input": reopen})
         operator.execute(REVISE, {"input": {**revision, "value": "1001", "reason": "late crimes recorded"}})
         reset = {
             "measureId": measures["4.3"],

@@ -141,9 +141,12 @@ def twins(new_database: DatabaseFactory) -> Iterator[Twins]:
 
 
 def _change(twins: Twins) -> None:
-    """A revision, an override, a commentary and an unavailable figure, through the server with the speed-ups."""
+    """A revision, an override, a commentary and an unavailable figure, through the server with the speed-ups,
+    after Q1 and Q2 are reopened (the demo published them)."""
     measure = {"measureId": twins.measure_id}
     for document, given in [
+        (doc.REOPEN_RETURN, {"quarter": "Q1", "reason": "a late surge"}),
+        (doc.REOPEN_RETURN, {"quarter": "Q2", "reason": "late crimes"}),
         (
             doc.REVISE_FIGURE,
             {"component": "criminal-damage", "quarter": "Q2", "value": "1001", "reason": "late crimes"},
@@ -168,6 +171,15 @@ def test_one_measure_and_its_history_read_the_same_now_and_before_the_changes(tw
     assert now["version"] > then["version"]
     assert twins.both(PLAN_AS_OF, {"id": twins.plan_id, "asOf": twins.before_changes})["data"]["plan"]
     assert twins.both(PLAN_AS_OF, {"id": twins.plan_id, "asOf": "2000-01-01T00:00:00Z"})["data"]["plan"] is None
+
+
+def test_the_reporting_cycle_reads_the_same_now_as_published_and_since(twins: Twins) -> None:
+    now = twins.both(doc.PUBLISHED_PLAN, {"id": twins.plan_id})["data"]["plan"]
+    q1, q2 = (p["id"] for p in now["publications"])
+    assert twins.both(doc.PUBLISHED_PLAN, {"id": twins.plan_id, "publication": q1})["data"]["plan"]
+    assert twins.both(doc.CHANGES_SINCE, {"id": q2, "first": 5})["data"]["changesSince"]["nodes"]
+    for quarter in ("Q2", "Q3"):
+        assert twins.both(doc.RETURNS, {"planId": twins.plan_id, "quarter": quarter})["data"]["returns"]
 
 
 def test_fragments_aliases_and_directives_read_the_same(twins: Twins) -> None:

@@ -365,7 +365,7 @@ BAD_FILES = [
         "- a list\n- not a plan\n",
         1,
         "",
-        "must be a mapping with the keys format, partnership, plan, themes",
+        "must be a mapping with the keys format, partnership, plan, themes, cycle",
         id="not a mapping",
     ),
     pytest.param(

@@ -10,7 +10,8 @@ from uuid import UUID
 import pytest
 
 from domain.assessed import assess_measure
-from domain.ledger import Ledger
+from domain.commands import ReopenReturn
+from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.values import Quarter, Status
 from service.plan_file import import_plan, load_plan_file
@@ -91,11 +92,16 @@ def test_importing_the_same_return_again_records_nothing(own_demo: tuple[Ledger,
     assert ledger.recorder.max_notification_id() == before
 
 
-def test_a_changed_figure_with_a_reason_is_recorded_as_a_revision(
+def test_a_changed_figure_with_a_reason_is_recorded_as_a_revision_once_its_quarter_is_reopened(
     own_demo: tuple[Ledger, UUID], tmp_path: Path
 ) -> None:
     ledger, plan_id = own_demo
     path = write(tmp_path / "q2.csv", "measure,component,value,reason\n5.1,criminal-damage,990,late reclassification\n")
+    with pytest.raises(ReturnsError) as locked:
+        import_returns(ledger, plan_id, "Q2", path, "officer")
+    assert "5.1 Q2 is locked" in locked.value.problems[0].expected
+    reopen = ReopenReturn(Measure.create_id(plan_id, "5.1"), Quarter.Q2, reason="late reclassification")
+    ledger.handle(reopen, Request("performance.lead@safer-stockton.example"))
 
     report = import_returns(ledger, plan_id, "Q2", path, "officer")
 
