@@ -20,6 +20,8 @@ from domain.publishing import Outstanding, PublicationFacts
 from domain.returns import ReturnState
 from domain.values import Quarter
 from projections.ledger_store.chain import TABLE as CHAIN
+from projections.read_model_tables import VERSION
+from projections.view import NAME
 
 Row = asyncpg.Record
 PUBLISHED = "QuarterPublished"
@@ -136,13 +138,17 @@ async def returns_tracking(pool: asyncpg.Pool, plan_id: UUID, quarter: Quarter) 
     return Tracking(collection, list(measures), components)
 
 
-async def publication_facts(pool: asyncpg.Pool, plan_id: UUID, quarter: Quarter) -> PublicationFacts:
+async def publication_facts(pool: asyncpg.Pool, plan_id: UUID, quarter: Quarter) -> PublicationFacts | None:
     """What a publication of the plan's quarter is decided on, at the position the read model has reached.
 
     One snapshot: the read model writes its rows and its position in one transaction, so the returns read
-    here are exactly those the publication's position shows.
+    here are exactly those the publication's position shows. None while the read model is being rebuilt
+    in place: its rows are then not yet those of any position.
     """
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        model: Any = await conn.fetchval("SELECT version FROM read_model_meta WHERE name = $1", NAME)
+        if model != VERSION:
+            return None
         position: Any = await conn.fetchval(
             "SELECT notification_id FROM current_state_tracking WHERE application_name = $1", Ledger.name
         )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from service.app import create_app
@@ -182,6 +183,13 @@ def test_publishing_with_returns_outstanding_needs_force_and_a_reason_and_record
     q2 = {"planId": c.plan_id, "quarter": "Q2", **BOARD}
     c.as_[POLICE].execute(doc.SUBMIT_RETURN, {"input": {"measureId": c.damage, "quarter": "Q2"}})
 
+    with psycopg.connect(c.database_url, autocommit=True) as conn:
+        conn.execute("UPDATE read_model_meta SET version = -version")  # as a rebuild in place marks it
+        try:
+            rebuilding = c.refused(LEAD, doc.PUBLISH_QUARTER, {"input": {**q2, "force": True, "reason": "x"}})
+        finally:
+            conn.execute("UPDATE read_model_meta SET version = -version")
+    assert rebuilding["extensions"]["code"] == "CONFLICT" and "rebuilt" in rebuilding["message"]
     unforced = c.refused(LEAD, doc.PUBLISH_QUARTER, {"input": q2})
     assert unforced["extensions"]["field"] == "force" and "5.1 (SUBMITTED), 5.2 (OUTSTANDING)" in unforced["message"]
     assert c.refused(LEAD, doc.PUBLISH_QUARTER, {"input": {**q2, "force": True}})["extensions"]["field"] == "reason"

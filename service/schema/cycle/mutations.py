@@ -123,6 +123,13 @@ class CycleMutations:
         recorded = await in_command_thread(lambda: ledger.recorder.max_notification_id() or 0)
         await services.watcher.wait_for(recorded, services.settings.write_wait_seconds)
         facts = await cycle_reads.publication_facts(services.pool, plan_id, i.quarter)
+        if facts is None:
+            raise error(
+                "CONFLICT",
+                "planId: the read model is being rebuilt, so what the quarter would show cannot be read yet;"
+                " publish once the rebuild has finished",
+                "planId",
+            )
         command = commands.PublishQuarter(
             plan_id, i.quarter, i.title, i.presented_on, facts, force=i.force, reason=i.reason
         )
