@@ -3,7 +3,8 @@
 The response cache and the persisted queries both need the document, variables, operation name and
 extensions before Strawberry executes; `read_request` reads them once and the view hands the same
 `GraphQLRequestData` to Strawberry. Anything unusual (not JSON, a batch, uploads, a streamed response, a
-field of the wrong type) is None here and left to Strawberry, which answers it exactly as it always does.
+field of the wrong type) is None here and left to Strawberry, which answers it exactly as it always does. JSON
+nested deeper than any request needs is refused here, and wherever else JSON is read (`decode_json`).
 """
 
 from __future__ import annotations
@@ -11,17 +12,50 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
 from strawberry.http import GraphQLRequestData
 
+# Far deeper than any request of this schema (an input object in a list in the variables is five levels), and far
+# shallower than the nesting at which a recursive parser or encoder meets Python's recursion limit: a 2 KB body
+# of a thousand nested arrays would otherwise fail as an internal error wherever it was read or written.
+MAX_JSON_DEPTH = 32
+
+
+class NestedTooDeep(ValueError):
+    """A JSON text nested deeper than MAX_JSON_DEPTH: malformed input, said as such."""
+
+    def __init__(self) -> None:
+        super().__init__(f"the JSON is nested too deep: at most {MAX_JSON_DEPTH} levels of arrays and objects")
+
+
+def decode_json(raw: str | bytes) -> Any:
+    """The value of a JSON text; NestedTooDeep if it nests arrays and objects deeper than MAX_JSON_DEPTH."""
+    try:
+        value = json.loads(raw)
+    except RecursionError:
+        raise NestedTooDeep() from None
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > MAX_JSON_DEPTH:
+            raise NestedTooDeep()
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return value
+
 
 def _json(raw: str | bytes | None) -> tuple[bool, Any]:
-    """(readable, value) of an optional JSON text; not JSON, or nested too deep, is unreadable."""
+    """(readable, value) of an optional JSON text; not JSON is unreadable, nested too deep is a 400."""
     if not raw:
         return True, None
     try:
-        return True, json.loads(raw)
-    except (ValueError, RecursionError):
+        return True, decode_json(raw)
+    except NestedTooDeep as e:
+        raise HTTPException(400, str(e)) from None
+    except ValueError:
         return False, None
 
 

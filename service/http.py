@@ -35,7 +35,7 @@ from service.auth.errors import AuthenticationError
 from service.auth.principal import Principal
 from service.cached_responses import GRAPHQL_RESPONSE, JSON, CachedResponses, wants_graphql_response
 from service.front_door import FrontDoor
-from service.graphql_request import read_request
+from service.graphql_request import NestedTooDeep, decode_json, read_request
 from service.persisted_queries import PersistedQueries, PersistedQueryError, requested_hash
 from service.schema.context import Context as LedgerContext
 from service.schema.context import Services
@@ -175,8 +175,15 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         return JSONResponse(body, status_code=status, media_type=media_type(request))
 
+    def decode_json(self, data: str | bytes) -> object:
+        # Over WebSocket too: a message nested too deep closes the socket as malformed (service/ws.py).
+        return decode_json(data)
+
     def parse_json(self, data: str | bytes) -> Any:
-        parsed = super().parse_json(data)
+        try:
+            parsed = super().parse_json(data)
+        except NestedTooDeep as e:
+            raise HTTPException(400, str(e)) from None
         # Strawberry reads a body's fields with .get(): `null`, a number or a string would fail as an internal
         # error. (A list is a batch, which Strawberry refuses itself.)
         if not isinstance(parsed, dict | list):

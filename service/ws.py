@@ -11,6 +11,7 @@ from graphql import GraphQLSyntaxError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, SubscribeMessage
 
+from service.graphql_request import NestedTooDeep
 from service.limits import token_refusal
 from service.schema import LIMITS
 from service.schema.errors import error
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """Strawberry's handler; a subscription over the per-connection limit gets `LIMIT_EXCEEDED`, and
     errors without a code get one (as over HTTP)."""
+
+    async def handle(self) -> None:
+        try:
+            await super().handle()
+        except NestedTooDeep as e:
+            # As the protocol closes on any other malformed message, with the reason said.
+            await self.handle_invalid_message(f"WebSocket message must be valid JSON: {e}")
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection
