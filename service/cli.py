@@ -69,11 +69,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             _load_demo(env)
         # So the first request sees a read model that is up to date.
         catch_up_if_leader(env, progress=progress_bar("read model"))  # type: ignore[arg-type]
-        if embedded:
-            token = _demo_token(settings, url)
-            print(f"Measure Ledger: http://{args.host}:{args.port}/graphql (GraphiQL in a browser)")
-            print(f"Demo token (principal {DEMO_PRINCIPAL!r}): {token}")
-            print(f'  curl -H "Authorization: Bearer {token}" ...')
+        _greet(args, settings, url, embedded)
         with ExitStack() as stack:
             if args.projector == PROCESS:
                 stack.enter_context(projector_process(url))
@@ -91,6 +87,38 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 log_level="info",
             )
     return 0
+
+
+def _greet(args: argparse.Namespace, settings: Settings, url: str, embedded: bool) -> None:
+    """What a person starting the service needs: where the data is, the URL, a token, how to stop."""
+    import psycopg.conninfo
+
+    from service.auth.tokens import list_tokens
+    from service.embedded import START_LOG
+
+    print(f"Measure Ledger {_version()}")
+    if embedded:
+        data = settings.data_dir.resolve()
+        print(f"  data:  {data} (embedded PostgreSQL; its start-up output in {data / START_LOG})")
+    else:
+        parts = psycopg.conninfo.conninfo_to_dict(url)
+        print(f"  data:  database {parts.get('dbname', '?')!r} on {parts.get('host', 'localhost')} (DATABASE_URL)")
+    print(f"  API:   http://{args.host}:{args.port}/graphql (GraphiQL in a browser)")
+    if embedded:
+        token = _demo_token(settings, url)
+        print(f"  Demo token (principal {DEMO_PRINCIPAL!r}): {token}")
+        print(f"         kept in {settings.data_dir.resolve() / 'demo-token'}; send it as")
+        print(f'         curl -H "Authorization: Bearer {token}" ...')
+    elif not any(t.status(datetime.now(UTC)) == "live" for t in list_tokens(url)):
+        print("  token: none yet; create one with the same DATABASE_URL (it is shown once):")
+        print("         measure-ledger token create NAME   (an operator token; --help for narrower ones)")
+    print("  stop:  Ctrl-C (or SIGTERM)", flush=True)
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("measure-ledger")
 
 
 def _load_demo(env: dict[str, str]) -> None:
@@ -399,18 +427,38 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="measure-ledger", description=__doc__)
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("serve", help="serve the GraphQL API (embedded PostgreSQL without DATABASE_URL)")
-    s.add_argument("--host", default=os.environ.get("ML_HOST", "127.0.0.1"))
-    s.add_argument("--port", type=int, default=int(os.environ.get("ML_PORT", "8000")))
-    s.add_argument("--workers", type=int, default=int(os.environ.get("ML_WORKERS", "1")))
-    s.add_argument("--no-demo", action="store_true", help="do not load the 2012-13 demo plan")
+    s = sub.add_parser(
+        "serve",
+        help="serve the GraphQL API (embedded PostgreSQL without DATABASE_URL)",
+        description="Serve the GraphQL API. Without DATABASE_URL, an embedded PostgreSQL keeps its data in "
+        "ML_DATA_DIR (default .measure-ledger) with the 2012-13 demo plan and a demo token. Defaults shown "
+        "are this environment's: each option's ML_ variable changes it.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    s.add_argument(
+        "--host", default=os.environ.get("ML_HOST", "127.0.0.1"), help="address to listen on (or set ML_HOST)"
+    )
+    s.add_argument(
+        "--port", type=int, default=int(os.environ.get("ML_PORT", "8000")), help="port to listen on (or set ML_PORT)"
+    )
+    s.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("ML_WORKERS", "1")),
+        help="web processes sharing the port (or set ML_WORKERS)",
+    )
+    s.add_argument(
+        "--no-demo", action="store_true", help="do not load the 2012-13 demo plan into the embedded database"
+    )
     s.add_argument(
         "--projector",
         choices=("process", "thread"),
         default=os.environ.get("ML_PROJECTOR", "process"),
-        help="project, and deliver webhooks, in processes of their own beside the web processes (default), or in them",
+        help="project, and deliver webhooks, in processes of their own beside the web processes, "
+        "or in threads of the web processes (or set ML_PROJECTOR)",
     )
     s.set_defaults(run=cmd_serve)
 

