@@ -37,8 +37,8 @@ from projections.ledger_store.event_store import open_ledger
 from projections.read_model_tables import DDL
 from projections.runner import catch_up_if_leader
 from service import audit_trail
-from service.app import asyncpg_args
 from service.auth.tokens import create_token
+from service.pools import asyncpg_args
 from service.settings import eventsourcing_env
 
 OFFICER = Request("officer@stockton.gov.uk")

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from service.app import asyncpg_args
+from service.pools import asyncpg_args
 
 CURRENT = "valid_to IS NULL"
 HISTORY_FIELDS = ("position", "recorded_at", "actor", "action", "component", "quarter", "field", "before", "after")

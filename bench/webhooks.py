@@ -31,7 +31,7 @@ from bench.server import fresh_database, percentile
 from domain.ledger import Ledger
 from projections.ledger_store.event_store import open_ledger
 from projections.view import open_view
-from service.app import asyncpg_args
+from service.pools import asyncpg_args
 from service.projector import cli_process, projector_process
 from service.settings import eventsourcing_env
 from service.webhooks.tables import ensure_tables

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import asyncpg
-import psycopg.conninfo
 from eventsourcing.postgres import PostgresApplicationRecorder
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -29,7 +28,7 @@ from projections.ledger_store.event_store import open_ledger
 from projections.runner import run_projection
 from projections.view import open_view
 from service import compression, cors, read_model, speedups
-from service.auth import tokens
+from service.auth import report_links, tokens
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.cached_responses import CachedResponses
 from service.downloads import audit_download, plan_download
@@ -37,8 +36,8 @@ from service.front_door import FrontDoor
 from service.http import LedgerGraphQL
 from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.persisted_queries import PersistedQueries
+from service.pools import asyncpg_args, keep_session
 from service.positions import PositionWatcher
-from service.report import links as report_links
 from service.report import routes as report_routes
 from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
@@ -51,32 +50,6 @@ from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
-
-
-def asyncpg_args(database_url: str) -> dict[str, Any]:
-    """asyncpg's connect() arguments for a libpq URL or key=value string."""
-    parts = psycopg.conninfo.conninfo_to_dict(database_url)
-    args: dict[str, Any] = {
-        "host": parts.get("host") or "127.0.0.1",
-        "port": int(parts.get("port") or 5432),
-        "user": parts.get("user") or "postgres",
-        "database": parts.get("dbname") or "postgres",
-    }
-    if parts.get("password"):
-        args["password"] = parts["password"]
-    return args
-
-
-async def keep_session(connection: asyncpg.Connection) -> None:
-    """What the read pool does to a connection it takes back, beyond rolling back an open transaction: nothing.
-
-    asyncpg's default sends `SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every
-    release, a round trip per query for a state this service never leaves behind: its pooled connections run
-    single statements or transactions (asyncpg itself rolls back one left open, and drops listeners), never
-    SET, LISTEN (service/positions.py has a connection of its own) or session advisory locks. Skipping it
-    takes one round trip in two off a cached read. Whoever adds session state to the pool must undo it.
-    """
-    return None
 
 
 def release() -> str:

@@ -27,6 +27,7 @@ import asyncpg
 
 from projections.stall import Leader, StallWatch, holders
 from projections.view import CHANNEL as VIEW_CHANNEL
+from service.pools import keep_session
 from service.webhooks.sender import Sender
 from service.webhooks.settings import WebhookSettings
 from service.webhooks.tables import CHANNEL, ensure_tables
@@ -157,8 +158,6 @@ class _Leading:
     async def _deliver(self) -> Delivering:
         """What the workers need, made when the first webhook is: a leader with none holds one connection."""
         if self.delivering is None:
-            from service.app import keep_session  # service/app.py runs this module: imported once both are
-
             pool = await asyncpg.create_pool(
                 **self.connect_args,
                 min_size=1,

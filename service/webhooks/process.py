@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from service.app import asyncpg_args
+from service.pools import asyncpg_args
 from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.settings import WebhookSettings
 

@@ -23,7 +23,7 @@ from domain.values import Quarter, Status, parse_amount
 from projections.read_model_tables import KEYS, OWNER
 from projections.runner import catch_up_if_leader
 from service import read_model
-from service.app import asyncpg_args
+from service.pools import asyncpg_args
 from tests.integration.given import OFFICER, a_definition, a_measure, a_plan
 
 

@@ -15,7 +15,7 @@ import pytest
 from domain.ledger import Ledger
 from projections.runner import run_projection
 from projections.view import open_view
-from service.app import asyncpg_args
+from service.pools import asyncpg_args
 from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.safety import AllowedHosts
 from service.webhooks.settings import WebhookSettings
