@@ -20,10 +20,10 @@ from service import read_model
 from service.auth.jwt import JwtVerifier
 from service.auth.policy import Action, require
 from service.auth.principal import Principal
+from service.auth.report_links import LinkSigner
 from service.fanout import Feeds
 from service.limits import RateLimiter
 from service.positions import PositionWatcher
-from service.report.links import LinkSigner
 from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
 from service.schema.targets import KnownTargets, Target
@@ -61,7 +61,7 @@ class Services:
     targets: KnownTargets = field(default_factory=KnownTargets)
     # Which URLs webhooks may be sent to (ML_WEBHOOK_ALLOW_HOSTS), checked when one is made.
     webhook_settings: WebhookSettings = field(default_factory=WebhookSettings.from_env)
-    # Signs and checks the report's short-lived links (service/report/links.py).
+    # Signs and checks the report's short-lived links (service/auth/report_links.py).
     report_links: LinkSigner | None = None
 
 

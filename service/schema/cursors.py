@@ -1,62 +1,23 @@
-"""Opaque cursors of the subscriptions: where a message sits in its stream.
-
-A status change's cursor is the base64 of "position:quarter" (several
-quarters may change at one position); a ledger event's is the base64 of its
-position. Clients must treat both as opaque strings.
-"""
+"""Cursors passed in as arguments: a malformed one is a VALIDATION error naming the argument."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-
-from domain.values import Quarter
+from service import cursors
 from service.fanout import Key
 from service.schema.errors import error
 
-_QUARTERS = {q.value for q in Quarter}
-
-
-def _encode(text: str) -> str:
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def _decode(raw: str, field: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("ascii")
-    except (binascii.Error, ValueError):
-        raise _malformed(raw, field) from None
-
-
-def _malformed(raw: str, field: str) -> Exception:
-    return error("VALIDATION", f"{field}: {raw[:60]!r} is not a cursor this subscription gave out", field)
-
-
-def _position(text: str, raw: str, field: str) -> int:
-    # isdigit() alone accepts "²"; the text is ASCII by now.
-    if not text.isdigit() or len(text) > 19:
-        raise _malformed(raw, field)
-    return int(text)
-
-
-def status_change_cursor(key: Key) -> str:
-    """The cursor of the status change at (position, quarter)."""
-    return _encode(f"{key[0]}:{key[1]}")
-
-
-def ledger_event_cursor(key: Key) -> str:
-    """The cursor of the ledger event at a position."""
-    return _encode(str(key[0]))
-
 
 def parse_status_change_cursor(raw: str, field: str = "after") -> Key:
-    """(position, quarter) from a status change's cursor; a VALIDATION error if malformed."""
-    position, sep, quarter = _decode(raw, field).partition(":")
-    if not sep or quarter not in _QUARTERS:
-        raise _malformed(raw, field)
-    return (_position(position, raw, field), quarter)
+    """(position, quarter) from a status change's cursor (service/cursors.py)."""
+    try:
+        return cursors.decode_status_change_cursor(raw, field)
+    except cursors.MalformedCursor as e:
+        raise error("VALIDATION", str(e), e.field) from None
 
 
 def parse_ledger_event_cursor(raw: str, field: str = "after") -> Key:
-    """(position, "") from a ledger event's cursor; a VALIDATION error if malformed."""
-    return (_position(_decode(raw, field), raw, field), "")
+    """(position, "") from a ledger event's cursor (service/cursors.py)."""
+    try:
+        return cursors.decode_ledger_event_cursor(raw, field)
+    except cursors.MalformedCursor as e:
+        raise error("VALIDATION", str(e), e.field) from None

@@ -22,7 +22,7 @@ import orjson
 
 from domain.ledger import Ledger
 from projections.view import NAME
-from service.schema.cursors import ledger_event_cursor, status_change_cursor
+from service.cursors import ledger_event_cursor, status_change_cursor
 from service.webhooks.kinds import EventKind, audit_actions, audit_type
 
 Key = tuple[int, str]

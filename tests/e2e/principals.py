@@ -25,7 +25,7 @@ import psycopg
 
 from service.app import create_app
 from service.auth.tokens import create_token
-from service.schema.cursors import ledger_event_cursor, status_change_cursor
+from service.cursors import ledger_event_cursor, status_change_cursor
 from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage

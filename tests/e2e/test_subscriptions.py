@@ -23,7 +23,7 @@ from gql.transport.websockets import WebsocketsTransport
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from service.auth.tokens import create_token
-from service.schema.cursors import ledger_event_cursor, status_change_cursor
+from service.cursors import ledger_event_cursor, status_change_cursor
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 from graphql import GraphQLError
 
-from service.schema.cursors import (
-    ledger_event_cursor,
-    parse_ledger_event_cursor,
-    parse_status_change_cursor,
-    status_change_cursor,
-)
+from service.cursors import ledger_event_cursor, status_change_cursor
+from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
 
 
 def test_cursors_round_trip() -> None:

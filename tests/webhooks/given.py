@@ -11,7 +11,7 @@ import asyncpg
 from domain.commands import ClearStatusOverride, OverrideStatus
 from domain.ledger import Ledger
 from domain.values import Quarter, Status
-from service.schema.cursors import status_change_cursor
+from service.cursors import status_change_cursor
 from service.webhooks import registry
 from service.webhooks.kinds import EventKind
 from tests.integration.given import OFFICER

@@ -1,6 +1,6 @@
 """Queries of the audit trail: every event filtered and paged by cursor, and the hash chain's head.
 
-A cursor here is a `ledgerEvents` cursor (service/schema/cursors.py), so a
+A cursor here is a `ledgerEvents` cursor (service/cursors.py), so a
 mirror can page through the trail and then subscribe after its last entry.
 """
 

@@ -7,8 +7,8 @@ from enum import Enum
 
 import strawberry
 
+from service.cursors import ledger_event_cursor
 from service.fanout import LEDGER_EVENTS, Row
-from service.schema.cursors import ledger_event_cursor
 from service.schema.enums import Quarter
 from service.schema.pages import PageInfo
 

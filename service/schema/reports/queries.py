@@ -10,7 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from service.auth.policy import Action
-from service.report.links import PARAMETER
+from service.auth.report_links import PARAMETER
 from service.schema.errors import error, parse_id
 
 

@@ -14,15 +14,11 @@ import strawberry
 from strawberry.types import Info
 
 from service.auth.policy import Action
+from service.cursors import ledger_event_cursor, status_change_cursor
 from service.fanout import Filters
 from service.schema.access import one_plan_for, spanning
 from service.schema.audit.types import AuditEntry
-from service.schema.cursors import (
-    ledger_event_cursor,
-    parse_ledger_event_cursor,
-    parse_status_change_cursor,
-    status_change_cursor,
-)
+from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
 from service.schema.errors import error, parse_id
 from service.schema.subscriptions.feeds import deliver
 from service.schema.subscriptions.types import StatusChange

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import strawberry
 
+from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES, Row
-from service.schema.cursors import status_change_cursor
 from service.schema.enums import Quarter, Status
 
 

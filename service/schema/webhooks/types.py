@@ -10,7 +10,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from service.schema.cursors import ledger_event_cursor, status_change_cursor
+from service.cursors import ledger_event_cursor, status_change_cursor
 from service.schema.errors import error
 from service.schema.pages import PageInfo
 from service.webhooks import registry
