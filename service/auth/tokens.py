@@ -46,7 +46,7 @@ MAX_TOKEN_LENGTH = 200
 
 _KNOWN_ROLES = ", ".join(f"'{r.value}'" for r in Role)
 
-# The original table, then the columns issue 6 added. Tokens made before the
+# The original table, then the columns that roles and partnerships added. Tokens made before the
 # migration get roles {admin} and no partnership: they were all-powerful and
 # stay so. The default is dropped straight after, so every new row must say
 # its roles. The advisory lock serialises processes migrating at once; the

@@ -2,7 +2,7 @@
 GET /reports/{plan_id}/measures/{measure_id}/history: every audit entry of a measure, by figure.
 
 Who may read: a bearer token (scripts), a signed link from the `reportLink` query (browsers:
-service/report/links.py), or nobody at all where ML_PUBLIC_READ is on (the current report only, as any
+service/auth/report_links.py), or nobody at all where ML_PUBLIC_READ is on (the current report only, as any
 anonymous caller sees it). The same policy as GraphQL's: the present for viewers, `asOf` and history for
 auditors, one partnership's plans for a principal of one partnership.
 """
@@ -21,11 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from service.auth import report_links
 from service.auth.authenticate import bearer_from_header, principal_for
 from service.auth.errors import AuthenticationError
 from service.auth.policy import Action, can, refusal
 from service.auth.principal import Principal
-from service.report import links, moment, render
+from service.report import moment, render
 from service.report.model import FigureCell, MeasureReport, load_report
 from service.schema.context import Services
 from service.schema.loaders import Loaders
@@ -60,7 +61,7 @@ class Reader:
     plan_id: UUID
     partnership: str
     as_of: datetime | None
-    grant: links.Grant | None = None
+    grant: report_links.Grant | None = None
 
     @property
     def view(self) -> str:
@@ -117,14 +118,14 @@ async def _reader(services: Services, request: Request) -> Reader:
     as_of = _moment(request.query_params.get("asOf"))
     view = "" if as_of is None else as_of.isoformat()
     grant = None
-    signed = request.query_params.get(links.PARAMETER)
+    signed = request.query_params.get(report_links.PARAMETER)
     if signed:
         signer = services.report_links
         if signer is None:
             raise Refused(503, "report links are not available yet; try again in a moment")
         try:
             grant = signer.decode(signed)
-        except links.LinkError as e:
+        except report_links.LinkError as e:
             raise Refused(403, str(e)) from None
         if grant.plan_id != plan_id or grant.view != view:
             raise Refused(403, "this report link is for another plan or another moment")
@@ -179,7 +180,7 @@ def _href(services: Services, reader: Reader) -> render.Href:
         if fmt:
             params["format"] = fmt
         if reader.grant is not None and services.report_links is not None:
-            params[links.PARAMETER] = services.report_links.encode(replace(reader.grant, view=chosen))
+            params[report_links.PARAMETER] = services.report_links.encode(replace(reader.grant, view=chosen))
         query = f"?{urlencode(params)}" if params else ""
         return f"{path}{query}{anchor}"
 

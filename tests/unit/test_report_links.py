@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from service.auth.principal import Principal, Role
-from service.report.links import LINK_SECONDS, LinkError, LinkSigner
+from service.auth.report_links import LINK_SECONDS, LinkError, LinkSigner
 
 NOW = datetime(2012, 9, 25, 9, 0, tzinfo=UTC)
 OFFICER = Principal("officer@stockton.gov.uk", "Safer Stockton Partnership", frozenset({Role.AUDITOR}))
