@@ -8,11 +8,12 @@ from typing import Any
 
 import pytest
 
-from domain.rules import Baseline, assess, change, comparison_value, discrepancies, round1, worst
+from domain.rules import Assessment, Baseline, assess, change, comparison_value, discrepancies, round1, worst
 from domain.values import Amount, Basis, Direction, Quarter, Status, parse_amount
 
 D = Decimal
 ON, AT, OFF = Status.ON_TRACK, Status.AT_RISK, Status.OFF_TRACK
+FIVE_PERCENT = D(5)
 
 
 def count(value: int | str | Decimal) -> Amount:
@@ -25,6 +26,20 @@ def percent(value: int | str | Decimal) -> Amount:
 
 def fraction(numerator: int | str | Decimal, denominator: int | str | Decimal) -> Amount:
     return Amount(numerator=D(numerator), denominator=D(denominator))
+
+
+def judge(
+    basis: Basis,
+    baseline: Baseline | None,
+    quarter: Quarter,
+    amount: Amount | None,
+    direction: Direction = Direction.INCREASE,
+    tolerance: Decimal = FIVE_PERCENT,
+) -> Assessment:
+    """One component's assessment, with a 5% tolerance unless a test says otherwise."""
+    return assess(
+        direction=direction, basis=basis, tolerance=tolerance, baseline=baseline, quarter=quarter, amount=amount
+    )
 
 
 # A baseline and a way to build the figure that lands exactly on a given change,
@@ -88,14 +103,7 @@ def test_a_direction_with_a_basis_bands_the_change_by_the_tolerance(
 ) -> None:
     basis, baseline, quarter, figure_for = SCENARIOS[scenario]
 
-    result = assess(
-        direction=direction,
-        basis=basis,
-        tolerance=D(5),
-        baseline=baseline,
-        quarter=quarter,
-        amount=figure_for(target_change),
-    )
+    result = judge(basis, baseline, quarter, figure_for(target_change), direction)
 
     assert result.change == target_change
     assert result.status is expected
@@ -105,27 +113,13 @@ def test_a_direction_with_a_basis_bands_the_change_by_the_tolerance(
 def test_a_monitor_measure_is_not_assessed_whatever_its_figures(scenario: str) -> None:
     basis, baseline, quarter, figure_for = SCENARIOS[scenario]
 
-    result = assess(
-        direction=Direction.MONITOR,
-        basis=basis,
-        tolerance=D(5),
-        baseline=baseline,
-        quarter=quarter,
-        amount=figure_for(D(30)),
-    )
+    result = judge(basis, baseline, quarter, figure_for(D(30)), Direction.MONITOR)
 
     assert result.status is Status.NOT_ASSESSED
 
 
 def test_a_monitor_measure_with_basis_none_has_no_comparison_and_no_change() -> None:
-    result = assess(
-        direction=Direction.MONITOR,
-        basis=Basis.NONE,
-        tolerance=D(5),
-        baseline=Baseline(count(369)),
-        quarter=Quarter.Q2,
-        amount=count(172),
-    )
+    result = judge(Basis.NONE, Baseline(count(369)), Quarter.Q2, count(172), Direction.MONITOR)
 
     assert result.status is Status.NOT_ASSESSED
     assert result.comparison is None
@@ -134,14 +128,7 @@ def test_a_monitor_measure_with_basis_none_has_no_comparison_and_no_change() -> 
 
 
 def test_a_reduce_measure_twenty_percent_below_its_pro_rata_baseline_is_on_track() -> None:
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=D(5),
-        baseline=Baseline(count(400)),
-        quarter=Quarter.Q2,
-        amount=count(160),
-    )
+    result = judge(Basis.YTD_PRO_RATA, Baseline(count(400)), Quarter.Q2, count(160), Direction.REDUCE)
 
     assert result.comparison == 200
     assert result.change == -20
@@ -150,13 +137,8 @@ def test_a_reduce_measure_twenty_percent_below_its_pro_rata_baseline_is_on_track
 
 
 def test_a_wider_tolerance_keeps_a_ten_percent_rise_at_risk() -> None:
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=Basis.ROLLING_12_MONTHS,
-        tolerance=D(15),
-        baseline=Baseline(count(100)),
-        quarter=Quarter.Q1,
-        amount=count(110),
+    result = judge(
+        Basis.ROLLING_12_MONTHS, Baseline(count(100)), Quarter.Q1, count(110), Direction.REDUCE, tolerance=D(15)
     )
 
     assert result.status is AT
@@ -184,28 +166,14 @@ def test_a_rolling_twelve_month_figure_is_held_against_the_whole_annual_baseline
 
 
 def test_a_rate_change_is_in_percentage_points_not_percent() -> None:
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.RATE,
-        tolerance=D(5),
-        baseline=Baseline(percent(40)),
-        quarter=Quarter.Q1,
-        amount=percent(50),
-    )
+    result = judge(Basis.RATE, Baseline(percent(40)), Quarter.Q1, percent(50))
 
     assert result.change == 10
     assert result.status is ON
 
 
 def test_a_rate_baseline_of_zero_still_gives_a_points_change() -> None:
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.RATE,
-        tolerance=D(2),
-        baseline=Baseline(percent(0)),
-        quarter=Quarter.Q2,
-        amount=fraction(3, 100),
-    )
+    result = judge(Basis.RATE, Baseline(percent(0)), Quarter.Q2, fraction(3, 100), tolerance=D(2))
 
     assert result.comparison == 0
     assert result.change == 3
@@ -228,14 +196,7 @@ def test_a_rate_baseline_of_zero_still_gives_a_points_change() -> None:
 def test_a_target_count_is_on_track_once_the_pro_rata_target_is_reached(
     quarter: str, figure: str, expected: Status
 ) -> None:
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.TARGET_COUNT,
-        tolerance=D(5),
-        baseline=Baseline(count(40)),
-        quarter=Quarter(quarter),
-        amount=count(figure),
-    )
+    result = judge(Basis.TARGET_COUNT, Baseline(count(40)), Quarter(quarter), count(figure))
 
     assert result.comparison == D(40) * Quarter(quarter).number / 4
     assert result.status is expected
@@ -243,28 +204,14 @@ def test_a_target_count_is_on_track_once_the_pro_rata_target_is_reached(
 
 
 def test_four_analyses_a_year_with_one_done_by_q2_is_off_track() -> None:
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.TARGET_COUNT,
-        tolerance=D(5),
-        baseline=Baseline(count(4)),
-        quarter=Quarter.Q2,
-        amount=count(1),
-    )
+    result = judge(Basis.TARGET_COUNT, Baseline(count(4)), Quarter.Q2, count(1))
 
     assert result.comparison == 2
     assert result.status is OFF
 
 
 def test_a_target_of_zero_is_not_assessed_and_says_why() -> None:
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.TARGET_COUNT,
-        tolerance=D(5),
-        baseline=Baseline(count(0)),
-        quarter=Quarter.Q1,
-        amount=count(3),
-    )
+    result = judge(Basis.TARGET_COUNT, Baseline(count(0)), Quarter.Q1, count(3))
 
     assert result.status is Status.NOT_ASSESSED
     assert "zero" in result.rule
@@ -275,14 +222,7 @@ def test_a_target_of_zero_is_not_assessed_and_says_why() -> None:
 def test_a_zero_baseline_is_not_assessed_with_an_explanation_never_a_division_by_zero(
     direction: Direction, basis: Basis
 ) -> None:
-    result = assess(
-        direction=direction,
-        basis=basis,
-        tolerance=D(5),
-        baseline=Baseline(count(0)),
-        quarter=Quarter.Q2,
-        amount=count(7),
-    )
+    result = judge(basis, Baseline(count(0)), Quarter.Q2, count(7), direction)
 
     assert result.status is Status.NOT_ASSESSED
     assert result.change is None
@@ -292,14 +232,7 @@ def test_a_zero_baseline_is_not_assessed_with_an_explanation_never_a_division_by
 def test_a_profile_with_nothing_expected_in_q1_is_not_assessed_in_q1() -> None:
     baseline = Baseline(count(100), profile=(D(0), D(50), D(25), D(25)))
 
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=D(5),
-        baseline=baseline,
-        quarter=Quarter.Q1,
-        amount=count(4),
-    )
+    result = judge(Basis.YTD_PRO_RATA, baseline, Quarter.Q1, count(4), Direction.REDUCE)
 
     assert result.status is Status.NOT_ASSESSED
     assert "zero" in result.rule
@@ -310,14 +243,7 @@ def test_change_against_zero_is_undefined_rather_than_an_error() -> None:
 
 
 def test_a_component_without_a_baseline_is_not_assessed() -> None:
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=D(5),
-        baseline=None,
-        quarter=Quarter.Q1,
-        amount=count(10),
-    )
+    result = judge(Basis.YTD_PRO_RATA, None, Quarter.Q1, count(10), Direction.REDUCE)
 
     assert result.status is Status.NOT_ASSESSED
     assert result.rule == "no baseline to compare with"
@@ -328,28 +254,14 @@ def test_a_component_without_a_baseline_is_not_assessed() -> None:
 def test_a_quarter_without_a_figure_has_no_data(direction: Direction) -> None:
     basis = Basis.NONE if direction is Direction.MONITOR else Basis.YTD_PRO_RATA
 
-    result = assess(
-        direction=direction,
-        basis=basis,
-        tolerance=D(5),
-        baseline=Baseline(count(100)),
-        quarter=Quarter.Q3,
-        amount=None,
-    )
+    result = judge(basis, Baseline(count(100)), Quarter.Q3, None, direction)
 
     assert result.status is Status.NO_DATA
     assert result.change is None
 
 
 def test_each_assessment_carries_what_it_was_computed_from() -> None:
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=D(5),
-        baseline=Baseline(count(2472)),
-        quarter=Quarter.Q2,
-        amount=count(995),
-    )
+    result = judge(Basis.YTD_PRO_RATA, Baseline(count(2472)), Quarter.Q2, count(995), Direction.REDUCE)
 
     assert result.measured == 995
     assert result.comparison == 1236
