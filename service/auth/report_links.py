@@ -2,8 +2,9 @@
 
 A browser cannot send `Authorization` from its address bar, and a token must
 never travel in a URL (URLs are logged, kept in history, sent on as Referer).
-So a caller with a token asks GraphQL for `reportLink(planId, asOf)`; the link
-it gets holds no token, only what the caller may see — the plan, the moment,
+So a caller with a token asks GraphQL for `reportLink(planId, asOf, publication)`;
+the link it gets holds no token, only what the caller may see — the plan, the moment
+(now, `asOf`, or one of the plan's publications),
 the caller's name, partnership and roles — and an expiry, signed with HMAC
 (itsdangerous) under a secret kept in the database, shared by every process.
 Anyone holding the link sees that one plan's report, at that moment, as that
@@ -27,10 +28,26 @@ from service.auth.principal import Principal, parse_roles
 # short enough that a link left in a browser's history or a proxy's log is soon worth nothing.
 LINK_SECONDS = 15 * 60
 PARAMETER = "link"
+# A grant's view of one publication: this prefix and its id (an `asOf` view is an ISO moment, never this).
+PUBLICATION = "publication:"
 DDL = """CREATE TABLE IF NOT EXISTS report_link_secret (
     id integer PRIMARY KEY CHECK (id = 1),
     secret bytea NOT NULL
 )"""
+
+
+def view_of(as_of: datetime | None, publication: UUID | None) -> str:
+    """What a report shows, as a grant holds it: "" for now, the `asOf` moment in UTC, or a publication."""
+    if publication is not None:
+        return f"{PUBLICATION}{publication}"
+    return "" if as_of is None else as_of.astimezone(UTC).isoformat()
+
+
+def query_of(view: str) -> dict[str, str]:
+    """The query parameters of a report's address that ask for `view`."""
+    if view.startswith(PUBLICATION):
+        return {"publication": view.removeprefix(PUBLICATION)}
+    return {"asOf": view} if view else {}
 
 
 class LinkError(Exception):
@@ -39,7 +56,7 @@ class LinkError(Exception):
 
 @dataclass(frozen=True)
 class Grant:
-    """What a link lets its holder read: one plan, at one moment ("" for now), as one principal, until `expires`."""
+    """What a link lets its holder read: one plan, at one moment (`view_of`), as one principal, until `expires`."""
 
     plan_id: UUID
     view: str

@@ -3,8 +3,10 @@
 Everything is read through `service.schema.loaders.Loaders`, the DataLoaders the
 GraphQL API reads with, at the report's position: a report is a fixed number of
 round trips whatever the plan's size, and shows exactly what `plan(id, asOf)`
-shows. For a past position the current figures are read as well, to mark the
-figures revised (or first reported) since.
+(or `plan(id, publication)`) shows. For a past position the current figures are
+read as well, to mark the figures revised (or first reported) since; on a
+publication's page, those of the quarters it covers (its own and earlier), as
+`Figure.revisedAfterPublication` counts them: later quarters were not yet due.
 """
 
 from __future__ import annotations
@@ -180,6 +182,9 @@ async def load_report(pool: asyncpg.Pool, plan_id: UUID, shown: Shown) -> Report
     if shown.kind is not Kind.CURRENT:
         now = Loaders(pool, None)
         now_figures, now_baselines = await asyncio.gather(now.figures.load_many(ids), now.baselines.load_many(ids))
+        if shown.publication is not None:
+            through = shown.publication.quarter
+            now_figures = [[f for f in rows if f["quarter"] <= through] for rows in now_figures]
     reports = []
     for i, m in enumerate(measures):
         reports.append(

@@ -6,16 +6,19 @@ prints. That position is a chained one: the last position the hash chain covers 
 or before the one asked for (now: the read model's; `asOf`: the last recorded by
 then). The chain follows the store within moments: a report waits up to
 `CHAIN_WAIT_SECONDS` for it to reach the position asked for, then shows the last
-chained one, whose digest it prints.
+chained one, whose digest it prints. A publication of the quarterly cycle fixes its
+own position, which the projection links before it records the publication: its
+page prints the publication's own digest (`Publication.digest`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 from enum import StrEnum
+from uuid import UUID
 
 import asyncpg
 
@@ -28,6 +31,18 @@ CHAIN_WAIT_SECONDS = 2.0
 class Kind(StrEnum):
     CURRENT = "current"
     AS_OF = "as_of"
+    PUBLICATION = "publication"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A publication of the quarterly cycle, as its page names it."""
+
+    id: UUID
+    quarter: str
+    title: str
+    presented_on: date
+    position: int
 
 
 @dataclass(frozen=True)
@@ -38,6 +53,7 @@ class Shown:
     link: Link
     asked: datetime | None = None  # the `asOf` moment asked for
     known_at: datetime | None = None  # the recorded time of the last entry up to the position
+    publication: Published | None = None  # the publication shown, for Kind.PUBLICATION
 
     @property
     def position(self) -> int:
@@ -58,6 +74,12 @@ async def current(pool: asyncpg.Pool, application_name: str) -> Shown:
 async def as_of(pool: asyncpg.Pool, moment: datetime) -> Shown:
     """What the ledger showed at `moment` (time zone required)."""
     return await _at(pool, Kind.AS_OF, await read_model.position_at(pool, moment), moment)
+
+
+async def published(pool: asyncpg.Pool, publication: Published) -> Shown:
+    """What a publication showed: the read model at the position it fixes."""
+    shown = await _at(pool, Kind.PUBLICATION, publication.position, None)
+    return replace(shown, publication=publication)
 
 
 async def _at(pool: asyncpg.Pool, kind: Kind, position: int, asked: datetime | None) -> Shown:

@@ -61,6 +61,7 @@ CSV_COLUMNS = (
     "commentary",
     "position",
     "digest",
+    "publication",
 )
 
 
@@ -81,6 +82,9 @@ class Links:
 
 
 def view_label(shown: Shown) -> str:
+    if shown.publication is not None:
+        p = shown.publication
+        return f"{p.title} (the {p.quarter} report, presented {day(p.presented_on)})"
     if shown.kind is Kind.AS_OF and shown.asked is not None:
         return f"as of {moment(shown.asked)}"
     return (
@@ -143,6 +147,7 @@ def csv_text(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     shown = report.shown
+    published = shown.publication.title if shown.publication else ""
     for theme in report.themes:
         for m in theme.measures:
             baselines = {b.component: b for b in m.baselines}
@@ -174,6 +179,7 @@ def csv_text(report: Report) -> str:
                             q.commentary or "",
                             shown.position,
                             shown.digest,
+                            published,
                         ]  # fmt: skip
                     )
                 for f in q.figures:
@@ -197,6 +203,7 @@ def csv_text(report: Report) -> str:
                             f.commentary or q.commentary or "",
                             shown.position,
                             shown.digest,
+                            published,
                         ]
                     )
     return out.getvalue()
@@ -215,7 +222,8 @@ def pdf(page: str, base_url: str) -> bytes:
 
 
 def filename(report: Report, ext: str) -> str:
-    return f"report-{_slug(report.title)}-position-{report.shown.position}.{ext}"
+    published = f"-{report.shown.publication.quarter.lower()}-published" if report.shown.publication else ""
+    return f"report-{_slug(report.title)}{published}-position-{report.shown.position}.{ext}"
 
 
 def _slug(text: str) -> str:

@@ -1,10 +1,11 @@
-"""GET /reports/{plan_id}: the board report (HTML, `format=pdf` or `format=csv`), now or `asOf` a moment;
+"""GET /reports/{plan_id}: the board report (HTML, `format=pdf` or `format=csv`), now, `asOf` a moment, or as
+one of the plan's publications showed it (`publication=ID`);
 GET /reports/{plan_id}/measures/{measure_id}/history: every audit entry of a measure, by figure.
 
 Who may read: a bearer token (scripts), a signed link from the `reportLink` query (browsers:
 service/auth/report_links.py), or nobody at all where ML_PUBLIC_READ is on (the current report only, as any
-anonymous caller sees it). The same policy as GraphQL's: the present for viewers, `asOf` and history for
-auditors, one partnership's plans for a principal of one partnership.
+anonymous caller sees it, and its publications). The same policy as GraphQL's: the present and the publications
+for viewers, `asOf` and history for auditors, one partnership's plans for a principal of one partnership.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from service import cycle_reads
 from service.auth import report_links
 from service.auth.authenticate import bearer_from_header, principal_for
 from service.auth.errors import AuthenticationError
@@ -62,10 +64,11 @@ class Reader:
     partnership: str
     as_of: datetime | None
     grant: report_links.Grant | None = None
+    published: moment.Published | None = None
 
     @property
     def view(self) -> str:
-        return "" if self.as_of is None else self.as_of.isoformat()
+        return report_links.view_of(self.as_of, self.published.id if self.published else None)
 
 
 async def report(services: Services, request: Request) -> Response:
@@ -73,7 +76,7 @@ async def report(services: Services, request: Request) -> Response:
     try:
         fmt = request.query_params.get("format", "html")
         if fmt not in FORMATS:
-            raise Refused(400, f"format: must be html, pdf or csv, not {fmt[:20]!r}")
+            raise Refused(400, f"format: must be html, pdf or csv, not {fmt[:20]!r}", field="format")
         reader = await _reader(services, request)
         shown = await _shown(services, reader)
         found = await load_report(services.pool, reader.plan_id, shown)
@@ -116,7 +119,10 @@ async def _reader(services: Services, request: Request) -> Reader:
     """The caller and what they may read of this plan; Refused with the status and reason otherwise."""
     plan_id = _uuid(request.path_params["plan_id"], "planId")
     as_of = _moment(request.query_params.get("asOf"))
-    view = "" if as_of is None else as_of.isoformat()
+    publication_id = _optional_uuid(request.query_params.get("publication"), "publication")
+    if as_of is not None and publication_id is not None:
+        raise Refused(400, "publication: give asOf or publication, not both", field="publication")
+    view = report_links.view_of(as_of, publication_id)
     grant = None
     signed = request.query_params.get(report_links.PARAMETER)
     if signed:
@@ -152,10 +158,24 @@ async def _reader(services: Services, request: Request) -> Reader:
         raise Refused(404, "there is no plan with this id")
     partnership = str(plan["partnership"])
     _require(principal, Action.READ_CURRENT if as_of is None else Action.READ_AUDIT, partnership)
-    return Reader(principal, plan_id, partnership, as_of, grant)
+    published = None if publication_id is None else await _publication(services, plan_id, publication_id)
+    return Reader(principal, plan_id, partnership, as_of, grant, published)
+
+
+async def _publication(services: Services, plan_id: UUID, publication_id: UUID) -> moment.Published:
+    """One of the plan's publications (asked for after the plan's readers are known: 404 either way)."""
+    row = await cycle_reads.publication(services.pool, publication_id)
+    if row is None or row["plan_id"] != plan_id:
+        raise Refused(404, f"publication: this plan has no publication {publication_id}", field="publication")
+    return moment.Published(row["id"], row["quarter"], row["title"], row["presented_on"], row["position"])
 
 
 async def _shown(services: Services, reader: Reader) -> moment.Shown:
+    if reader.published is not None:
+        shown = await moment.published(services.pool, reader.published)
+        if shown.position != reader.published.position:
+            raise Refused(503, "this publication's position is not in the hash chain yet; try again in a moment")
+        return shown
     if reader.as_of is None:
         return await moment.current(services.pool, services.ledger.name)
     return await moment.as_of(services.pool, reader.as_of)
@@ -174,9 +194,7 @@ def _href(services: Services, reader: Reader) -> render.Href:
 
     def href(path: str, view: str | None = None, fmt: str | None = None, anchor: str = "") -> str:
         chosen = reader.view if view is None else view
-        params = {}
-        if chosen:
-            params["asOf"] = chosen
+        params = report_links.query_of(chosen)
         if fmt:
             params["format"] = fmt
         if reader.grant is not None and services.report_links is not None:
@@ -199,7 +217,7 @@ def _links(services: Services, request: Request, reader: Reader) -> render.Links
     return render.Links(
         pdf=href(path, fmt="pdf"),
         csv=href(path, fmt="csv"),
-        current=href(path, view="") if reader.as_of is not None else None,
+        current=href(path, view="") if reader.view else None,
         history=history,
     )
 
@@ -215,7 +233,11 @@ def _uuid(raw: str, field: str) -> UUID:
     try:
         return UUID(raw)
     except ValueError:
-        raise Refused(400, f"{field}: {raw[:60]!r} is not a valid id") from None
+        raise Refused(400, f"{field}: {raw[:60]!r} is not a valid id", field=field) from None
+
+
+def _optional_uuid(raw: str | None, field: str) -> UUID | None:
+    return _uuid(raw, field) if raw else None
 
 
 def _moment(raw: str | None) -> datetime | None:
@@ -226,9 +248,9 @@ def _moment(raw: str | None) -> datetime | None:
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        raise Refused(400, f"asOf: {raw[:40]!r} is not an ISO 8601 date and time") from None
+        raise Refused(400, f"asOf: {raw[:40]!r} is not an ISO 8601 date and time", field="asOf") from None
     if value.tzinfo is None:
-        raise Refused(400, "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z")
+        raise Refused(400, "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z", field="asOf")
     return value.astimezone(UTC)
 
 

@@ -8,7 +8,7 @@ from uuid import uuid4
 import pytest
 
 from service.auth.principal import Principal, Role
-from service.auth.report_links import LINK_SECONDS, LinkError, LinkSigner
+from service.auth.report_links import LINK_SECONDS, LinkError, LinkSigner, query_of, view_of
 
 NOW = datetime(2012, 9, 25, 9, 0, tzinfo=UTC)
 OFFICER = Principal("officer@stockton.gov.uk", "Safer Stockton Partnership", frozenset({Role.AUDITOR}))
@@ -22,6 +22,16 @@ def test_a_link_grants_its_plan_moment_and_principal_until_it_expires() -> None:
 
     assert (grant.plan_id, grant.view, grant.principal) == (plan, "2012-09-25T09:00:00+00:00", OFFICER)
     assert grant.expires == NOW + timedelta(seconds=LINK_SECONDS)
+
+
+def test_a_link_to_a_publication_asks_for_that_publication_and_no_moment() -> None:
+    signer, publication = LinkSigner(b"s" * 32), uuid4()
+    view = view_of(None, publication)
+    grant = signer.decode(signer.encode(signer.sign(uuid4(), view, OFFICER, NOW)), NOW)
+
+    assert query_of(grant.view) == {"publication": str(publication)}
+    assert query_of(view_of(NOW, None)) == {"asOf": "2012-09-25T09:00:00+00:00"}
+    assert query_of(view_of(None, None)) == {}
 
 
 def test_an_expired_link_is_refused_with_how_to_get_a_new_one() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import Enum
 from urllib.parse import urlencode
 
@@ -10,7 +10,8 @@ import strawberry
 from strawberry.types import Info
 
 from service.auth.policy import Action
-from service.auth.report_links import PARAMETER
+from service.auth.report_links import PARAMETER, query_of, view_of
+from service.schema.cycle.queries import publication_of
 from service.schema.errors import error, parse_id
 
 
@@ -31,9 +32,10 @@ class ReportLink:
 @strawberry.type
 class ReportQueries:
     @strawberry.field(
-        description="A link to the plan's board report as you may see it, now or asOf a moment (auditors), that "
-        "opens in a browser without a bearer header and expires after 15 minutes. It is signed, holds no token "
-        "and opens only this plan's report at this moment (and that report's PDF, CSV and figure histories)."
+        description="A link to the plan's board report as you may see it, now, asOf a moment (auditors), or as one "
+        "of the plan's publications showed it, that opens in a browser without a bearer header and expires after "
+        "15 minutes. It is signed, holds no token and opens only this plan's report at this moment (and that "
+        "report's PDF, CSV and figure histories)."
     )
     async def report_link(
         self,
@@ -41,21 +43,27 @@ class ReportQueries:
         plan_id: strawberry.ID,
         as_of: datetime | None = None,
         format: ReportFormat = ReportFormat.HTML,
+        publication: strawberry.ID | None = None,
     ) -> ReportLink:
         plan = parse_id(plan_id, "planId")
         if as_of is not None and as_of.tzinfo is None:
             raise error("VALIDATION", "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z", "asOf")
+        if as_of is not None and publication is not None:
+            raise error("VALIDATION", "publication: give asOf or publication, not both", "publication")
         context = info.context
         target = await context.plan_target(plan)
         principal = context.require(Action.READ_CURRENT if as_of is None else Action.READ_AUDIT, target)
         if target is None:
             raise error("NOT_FOUND", f"there is no plan {plan}", "planId")
+        published = None if publication is None else await publication_of(info, publication, "publication")
+        if publication is not None and (published is None or published["plan_id"] != plan):
+            raise error("NOT_FOUND", f"publication: plan {plan} has no publication {publication}", "publication")
         signer = context.services.report_links
         if signer is None:
             raise error("INTERNAL", "report links are not available yet; try again in a moment")
-        view = "" if as_of is None else as_of.astimezone(UTC).isoformat()
+        view = view_of(as_of, published["id"] if published else None)
         grant = signer.sign(plan, view, principal)
-        params = {"asOf": view} if view else {}
+        params = query_of(view)
         if format is not ReportFormat.HTML:
             params["format"] = format.value
         params[PARAMETER] = signer.encode(grant)
