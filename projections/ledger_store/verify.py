@@ -50,16 +50,24 @@ class Verdict:
         return self.first_bad is None and self.digest_ok is not False
 
     def report(self) -> str:
-        """The verdict in a few lines, for people."""
+        """The verdict in a few lines, for people; the first line says whether it failed, and how."""
         lines = []
-        if self.first_bad is None:
-            lines.append(f"OK: {self.checked} stored events match the chain up to position {self.head.position}")
-            lines.append(f"chain head (publish this): {self.head.hex()}")
-        else:
+        chain_ok = f"{self.checked} stored events match the chain up to position {self.head.position}"
+        if self.first_bad is not None:
             lines.append(f"TAMPERED at position {self.first_bad}: {self.problem}")
+        elif self.digest is not None and not self.digest_ok:
+            # The chain alone cannot catch a store rewritten together with it: only the published digest does.
+            lines.append(
+                f"DIGEST MISMATCH: the store does NOT match the published digest {self.digest.hex()} "
+                "(store and chain rewritten together, or a digest of another ledger)"
+            )
+            lines.append(f"the store agrees with its own chain: {chain_ok}")
+        else:
+            lines.append(f"OK: {chain_ok}")
+            lines.append(f"chain head (publish this): {self.head.hex()}")
         if self.unchained:
             lines.append(f"{self.unchained} events after the chain's head are not linked yet")
-        if self.digest is not None:
+        if self.digest is not None and (self.digest_ok or self.first_bad is not None):
             verdict = "matches" if self.digest_ok else "does NOT match"
             lines.append(f"the store {verdict} the published digest {self.digest.hex()}")
         return "\n".join(lines)

@@ -97,3 +97,15 @@ def test_verify_names_the_first_position_tampered_with(
 
     assert main(["verify"]) == 1
     assert "TAMPERED at position 5" in capsys.readouterr().out
+
+
+def test_verify_with_a_digest_the_store_does_not_match_says_so_first_and_never_ok(
+    recorded: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for digest in ("3:" + "0" * 64, "99:" + "a" * 64):
+        assert main(["verify", "--digest", digest]) == 1
+
+        first, *rest = capsys.readouterr().out.splitlines()
+        assert first.startswith("DIGEST MISMATCH: "), first
+        assert digest.split(":")[0] in first
+        assert not any(line.startswith("OK") for line in [first, *rest])
