@@ -55,6 +55,7 @@ def progress_bar(label: str) -> object:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from service.header_deadline import http_protocol
     from service.projector import PROCESS, cli_process, projector_process
 
     embedded = not settings.database_url
@@ -81,6 +82,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 host=args.host,
                 port=args.port,
                 workers=args.workers,
+                http=http_protocol(settings.header_timeout_seconds),
                 ws_ping_interval=20,
                 # Messages are a few hundred bytes; deflate's state costs ~40 KB per WebSocket (bench/subscribers.py).
                 ws_per_message_deflate=False,

@@ -36,6 +36,8 @@ class Settings:
     public_read: bool = False
     introspection: bool = True
     max_body_bytes: int = 1 << 20
+    # A client's request headers must arrive whole within this (service/header_deadline.py).
+    header_timeout_seconds: float = 10.0
     mutation_rate: float = 20.0
     mutation_burst: int = 60
     # On: it is exact (service/response_cache.py). A miss costs two round trips more (the plans' positions
@@ -73,6 +75,7 @@ class Settings:
             public_read=_flag(env, "ML_PUBLIC_READ", False),
             introspection=_flag(env, "ML_INTROSPECTION", not production),
             max_body_bytes=int(env.get("ML_MAX_BODY_BYTES", str(1 << 20))),
+            header_timeout_seconds=float(env.get("ML_HEADER_TIMEOUT_SECONDS", "10")),
             mutation_rate=float(env.get("ML_MUTATION_RATE", "20")),
             mutation_burst=int(env.get("ML_MUTATION_BURST", "60")),
             response_cache=_flag(env, "ML_RESPONSE_CACHE", True),
