@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from domain.rules import Baseline, assess, discrepancies, round1
+from domain.rules import Assessment, Baseline, assess, discrepancies, round1
 from domain.values import Amount, Basis, Direction, Quarter, Status
 
 D = Decimal
@@ -22,6 +22,26 @@ def fraction(numerator: int, denominator: int, stated: int | str | None = None) 
         value=None if stated is None else D(stated),
         numerator=D(numerator),
         denominator=D(denominator),
+    )
+
+
+def judge(
+    direction: Direction,
+    basis: Basis,
+    baseline: Baseline | None,
+    quarter: Quarter,
+    figure: Amount,
+    reported: Decimal | None = None,
+) -> Assessment:
+    """A figure of the report assessed as the plan assesses it, with the report's 5% tolerance."""
+    return assess(
+        direction=direction,
+        basis=basis,
+        tolerance=TOLERANCE,
+        baseline=baseline,
+        quarter=quarter,
+        amount=figure,
+        reported_change=reported,
     )
 
 
@@ -73,15 +93,7 @@ def test_each_hand_checked_figure_gives_the_comparison_and_change_worked_out_by_
     computed: Decimal,
     reported: Decimal,
 ) -> None:
-    result = assess(
-        direction=direction,
-        basis=basis,
-        tolerance=TOLERANCE,
-        baseline=Baseline(baseline),
-        quarter=quarter,
-        amount=figure,
-        reported_change=reported,
-    )
+    result = judge(direction, basis, Baseline(baseline), quarter, figure, reported=reported)
 
     assert result.comparison == comparison
     assert result.change is not None
@@ -105,14 +117,7 @@ def test_a_rate_figure_is_measured_from_its_fraction_against_the_baseline_rate(
 ) -> None:
     baseline = Baseline(fraction(36, 46))
 
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.RATE,
-        tolerance=TOLERANCE,
-        baseline=baseline,
-        quarter=quarter,
-        amount=figure,
-    )
+    result = judge(Direction.INCREASE, Basis.RATE, baseline, quarter, figure)
 
     assert result.measured is not None
     assert round1(result.measured) == rate
@@ -152,15 +157,7 @@ def test_a_reported_change_that_does_not_follow_from_the_figures_is_flagged_and_
     reported: Decimal,
     computed: Decimal,
 ) -> None:
-    result = assess(
-        direction=direction,
-        basis=basis,
-        tolerance=TOLERANCE,
-        baseline=Baseline(baseline),
-        quarter=quarter,
-        amount=figure,
-        reported_change=reported,
-    )
+    result = judge(direction, basis, Baseline(baseline), quarter, figure, reported=reported)
 
     assert result.discrepancy is True
     assert result.change is not None
@@ -171,14 +168,7 @@ def test_a_reported_change_that_does_not_follow_from_the_figures_is_flagged_and_
 def test_4_2_q1_stated_rate_of_56_percent_for_38_of_76_is_flagged() -> None:
     figure = fraction(38, 76, stated=56)
 
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.RATE,
-        tolerance=TOLERANCE,
-        baseline=Baseline(fraction(144, 288, stated=50)),
-        quarter=Quarter.Q1,
-        amount=figure,
-    )
+    result = judge(Direction.INCREASE, Basis.RATE, Baseline(fraction(144, 288, stated=50)), Quarter.Q1, figure)
 
     assert result.discrepancy is True
     assert result.measured == D(50)
@@ -188,14 +178,8 @@ def test_4_2_q1_stated_rate_of_56_percent_for_38_of_76_is_flagged() -> None:
 def test_4_2_q1_reported_six_point_increase_on_an_unchanged_rate_is_flagged_too() -> None:
     figure = fraction(38, 76, stated=56)
 
-    result = assess(
-        direction=Direction.INCREASE,
-        basis=Basis.RATE,
-        tolerance=TOLERANCE,
-        baseline=Baseline(fraction(144, 288, stated=50)),
-        quarter=Quarter.Q1,
-        amount=figure,
-        reported_change=D(6),
+    result = judge(
+        Direction.INCREASE, Basis.RATE, Baseline(fraction(144, 288, stated=50)), Quarter.Q1, figure, reported=D(6)
     )
 
     assert result.change == 0
@@ -228,15 +212,7 @@ ROUNDED_IN_THE_REPORT = [
 def test_a_report_that_only_rounds_the_change_is_not_a_discrepancy(
     baseline: Amount, quarter: Quarter, figure: Amount, basis: Basis, reported: Decimal
 ) -> None:
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=basis,
-        tolerance=TOLERANCE,
-        baseline=Baseline(baseline),
-        quarter=quarter,
-        amount=figure,
-        reported_change=reported,
-    )
+    result = judge(Direction.REDUCE, basis, Baseline(baseline), quarter, figure, reported=reported)
 
     assert result.change is not None
     assert abs(result.change - reported) < 1
@@ -245,14 +221,7 @@ def test_a_report_that_only_rounds_the_change_is_not_a_discrepancy(
 
 
 def test_5_1_q2_is_on_track_at_minus_19_5_percent_against_its_pro_rata_baseline() -> None:
-    result = assess(
-        direction=Direction.REDUCE,
-        basis=Basis.YTD_PRO_RATA,
-        tolerance=TOLERANCE,
-        baseline=Baseline(count(2472)),
-        quarter=Quarter.Q2,
-        amount=count(995),
-    )
+    result = judge(Direction.REDUCE, Basis.YTD_PRO_RATA, Baseline(count(2472)), Quarter.Q2, count(995))
 
     assert result.status is Status.ON_TRACK
     assert result.change == (D(995) - D(1236)) / D(1236) * 100
