@@ -36,6 +36,9 @@ STORED_NAMES: Mapping[str, str] = {
     "commentary": "text",
     "status": "s",
 }
+# Metadata of a field added after keys were stored: left out of the fingerprint while empty, so that a request
+# that does not use it fingerprints as it did before the field existed.
+ADDED = {"added": True}
 # Metadata of a field the service gathers for a command rather than the client sending it: left out of the
 # fingerprint, so a retry under the same idempotency key matches however the ledger moved meanwhile.
 GATHERED = {"gathered": True}
@@ -57,7 +60,7 @@ class Command:
         values = {
             self.stored_names.get(f.name, f.name): getattr(self, f.name)
             for f in fields(self)
-            if not f.metadata.get("gathered")
+            if not f.metadata.get("gathered") and not (f.metadata.get("added") and not getattr(self, f.name))
         }
         payload = json.dumps([self.name, values], sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -177,13 +180,17 @@ class SubmitFigure(MeasureCommand):
 
 @dataclass(frozen=True)
 class ReviseFigure(MeasureCommand):
+    """A correction: `amount`'s parts, `reported_change` and `commentary` left None keep their value; the fields
+    named in `clear` (FigureField names) are removed."""
+
     name = "reviseFigure"
     component: object
     quarter: Quarter
-    amount: Amount
+    amount: Amount | None
     reason: object
     reported_change: object = None
     commentary: object = None
+    clear: tuple[object, ...] = field(default=(), metadata=ADDED)
 
 
 @dataclass(frozen=True)

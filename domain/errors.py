@@ -52,3 +52,7 @@ class LockedError(DomainError):
     def __init__(self, field: str, message: str, value: object, return_state: str) -> None:
         super().__init__(field, message, value)
         self.return_state = return_state
+
+
+class NoChangeError(ValidationError):
+    """A change that would record nothing new: refused, so that every entry of the history changed something."""

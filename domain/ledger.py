@@ -321,6 +321,7 @@ def change_measure(measure: Measure, c: MeasureCommand, actor: str) -> None:
                 reason=c.reason,
                 reported_change=c.reported_change,
                 commentary=c.commentary,
+                clear=c.clear,
                 actor=actor,
             )
         case MarkFigureUnavailable():

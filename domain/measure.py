@@ -30,6 +30,7 @@ from domain.records import (
     stamp_of,
 )
 from domain.returns import MeasureCycle
+from domain.revisions import revised_figure_fields
 from domain.values import QUARTER_OF, Amount, Quarter, Status, parse_component_key, required_text, text
 
 
@@ -290,24 +291,32 @@ class Measure(MeasureCycle, Aggregate):
         self,
         component: object,
         quarter: Quarter,
-        amount: Amount,
+        amount: Amount | None,
         *,
         reason: object,
         reported_change: object = None,
         commentary: object = None,
+        clear: Sequence[object] = (),
         actor: str,
     ) -> None:
-        """Correct a submitted figure, saying why."""
+        """Correct a recorded figure, saying why: only the fields given change, and those named in `clear` go.
+
+        `amount`'s parts left None keep their value. A revision that changes nothing is refused
+        (NoChangeError), so every entry of the figure's history changed something.
+        """
         key = self._component(component)
         self.check_unlocked(quarter)
         why = required_text(reason, "reason")
-        if (key, quarter) not in self.figures:
+        previous = self.figures.get((key, quarter))
+        if previous is None:
             raise NotFoundError(
                 "quarter", f"{key!r} has no {quarter.value} figure to revise; submit it first", quarter.value
             )
         self.trigger_event(
             self.FigureRevised,
-            **figure_fields(self.definition, key, quarter, amount, reported_change, commentary),
+            **revised_figure_fields(
+                self.definition, key, quarter, previous, amount, reported_change, commentary, clear
+            ),
             actor=actor,
             reason=why,
         )

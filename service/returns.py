@@ -193,4 +193,5 @@ def _step(quarter: Quarter, row: ReturnRow, command: str, where: str) -> FigureS
         row.commentary,
         reason,
         row.unavailable,
+        replaces=False,
     )

@@ -16,6 +16,7 @@ from domain.commands import MeasureCommand
 from domain.definition import Definition
 from domain.ledger import change_measure
 from domain.measure import Measure
+from domain.revisions import FigureField
 from domain.values import Amount, Quarter
 from service.plan_file.lines import Scalar, Where
 
@@ -191,6 +192,9 @@ class FigureStep(Step):
     commentary: Scalar
     reason: Scalar
     unavailable: Scalar
+    # A plan file's revision states the whole figure, so what it leaves out is cleared; a returns row's keeps
+    # what it leaves blank.
+    replaces: bool = True
     fields = ("amount", "reported_change", "commentary", "unavailable", "reason")
     hint = "add a revision to the file instead"
 
@@ -221,8 +225,21 @@ class FigureStep(Step):
             self.amount,
             reason=self.reason,
             reported_change=self.reported_change,
-            commentary=self.commentary,
+            commentary=None if _blank(self.commentary) else self.commentary,
+            clear=self._left_out() if self.replaces else (),
         )
+
+    def _left_out(self) -> tuple[str, ...]:
+        """The fields this revision leaves out, by their FigureField names: cleared, as the file states them."""
+        assert self.amount is not None
+        given = {
+            FigureField.VALUE: self.amount.value,
+            FigureField.NUMERATOR: self.amount.numerator,
+            FigureField.DENOMINATOR: self.amount.denominator,
+            FigureField.REPORTED_CHANGE: self.reported_change,
+            FigureField.COMMENTARY: self.commentary,
+        }
+        return tuple(field.value for field, value in given.items() if value is None or _blank(value))
 
     def subject(self, number: str) -> str:
         what = "figure" if self.position == 0 else f"revision {self.position}"
@@ -266,3 +283,7 @@ class CommentaryStep(Step):
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
         found = measure.commentary.get(self.quarter)
         return None if found is None else (found[0],)
+
+
+def _blank(value: object) -> bool:
+    return isinstance(value, str) and not value.strip()

@@ -72,7 +72,7 @@ CASES: list[tuple[str, str, str, dict[str, Any], list[tuple[str, str]]]] = [
             (
                 "budget",
                 "is not a field of ReviseFigureInput, which has measureId, component, quarter, reason, value, "
-                "numerator, denominator, reportedChange, commentary, expectedVersion, idempotencyKey",
+                "numerator, denominator, reportedChange, commentary, clear, expectedVersion, idempotencyKey",
             ),
         ],  # fmt: skip
     ),

@@ -6,6 +6,7 @@ Each records one event on one measure and returns the measure as it is after it 
 from __future__ import annotations
 
 from decimal import Decimal
+from enum import Enum
 from typing import Any
 
 import strawberry
@@ -61,19 +62,56 @@ class SubmitFigureInput:
     idempotency_key: str | None = None
 
 
-@strawberry.input
+@strawberry.enum(description="A field of a figure that `reviseFigure` can remove, by naming it in `clear`.")
+class FigureField(Enum):
+    VALUE = strawberry.enum_value("VALUE", description="The value: the count, or the rate as stated.")
+    NUMERATOR = strawberry.enum_value("NUMERATOR", description="A rate's numerator (clear DENOMINATOR with it).")
+    DENOMINATOR = strawberry.enum_value("DENOMINATOR", description="A rate's denominator (clear NUMERATOR with it).")
+    REPORTED_CHANGE = strawberry.enum_value("REPORTED_CHANGE", description="The change the report states.")
+    COMMENTARY = strawberry.enum_value("COMMENTARY", description="The figure's own commentary.")
+
+
+KEEP = "Left out or null: kept as recorded."
+
+
+@strawberry.input(
+    description="A correction of a recorded figure. Only what is given changes: a field left out, or sent as "
+    "null, keeps its recorded value, so a form may send just the fields the officer edited. To remove a field, "
+    "name it in `clear`. A revision that would leave the figure exactly as it is is refused (VALIDATION, "
+    "field `input`) and records nothing."
+)
 class ReviseFigureInput:
-    measure_id: strawberry.ID
-    component: str
-    quarter: Quarter
-    reason: str
-    value: Decimal | None = None
-    numerator: Decimal | None = None
-    denominator: Decimal | None = None
-    reported_change: Decimal | None = None
-    commentary: str | None = None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description="The measure whose figure is revised.")
+    component: str = strawberry.field(description="The component's key, e.g. `criminal-damage`.")
+    quarter: Quarter = strawberry.field(description="The quarter whose figure is revised.")
+    reason: str = strawberry.field(description="Why the figure is revised; required, kept in the audit trail.")
+    value: Decimal | None = strawberry.field(
+        default=None, description=f"The new value: a count, or a rate in percent as stated. {KEEP}"
+    )
+    numerator: Decimal | None = strawberry.field(
+        default=None, description=f"A rate's new numerator, at most its denominator. {KEEP}"
+    )
+    denominator: Decimal | None = strawberry.field(
+        default=None, description=f"A rate's new denominator, greater than zero. {KEEP}"
+    )
+    reported_change: Decimal | None = strawberry.field(
+        default=None, description=f"The change the report states, in percent or points. {KEEP}"
+    )
+    commentary: str | None = strawberry.field(
+        default=None, description=f"The figure's new commentary; not blank (clear it instead). {KEEP}"
+    )
+    clear: list[FigureField] | None = strawberry.field(
+        default=None,
+        description="The fields to remove, e.g. [REPORTED_CHANGE]. A field may not be both given and cleared, "
+        "and the figure keeps a value or a numerator and a denominator (markFigureUnavailable says it could "
+        "not be had).",
+    )
+    expected_version: int | None = strawberry.field(
+        default=None, description="The measure's version the client last read; another is refused with CONFLICT."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="A key of the client's choosing: a retry with it returns the first result."
+    )
 
 
 @strawberry.input
@@ -156,7 +194,10 @@ class FigureMutations:
             Action.SUBMIT,
         )
 
-    @strawberry.mutation(description="Correct a submitted figure, saying why.")
+    @strawberry.mutation(
+        description="Correct a recorded figure, saying why: only the fields given change, and those named in "
+        "`clear` are removed. Refused with LOCKED while the quarter's return is submitted or approved."
+    )
     async def revise_figure(self, info: Info, input: ReviseFigureInput) -> MeasurePayload:
         i = input
         return await on_measure(
@@ -166,10 +207,11 @@ class FigureMutations:
                 mid,
                 i.component,
                 i.quarter,
-                _amount(i),
+                _given(i),
                 reason=i.reason,
                 reported_change=i.reported_change,
                 commentary=i.commentary,
+                clear=tuple(sorted({f.value for f in i.clear or ()})),
             ),
             Action.SUBMIT,
         )
@@ -202,6 +244,13 @@ class FigureMutations:
 
 def _amount(i: Any) -> Amount:
     return parse_amount(i.value, i.numerator, i.denominator)
+
+
+def _given(i: ReviseFigureInput) -> Amount | None:
+    """A revision's amount as given, each part left out None (kept); None where no part is given."""
+    if i.value is None and i.numerator is None and i.denominator is None:
+        return None
+    return Amount(i.value, i.numerator, i.denominator)
 
 
 def _profile(profile: list[Decimal] | None) -> tuple[Decimal, ...] | None:
