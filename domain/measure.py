@@ -23,6 +23,7 @@ from domain.records import (
     BaselineRecord,
     FigureRecord,
     Override,
+    SharesRecords,
     Stamp,
     amount_of,
     baseline_record,
@@ -34,7 +35,7 @@ from domain.revisions import revised_figure_fields
 from domain.values import QUARTER_OF, Amount, Quarter, Status, parse_component_key, required_text, text
 
 
-class Measure(MeasureCycle, Aggregate):
+class Measure(SharesRecords, MeasureCycle, Aggregate):
     """Identified by plan and number, so a number cannot be defined twice in a plan."""
 
     class MeasureDefined(Aggregate.Created):
@@ -351,29 +352,6 @@ class Measure(MeasureCycle, Aggregate):
         if quarter not in self.overrides:
             raise NotFoundError("quarter", f"{quarter.value} has no status override to clear", quarter.value)
         self.trigger_event(self.StatusOverrideCleared, quarter=quarter.value, reason=why, actor=actor)
-
-    # -- copying ------------------------------------------------------------------
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Measure:
-        """A copy with containers of its own, sharing the immutable records inside them.
-
-        The aggregate cache gives every command a deep copy of the cached measure, so that a
-        command that fails, or runs at the same moment in another thread, cannot change the
-        cached one. Copying every frozen record (a measure with a year of revisions) took about
-        2.6 ms, half of a write's CPU in the service; copying the containers one level down is
-        equally safe, since nothing inside them is ever mutated, only replaced.
-        """
-        copied = object.__new__(type(self))
-        memo[id(self)] = copied
-        state = copied.__dict__
-        for name, value in self.__dict__.items():
-            if isinstance(value, dict):
-                state[name] = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
-            elif isinstance(value, list):
-                state[name] = list(value)
-            else:
-                state[name] = value  # immutable: ids, numbers, text, times, Decimals, frozen records
-        return copied
 
     # -- queries ------------------------------------------------------------------
 

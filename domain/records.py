@@ -1,7 +1,7 @@
 """What a measure holds of each recorded change: baselines, figures and overrides, each with its stamp.
 
 Records are frozen: an event adds a record and never changes one, so a measure's
-history is its list of records (see `Measure.__deepcopy__`, which relies on it).
+history is its list of records, and a copy of a measure may share them (`SharesRecords`).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, Self
 
 from domain.rules import Baseline as RuleBaseline
 from domain.values import Amount, Status
@@ -104,3 +104,27 @@ def figure_record(
         revision=revision,
         stamp=stamp_of(event, reason),
     )
+
+
+class SharesRecords:
+    """An aggregate whose copies share its frozen records and have containers of their own.
+
+    The aggregate cache hands every command a deep copy of the cached aggregate, so
+    that a command that fails, or runs at the same moment in another thread, cannot
+    change the cached one. Copying the containers one level down is as safe as copying
+    every record, since nothing inside them is ever mutated, only replaced; and a
+    measure with years of revisions holds many records.
+    """
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        state = copied.__dict__
+        for name, value in self.__dict__.items():
+            if isinstance(value, dict):
+                state[name] = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+            elif isinstance(value, list):
+                state[name] = list(value)
+            else:
+                state[name] = value  # immutable: ids, numbers, text, times, Decimals, frozen records
+        return copied

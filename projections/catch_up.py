@@ -25,7 +25,7 @@ BATCH = 500  # notifications read at a time
 # round trips (a COPY per table), so larger ones measured faster, up to about this.
 WRITE_BATCH = 2000
 # Towards the end, smaller transactions: the last one is written after every event is projected,
-# with nothing to overlap it, so a full-size one there added some 0.2 s to a medium rebuild.
+# with nothing to overlap it, so a full-size one there lengthened every rebuild measurably.
 LAST_WRITE_BATCH = 250
 Progress = Callable[[int, int], None]
 

@@ -2,8 +2,8 @@
 
 The library's projection runner writes one transaction per event. With many
 writers at once that is the bottleneck: sixteen clients submitting figures
-waited about 220 ms each for the read model, against 18 ms for their own
-write (bench/__main__.py, a trace of service/schema/context.py `write`).
+waited far longer for the read model than for their own write
+(bench/__main__.py, a trace of service/schema/context.py `write`).
 Here each wake-up projects everything recorded since the last one, up to a
 page per transaction, so a burst of writes costs one commit per page, and a
 lone write is projected as soon as its NOTIFY arrives, as before.

@@ -3,8 +3,8 @@
 In place here (a leader whose read model is empty or outdated); `measure-ledger rebuild` builds a new one
 beside the served one with the same functions, and swaps it in (projections/beside.py).
 
-A catch-up projects in one interpreter, whose threads share one GIL: about 145 µs of Python CPU
-per event on a two-core machine, so one core at most, while PostgreSQL needed half of the other.
+A catch-up projects in one interpreter, whose threads share one GIL: one core at most, most of it
+Python CPU, while PostgreSQL has the rest of the machine to itself.
 A rebuild has the whole store to project and nobody relying on the tables until it is done, so
 it splits the aggregates into shares, one process each (`python -m projections.rebuild`). A share
 projects its own aggregates' events in position order, with its own tracking row written in the
@@ -174,9 +174,8 @@ def project_share(env: Mapping[str, str], share: Share, last: int, progress: Pro
     try:
         # The cache is emptied before the collector is back on: everything the run kept is in the young
         # generations (nothing was collected, so nothing was promoted), and the collection that followed
-        # re-enabling traversed every aggregate and row the cache held (0.19 s of a medium rebuild's 2.3 s
-        # of CPU; a fixed cost, so next to nothing nationally). Freed by reference counting instead, as it
-        # is anyway once the projection goes.
+        # re-enabling traversed every aggregate and row the cache held, a cost in proportion to the cache,
+        # not to the rebuild. Freed by reference counting instead, as it is anyway once the projection goes.
         with catching_up(collect_cycles=False):
             projection = CurrentState(view, ledger)
             try:
@@ -302,8 +301,8 @@ def _finish(conn: psycopg.Connection[TupleRow], env: Mapping[str, str], shares: 
             if len(shares) > 1:
                 # Each share kept the running maximum of its own events' times; the read model's is of all events.
                 # The rows to change are found in one ordered pass and changed by key: usually none are (times
-                # mostly follow positions). Joined to the whole table instead, and compiled by the JIT for its
-                # size, it took 2.8 s nationally; this way 0.9 s.
+                # mostly follow positions). Joined to the whole table instead, PostgreSQL compiled the query by
+                # JIT for its size and took about three times as long.
                 curs.execute("SET LOCAL jit = off")
                 curs.execute(
                     """WITH late AS MATERIALIZED (

@@ -174,9 +174,8 @@ def _insert(table: str, columns: tuple[str, ...]) -> Composed:
 def _copy(curs: Cursor[DictRow], table: str, columns: list[str]) -> Iterator[Copy]:
     """A binary COPY into `columns` of `table`.
 
-    Binary, because text COPY formats every timestamp and UUID as text (about 2.5 µs
-    and 1 µs each: the writer thread's formatting took some 17 µs of CPU per event
-    on the medium bench, against some 10 µs binary); binary sends the values as they
+    Binary, because text COPY formats every timestamp and UUID as text, and that
+    formatting was most of the writer thread's CPU per event; binary sends the values as they
     are stored, so the tables hold the same values. Binary COPY casts nothing, so each
     value is sent as its column's exact type (projections/read_model_tables.py TYPES).
     """

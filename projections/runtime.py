@@ -31,8 +31,8 @@ from contextlib import ExitStack, contextmanager
 GC_THRESHOLDS = (20_000, 5, 20)
 # The GIL switch interval while catching up (CPython's default is 5 ms). The writer and reader threads
 # release the GIL at every round trip and every 32 kB of COPY, then wait for it while the projecting
-# thread works: up to the interval each time, some 80 times a transaction, so at 5 ms the writer fell
-# behind and the projecting thread waited for it (0.6 s of a 2.5 s medium rebuild; 0.3 s at 1 ms).
+# thread works: up to the interval each time, dozens of times a transaction, so at the default the
+# writer fell behind and the projecting thread waited for it (docs/performance.md).
 CATCH_UP_SWITCH = 0.001
 
 PARENT = "ML_EXIT_WITH_PARENT"  # the environment variable naming a helper process's parent's pid
@@ -65,9 +65,9 @@ def catching_up(collect_cycles: bool = True) -> Iterator[None]:
     often or switch threads less often; the process's own restored after.
 
     Without `collect_cycles`, no cyclic collection at all during the block. Even at GC_THRESHOLDS the
-    young collections traverse every row and aggregate the run keeps (some 110 ms of a medium
-    rebuild), while projecting makes next to no cyclic garbage: a whole medium rebuild left about 200
-    unreachable objects (connections and futures), so memory still follows what is kept. Only for a
+    young collections traverse every row and aggregate the run keeps, while projecting makes next
+    to no cyclic garbage (a few hundred unreachable objects a rebuild: connections and futures), so
+    memory still follows what is kept. Only for a
     rebuild: a catch-up in a serving process shares it with requests, which do make cycles.
     """
     with ExitStack() as restore:

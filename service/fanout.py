@@ -96,7 +96,7 @@ class Subscriber:
     """One live stream's bounded buffer of (key, payload) not yet delivered.
 
     An idle subscriber holds no buffer and one bare future: with a thousand of them per
-    process, a deque and an asyncio.Event each would cost about 1.6 KiB apiece.
+    process, a deque and an asyncio.Event each would cost more than the rest of it.
     """
 
     __slots__ = ("_capacity", "_rows", "_waiter", "filters", "overflowed")

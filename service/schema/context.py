@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Ledger commands run here rather than through Starlette's run_in_threadpool: anyio's version spends two
-# extra event-loop turns (checkpoints) and a capacity limiter on every call, some 0.1 ms of CPU a write
-# with 16 writers (py-spy, bench/profile_submit.py). As many threads as anyio's default limit, so group
+# extra event-loop turns (checkpoints) and a capacity limiter on every call, CPU on every write
+# (py-spy, bench/profile_submit.py). As many threads as anyio's default limit, so group
 # commit still gathers every writer. Commands read no context variables, which anyio would have copied.
 COMMAND_THREADS = 40
 _commands = ThreadPoolExecutor(max_workers=COMMAND_THREADS, thread_name_prefix="ledger-command")
@@ -130,7 +130,7 @@ class Context:
         """Drop the loaders and the rows they cached.
 
         A subscription's context lives as long as its socket: the reads of its access check
-        (a set of DataLoaders, about 9 KiB) should not live on with every idle subscriber.
+        (a set of DataLoaders) should not live on with every idle subscriber.
         """
         self.loaders = LoaderSets(self.services.pool)
 

@@ -2,8 +2,8 @@
 
 For every argument strawberry converts an input value field by field: it
 resolves each field's annotation, converts its GraphQL name, and walks
-Optional and enum wrappers down to a leaf, all again on every request. For a
-submitFigure that was about 0.2 ms of CPU a write (py-spy, bench/profile_submit.py).
+Optional and enum wrappers down to a leaf, all again on every request: a visible
+share of a submitFigure's CPU (py-spy, bench/profile_submit.py).
 
 Our mutation inputs are mostly leaves (scalars, enums, optional ones, lists of
 them), whose GraphQL value strawberry hands over unchanged (lists copied). So
