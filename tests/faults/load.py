@@ -1,0 +1,136 @@
+"""Write load as clients that follow the API's advice make it: each write carries an idempotency key and
+is retried with the same key until it is answered, however the service fails in between.
+
+Every answer is tallied, so a scenario can assert there was no 5xx except a 503 while the database was
+down (the README's documented answer then), and print how many writes and retries it took.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+UPDATE_COMMENTARY = """mutation($input: UpdateCommentaryInput!) {
+  updateCommentary(input: $input) { position version replayed } }"""
+
+# Until the test says otherwise, the database is up: a 503 is then a defect.
+Clock = Callable[[], bool]
+
+
+@dataclass
+class Tally:
+    """What the writers saw, shared by their threads."""
+
+    answered: dict[str, int] = field(default_factory=dict)  # idempotency key -> position of its event
+    replayed: int = 0  # answers that were a retry's (the first attempt had been recorded)
+    retries: int = 0
+    statuses: Counter[int] = field(default_factory=Counter)
+    unexpected: list[str] = field(default_factory=list)  # 5xx or errors outside an outage, or lost keys
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def figures(self) -> dict[str, int]:
+        return {"writes": len(self.answered), "retries": self.retries, "replayed_answers": self.replayed}
+
+    def note(self, problem: str) -> None:
+        with self.lock:
+            self.unexpected.append(problem)
+
+
+class Writers:
+    """`count` threads, each writing commentary on its own measure, `per_writer` writes with fresh keys."""
+
+    def __init__(
+        self,
+        url: Callable[[], str],
+        token: str,
+        measures: list[str],
+        per_writer: int,
+        database_down: Clock = lambda: False,
+        give_up_seconds: float = 90,
+    ) -> None:
+        self.url = url
+        self.token = token
+        self.measures = measures
+        self.per_writer = per_writer
+        self.database_down = database_down
+        self.give_up_seconds = give_up_seconds
+        self.tally = Tally()
+        self.progress = [0] * len(measures)
+        self._threads = [
+            threading.Thread(target=self._write, args=(n,), name=f"writer-{n}", daemon=True)
+            for n in range(len(measures))
+        ]
+
+    def start(self) -> Writers:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def done(self) -> int:
+        return sum(self.progress)
+
+    def until_written(self, count: int, timeout: float = 60) -> None:
+        """Wait until `count` writes in all have been answered."""
+        deadline = time.monotonic() + timeout
+        while self.done() < count:
+            assert time.monotonic() < deadline, f"only {self.done()} of {count} writes answered"
+            assert any(t.is_alive() for t in self._threads), "the writers stopped"
+            time.sleep(0.02)
+
+    def join(self) -> Tally:
+        for t in self._threads:
+            t.join(self.give_up_seconds + 30)
+            assert not t.is_alive(), f"{t.name} still writing"
+        return self.tally
+
+    def _write(self, n: int) -> None:
+        with httpx.Client(timeout=30, headers={"authorization": f"Bearer {self.token}"}) as http:
+            for i in range(self.per_writer):
+                key = f"writer-{n}-{i}"
+                variables = {
+                    "input": {"measureId": self.measures[n], "quarter": "Q1", "text": key, "idempotencyKey": key}
+                }
+                if not self._until_answered(http, key, variables):
+                    return
+                self.progress[n] += 1
+
+    def _until_answered(self, http: httpx.Client, key: str, variables: dict[str, Any]) -> bool:
+        tally = self.tally
+        deadline = time.monotonic() + self.give_up_seconds
+        attempt = 0
+        while time.monotonic() < deadline:
+            if attempt:
+                with tally.lock:
+                    tally.retries += 1
+                time.sleep(min(0.05 * attempt, 0.5))
+            attempt += 1
+            down = self.database_down()
+            try:
+                response = http.post(self.url() + "/graphql", json={"query": UPDATE_COMMENTARY, "variables": variables})
+            except httpx.TransportError:
+                continue  # the process is gone or going: the same key again, as a client would
+            with tally.lock:
+                tally.statuses[response.status_code] += 1
+            during_outage = down or self.database_down()
+            if response.status_code >= 500:
+                if not (response.status_code == 503 and during_outage):
+                    tally.note(f"{key}: {response.status_code} {response.text[:200]}")
+                continue
+            body = response.json()
+            if errors := body.get("errors"):
+                if not during_outage:
+                    tally.note(f"{key}: {response.status_code} {errors}")
+                continue
+            answer = body["data"]["updateCommentary"]
+            with tally.lock:
+                tally.answered[key] = int(answer["position"])
+                tally.replayed += bool(answer["replayed"])
+            return True
+        tally.note(f"{key}: never answered in {self.give_up_seconds} s")
+        return False
