@@ -18,12 +18,18 @@ from service.settings import Settings, eventsourcing_env
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PLAN = ROOT / "examples" / "community-safety-plan-2012-13.yaml"
 DEMO_PRINCIPAL = "demo"
+# The exit status of any command whose DATABASE_URL cannot be used.
+EXIT_DATABASE_UNUSABLE = 3
 
 
 @contextmanager
 def database(settings: Settings) -> Iterator[str]:
-    """The configured database, or the embedded one in the data folder."""
+    """The configured database (DatabaseUnusable at once if it cannot be used), or the embedded one in the data
+    folder."""
     if settings.database_url:
+        from service.startup import check_database
+
+        check_database(settings.database_url)
         yield settings.database_url
         return
     from service.embedded import embedded_postgres
@@ -549,7 +555,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = parser().parse_args(argv)
-    return int(args.run(args, Settings.from_env()))
+    from service.startup import DatabaseUnusable
+
+    try:
+        return int(args.run(args, Settings.from_env()))
+    except DatabaseUnusable as e:
+        print(f"measure-ledger: {e}", file=sys.stderr)
+        return EXIT_DATABASE_UNUSABLE
 
 
 if __name__ == "__main__":
