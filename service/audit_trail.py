@@ -65,6 +65,7 @@ class Selection:
     newest_first: bool = False
     partnership: str | None = None  # a principal of one partnership reads its plans' entries only
     since: int | None = None  # only entries after this position (exclusive)
+    until: int | None = None  # only entries up to this position (inclusive): a read as of a moment
     skip: int | None = None  # leave out the entry at this position
 
     def query(
@@ -88,6 +89,8 @@ class Selection:
             )
         if self.since is not None:
             condition("position > {}", self.since)
+        if self.until is not None:
+            condition("position <= {}", self.until)
         if self.skip is not None:
             condition("position <> {}", self.skip)
         if self.recorded_from is not None:

@@ -22,7 +22,7 @@ class MalformedCursor(ValueError):
     """A cursor this service never gave out, passed as `field`."""
 
     def __init__(self, raw: str, field: str) -> None:
-        super().__init__(f"{field}: {raw[:60]!r} is not a cursor this subscription gave out")
+        super().__init__(f"{field}: {raw[:60]!r} is not a cursor of this list or subscription")
         self.field = field
 
 

@@ -71,6 +71,25 @@ async def plans(pool: asyncpg.Pool, partnership: str | None) -> list[Row]:
     )
 
 
+async def plans_created_after(pool: asyncpg.Pool, partnership: str | None, after: int, limit: int) -> list[Row]:
+    """Up to `limit` current plans created after position `after`, oldest first, each with its `created_position`.
+
+    A plan's creation position never changes and later plans only ever take higher ones, so pages keyed
+    on it never repeat or skip a plan, whatever is renamed or created meanwhile.
+    """
+    args: list[Any] = [after, limit]
+    only = ""
+    if partnership is not None:
+        args.append(partnership)
+        only = " AND lower(p.partnership) = lower($3)"
+    return await pool.fetch(
+        "SELECT * FROM (SELECT p.*, (SELECT min(o.valid_from) FROM plans o WHERE o.id = p.id) AS created_position"
+        f" FROM plans p WHERE p.valid_to IS NULL{only}) s"
+        " WHERE created_position > $1 ORDER BY created_position LIMIT $2",
+        *args,
+    )
+
+
 async def position_at(pool: asyncpg.Pool, moment: datetime) -> int:
     """The last position the ledger had recorded at a moment; 0 before anything."""
     value: Any = await pool.fetchval(

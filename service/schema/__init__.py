@@ -18,7 +18,8 @@ the input, check access, make one call, map the result):
 A new feature is a package of its own beside these, merged into the root types
 below. What features share is at this level: context.py (the caller, the pools,
 the ledger), loaders.py (per-request DataLoaders), errors.py, enums.py,
-scalars.py, pages.py, cursors.py, targets.py and access.py (what the access policy needs), as_of.py (time
+scalars.py, pages.py (connections), ids.py (every object's `id`), cursors.py,
+targets.py and access.py (what the access policy needs), as_of.py (time
 travel), transport.py.
 
 The types and resolvers are plain: they answer every query correctly on their

@@ -233,11 +233,13 @@ PLAN_AS_OF = "query($id: ID!, $at: DateTime) { plan(id: $id, asOf: $at) { id tit
 MEASURE = "query($id: ID!) { measure(id: $id) { id status quarters { quarter status } } }"
 MEASURE_AS_OF = "query($id: ID!, $at: DateTime) { measure(id: $id, asOf: $at) { id status } }"
 HISTORY = "query($id: ID!) { measure(id: $id) { id history { actor } } }"
+HISTORY_PAGE = "query($id: ID!) { measure(id: $id) { id historyConnection(first: 5) { nodes { actor } } } }"
 REPORT_LINK = "query($plan: ID!, $at: DateTime) { reportLink(planId: $plan, asOf: $at) { url expiresAt } }"
 
 OPERATIONS = [
     # read current
     Operation("plans", "viewer", query("{ plans { id partnership } }")),
+    Operation("plansConnection", "viewer", query("{ plansConnection(first: 5) { nodes { id partnership } } }")),
     Operation("plan", "viewer", query(PLAN, id=a_plan_id)),
     Operation("measure", "viewer", query(MEASURE, id=a_measure_id)),
     Operation("statusChanged", "viewer", subscription(STATUS_CHANGED, "statusChanged")),
@@ -252,6 +254,7 @@ OPERATIONS = [
     ),  # fmt: skip
     # read audit
     Operation("history", "auditor", query(HISTORY, id=a_measure_id)),
+    Operation("historyConnection", "auditor", query(HISTORY_PAGE, id=a_measure_id)),
     Operation("plan asOf", "auditor", query(PLAN_AS_OF, id=a_plan_id, at=now)),
     Operation("measure asOf", "auditor", query(MEASURE_AS_OF, id=a_measure_id, at=now)),
     Operation("auditTrail", "auditor", query("{ auditTrail(first: 5) { nodes { actor action } } }")),

@@ -30,15 +30,20 @@ EVERYTHING = (
     """query($id: ID!) {
   plan(id: $id) {
     id title partnership year period { start end } discrepancyThreshold version createdAt createdBy modifiedAt
-    themes { code title measures { id number components { key figures { quarter change } } } }
+    themes { id code title measures { id number components { id key figures { id quarter change } } } }
     measures {
       ...MeasureFields
-      description modifiedAt plan { id title } theme { code title }
-      components { baseline { profile recordedAt numerator denominator discrepancyReason } }
-      quarters { commentaryRecordedAt commentaryRecordedBy
-                 components { figure { quarter measured changeExact recordedAt status rule } } }
-      history { position cursor recordedAt actor action component quarter field before after reason }
+      description modifiedAt plan { id title } theme { id code title }
+      components { id baseline { id profile recordedAt numerator denominator discrepancyReason }
+                   baselineHistory { id } figures { id } }
+      quarters { id commentaryRecordedAt commentaryRecordedBy
+                 components { figure { id quarter measured changeExact recordedAt status rule } } }
+      history { id position cursor recordedAt actor action component quarter field before after reason }
+      historyConnection(first: 2) { edges { cursor node { id position action } }
+                                    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
+      returns { id quarter state }
     }
+    collections { id quarter }
   }
 }"""
     + doc.MEASURE_FIELDS
@@ -70,17 +75,24 @@ AUDIT_PAGE = """query($filter: AuditFilter, $first: Int, $after: String) {
   auditTrail(filter: $filter, first: $first, after: $after) {
     edges { cursor node { position recordedAt actor action planId measureId measureNumber component quarter
                           field before after reason } }
-    nodes { position }
-    pageInfo { hasNextPage endCursor }
+    nodes { id position }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
   auditDigest { position hash }
 }"""
+PLANS_PAGE = """query($first: Int, $after: String) {
+  plansConnection(first: $first, after: $after) {
+    edges { cursor node { id title themes { id } } }
+    nodes { id }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}"""
 STATUS_CHANGED = """subscription($planId: ID, $after: String) {
   statusChanged(planId: $planId, after: $after) {
-    cursor position recordedAt actor planId measureId measureNumber quarter from to reason } }"""
+    id cursor position recordedAt actor planId measureId measureNumber quarter from to reason } }"""
 LEDGER_EVENTS = """subscription($planId: ID, $after: String) {
   ledgerEvents(planId: $planId, after: $after) {
-    cursor position recordedAt actor action planId measureId component quarter field before after reason } }"""
+    id cursor position recordedAt actor action planId measureId component quarter field before after reason } }"""
 
 
 @dataclass
@@ -194,6 +206,13 @@ def test_the_audit_trail_pages_the_same(twins: Twins) -> None:
         after = page["data"]["auditTrail"]["pageInfo"]["endCursor"]
     newest = {"filter": {"measureId": twins.measure_id, "order": "NEWEST_FIRST"}, "first": 3}
     assert twins.both(AUDIT_PAGE, newest)["data"]["auditTrail"]["nodes"]
+
+
+def test_the_plans_page_the_same(twins: Twins) -> None:
+    first = twins.both(PLANS_PAGE, {"first": 1})["data"]["plansConnection"]
+    assert [p["id"] for p in first["nodes"]] == [twins.plan_id]
+    after = first["pageInfo"]["endCursor"]
+    assert twins.both(PLANS_PAGE, {"first": 1, "after": after})["data"]["plansConnection"]["nodes"] == []
 
 
 @pytest.mark.parametrize(

@@ -17,8 +17,8 @@ from service.auth.policy import Action
 from service.schema.access import spanning
 from service.schema.audit.types import AuditConnection, AuditDigest, AuditEdge, AuditEntry, AuditFilter
 from service.schema.cursors import parse_ledger_event_cursor
-from service.schema.errors import error, from_domain
-from service.schema.pages import PageInfo
+from service.schema.errors import from_domain
+from service.schema.pages import PageInfo, page_size
 
 
 @strawberry.type
@@ -42,9 +42,9 @@ class AuditQueries:
                 recorded_to=chosen.recorded_to,
                 order=chosen.order.value,
             )
-            size = trail.page_size(first)
         except DomainError as e:
             raise from_domain(e) from None
+        size = page_size(first)
         principal = await spanning(info.context, Action.READ_AUDIT, selection.plan_id, selection.measure_id)
         if principal.partnership is not None:
             selection = replace(selection, partnership=principal.partnership)
@@ -59,16 +59,15 @@ class AuditQueries:
 
 async def audit_page(info: Info, selection: trail.Selection, size: int, after: str | None) -> AuditConnection:
     """A page of `size` selected entries after the cursor `after`, for a caller already let read them."""
-    if size > trail.MAX_PAGE:
-        raise error(
-            "LIMIT_EXCEEDED",
-            f"first: at most {trail.MAX_PAGE} entries a page, not {size}",
-            "first",
-            limit=trail.MAX_PAGE,
-        )
-    position = parse_ledger_event_cursor(after)[0] if after is not None else None
-    rows, more = await trail.page(info.context.services.pool, selection, position, size)
+    rows, more = await audit_rows(info, selection, size, after)
     edges = [AuditEdge(cursor=entry.cursor, node=entry) for entry in map(AuditEntry.from_row, rows)]
-    return AuditConnection(
-        edges=edges, page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after)
-    )
+    return AuditConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], after, more))
+
+
+async def audit_rows(
+    info: Info, selection: trail.Selection, size: int, after: str | None
+) -> tuple[list[trail.Row], bool]:
+    """The rows of a page of `size` (see `page_size`) selected entries after the cursor `after`, and whether
+    more follow."""
+    position = parse_ledger_event_cursor(after)[0] if after is not None else None
+    return await trail.page(info.context.services.pool, selection, position, size)

@@ -10,11 +10,15 @@ import strawberry
 from service.cursors import ledger_event_cursor
 from service.fanout import LEDGER_EVENTS, Row
 from service.schema.enums import Quarter
+from service.schema.ids import object_id
 from service.schema.pages import PageInfo
 
 
 @strawberry.type(description="One event of the ledger: who changed what, when, from what to what, and why.")
 class AuditEntry:
+    id: strawberry.ID = strawberry.field(
+        description="Stable and opaque: `AuditEntry:<position>` (a measure's history: `Revision:<position>`)."
+    )
     position: int = strawberry.field(description="The event's position in the ledger.")
     cursor: str = strawberry.field(description="Pass as `after` to resume after this entry.")
     recorded_at: datetime
@@ -33,6 +37,7 @@ class AuditEntry:
     @classmethod
     def from_row(cls, r: Row) -> AuditEntry:
         return cls(
+            id=object_id(cls.__name__, r["position"]),
             position=r["position"],
             cursor=ledger_event_cursor(LEDGER_EVENTS.key(r)),
             recorded_at=r["recorded_at"],

@@ -9,7 +9,6 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
-from domain.errors import DomainError
 from domain.returns import LOCKING, ReturnState
 from service import audit_trail as trail
 from service import cycle_reads
@@ -26,8 +25,9 @@ from service.schema.cycle.types import (
     ReturnsTracking,
 )
 from service.schema.enums import Quarter, member
-from service.schema.errors import error, from_domain, parse_id
+from service.schema.errors import error, parse_id
 from service.schema.loaders import Row
+from service.schema.pages import page_size
 
 ENTRY = {None: Entry.MISSING, True: Entry.FIGURE, False: Entry.UNAVAILABLE}
 
@@ -72,10 +72,7 @@ class CycleQueries:
         row = await publication_of(info, publication_id, "publicationId", Action.READ_AUDIT)
         if row is None:
             raise error("NOT_FOUND", f"publicationId: no publication with id {publication_id}", "publicationId")
-        try:
-            size = trail.page_size(first)
-        except DomainError as e:
-            raise from_domain(e) from None
+        size = page_size(first)
         # The publication's own entry is where its row begins (valid_from): it is not a change to what it showed.
         chosen = trail.Selection(plan_id=row["plan_id"], since=row["position"], skip=row["valid_from"])
         return await audit_page(info, chosen, size, after)

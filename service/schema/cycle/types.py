@@ -12,6 +12,7 @@ from strawberry.types import Info
 from domain import returns
 from service import cycle_reads
 from service.schema.enums import Quarter, ReturnState, member
+from service.schema.ids import object_id
 from service.schema.loaders import Row
 
 # The plan a publication shows is a type of plans/types.py, which lists a plan's publications.
@@ -39,6 +40,7 @@ class Owner:
 
 @strawberry.type(description="A measure's return for one quarter, as the last action left it.")
 class QuarterReturn:
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `QuarterReturn:<measure id>:<quarter>`.")
     quarter: Quarter
     state: ReturnState
     submitted_by: str | None
@@ -50,9 +52,11 @@ class QuarterReturn:
     locked: bool = strawberry.field(description="True while its quarter refuses changes (SUBMITTED or APPROVED).")
 
     @classmethod
-    def from_row(cls, quarter: Quarter, r: Row | None) -> QuarterReturn:
+    def from_row(cls, measure_id: UUID, quarter: Quarter, r: Row | None) -> QuarterReturn:
+        id = object_id("QuarterReturn", measure_id, quarter.value)
         if r is None:
             return cls(
+                id=id,
                 quarter=quarter,
                 state=returns.ReturnState.OUTSTANDING,
                 submitted_by=None,
@@ -65,6 +69,7 @@ class QuarterReturn:
             )
         state = member(returns.ReturnState, r["state"])
         return cls(
+            id=id,
             quarter=quarter,
             state=state,
             submitted_by=r["submitted_by"],
@@ -79,6 +84,7 @@ class QuarterReturn:
 
 @strawberry.type(description="A quarter's collection of returns: when they are due.")
 class Collection:
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `Collection:<plan id>:<quarter>`.")
     quarter: Quarter
     due_on: date
     opened_by: str
@@ -90,6 +96,7 @@ class Collection:
     @classmethod
     def from_row(cls, r: Row) -> Collection:
         return cls(
+            id=object_id("Collection", r["plan_id"], r["quarter"]),
             quarter=member(Quarter, r["quarter"]),
             due_on=r["due_on"],
             opened_by=r["opened_by"],

@@ -11,11 +11,15 @@ import strawberry
 from strawberry.types import Info
 
 from domain.rules import round1
+from service import audit_trail as trail
 from service.auth.policy import Action
+from service.schema.audit.queries import audit_rows
 from service.schema.audit.types import Revision
 from service.schema.cycle.types import Owner, QuarterReturn
 from service.schema.enums import Basis, Direction, Quarter, Status, member
+from service.schema.ids import object_id
 from service.schema.loaders import Row
+from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
 from service.schema.targets import Target
 
 # A measure's plan and theme are types of plans/types.py, which lists a plan's measures: named lazily
@@ -27,6 +31,9 @@ ThemeType = strawberry.LazyType("Theme", "service.schema.plans.types")
 
 @strawberry.type
 class Baseline:
+    id: strawberry.ID = strawberry.field(
+        description="Stable and opaque: `Baseline:<measure id>:<component key>:<n>`, the component's n-th baseline."
+    )
     value: Decimal | None
     numerator: Decimal | None
     denominator: Decimal | None
@@ -43,6 +50,7 @@ class Baseline:
     @classmethod
     def from_row(cls, r: Row) -> Baseline:
         return cls(
+            id=object_id("Baseline", r["measure_id"], r["component"], r["seq"]),
             value=r["value"],
             numerator=r["numerator"],
             denominator=r["denominator"],
@@ -62,6 +70,9 @@ class Baseline:
 class Figure:
     measure_id: strawberry.Private[UUID]
     at: strawberry.Private[int | None]
+    id: strawberry.ID = strawberry.field(
+        description="Stable and opaque: `Figure:<measure id>:<component key>:<quarter>`, the same across revisions."
+    )
     component: str
     quarter: Quarter
     value: Decimal | None
@@ -93,6 +104,7 @@ class Figure:
         return cls(
             measure_id=r["measure_id"],
             at=at,
+            id=object_id("Figure", r["measure_id"], r["component"], r["quarter"]),
             component=r["component"],
             quarter=member(Quarter, r["quarter"]),
             value=r["value"],
@@ -129,6 +141,7 @@ class Figure:
 class Component:
     at: strawberry.Private[int | None]
     measure_id: strawberry.Private[UUID]
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `Component:<measure id>:<component key>`.")
     key: str
     label: str
 
@@ -175,6 +188,7 @@ class ComponentResult:
 class QuarterResult:
     at: strawberry.Private[int | None]
     measure_id: strawberry.Private[UUID]
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `QuarterResult:<measure id>:<quarter>`.")
     quarter: Quarter
     status: Status
     computed_status: Status
@@ -196,6 +210,7 @@ class QuarterResult:
         return cls(
             at=at,
             measure_id=r["measure_id"],
+            id=object_id("QuarterResult", r["measure_id"], r["quarter"]),
             quarter=member(Quarter, r["quarter"]),
             status=member(Status, r["status"]),
             computed_status=member(Status, r["computed_status"]),
@@ -279,7 +294,16 @@ class Measure:
 
     def components_of(self, rows: list[Row]) -> list[Component]:
         measure_id = UUID(self.id)
-        return [Component(at=self.at, measure_id=measure_id, key=r["key"], label=r["label"]) for r in rows]
+        return [
+            Component(
+                at=self.at,
+                measure_id=measure_id,
+                id=object_id("Component", measure_id, r["key"]),
+                key=r["key"],
+                label=r["label"],
+            )
+            for r in rows
+        ]
 
     def quarters_of(self, rows: list[Row]) -> list[QuarterResult]:
         return [QuarterResult.from_row(r, self.at) for r in rows]
@@ -292,12 +316,30 @@ class Measure:
     @strawberry.field(description="The measure's return for each quarter, Q1 to Q4.")
     async def returns(self, info: Info) -> list[QuarterReturn]:
         rows = {r["quarter"]: r for r in await info.context.loaders.at(self.at).returns.load(UUID(self.id))}
-        return [QuarterReturn.from_row(q, rows.get(q.value)) for q in Quarter]
+        return [QuarterReturn.from_row(UUID(self.id), q, rows.get(q.value)) for q in Quarter]
 
-    @strawberry.field(description="Every event of this measure, oldest first: who, when, what changed and why.")
+    @strawberry.field(
+        description="Every event of this measure, oldest first: who, when, what changed and why. Needs the "
+        "auditor role (FORBIDDEN otherwise). It grows with every write: `historyConnection` pages it."
+    )
     async def history(self, info: Info) -> list[Revision]:
-        loaders = info.context.loaders.at(self.at)
-        plan = await loaders.plan.load(UUID(self.plan_id))
-        info.context.require(Action.READ_AUDIT, Target(plan["partnership"]) if plan else None)
-        rows = await loaders.history.load(UUID(self.id))
+        await self._may_read_history(info)
+        rows = await info.context.loaders.at(self.at).history.load(UUID(self.id))
         return [Revision.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="`history` in keyset pages of `first` entries (default "
+        f"{DEFAULT_PAGE}, at most {MAX_PAGE}), oldest first, after the cursor `after` (an entry's `cursor`, "
+        "or `pageInfo.endCursor`). Needs the auditor role. Read asOf a moment, it stops at that moment."
+    )
+    async def history_connection(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> Connection[Revision]:
+        await self._may_read_history(info)
+        chosen = trail.Selection(measure_id=UUID(self.id), until=self.at)
+        rows, more = await audit_rows(info, chosen, page_size(first), after)
+        return Connection.of([Revision.from_row(r) for r in rows], lambda e: e.cursor, after, more)
+
+    async def _may_read_history(self, info: Info) -> None:
+        plan = await info.context.loaders.at(self.at).plan.load(UUID(self.plan_id))
+        info.context.require(Action.READ_AUDIT, Target(plan["partnership"]) if plan else None)

@@ -10,9 +10,12 @@ from strawberry.types import Info
 
 from service import read_model
 from service.auth.policy import partnership_filter
+from service.cursors import ledger_event_cursor
 from service.schema.as_of import position_at, reading_action
+from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.cycle.queries import publication_of
 from service.schema.errors import error, parse_id
+from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
 
@@ -25,6 +28,23 @@ class PlanQueries:
         visible = partnership_filter(info.context.principal, partnership)
         rows = await read_model.plans(info.context.services.pool, visible)
         return [Plan.from_row(r) for r in rows]
+
+    @strawberry.field(
+        description="`plans` in keyset pages of `first` plans (default "
+        f"{DEFAULT_PAGE}, at most {MAX_PAGE}) in the order they were created, after the cursor `after` "
+        "(`pageInfo.endCursor`); a plan created meanwhile comes after every older one, so no page repeats or "
+        "skips a plan. Who sees what is as for `plans`."
+    )
+    async def plans_connection(
+        self, info: Info, partnership: str | None = None, first: int | None = None, after: str | None = None
+    ) -> Connection[Plan]:
+        visible = partnership_filter(info.context.principal, partnership)
+        size = page_size(first)
+        since = parse_ledger_event_cursor(after)[0] if after is not None else 0
+        rows = await read_model.plans_created_after(info.context.services.pool, visible, since, size + 1)
+        cursors = {r["id"]: ledger_event_cursor((r["created_position"], "")) for r in rows}
+        plans = [Plan.from_row(r) for r in rows[:size]]
+        return Connection.of(plans, lambda p: cursors[UUID(p.id)], after, len(rows) > size)
 
     @strawberry.field(
         description="One plan, or null if there is none with this id. With asOf, every field is what the "

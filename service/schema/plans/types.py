@@ -10,6 +10,7 @@ import strawberry
 from strawberry.types import Info
 
 from service.schema.cycle.types import Collection, Publication
+from service.schema.ids import object_id
 from service.schema.loaders import Row
 from service.schema.measures.types import Measure
 
@@ -74,13 +75,20 @@ class Plan:
 @strawberry.type
 class Theme:
     at: strawberry.Private[int | None]
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `Theme:<plan id>:<theme code>`.")
     plan_id: strawberry.ID
     code: str
     title: str
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Theme:
-        return cls(at=at, plan_id=strawberry.ID(str(r["plan_id"])), code=r["code"], title=r["title"])
+        return cls(
+            at=at,
+            id=object_id("Theme", r["plan_id"], r["code"]),
+            plan_id=strawberry.ID(str(r["plan_id"])),
+            code=r["code"],
+            title=r["title"],
+        )
 
     @strawberry.field(description="The theme's measures, by number.")
     async def measures(self, info: Info) -> list[Measure]:

@@ -12,10 +12,12 @@ import strawberry
 from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES, Row
 from service.schema.enums import Quarter, Status
+from service.schema.ids import object_id
 
 
 @strawberry.type(description="A quarter whose status an event changed, whatever the cause.")
 class StatusChange:
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `StatusChange:<position>:<quarter>`.")
     cursor: str = strawberry.field(description="Pass as `after` to resume after this message.")
     position: int = strawberry.field(description="The ledger position of the event that changed the status.")
     recorded_at: datetime
@@ -31,6 +33,7 @@ class StatusChange:
     @classmethod
     def from_row(cls, r: Row) -> StatusChange:
         return cls(
+            id=object_id("StatusChange", r["position"], r["quarter"]),
             cursor=status_change_cursor(STATUS_CHANGES.key(r)),
             position=r["position"],
             recorded_at=r["recorded_at"],

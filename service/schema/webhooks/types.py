@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from service.cursors import ledger_event_cursor, status_change_cursor
 from service.schema.errors import error
+from service.schema.ids import object_id
 from service.schema.pages import PageInfo
 from service.webhooks import registry
 from service.webhooks.kinds import EventKind
@@ -40,6 +41,7 @@ def message_cursor(position: int, quarter: str) -> str:
 
 @strawberry.type(description="One attempt to deliver one message.")
 class WebhookDelivery:
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: `WebhookDelivery:<n>`, one per attempt.")
     message_id: str = strawberry.field(description="The `webhook-id` sent, the same on every attempt.")
     type: str
     position: int
@@ -54,6 +56,7 @@ class WebhookDelivery:
     @classmethod
     def from_row(cls, r: registry.Row) -> WebhookDelivery:
         return cls(
+            id=object_id("WebhookDelivery", r["id"]),
             message_id=r["message_id"],
             type=r["type"],
             position=r["position"],
@@ -133,9 +136,8 @@ class Webhook:
         edges = [
             WebhookDeliveryEdge(cursor=_log_cursor(r["id"]), node=WebhookDelivery.from_row(r)) for r in rows[:first]
         ]
-        end = edges[-1].cursor if edges else after
         return WebhookDeliveryConnection(
-            edges=edges, page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end)
+            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], after, len(rows) > first)
         )
 
     @classmethod
