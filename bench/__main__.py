@@ -277,9 +277,16 @@ def vm_rss_mib(pid: int) -> float:
 
 
 def load(
-    base: str, clients: list[list[dict[str, Any]]], *, repeat: bool, seconds: float, token: str = ""
+    base: str,
+    clients: list[list[dict[str, Any]]],
+    *,
+    repeat: bool,
+    seconds: float,
+    token: str = "",
+    headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {"base": base, "headers": {"authorization": f"Bearer {token}"} if token else {}}
+    spec["headers"] |= headers or {}
     spec |= {"clients": clients, "repeat": repeat, "seconds": seconds}
     done = subprocess.run(
         [sys.executable, "-m", "bench.load"],
@@ -310,32 +317,43 @@ def compare(name: str, ours: dict[str, Any], ref: dict[str, Any], notes: list[st
     ]
 
 
+GZIP = {"accept-encoding": "gzip"}
+
+
 def cached_dashboard(
     database_url: str, plan_id: str, dash: list[dict[str, Any]], token: str, args: argparse.Namespace, notes: list[str]
 ) -> list[Row]:
-    """The same dashboard from a service with the response cache on, against the plain reference route.
+    """The same dashboard from a service with the response cache on, against the plain and the SQL-built routes.
 
     Nothing is written meanwhile, so after the first request every one is a hit: what the cache saves is all
-    of execution, leaving authentication and one validating round trip (service/response_cache.py). The two
-    are measured in turn, reference, cached, cached, reference, and each side's runs summed, so that a load
-    on the machine that rises or falls steadily during the four runs weighs on both sides alike.
+    of execution, leaving authentication and one validating round trip (service/response_cache.py). The cached
+    dashboard is asked for as it is and compressed (Accept-Encoding: gzip, as browsers ask); the references as
+    they are. The sides are measured in turn, each twice, in an order and its reverse, and each side's runs
+    summed, so that a load on the machine that rises or falls steadily during the runs weighs on all alike.
     """
     env = {"ML_LOAD_DEMO": "0", "ML_RESPONSE_CACHE": "1", "ML_RUN_PROJECTION": "0"}
     ref_dash = [{"method": "GET", "path": f"/dashboard/{plan_id}"}]
+    sql_dash = [{"method": "GET", "path": f"/dashboard-sql/{plan_id}"}]
     with uvicorn_process(database_url, extra_env=env) as cached, reference_process(database_url) as ref:
+        sides: dict[str, Any] = {
+            "ref": partial(load, ref, [ref_dash] * args.clients),
+            "sql": partial(load, ref, [sql_dash] * args.clients),
+            "cached": partial(load, cached, [dash] * args.clients, token=token),
+            "gzip": partial(load, cached, [dash] * args.clients, token=token, headers=GZIP),
+        }
         load(cached, [dash] * 2, repeat=True, seconds=2, token=token)  # warm-up
         load(ref, [ref_dash] * 2, repeat=True, seconds=2)
-        runs: dict[str, list[dict[str, Any]]] = {"ref": [], "cached": []}
+        load(ref, [sql_dash] * 2, repeat=True, seconds=2)
+        runs: dict[str, list[dict[str, Any]]] = {side: [] for side in sides}
         # The servers' own CPU per request, beside the generator's: with two cores shared by the load generator,
         # the server and PostgreSQL, requests/s can be the generator's limit rather than the server's.
-        pids = {"ref": service_pid(ref, b"bench.reference_app:create_app"), "cached": service_pid(cached)}
-        server_cpu = {"ref": 0.0, "cached": 0.0}
-        for side in ("ref", "cached", "cached", "ref"):
+        ref_pid, cached_pid = service_pid(ref, b"bench.reference_app:create_app"), service_pid(cached)
+        pids = {"ref": ref_pid, "sql": ref_pid, "cached": cached_pid, "gzip": cached_pid}
+        server_cpu = dict.fromkeys(sides, 0.0)
+        order = list(sides)
+        for side in (*order, *reversed(order)):
             before = cpu_seconds(pids[side])
-            if side == "ref":
-                runs[side].append(load(ref, [ref_dash] * args.clients, repeat=True, seconds=args.seconds))
-            else:
-                runs[side].append(load(cached, [dash] * args.clients, repeat=True, seconds=args.seconds, token=token))
+            runs[side].append(sides[side](repeat=True, seconds=args.seconds))
             server_cpu[side] += cpu_seconds(pids[side]) - before
         stats = httpx.get(f"{cached}/health", timeout=10).json().get("responseCache", {})
 
@@ -344,15 +362,23 @@ def cached_dashboard(
         wall, cpu = sum(r["wall"] for r in found), sum(r["cpu"] for r in found)
         return len(latencies) / wall, latencies, wall, cpu
 
-    rps, lat, wall, cpu = total(runs["cached"])
-    ref_rps, ref_lat, ref_wall, ref_cpu = total(runs["ref"])
+    summed = {side: total(found) for side, found in runs.items()}
+    rps, lat, wall, cpu = summed["cached"]
+    ref_rps, ref_lat, ref_wall, ref_cpu = summed["ref"]
+    sql_rps, sql_lat = summed["sql"][:2]
+    gzip_rps, gzip_lat, gzip_wall, gzip_cpu = summed["gzip"]
+
+    def per_request(side: str) -> str:
+        return f"{1000 * server_cpu[side] / max(1, len(summed[side][1])):.2f} ms"
+
     notes.append(
-        f"dashboard, response cache on (runs in turn: reference, cached, cached, reference): load generator used"
-        f" {cpu:.1f} s CPU in {wall:.1f} s against the service, {ref_cpu:.1f} s in {ref_wall:.1f} s against the"
-        f" reference; cache {stats.get('hits', 0):,} hits, {stats.get('misses', 0):,} misses; server CPU per"
-        f" request {1000 * server_cpu['cached'] / max(1, len(lat)):.2f} ms with the cache, reference route"
-        f" {1000 * server_cpu['ref'] / max(1, len(ref_lat)):.2f} ms (PostgreSQL's not counted: 2 statements a hit,"
-        f" 7 for the reference)"
+        f"dashboard, response cache on (runs in turn: reference, SQL-built, cached, cached compressed, and back):"
+        f" load generator used {cpu:.1f} s CPU in {wall:.1f} s against the service, {gzip_cpu:.1f} s in"
+        f" {gzip_wall:.1f} s compressed, {ref_cpu:.1f} s in {ref_wall:.1f} s against the reference;"
+        f" cache {stats.get('hits', 0):,} hits, {stats.get('misses', 0):,} misses; server CPU per request"
+        f" {per_request('cached')} with the cache, {per_request('gzip')} compressed, reference route"
+        f" {per_request('ref')}, SQL-built route {per_request('sql')} (PostgreSQL's not counted: 2 statements a"
+        f" hit, 7 for the reference, 1 for the SQL-built route)"
     )
     return [
         Row("dashboard, response cache on, requests/s", rps, None, ref_rps, ">= 2 x ref", rps >= 2 * ref_rps),
@@ -361,6 +387,46 @@ def cached_dashboard(
             statistics.median(lat),
             percentile(lat, 99),
             statistics.median(ref_lat),
+        ),
+        Row(
+            "dashboard, cached, gzip, req/s (ref: SQL-built)",
+            gzip_rps,
+            None,
+            sql_rps,
+            ">= 10 x SQL",
+            gzip_rps >= 10 * sql_rps,
+        ),
+        Row(
+            "dashboard, cached, gzip, latency ms (ref: SQL)",
+            statistics.median(gzip_lat),
+            percentile(gzip_lat, 99),
+            statistics.median(sql_lat),
+        ),
+    ]
+
+
+def against_sql(
+    http: httpx.Client, ref: str, plan_id: str, ours: dict[str, Any], args: argparse.Namespace, notes: list[str]
+) -> list[Row]:
+    """The uncached dashboard against the reference app's route that builds the same JSON inside PostgreSQL."""
+    sql_dash = [{"method": "GET", "path": f"/dashboard-sql/{plan_id}"}]
+    service = http.post("/graphql", json={"query": DASHBOARD, "variables": {"id": plan_id}}).json()
+    built = httpx.get(f"{ref}/dashboard-sql/{plan_id}", timeout=30).json()
+    same = "equal to" if built == service else "DIFFERENT from"
+    notes.append(f"dashboard: the SQL-built route's JSON is {same} the service's ({len(json.dumps(built)):,} bytes)")
+    load(ref, [sql_dash] * 2, repeat=True, seconds=2)  # warm-up
+    sql = load(ref, [sql_dash] * args.clients, repeat=True, seconds=args.seconds)
+    lat, sql_lat = ours["latencies_ms"], sql["latencies_ms"]
+    rps = ours["rps"]
+    return [
+        Row(
+            "dashboard, req/s (ref: SQL-built route)", rps, None, sql["rps"], ">= 0.35 x SQL", rps >= 0.35 * sql["rps"]
+        ),
+        Row(
+            "dashboard, latency ms (ref: SQL-built route)",
+            statistics.median(lat),
+            percentile(lat, 99),
+            statistics.median(sql_lat),
         ),
     ]
 
@@ -446,6 +512,7 @@ def main() -> None:
             theirs = load(ref, [ref_dash] * args.clients, repeat=True, seconds=args.seconds)
             shape = f"{DASHBOARD_SHAPE[0]} measures x {DASHBOARD_SHAPE[1]} components"
             rows += compare(f"dashboard, one plan ({shape})", ours, theirs, notes)
+            rows += against_sql(http, ref, plan_id, ours, args, notes)
             cached_row_at = len(rows)  # filled in below, once these processes have stopped
 
             mq = [

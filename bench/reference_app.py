@@ -5,6 +5,10 @@
 `/dashboard/{plan_id}` reads the same current rows as the dashboard query (bench/latency.py DASHBOARD)
 and returns the same fields; `/measure/{measure_id}` one measure with its history. No GraphQL, no
 authentication, no dataloaders: the floor a GraphQL service could approach.
+
+`/dashboard-sql/{plan_id}` answers the dashboard from one statement that builds its JSON inside PostgreSQL
+(`json_agg`/`json_build_object` over the same tables), formatted as the GraphQL service formats it, so its
+`data` is equal to the service's: the fastest plain way to serve those rows, and the anchor for reads.
 """
 
 from __future__ import annotations
@@ -135,6 +139,114 @@ def _quarter_figure(figures: list[Row], quarter: str) -> dict[str, Any] | None:
     return None if f is None else {"value": f["value"], "change": _round1(f["change"]), "status": f["status"]}
 
 
+# -- the dashboard built inside PostgreSQL -------------------------------------------------------------------------
+# Each value formatted as the service's scalars format it (service/schema/scalars.py): a Decimal as plain digits
+# with no trailing zeros, a change rounded half-up to one place, a moment in UTC with microseconds only where not zero.
+
+
+def _decimal(column: str) -> str:
+    return f"trim_scale({column})::text"
+
+
+def _moment(column: str) -> str:
+    utc = f"{column} AT TIME ZONE 'UTC'"
+    fraction = f"CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE to_char({utc}, '.US') END"
+    return f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || {fraction} || '+00:00'"""
+
+
+def _object(**fields: str) -> str:
+    return "json_build_object(" + ", ".join(f"'{name}', {value}" for name, value in fields.items()) + ")"
+
+
+def _list(value: str, rows: str, order: str) -> str:
+    """A JSON array of `value` over `rows` (a FROM ... WHERE ...), `[]` when there are none."""
+    return f"(SELECT coalesce(json_agg({value} ORDER BY {order}), '[]') FROM {rows})"
+
+
+def _amount(alias: str) -> dict[str, str]:
+    return {name: _decimal(f"{alias}.{name}") for name in ("value", "numerator", "denominator")}
+
+
+_FIGURE = _object(
+    quarter="f.quarter",
+    **_amount("f"),
+    available="f.available",
+    unavailableReason="f.unavailable_reason",
+    comparisonValue=_decimal("f.comparison_value"),
+    change=_decimal("round(f.change, 1)"),
+    reportedChange=_decimal("f.reported_change"),
+    discrepancy="f.discrepancy",
+    status="f.status",
+    commentary="f.commentary",
+    revision="f.revision",
+    recordedAt=_moment("f.recorded_at"),
+    recordedBy="f.recorded_by",
+)
+_BASELINE = _object(
+    **_amount("b"),
+    period="b.period",
+    note="b.note",
+    isReset="b.is_reset",
+)
+
+
+def _of_component(alias: str) -> str:
+    """`alias`'s current rows of component c."""
+    return f"{alias}.measure_id = c.measure_id AND {alias}.component = c.key AND {alias}.{CURRENT}"
+
+
+_COMPONENT = _object(
+    key="c.key",
+    label="c.label",
+    baseline=f"(SELECT {_BASELINE} FROM baselines b WHERE {_of_component('b')} ORDER BY b.seq DESC LIMIT 1)",
+    figures=_list(_FIGURE, f"figures f WHERE {_of_component('f')}", "f.quarter"),
+)
+_QUARTER_FIGURE = _object(value=_decimal("f.value"), change=_decimal("round(f.change, 1)"), status="f.status")
+_QUARTER = _object(
+    quarter="q.quarter",
+    status="q.status",
+    computedStatus="q.computed_status",
+    override="CASE WHEN q.override_status IS NULL THEN NULL ELSE "
+    + _object(status="q.override_status", reason="q.override_reason")
+    + " END",
+    commentary="q.commentary",
+    components=_list(
+        _object(
+            key="c.key",
+            figure=f"(SELECT {_QUARTER_FIGURE} FROM figures f WHERE {_of_component('f')} AND f.quarter = q.quarter)",
+        ),
+        f"components c WHERE c.measure_id = q.measure_id AND c.{CURRENT}",
+        "c.ordinal",
+    ),
+)
+_MEASURE = _object(
+    id="m.id",
+    number="m.number",
+    title="m.title",
+    direction="m.direction",
+    basis="m.basis",
+    tolerance=_decimal("m.tolerance"),
+    unit="m.unit",
+    status="m.status",
+    version="m.version",
+    components=_list(_COMPONENT, f"components c WHERE c.measure_id = m.id AND c.{CURRENT}", "c.ordinal"),
+    quarters=_list(_QUARTER, f"quarter_results q WHERE q.measure_id = m.id AND q.{CURRENT}", "q.quarter"),
+)
+_PLAN = _object(
+    id="p.id",
+    title="p.title",
+    themes=_list(
+        _object(code="t.code", title="t.title"), f"themes t WHERE t.plan_id = p.id AND t.{CURRENT}", "t.ordinal"
+    ),
+    measures=_list(_MEASURE, f"measures m WHERE m.plan_id = p.id AND m.{CURRENT}", "m.sort_key"),
+)
+# One statement, one round trip, one text value: the response's body as it goes out.
+DASHBOARD_SQL = (
+    f"SELECT json_build_object('data', json_build_object('plan', (SELECT {_PLAN} FROM plans p"  # noqa: S608
+    f" WHERE p.id = $1 AND p.{CURRENT})))::text"
+)
+
+
 def create_app() -> Starlette:
     pool: asyncpg.Pool | None = None
 
@@ -170,6 +282,11 @@ def create_app() -> Starlette:
                 }
         return _respond({"plan": body})
 
+    async def dashboard_sql(request: Request) -> Response:
+        assert pool is not None
+        body = await pool.fetchval(DASHBOARD_SQL, UUID(request.path_params["plan_id"]))
+        return Response(body, media_type="application/json")
+
     async def measure(request: Request) -> Response:
         assert pool is not None
         measure_id = UUID(request.path_params["measure_id"])
@@ -184,6 +301,10 @@ def create_app() -> Starlette:
         return _respond({"measure": found})
 
     return Starlette(
-        routes=[Route("/dashboard/{plan_id}", dashboard), Route("/measure/{measure_id}", measure)],
+        routes=[
+            Route("/dashboard/{plan_id}", dashboard),
+            Route("/dashboard-sql/{plan_id}", dashboard_sql),
+            Route("/measure/{measure_id}", measure),
+        ],
         lifespan=lifespan,
     )
