@@ -127,6 +127,18 @@ class Axe:
         return violations
 
 
+def assert_accessible_on_a_desktop_and_a_phone(page: Page, axe: Axe) -> None:
+    """No axe-core violations at the page's size nor on a 390×844 phone, and no sideways scrolling on the phone."""
+    desktop = axe.violations(page)
+    page.set_viewport_size({"width": 390, "height": 844})
+    phone = axe.violations(page)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+    assert desktop == [], describe(desktop)
+    assert phone == [], describe(phone)
+    assert overflow <= 0, "the page scrolls sideways on a phone"
+
+
 def describe(violations: list[dict[str, Any]]) -> str:
     """axe-core's violations, one line per element, for an assertion message."""
     lines = []

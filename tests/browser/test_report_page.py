@@ -18,7 +18,7 @@ from playwright.sync_api import Page
 
 from service.auth.tokens import create_token
 from service.report.marks import MARKS
-from tests.browser.harness import Axe, describe
+from tests.browser.harness import Axe, assert_accessible_on_a_desktop_and_a_phone
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import serving_demo
 from tests.e2e.live import GraphQLClient
@@ -94,14 +94,8 @@ def test_every_status_mark_has_a_symbol_and_words_and_every_chart_says_what_it_s
 
 def test_the_report_has_no_accessibility_violations_on_a_desktop_or_a_phone(page: Page, demo: Demo, axe: Axe) -> None:
     page.goto(demo.link)
-    desktop = axe.violations(page)
-    page.set_viewport_size({"width": 390, "height": 844})
-    phone = axe.violations(page)
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
 
-    assert desktop == [], describe(desktop)
-    assert phone == [], describe(phone)
-    assert overflow <= 0, "the page scrolls sideways on a phone"
+    assert_accessible_on_a_desktop_and_a_phone(page, axe)
 
 
 def test_the_browser_prints_the_report_on_a4_landscape_pages_with_its_digest(page: Page, demo: Demo) -> None:

@@ -15,7 +15,7 @@ from domain.ledger import Ledger
 from service.app import create_app
 from service.plan_file import import_plan, load_plan_file
 from service.settings import Settings, eventsourcing_env
-from tests.e2e.live import LiveServer
+from tests.e2e.live import GraphQLClient, LiveServer
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
 
@@ -37,6 +37,23 @@ HAND_CHECKED = [
     ("6.1", "drrs", "Q1", "19.7"),
     ("6.1", "drrs", "Q2", "12.8"),
 ]
+
+
+def revise_after_publication(client: GraphQLClient, plan_id: UUID) -> None:
+    """5.1's Q2 criminal damage figure, 995 when the Q2 board saw it: its return reopened, the figure revised to
+    1001 ("late crimes recorded")."""
+    measures = client.execute("query($id: ID!) { plan(id: $id) { measures { id number } } }", {"id": str(plan_id)})
+    measure_id = next(m["id"] for m in measures["plan"]["measures"] if m["number"] == "5.1")
+    reason = "late crimes recorded"
+    client.execute(
+        "mutation($input: ReturnWithReasonInput!) { reopenReturn(input: $input) { position } }",
+        {"input": {"measureId": measure_id, "quarter": "Q2", "reason": reason}},
+    )
+    revision = {"measureId": measure_id, "component": "criminal-damage", "quarter": "Q2", "value": "1001"}
+    client.execute(
+        "mutation($input: ReviseFigureInput!) { reviseFigure(input: $input) { position } }",
+        {"input": {**revision, "reason": reason}},
+    )
 
 
 def import_demo(database_url: str, path: Path = DEMO) -> tuple[UUID, int]:
