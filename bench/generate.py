@@ -92,7 +92,9 @@ def measure_year(rng: random.Random, plan: Plan, theme: str, number: str, who: s
             value = round(base[key] * quarter.number / 4 * rng.uniform(0.7, 1.3))
             measure.submit_figure(key, quarter, parse_amount(str(value), None, None), actor=who)
             if rng.random() < REVISION_RATE:
-                value = round(value * rng.uniform(0.9, 1.1))
+                # A revision must change the figure (one that changes nothing is refused), as the ledger's did.
+                revised = round(value * rng.uniform(0.9, 1.1))
+                value = revised if revised != value else value + 1
                 measure.revise_figure(key, quarter, parse_amount(str(value), None, None), reason="late", actor=who)
         if rng.random() < COMMENTARY_RATE:
             measure.update_commentary(quarter, f"{number} {quarter.value}: in line with partners' returns", actor=who)
