@@ -156,6 +156,7 @@ def test_bad_publication_ids_are_refused_with_the_field_and_a_clear_code(demo: D
         unknown.url, headers={"authorization": f"Bearer {demo.viewer}", "accept": "text/html"}, timeout=30
     )
     link = demo.link_to(demo.viewer, publication="00000000-0000-0000-0000-000000000002").json()["errors"][0]
+    malformed = demo.link_to(demo.viewer, publication="Q2").json()["errors"][0]
 
     assert not_an_id.status_code == 400
     assert not_an_id.json()["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "publication"}
@@ -164,6 +165,7 @@ def test_bad_publication_ids_are_refused_with_the_field_and_a_clear_code(demo: D
     assert both.status_code == 400 and both.json()["errors"][0]["extensions"]["field"] == "publication"
     assert in_a_browser.status_code == 404 and "has no publication" in in_a_browser.text
     assert (link["extensions"]["code"], link["extensions"]["field"]) == ("NOT_FOUND", "publication")
+    assert (malformed["extensions"]["code"], malformed["extensions"]["field"]) == ("VALIDATION", "publication")
 
 
 def test_a_publication_needs_a_token_or_a_link_and_is_not_for_another_partnership(demo: Demo) -> None:
