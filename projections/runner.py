@@ -8,6 +8,7 @@ leader's connection goes away.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ from projections.stall import (
 from projections.view import NAME, REBUILDING, CurrentStateView, conninfo, open_view
 
 log = logging.getLogger(__name__)
+
+# The threads of this process leading the projection now (one at most per database): what
+# service/metrics.py reports as this process's leadership.
+_LEADING: set[int] = set()
+
+
+def leading() -> bool:
+    """Whether this process leads the projection now."""
+    return bool(_LEADING)
 
 
 def catch_up_if_leader(env: Mapping[str, str], progress: Progress | None = None) -> int:
@@ -126,7 +136,11 @@ def run_projection(
         try:
             with leadership(env) as lock:
                 if lock:
-                    _lead(env, Holding(stop, lock.session))
+                    _LEADING.add(threading.get_ident())
+                    try:
+                        _lead(env, Holding(stop, lock.session))
+                    finally:
+                        _LEADING.discard(threading.get_ident())
                 else:
                     replaced = _replace_stalled(env, lock.session, watch)
         except Stopped:

@@ -27,7 +27,7 @@ from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.runner import run_projection
 from projections.view import open_view
-from service import compression, cors, read_model, speedups
+from service import compression, cors, metrics, read_model, speedups
 from service.auth import report_links, tokens
 from service.auth.jwt import JwtSettings, JwtVerifier
 from service.cached_responses import CachedResponses
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         graphql.cached_responses = CachedResponses(cache, lambda: graphql.services.pool)
     graphql.persisted_queries = PersistedQueries(settings.persisted_queries_bytes)
+    sampler = metrics.Sampler(cache=graphql.cached_responses.cache if graphql.cached_responses else None)
     front_door = graphql.front_door = FrontDoor(settings, graphql.schema.as_str)
 
     @asynccontextmanager
@@ -156,11 +157,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
             report_links=await report_links.signer(pool),
         )
         runtime.tune_service(runtime.parse_thresholds(os.environ.get("ML_GC_THRESHOLDS")))
+        sampler.services = graphql.services
+        sampled = asyncio.Event()
+        # With `serve`'s processes sharing their metrics, a scrape of another process reads this one's samples.
+        sampling = asyncio.create_task(sampler.sample_forever(sampled)) if metrics.multiprocess_mode() else None
         try:
             yield
         finally:
             stop.set()
             dispatcher.set()
+            sampled.set()
+            if sampling is not None:
+                await sampling
+            metrics.process_ended()
             if deliveries is not None:
                 await deliveries
             if projector is not None:
@@ -201,8 +210,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         body["persistedQueries"] = graphql.persisted_queries.stats()
         return JSONResponse(body)
 
+    async def metrics_endpoint(request: Request) -> Response:
+        return await metrics.endpoint(request, graphql.services, sampler)
+
     return Starlette(
         routes=[
+            *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/plans/{plan_id}/export", export),

@@ -58,6 +58,36 @@ def progress_bar(label: str) -> object:
     return show
 
 
+@contextmanager
+def shared_metrics(settings: Settings) -> Iterator[None]:
+    """One prometheus-client multiprocess folder for all of `serve`'s processes, so that a scrape of any web
+    process reports them all (service/metrics.py); and the metrics on a port of their own, if configured.
+
+    This process reads the folder but does not import service/metrics.py: its metrics would be counted as
+    one more process's, at zero."""
+    import shutil
+    import tempfile
+
+    made = None if settings.metrics_dir else tempfile.mkdtemp(prefix="measure-ledger-metrics-")
+    folder = settings.metrics_dir or made
+    assert folder is not None
+    for stale in Path(folder).glob("*.db"):  # an earlier run's
+        stale.unlink()
+    # Set before prometheus_client is first imported, here and in the processes started from here.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    if settings.metrics_port is not None:
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        start_http_server(settings.metrics_port, settings.metrics_host, registry=registry)
+    try:
+        yield
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -65,7 +95,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.projector import PROCESS, cli_process, projector_process
 
     embedded = not settings.database_url
-    with database(settings) as url:
+    with shared_metrics(settings), database(settings) as url:
         os.environ["DATABASE_URL"] = url
         from projections.ledger_store.event_store import open_ledger
         from projections.runner import catch_up_if_leader
@@ -265,8 +295,14 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
     exit_with_parent()  # started by `serve`: ends with it, however it ends
     stop = stop_on_signals()
-    with database(settings) as url:
-        run_projection(eventsourcing_env(url), stop, stall_seconds=settings.leader_stall_seconds)
+    from service import metrics
+
+    metrics.sample_in_thread(stop)
+    try:
+        with database(settings) as url:
+            run_projection(eventsourcing_env(url), stop, stall_seconds=settings.leader_stall_seconds)
+    finally:
+        metrics.process_ended()
     return 0
 
 

@@ -108,6 +108,11 @@ class Subscriber:
         self._waiter: asyncio.Future[None] | None = None
         self.overflowed = False
 
+    @property
+    def buffered(self) -> int:
+        """Payloads waiting to be delivered."""
+        return len(self._rows) if self._rows else 0
+
     def matches(self, row: Row) -> bool:
         return all(row[column] == value for column, value in self.filters.items())
 
@@ -157,11 +162,17 @@ class Feed:
         # Poked while nobody listened, so rows after `last` went unread: see `_read_new_rows`.
         self.skipped = False
         self._subscribers: set[Subscriber] = set()
+        # Subscribers closed for falling behind, since the feed started (for service/metrics.py).
+        self.fell_behind = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._subscribers)
+
+    def buffers(self) -> list[int]:
+        """How many payloads each live subscriber has waiting."""
+        return [subscriber.buffered for subscriber in self._subscribers]
 
     async def start(self) -> None:
         """Begin at the table's newest row: older rows reach subscribers by replay."""
@@ -252,6 +263,7 @@ class Feed:
                     continue  # already replayed
                 delivered = key
                 yield payload
+            self.fell_behind += 1
             raise FellBehind(self.capacity, delivered)
         finally:
             self._subscribers.discard(subscriber)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from dataclasses import replace
 from typing import Any
@@ -30,6 +31,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.typevars import Context, RootValue
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
+from service import metrics
 from service.auth.authenticate import authenticate, bearer_from_header, bearer_from_params, principal_for
 from service.auth.errors import AuthenticationError
 from service.auth.principal import Principal
@@ -105,6 +107,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
+        started = time.perf_counter()
         request = Request(scope, receive=receive)
         request.state.request_id = request_id(request.headers.get("x-request-id"))
         try:
@@ -115,6 +118,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             # Credentials were presented and refused: say why, rather than treat the caller as anonymous.
             response = self._error(request, 401, f"not authenticated: {e.reason}", "UNAUTHENTICATED")
         except PersistedQueryError as e:
+            request.state.outcome = e.code
             response = JSONResponse(e.body(), status_code=e.status, media_type=media_type(request))
         except HTTPException as e:
             response = self._refusal(request, e)
@@ -128,7 +132,16 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
                 context.forget_reads()
                 request.state.context = None
         response.headers["x-request-id"] = request.state.request_id
+        self._answered(request, response, time.perf_counter() - started)
         await response(scope, receive, send)
+
+    @staticmethod
+    def _answered(request: Request, response: Response, seconds: float) -> None:
+        """Count the request by its operation and outcome (service/metrics.py)."""
+        params = getattr(request.state, "graphql_params", None)
+        operation = metrics.operation_label(getattr(params, "operation_name", None), getattr(params, "query", None))
+        outcome = getattr(request.state, "outcome", "ok")
+        metrics.graphql_answered(operation, outcome, seconds, response.headers.get("x-cache"))
 
     async def _answer(self, request: Request) -> Response:
         """Read the request once, resolve a persisted query, then serve it from the cache or execute it."""
@@ -172,6 +185,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         return self._error(request, e.status_code, e.reason, "VALIDATION")
 
     def _error(self, request: Request, status: int, message: str, code: str) -> Response:
+        request.state.outcome = code
         body = {"errors": [{"message": message, "extensions": {"code": code}}]}
         return JSONResponse(body, status_code=status, media_type=media_type(request))
 
@@ -246,6 +260,8 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             request.state.graphql_errors = bool(result.errors)
         if result.errors:
             data["errors"] = [coded(e, f, request_id) for e, f in zip(result.errors, data["errors"], strict=True)]
+            if hasattr(request, "state"):
+                request.state.outcome = data["errors"][0]["extensions"]["code"]
             # An error with no path never reached execution: a request error.
             if result.data is None and all(not e.path for e in result.errors) and hasattr(request, "state"):
                 request.state.request_error = True

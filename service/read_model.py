@@ -16,6 +16,7 @@ import asyncpg
 
 from projections.read_model_tables import OWNER
 from projections.runner import LEADER_HELD
+from projections.stall import holders
 
 Row = asyncpg.Record
 
@@ -133,6 +134,26 @@ async def positions(pool: asyncpg.Pool, application_name: str, events_table: str
     )
     assert row is not None
     return int(row[0] or 0), int(row[1] or 0), bool(row[2])
+
+
+async def lock_held(pool: asyncpg.Pool, key: int) -> bool:
+    """Whether some session holds a leader's advisory lock (read from pg_locks, without trying it)."""
+    return bool(await pool.fetchval(f"SELECT EXISTS (SELECT {holders(key)})"))
+
+
+async def oldest_unprojected_age(pool: asyncpg.Pool, events_table: str, position: int) -> float | None:
+    """Seconds since the first event after `position` was recorded, from the time the event itself carries
+    (eventsourcing keeps it in the stored JSON); None if there is none, or its state is not plain JSON."""
+    try:
+        value: Any = await pool.fetchval(
+            "SELECT extract(epoch FROM now()"
+            " - (convert_from(state, 'UTF8')::jsonb #>> '{timestamp,_data_}')::timestamptz)"
+            f" FROM {events_table} WHERE notification_id > $1 ORDER BY notification_id LIMIT 1",  # noqa: S608
+            position,
+        )
+    except (asyncpg.PostgresError, ValueError):
+        return None
+    return None if value is None else max(0.0, float(value))
 
 
 async def event_position(pool: asyncpg.Pool, originator_id: UUID, version: int) -> int | None:

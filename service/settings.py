@@ -49,6 +49,13 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     # The execution speed-ups (service/speedups/); off, the plain schema answers alike, more slowly.
     speedups: bool = True
+    # /metrics on the API port, for tokens with the admin role (service/metrics.py).
+    metrics: bool = True
+    # A port of its own for the metrics, without a token (`serve` only); None: none.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    # prometheus-client's multiprocess folder, shared by `serve`'s processes (it makes one when unset).
+    metrics_dir: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -83,6 +90,10 @@ class Settings:
             persisted_queries_bytes=int(float(env.get("ML_PERSISTED_QUERIES_MB", "8")) * (1 << 20)),
             cors_origins=origins,
             speedups=_flag(env, "ML_SPEEDUPS", True),
+            metrics=_flag(env, "ML_METRICS", True),
+            metrics_port=int(env["ML_METRICS_PORT"]) if env.get("ML_METRICS_PORT") else None,
+            metrics_host=env.get("ML_METRICS_HOST", "127.0.0.1"),
+            metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
-from typing import Any
+from typing import Any, ClassVar
 
 from graphql import GraphQLSyntaxError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
@@ -23,12 +23,18 @@ class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """Strawberry's handler; a subscription over the per-connection limit gets `LIMIT_EXCEEDED`, and
     errors without a code get one (as over HTTP)."""
 
+    # This process's open connections, counted by service/metrics.py.
+    connections: ClassVar[set[LedgerTransportWSHandler]] = set()
+
     async def handle(self) -> None:
+        LedgerTransportWSHandler.connections.add(self)
         try:
             await super().handle()
         except NestedTooDeep as e:
             # As the protocol closes on any other malformed message, with the reason said.
             await self.handle_invalid_message(f"WebSocket message must be valid JSON: {e}")
+        finally:
+            LedgerTransportWSHandler.connections.discard(self)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         limit = self.max_subscriptions_per_connection

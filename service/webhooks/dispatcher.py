@@ -40,6 +40,13 @@ BEAT_SECONDS = 1.0
 PRUNE_SECONDS = 600.0
 POOL_SIZE = 8
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
+# This process's spells of leadership under way (one at most per database), for service/metrics.py.
+_LEADING: set[int] = set()
+
+
+def leading() -> bool:
+    """Whether this process leads the webhook deliveries now."""
+    return bool(_LEADING)
 
 
 async def run_dispatcher(
@@ -64,9 +71,12 @@ async def run_dispatcher(
                 await ensure_tables(session)
                 made = True
             if await session.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+                spell = _Leading(connect_args, settings, session)
+                _LEADING.add(id(spell))
                 try:
-                    await _Leading(connect_args, settings, session).run(stop)
+                    await spell.run(stop)
                 finally:
+                    _LEADING.discard(id(spell))
                     if not session.is_closed():
                         await session.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
             else:

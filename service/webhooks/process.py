@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
+from service import metrics
 from service.pools import asyncpg_args
 from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.settings import WebhookSettings
@@ -25,4 +26,11 @@ async def _deliver(database_url: str) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    await run_dispatcher(asyncpg_args(database_url), WebhookSettings.from_env(), stop)
+    # Under `serve`, its leadership reaches the web processes' /metrics (service/metrics.py).
+    sampling = asyncio.create_task(metrics.Sampler().sample_forever(stop)) if metrics.multiprocess_mode() else None
+    try:
+        await run_dispatcher(asyncpg_args(database_url), WebhookSettings.from_env(), stop)
+    finally:
+        if sampling is not None:
+            await sampling
+        metrics.process_ended()

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import asyncpg
 
+from service import metrics
 from service.webhooks import signing
 from service.webhooks.attempts import Fence, load, record
 from service.webhooks.backoff import retry_delay
@@ -116,6 +117,7 @@ class Worker:
         attempted_at = now()
         headers = signing.headers(message.id, attempted_at, message.body, hook.signing(attempted_at))
         outcome = await delivering.sender.post(hook.url, message.body, headers)
+        metrics.webhook_attempted(outcome.delivered, outcome.seconds)
         fence = Fence(delivering.epoch, hook.revision)
         if outcome.delivered:
             after = replace(hook, cursor=message.key, failures=0, failing_since=None, next_attempt_at=None)
