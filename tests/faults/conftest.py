@@ -6,6 +6,8 @@ whatever DATABASE_URL says: it stops and restarts that server under load.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,12 +21,18 @@ from tests.faults.served import Served
 
 
 @pytest.fixture(scope="session")
-def own_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPostgres]:
-    server = OwnPostgres(tmp_path_factory.mktemp("faults-postgres")).init()
-    server.start()
-    yield server
-    if server.running():
-        server.stop()
+def own_postgres() -> Iterator[OwnPostgres]:
+    # Not under pytest's own temporary folder: another pytest run makes that private to root again, and the
+    # server's user must reach its data folder at every restart.
+    folder = Path(tempfile.mkdtemp(prefix="ml-faults-"))
+    try:
+        server = OwnPostgres(folder).init()
+        server.start()
+        yield server
+        if server.running():
+            server.stop()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ down (the README's documented answer then), and print how many writes and retrie
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import Counter
@@ -15,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+
+from tests.e2e.ws_client import graphql_ws
 
 UPDATE_COMMENTARY = """mutation($input: UpdateCommentaryInput!) {
   updateCommentary(input: $input) { position version replayed } }"""
@@ -134,3 +137,68 @@ class Writers:
             return True
         tally.note(f"{key}: never answered in {self.give_up_seconds} s")
         return False
+
+
+LEDGER_EVENTS = """subscription($planId: ID, $after: String) {
+  ledgerEvents(planId: $planId, after: $after) { cursor position } }"""
+
+
+class Subscriber:
+    """A mirror of one plan's events over graphql-transport-ws that, whenever its connection or subscription
+    ends, reconnects and resumes from the cursor of the last event it received, as the API advises."""
+
+    def __init__(self, ws_url: Callable[[], str], token: str, plan_id: str) -> None:
+        self.ws_url = ws_url
+        self.token = token
+        self.plan_id = plan_id
+        self.cursor: str | None = None
+        self.positions: list[int] = []
+        self.resumes = 0
+        self._drop = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+
+    def start(self) -> Subscriber:
+        self._thread.start()
+        return self
+
+    def until_seen(self, last: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.positions or self.positions[-1] < last:
+            assert time.monotonic() < deadline, f"the subscriber saw up to {self.positions[-1:]}, not {last}"
+            time.sleep(0.05)
+
+    def drop(self) -> None:
+        """Close the connection, as a network failure would, and so resume from the cursor."""
+        self._drop.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(15)
+
+    async def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self._follow()
+            except Exception:  # noqa: BLE001 - the connection or the subscription ended: resume, whatever the cause
+                pass
+            if not self._stop.is_set():
+                self.resumes += 1
+                await asyncio.sleep(0.2)
+
+    async def _follow(self) -> None:
+        async with graphql_ws(self.ws_url(), {"Authorization": f"Bearer {self.token}"}) as ws:
+            await ws.subscribe("1", LEDGER_EVENTS, {"planId": self.plan_id, "after": self.cursor})
+            while not self._stop.is_set():
+                if self._drop.is_set():
+                    self._drop.clear()
+                    return
+                try:
+                    message = await ws.receive("1", timeout=0.5)
+                except TimeoutError:
+                    continue
+                if message["type"] != "next" or message["payload"].get("errors"):
+                    return  # an error or the end of the subscription: resume from the cursor
+                event = message["payload"]["data"]["ledgerEvents"]
+                self.positions.append(int(event["position"]))
+                self.cursor = event["cursor"]
