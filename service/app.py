@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import importlib.metadata
 import logging
-import os
 import threading
 import uuid
 from collections.abc import AsyncIterator
@@ -29,7 +28,7 @@ from projections.runner import run_projection
 from projections.view import open_view
 from service import compression, cors, metrics, read_model, speedups
 from service.auth import report_links, tokens
-from service.auth.jwt import JwtSettings, JwtVerifier
+from service.auth.jwt import JwtVerifier
 from service.cached_responses import CachedResponses
 from service.downloads import audit_download, plan_download
 from service.front_door import FrontDoor
@@ -47,7 +46,6 @@ from service.settings import Settings, eventsourcing_env
 from service.startup import create_tables
 from service.webhooks import tables as webhook_tables
 from service.webhooks.dispatcher import run_dispatcher
-from service.webhooks.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
 
@@ -136,27 +134,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             )
             projector.start()
         # Webhook deliveries: on standby beside `serve`'s deliver process, leading if it goes (dispatcher.py).
-        webhook_settings = WebhookSettings.from_env()
         dispatcher = asyncio.Event()
         deliveries = (
             asyncio.create_task(
-                run_dispatcher(connect_args, webhook_settings, dispatcher, sessions=pool), name="webhooks"
+                run_dispatcher(connect_args, settings.webhooks, dispatcher, sessions=pool), name="webhooks"
             )
-            if webhook_settings.run
+            if settings.webhooks.run
             else None
         )
-        jwt_settings = JwtSettings.from_env()
         graphql.services = Services(
             settings=settings,
             pool=pool,
             ledger=ledger,
             watcher=watcher,
             feeds=feeds,
-            verifier=JwtVerifier(jwt_settings) if jwt_settings else None,
+            verifier=JwtVerifier(settings.jwt) if settings.jwt else None,
             rate_limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
             report_links=await report_links.signer(pool),
         )
-        runtime.tune_service(runtime.parse_thresholds(os.environ.get("ML_GC_THRESHOLDS")))
+        runtime.tune_service(settings.gc_thresholds)
         sampler.services = graphql.services
         sampled = asyncio.Event()
         # With `serve`'s processes sharing their metrics, a scrape of another process reads this one's samples.
@@ -229,7 +225,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         exception_handlers={Exception: internal_error},
         middleware=[
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
-            *([cors.middleware(settings.cors_origins)] if settings.cors_origins else []),
+            *([cors.middleware(settings.allowed_origins)] if settings.allowed_origins else []),
             compression.middleware(),
         ],
     )

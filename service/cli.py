@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
         env = eventsourcing_env(url)
         open_ledger(env).close()
-        if embedded and not args.no_demo and DEMO_PLAN.exists():
+        if embedded and settings.load_demo and not args.no_demo and DEMO_PLAN.exists():
             _load_demo(env)
         # So the first request sees a read model that is up to date.
         catch_up_if_leader(env, progress=progress_bar("read model"))  # type: ignore[arg-type]
@@ -175,11 +175,11 @@ def _load_demo(env: dict[str, str]) -> None:
         ledger.close()
 
 
-def _actor(args: argparse.Namespace, url: str) -> str:
+def _actor(args: argparse.Namespace, settings: Settings, url: str) -> str:
     """Who a command acts as: the principal of --token (or ML_TOKEN), else --actor."""
     from service.auth.tokens import principal_of
 
-    token = args.token or os.environ.get("ML_TOKEN")
+    token = args.token or settings.token
     if token:
         principal = principal_of(url, token)
         if principal is None:
@@ -239,7 +239,7 @@ def _record(args: argparse.Namespace, settings: Settings, run: Callable[[Any, st
     from service.plan_file import ProblemsFound
 
     with database(settings) as url:
-        actor = _actor(args, url)
+        actor = _actor(args, settings, url)
         ledger = open_ledger(eventsourcing_env(url))
         try:
             report = run(ledger, actor)
@@ -312,7 +312,7 @@ def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
 
     exit_with_parent()  # started by `serve`: ends with it, however it ends
     with database(settings) as url:
-        deliver(url)
+        deliver(url, settings.webhooks)
     return 0
 
 
@@ -469,7 +469,9 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(settings: Settings | None = None) -> argparse.ArgumentParser:
+    """The command line; `serve`'s defaults are `settings`' (the environment's, from `main`)."""
+    settings = settings or Settings()
     p = argparse.ArgumentParser(prog="measure-ledger", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
@@ -482,16 +484,12 @@ def parser() -> argparse.ArgumentParser:
         "are this environment's: each option's ML_ variable changes it.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    s.add_argument(
-        "--host", default=os.environ.get("ML_HOST", "127.0.0.1"), help="address to listen on (or set ML_HOST)"
-    )
-    s.add_argument(
-        "--port", type=int, default=int(os.environ.get("ML_PORT", "8000")), help="port to listen on (or set ML_PORT)"
-    )
+    s.add_argument("--host", default=settings.host, help="address to listen on (or set ML_HOST)")
+    s.add_argument("--port", type=int, default=settings.port, help="port to listen on (or set ML_PORT)")
     s.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("ML_WORKERS", "1")),
+        default=settings.workers,
         help="web processes sharing the port (or set ML_WORKERS)",
     )
     s.add_argument(
@@ -500,7 +498,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--projector",
         choices=("process", "thread"),
-        default=os.environ.get("ML_PROJECTOR", "process"),
+        default=settings.projector,
         help="project, and deliver webhooks, in processes of their own beside the web processes, "
         "or in threads of the web processes (or set ML_PROJECTOR)",
     )
@@ -590,11 +588,12 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    args = parser(settings).parse_args(argv)
     from service.startup import DatabaseUnusable
 
     try:
-        return int(args.run(args, Settings.from_env()))
+        return int(args.run(args, settings))
     except DatabaseUnusable as e:
         print(f"measure-ledger: {e}", file=sys.stderr)
         return EXIT_DATABASE_UNUSABLE

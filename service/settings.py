@@ -1,4 +1,8 @@
-"""Settings read from the environment, and the database settings they imply."""
+"""Settings read from the environment, and the database settings they imply.
+
+The only module that reads the environment for settings: the README's
+configuration table lists every variable, and each has its field here.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,11 @@ from pathlib import Path
 
 import psycopg.conninfo
 
+from projections.runtime import GC_THRESHOLDS, parse_thresholds
 from projections.stall import DEFAULT_STALL_SECONDS
+from service.auth.jwt import JwtSettings
+from service.webhooks.safety import AllowedHosts
+from service.webhooks.settings import WebhookSettings
 
 DEFAULT_DATA_DIR = Path(".measure-ledger")
 
@@ -26,6 +34,7 @@ class Settings:
     run_projection: bool = True
     load_demo: bool = True
     graphiql: bool = True
+    # Browser origins allowed to call the API (CORS) and to open its WebSocket.
     allowed_origins: tuple[str, ...] = ()
     write_wait_seconds: float = 10.0
     # A leader that projects nothing this long while events wait is replaced (projections/stall.py).
@@ -46,7 +55,6 @@ class Settings:
     response_cache_bytes: int = 64 << 20
     # Automatic persisted queries (service/persisted_queries.py): documents kept per process; 0 turns them off.
     persisted_queries_bytes: int = 8 << 20
-    cors_origins: tuple[str, ...] = ()
     # The execution speed-ups (service/speedups/); off, the plain schema answers alike, more slowly.
     speedups: bool = True
     # /metrics on the API port, for tokens with the admin role (service/metrics.py).
@@ -56,7 +64,15 @@ class Settings:
     metrics_host: str = "127.0.0.1"
     # prometheus-client's multiprocess folder, shared by `serve`'s processes (it makes one when unset).
     metrics_dir: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    # The collector's thresholds in a serving process (projections/runtime.py).
+    gc_thresholds: tuple[int, int, int] = GC_THRESHOLDS
+    # Who CLI commands act as, when --token is not given.
+    token: str | None = None
+    # Where `serve` runs the projection: in a process of its own, or in the web process.
+    projector: str = "process"
+    # Signed-in users' JWTs (service/auth/jwt.py); None: tokens only.
+    jwt: JwtSettings | None = None
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -88,13 +104,61 @@ class Settings:
             response_cache=_flag(env, "ML_RESPONSE_CACHE", True),
             response_cache_bytes=int(float(env.get("ML_RESPONSE_CACHE_MB", "64")) * (1 << 20)),
             persisted_queries_bytes=int(float(env.get("ML_PERSISTED_QUERIES_MB", "8")) * (1 << 20)),
-            cors_origins=origins,
             speedups=_flag(env, "ML_SPEEDUPS", True),
             metrics=_flag(env, "ML_METRICS", True),
             metrics_port=int(env["ML_METRICS_PORT"]) if env.get("ML_METRICS_PORT") else None,
             metrics_host=env.get("ML_METRICS_HOST", "127.0.0.1"),
             metrics_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            gc_thresholds=parse_thresholds(env.get("ML_GC_THRESHOLDS")),
+            token=env.get("ML_TOKEN") or None,
+            projector=env.get("ML_PROJECTOR", "process"),
+            jwt=_jwt(env),
+            webhooks=_webhooks(env),
         )
+
+
+def _jwt(env: Mapping[str, str]) -> JwtSettings | None:
+    """From ML_OIDC_ISSUER, ML_OIDC_AUDIENCE, ML_OIDC_JWKS_URL, ML_OIDC_JWKS_FILE, ML_JWT_HS256_SECRET,
+    ML_OIDC_LEEWAY_SECONDS, ML_OIDC_JWKS_TTL_SECONDS, ML_OIDC_NAME_CLAIMS (comma separated),
+    ML_OIDC_{PARTNERSHIP,ROLES,THEMES,MEASURES}_CLAIM and ML_OIDC_ALL_PARTNERSHIPS_VALUE; None when
+    neither an issuer nor a secret is set (JWTs off)."""
+    if not env.get("ML_OIDC_ISSUER") and not env.get("ML_JWT_HS256_SECRET"):
+        return None
+    names = tuple(n.strip() for n in env.get("ML_OIDC_NAME_CLAIMS", "sub").split(",") if n.strip())
+    return JwtSettings(
+        issuer=env.get("ML_OIDC_ISSUER", ""),
+        audience=env.get("ML_OIDC_AUDIENCE", ""),
+        jwks_url=env.get("ML_OIDC_JWKS_URL") or None,
+        jwks_file=Path(env["ML_OIDC_JWKS_FILE"]) if env.get("ML_OIDC_JWKS_FILE") else None,
+        hs256_secret=env.get("ML_JWT_HS256_SECRET") or None,
+        leeway_seconds=float(env.get("ML_OIDC_LEEWAY_SECONDS", "30")),
+        jwks_ttl_seconds=float(env.get("ML_OIDC_JWKS_TTL_SECONDS", "300")),
+        name_claims=names,
+        partnership_claim=env.get("ML_OIDC_PARTNERSHIP_CLAIM", "partnership"),
+        roles_claim=env.get("ML_OIDC_ROLES_CLAIM", "roles"),
+        themes_claim=env.get("ML_OIDC_THEMES_CLAIM", "themes"),
+        measures_claim=env.get("ML_OIDC_MEASURES_CLAIM", "measures"),
+        all_partnerships_value=env.get("ML_OIDC_ALL_PARTNERSHIPS_VALUE") or None,
+    )
+
+
+def _webhooks(env: Mapping[str, str]) -> WebhookSettings:
+    def number(name: str, default: float) -> float:
+        raw = env.get(name)
+        return default if raw is None or not raw.strip() else float(raw)
+
+    return WebhookSettings(
+        allowed=AllowedHosts.parse(env.get("ML_WEBHOOK_ALLOW_HOSTS", "")),
+        timeout_seconds=number("ML_WEBHOOK_TIMEOUT_SECONDS", 10.0),
+        max_response_bytes=int(number("ML_WEBHOOK_MAX_RESPONSE_BYTES", 64 << 10)),
+        retry_base_seconds=number("ML_WEBHOOK_RETRY_BASE_SECONDS", 5.0),
+        retry_max_seconds=number("ML_WEBHOOK_RETRY_MAX_SECONDS", 3600.0),
+        give_up_seconds=number("ML_WEBHOOK_GIVE_UP_HOURS", 24.0) * 3600.0,
+        log_days=number("ML_WEBHOOK_LOG_DAYS", 30.0),
+        poll_seconds=number("ML_WEBHOOK_POLL_SECONDS", 5.0),
+        stall_seconds=number("ML_LEADER_STALL_SECONDS", DEFAULT_STALL_SECONDS),
+        run=_flag(env, "ML_RUN_DELIVERIES", True),
+    )
 
 
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:

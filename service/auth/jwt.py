@@ -16,7 +16,6 @@ A claim name is looked up as given, then as a dotted path (`realm_access.roles`)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ _ROLE_NAMES = frozenset(r.value for r in Role)
 
 @dataclass(frozen=True)
 class JwtSettings:
-    """How to verify JWTs and read their claims; `from_env` reads the ML_OIDC_* variables."""
+    """How to verify JWTs and read their claims; service/settings.py reads them from the ML_OIDC_* variables."""
 
     issuer: str
     audience: str
@@ -68,32 +67,6 @@ class JwtSettings:
             raise ValueError(f"the HS256 secret must be at least {MIN_SECRET_BYTES} bytes")
         if not self.name_claims:
             raise ValueError("name_claims must name at least one claim")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> JwtSettings | None:
-        """Settings from ML_OIDC_ISSUER, ML_OIDC_AUDIENCE, ML_OIDC_JWKS_URL, ML_OIDC_JWKS_FILE,
-        ML_JWT_HS256_SECRET, ML_OIDC_LEEWAY_SECONDS, ML_OIDC_JWKS_TTL_SECONDS, ML_OIDC_NAME_CLAIMS
-        (comma separated), ML_OIDC_{PARTNERSHIP,ROLES,THEMES,MEASURES}_CLAIM and
-        ML_OIDC_ALL_PARTNERSHIPS_VALUE; None when neither an issuer nor a secret is set (JWTs off)."""
-        env = os.environ if environ is None else environ
-        if not env.get("ML_OIDC_ISSUER") and not env.get("ML_JWT_HS256_SECRET"):
-            return None
-        names = tuple(n.strip() for n in env.get("ML_OIDC_NAME_CLAIMS", "sub").split(",") if n.strip())
-        return cls(
-            issuer=env.get("ML_OIDC_ISSUER", ""),
-            audience=env.get("ML_OIDC_AUDIENCE", ""),
-            jwks_url=env.get("ML_OIDC_JWKS_URL") or None,
-            jwks_file=Path(env["ML_OIDC_JWKS_FILE"]) if env.get("ML_OIDC_JWKS_FILE") else None,
-            hs256_secret=env.get("ML_JWT_HS256_SECRET") or None,
-            leeway_seconds=float(env.get("ML_OIDC_LEEWAY_SECONDS", "30")),
-            jwks_ttl_seconds=float(env.get("ML_OIDC_JWKS_TTL_SECONDS", "300")),
-            name_claims=names,
-            partnership_claim=env.get("ML_OIDC_PARTNERSHIP_CLAIM", "partnership"),
-            roles_claim=env.get("ML_OIDC_ROLES_CLAIM", "roles"),
-            themes_claim=env.get("ML_OIDC_THEMES_CLAIM", "themes"),
-            measures_claim=env.get("ML_OIDC_MEASURES_CLAIM", "measures"),
-            all_partnerships_value=env.get("ML_OIDC_ALL_PARTNERSHIPS_VALUE") or None,
-        )
 
 
 # PyJWT's failures, as reasons a client can act on.

@@ -28,7 +28,6 @@ from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
 from service.schema.targets import KnownTargets, Target
 from service.settings import Settings
-from service.webhooks.settings import WebhookSettings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -60,7 +59,6 @@ class Services:
     # Plans' and measures' places, which never change once made (service/schema/targets.py).
     targets: KnownTargets = field(default_factory=KnownTargets)
     # Which URLs webhooks may be sent to (ML_WEBHOOK_ALLOW_HOSTS), checked when one is made.
-    webhook_settings: WebhookSettings = field(default_factory=WebhookSettings.from_env)
     # Signs and checks the report's short-lived links (service/auth/report_links.py).
     report_links: LinkSigner | None = None
 

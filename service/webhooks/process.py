@@ -16,12 +16,12 @@ from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.settings import WebhookSettings
 
 
-def deliver(database_url: str) -> None:
+def deliver(database_url: str, settings: WebhookSettings) -> None:
     """Lead the deliveries whenever this process can, until SIGTERM or SIGINT."""
-    asyncio.run(_deliver(database_url))
+    asyncio.run(_deliver(database_url, settings))
 
 
-async def _deliver(database_url: str) -> None:
+async def _deliver(database_url: str, settings: WebhookSettings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -29,7 +29,7 @@ async def _deliver(database_url: str) -> None:
     # Under `serve`, its leadership reaches the web processes' /metrics (service/metrics.py).
     sampling = asyncio.create_task(metrics.Sampler().sample_forever(stop)) if metrics.multiprocess_mode() else None
     try:
-        await run_dispatcher(asyncpg_args(database_url), WebhookSettings.from_env(), stop)
+        await run_dispatcher(asyncpg_args(database_url), settings, stop)
     finally:
         if sampling is not None:
             await sampling

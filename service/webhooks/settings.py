@@ -1,9 +1,7 @@
-"""The webhook dispatcher's settings, read from the environment (the README's configuration table)."""
+"""The webhook dispatcher's settings (read from the environment by service/settings.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from projections.stall import DEFAULT_STALL_SECONDS
@@ -38,24 +36,3 @@ class WebhookSettings:
     stall_seconds: float = DEFAULT_STALL_SECONDS
     # Whether this process may lead the deliveries (ML_RUN_DELIVERIES).
     run: bool = True
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebhookSettings:
-        env = os.environ if environ is None else environ
-
-        def number(name: str, default: float) -> float:
-            raw = env.get(name)
-            return default if raw is None or not raw.strip() else float(raw)
-
-        return cls(
-            allowed=AllowedHosts.parse(env.get("ML_WEBHOOK_ALLOW_HOSTS", "")),
-            timeout_seconds=number("ML_WEBHOOK_TIMEOUT_SECONDS", 10.0),
-            max_response_bytes=int(number("ML_WEBHOOK_MAX_RESPONSE_BYTES", 64 << 10)),
-            retry_base_seconds=number("ML_WEBHOOK_RETRY_BASE_SECONDS", 5.0),
-            retry_max_seconds=number("ML_WEBHOOK_RETRY_MAX_SECONDS", 3600.0),
-            give_up_seconds=number("ML_WEBHOOK_GIVE_UP_HOURS", 24.0) * 3600.0,
-            log_days=number("ML_WEBHOOK_LOG_DAYS", 30.0),
-            poll_seconds=number("ML_WEBHOOK_POLL_SECONDS", 5.0),
-            stall_seconds=number("ML_LEADER_STALL_SECONDS", DEFAULT_STALL_SECONDS),
-            run=env.get("ML_RUN_DELIVERIES", "1").strip().lower() not in ("0", "false", "no", "off"),
-        )

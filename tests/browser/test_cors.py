@@ -41,7 +41,7 @@ def origins(new_database: DatabaseFactory) -> Iterator[Origins]:
 
     app = LiveServer(Starlette(routes=[Route("/", page)])).start()
     database_url = new_database()
-    settings = Settings(database_url=database_url, load_demo=False, cors_origins=(app.url,), allowed_origins=(app.url,))
+    settings = Settings(database_url=database_url, load_demo=False, allowed_origins=(app.url,))
     api = LiveServer(create_app(settings)).start()
     try:
         token = create_token(database_url, "dashboards@stockton.gov.uk")

@@ -18,6 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from service.auth.tokens import create_token, principal_of, revoke_token
+from service.settings import Settings
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import criminal_damage
@@ -41,12 +42,8 @@ from tests.e2e.ws_client import graphql_ws
 def world(new_database: DatabaseFactory) -> Iterator[World]:
     database_url = new_database()
     with ExitStack() as stack:
-        with pytest.MonkeyPatch.context() as env:
-            for name, value in JWT_ENV.items():
-                env.setenv(name, value)
-            made = stack.enter_context(two_partnerships(database_url))
-        # The server read the environment when it started: other modules' servers must not see it.
-        yield made
+        settings = Settings.from_env({"DATABASE_URL": database_url, "ML_LOAD_DEMO": "0", **JWT_ENV})
+        yield stack.enter_context(two_partnerships(database_url, settings))
 
 
 def a_person(world: World, subject: str, *roles: str, **claims: object) -> str:

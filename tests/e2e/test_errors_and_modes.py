@@ -48,7 +48,6 @@ def servers(new_database: DatabaseFactory) -> Iterator[Servers]:
         graphiql=False,
         introspection=False,
         allowed_origins=(DASHBOARD_ORIGIN,),
-        cors_origins=(DASHBOARD_ORIGIN,),
     )
     started = [LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()]
     try:

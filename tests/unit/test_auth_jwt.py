@@ -20,6 +20,7 @@ from service.auth import AuthenticationError, Role
 from service.auth.authenticate import authenticate, bearer_from_header, bearer_from_params, principal_for
 from service.auth.jwks import JwksCache, KeySource
 from service.auth.jwt import JwtSettings, JwtVerifier
+from service.settings import Settings
 
 ISSUER = "https://login.example.gov.uk/realms/ledger"
 AUDIENCE = "measure-ledger"
@@ -275,10 +276,10 @@ def test_settings_refuse_weak_or_missing_configuration() -> None:
 
 
 def test_settings_from_env(tmp_path: Path) -> None:
-    assert JwtSettings.from_env({}) is None
+    assert Settings.from_env({}).jwt is None
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(JWKS))
-    s = JwtSettings.from_env(
+    s = Settings.from_env(
         {
             "ML_OIDC_ISSUER": ISSUER,
             "ML_OIDC_AUDIENCE": AUDIENCE,
@@ -286,7 +287,7 @@ def test_settings_from_env(tmp_path: Path) -> None:
             "ML_OIDC_NAME_CLAIMS": "email, sub",
             "ML_OIDC_ROLES_CLAIM": "groups",
         }
-    )
+    ).jwt
     assert s is not None and s.name_claims == ("email", "sub") and s.roles_claim == "groups"
     assert JwtVerifier(s).keys is not None
 

@@ -106,7 +106,7 @@ class WebhookMutations:
         measure_id = parse_id(i.measure_id, "measureId") if i.measure_id is not None else None
         partnership = await _partnership(info, i.partnership or principal.partnership, plan_id, measure_id)
         try:
-            url = check_url(i.url, ctx.services.webhook_settings.allowed)
+            url = check_url(i.url, ctx.services.settings.webhooks.allowed)
         except Refused as e:
             raise error("VALIDATION", f"url: {i.url[:200]!r} {e}", "url") from None
         if not i.kinds:
