@@ -17,8 +17,9 @@ from domain.idempotency import IdempotencyKey
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.publishing import PlanCycle
-from domain.records import FigureRecord
+from domain.records import FigureRecord, amount_of, figure_record
 from domain.returns import MeasureCycle, Owner, ReturnState
+from domain.revisions import FieldChange, figure_changes
 from domain.values import QUARTER_OF, Amount
 
 
@@ -34,6 +35,9 @@ class AuditFacts:
     before: str | None = None
     after: str | None = None
     reason: str | None = None
+    # Every field the event changed, before and after: a figure's value, numerator, denominator, reported
+    # change, commentary and availability.
+    changes: tuple[FieldChange, ...] = ()
 
 
 def show_amount(amount: Amount | None) -> str | None:
@@ -106,10 +110,10 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
         )
     if isinstance(event, (Measure.FigureSubmitted, Measure.FigureMarkedUnavailable)):
         old_figure = before.figures.get((event.component, QUARTER_OF[event.quarter]))
-        after = (
-            f"unavailable: {event.reason}"
-            if isinstance(event, Measure.FigureMarkedUnavailable)
-            else _show_event_amount(event)
+        unavailable = isinstance(event, Measure.FigureMarkedUnavailable)
+        # The record the event makes, as the measure's own apply makes it.
+        new_figure = figure_record(
+            event, None if unavailable else amount_of(event), reason if unavailable else None, reason, old_figure, 0
         )
         return AuditFacts(
             action,
@@ -118,8 +122,9 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
             quarter=event.quarter,
             field="figure",
             before=show_figure(old_figure),
-            after=after,
+            after=f"unavailable: {reason}" if unavailable else _show_event_amount(event),
             reason=reason,
+            changes=figure_changes(old_figure, new_figure),
         )
     if isinstance(event, Measure.CommentaryUpdated):
         old_text = before.commentary.get(QUARTER_OF[event.quarter], (None, None))[0]

@@ -86,6 +86,10 @@ def entry(event: Any, facts: AuditFacts, **more: Any) -> dict[str, Any]:
         "before": facts.before,
         "after": facts.after,
         "reason": facts.reason,
+        # Each field the event changed, one array element per field (domain/revisions.py names them).
+        "changed_fields": [c.field for c in facts.changes],
+        "changed_from": [c.before for c in facts.changes],
+        "changed_to": [c.after for c in facts.changes],
         **more,
     }
 

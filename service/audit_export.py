@@ -24,10 +24,14 @@ from service import audit_trail
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 # The columns, named as the GraphQL AuditEntry names its fields.
 HEADER = [
-    "".join(part.title() if i else part for i, part in enumerate(column.split("_"))) for column in audit_trail.COLUMNS
+    *(
+        "".join(part.title() if i else part for i, part in enumerate(column.split("_")))
+        for column in audit_trail.COLUMNS
+    ),
+    "changes",
 ]
 BATCH = 1000
-FILTERS = ("planId", "measureId", "actor", "action", "recordedFrom", "recordedTo", "order")
+FILTERS = ("planId", "measureId", "actor", "action", "component", "quarter", "recordedFrom", "recordedTo", "order")
 
 
 def record(row: Mapping[str, Any]) -> list[Any]:
@@ -40,7 +44,23 @@ def record(row: Mapping[str, Any]) -> list[Any]:
         elif column in ("plan_id", "measure_id") and value is not None:
             value = str(value)
         values.append(value)
+    values.append(list(_changes(row)))
     return values
+
+
+def _changes(row: Mapping[str, Any]) -> Iterable[dict[str, str | None]]:
+    """Each field the entry's event changed, as AuditEntry.changes shows it."""
+    for field, before, after in zip(row["changed_fields"], row["changed_from"], row["changed_to"], strict=True):
+        yield {"field": field, "before": before, "after": after}
+
+
+def _changes_text(changes: list[dict[str, str | None]]) -> str:
+    """A CSV cell: `reportedChange: -20 -> -19.5; commentary: (none) -> checked`."""
+    return "; ".join(f"{c['field']}: {_or_none(c['before'])} -> {_or_none(c['after'])}" for c in changes)
+
+
+def _or_none(value: str | None) -> str:
+    return "(none)" if value is None else value
 
 
 def render(rows: Iterable[Mapping[str, Any]], fmt: str, *, header: bool = False) -> str:
@@ -51,7 +71,7 @@ def render(rows: Iterable[Mapping[str, Any]], fmt: str, *, header: bool = False)
     writer = csv.writer(out, lineterminator="\n")
     if header:
         writer.writerow(HEADER)
-    writer.writerows(record(r) for r in rows)
+    writer.writerows([*values[:-1], _changes_text(values[-1])] for values in map(record, rows))
     return out.getvalue()
 
 
@@ -62,6 +82,8 @@ def selection_of(params: Mapping[str, str]) -> audit_trail.Selection:
         measure_id=params.get("measureId"),
         actor=params.get("actor") or None,
         action=params.get("action") or None,
+        component=params.get("component") or None,
+        quarter=params.get("quarter") or None,
         recorded_from=params.get("recordedFrom"),
         recorded_to=params.get("recordedTo"),
         order=params.get("order") or None,

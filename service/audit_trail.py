@@ -20,6 +20,7 @@ import asyncpg
 from domain.errors import ValidationError
 from domain.measure import Measure
 from domain.plan import Plan
+from domain.values import Quarter, parse_component_key
 from projections.ledger_store.chain import GENESIS, Link
 from projections.ledger_store.chain import TABLE as CHAIN
 
@@ -40,6 +41,8 @@ COLUMNS = (
     "after",
     "reason",
 )
+# Each field an entry's event changed: three arrays of one element a field, read as AuditEntry.changes.
+CHANGE_COLUMNS = ("changed_fields", "changed_from", "changed_to")
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 ORDERS = ("OLDEST_FIRST", "NEWEST_FIRST")
@@ -60,6 +63,8 @@ class Selection:
     measure_id: UUID | None = None
     actor: str | None = None
     action: str | None = None
+    component: str | None = None
+    quarter: str | None = None
     recorded_from: datetime | None = None  # inclusive
     recorded_to: datetime | None = None  # exclusive
     newest_first: bool = False
@@ -79,7 +84,7 @@ class Selection:
             args.append(value)
             conditions.append(template.format(placeholder(len(args))))
 
-        for column in ("plan_id", "measure_id", "actor", "action"):
+        for column in ("plan_id", "measure_id", "actor", "action", "component", "quarter"):
             if (value := getattr(self, column)) is not None:
                 condition(f"{column} = {{}}", value)
         if self.partnership is not None:
@@ -101,7 +106,7 @@ class Selection:
             condition("position < {}" if self.newest_first else "position > {}", after)
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         order = " ORDER BY position DESC" if self.newest_first else " ORDER BY position"
-        sql = f"SELECT {', '.join(COLUMNS)} FROM audit_entries{where}{order}"  # noqa: S608
+        sql = f"SELECT {', '.join(COLUMNS + CHANGE_COLUMNS)} FROM audit_entries{where}{order}"  # noqa: S608
         if limit is not None:
             args.append(limit)
             sql += f" LIMIT {placeholder(len(args))}"
@@ -114,6 +119,8 @@ def selection(
     measure_id: object = None,
     actor: str | None = None,
     action: str | None = None,
+    component: str | None = None,
+    quarter: str | None = None,
     recorded_from: datetime | str | None = None,
     recorded_to: datetime | str | None = None,
     order: str | None = None,
@@ -129,6 +136,8 @@ def selection(
         measure_id=_id(measure_id, "measureId"),
         actor=actor,
         action=action,
+        component=parse_component_key(component) if component else None,
+        quarter=Quarter.parse(quarter).value if quarter else None,
         recorded_from=_moment(recorded_from, "recordedFrom"),
         recorded_to=_moment(recorded_to, "recordedTo"),
         newest_first=chosen == "NEWEST_FIRST",

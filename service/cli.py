@@ -450,6 +450,8 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
         "measureId": args.measure,
         "actor": args.actor,
         "action": args.action,
+        "component": args.component,
+        "quarter": args.quarter,
         "recordedFrom": args.recorded_from,
         "recordedTo": args.recorded_to,
         "order": args.order,
@@ -572,6 +574,8 @@ def parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     s.add_argument("--measure", help="only this measure's entries (its id)")
     s.add_argument("--actor", help="only entries of this principal")
     s.add_argument("--action", help="only this action, e.g. FigureRevised")
+    s.add_argument("--component", help="only entries of this component (its key)")
+    s.add_argument("--quarter", help="only entries of this quarter, e.g. Q2")
     s.add_argument("--from", dest="recorded_from", help="recorded at or after (ISO 8601 with offset)")
     s.add_argument("--to", dest="recorded_to", help="recorded before (ISO 8601 with offset)")
     s.add_argument("--order", type=str.upper, choices=["OLDEST_FIRST", "NEWEST_FIRST"], default="OLDEST_FIRST")

@@ -11,6 +11,7 @@ refusal is about the role alone (partnership isolation is test_partnership_isola
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,6 +79,9 @@ def query(document: str, **variables: Any) -> Call:
         return posted(world.as_(token), document, values)
 
     return call
+
+
+REVISED = itertools.count(493)
 
 
 def mutation(document: str, **fields: Any) -> Call:
@@ -281,7 +285,8 @@ OPERATIONS = [
     Operation(
         "reviseFigure",
         "submitter",
-        mutation(doc.REVISE_FIGURE, component="total", quarter="Q1", value="493", reason="late recording"),
+        # A new value each call: a revision that changes nothing is refused whoever asks.
+        mutation(doc.REVISE_FIGURE, component="total", quarter="Q1", value=lambda: str(next(REVISED)), reason="late"),
         writes=True,
     ),
     Operation(

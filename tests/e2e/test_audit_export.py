@@ -53,6 +53,7 @@ def test_an_auditor_downloads_the_trail_as_csv_or_json_lines_with_the_query_s_fi
         "before",
         "after",
         "reason",
+        "changes",
     ]
     lines = [json.loads(line) for line in as_jsonl.text.splitlines()]
     assert as_jsonl.headers["content-type"].startswith("application/x-ndjson")
@@ -62,6 +63,8 @@ def test_an_auditor_downloads_the_trail_as_csv_or_json_lines_with_the_query_s_fi
         ("BaselineSet", None, "2472", None),
         ("MeasureDefined", None, "Reduce Criminal Damage", None),
     ]
+    assert lines[0]["changes"] == [{"field": "value", "before": "492", "after": "495"}]
+    assert rows[-1]["changes"] == "value: 492 -> 495"
     assert {e["measureId"] for e in lines} == {mid}
     assert [(r["actor"], r["action"]) for r in csv.DictReader(io.StringIO(bobs.text))] == [
         ("bob@police.example", "FigureSubmitted")

@@ -51,6 +51,23 @@ def shown(measure: dict[str, Any]) -> tuple[Any, ...]:
     return f["value"], f["reportedChange"], f["commentary"], f["revision"]
 
 
+HISTORY = """query($measureId: ID!) {
+  auditTrail(filter: {measureId: $measureId, action: null}) {
+    nodes { action component quarter field before after reason changes { field before after } }
+  }
+}"""
+
+
+def audit_entries(client: GraphQLClient, mid: str) -> list[dict[str, Any]]:
+    """The measure's figure entries of the audit trail, oldest first."""
+    nodes = client.execute(HISTORY, {"measureId": mid})["auditTrail"]["nodes"]
+    return [n for n in nodes if n["action"].startswith("Figure")]
+
+
+def changes(entry: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    return [(c["field"], c["before"], c["after"]) for c in entry["changes"]]
+
+
 def test_a_revision_changes_only_the_fields_it_gives(shared_client: GraphQLClient) -> None:
     mid = reported(shared_client)
 
@@ -111,3 +128,42 @@ def test_a_locked_quarter_refuses_a_revision_before_anything_else(shared_client:
 
     for error in (locked, unchanged):
         assert error["extensions"] == {"code": "LOCKED", "field": "quarter", "returnState": "SUBMITTED"}
+
+
+def test_each_revision_s_audit_entry_lists_every_field_it_changed_with_before_and_after(
+    shared_client: GraphQLClient,
+) -> None:
+    mid = reported(shared_client)
+    revise(shared_client, mid, reportedChange="-20.4", reason="report corrected")
+    revise(shared_client, mid, value="490", commentary="recounted", reason="recount")
+    revise(shared_client, mid, clear=["REPORTED_CHANGE"], reason="the report states none")
+    shared_client.execute(
+        doc.MARK_UNAVAILABLE, {"input": {"measureId": mid, "component": "total", "quarter": Q1, "reason": "withdrawn"}}
+    )
+    revise(shared_client, mid, numerator="13", denominator="21", clear=["VALUE"], reason="as a fraction")
+    refused(shared_client, mid, numerator="13")
+
+    submitted, only_change, value_and_text, cleared, unavailable, fraction = audit_entries(shared_client, mid)
+
+    assert changes(submitted) == [
+        ("value", None, "492"),
+        ("reportedChange", None, "-16.3"),
+        ("commentary", None, "late crimes pending"),
+        ("availability", None, "available"),
+    ]
+    assert (only_change["action"], only_change["reason"], only_change["before"], only_change["after"]) == (
+        "FigureRevised",
+        "report corrected",
+        "492",
+        "492",
+    )
+    assert changes(only_change) == [("reportedChange", "-16.3", "-20.4")]
+    assert changes(value_and_text) == [("value", "492", "490"), ("commentary", "late crimes pending", "recounted")]
+    assert changes(cleared) == [("reportedChange", "-20.4", None)]
+    assert changes(unavailable) == [("value", "490", None), ("availability", "available", "unavailable: withdrawn")]
+    assert changes(fraction) == [
+        ("numerator", None, "13"),
+        ("denominator", None, "21"),
+        ("availability", "unavailable: withdrawn", "available"),
+    ]
+    assert (fraction["before"], fraction["after"]) == ("unavailable: withdrawn", "13/21")

@@ -54,6 +54,7 @@ def test_audit_export_writes_the_selected_entries_as_json_lines_or_csv(
             "before": "1476",
             "after": "1400",
             "reason": "late",
+            "changes": [{"field": "value", "before": "1476", "after": "1400"}],
         }
     ]
     assert "exported 1 audit entries" in err

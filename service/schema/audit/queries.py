@@ -38,6 +38,8 @@ class AuditQueries:
                 measure_id=chosen.measure_id,
                 actor=chosen.actor,
                 action=chosen.action,
+                component=chosen.component,
+                quarter=chosen.quarter.value if chosen.quarter else None,
                 recorded_from=chosen.recorded_from,
                 recorded_to=chosen.recorded_to,
                 order=chosen.order.value,

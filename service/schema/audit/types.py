@@ -14,6 +14,18 @@ from service.schema.ids import object_id
 from service.schema.pages import PageInfo
 
 
+@strawberry.type(description="One field an event changed, with its value before and after, as text.")
+class FieldChange:
+    field: str = strawberry.field(
+        description="The field, by its name in the API: value, numerator, denominator, reportedChange, "
+        "commentary, or availability (`available`, or `unavailable: ` and the reason)."
+    )
+    before: str | None = strawberry.field(
+        description="Its value before the event; null where it had none. Numbers as the Decimal scalar writes them."
+    )
+    after: str | None = strawberry.field(description="Its value after the event; null where it has none.")
+
+
 @strawberry.type(description="One event of the ledger: who changed what, when, from what to what, and why.")
 class AuditEntry:
     id: strawberry.ID = strawberry.field(
@@ -30,9 +42,18 @@ class AuditEntry:
     component: str | None
     quarter: Quarter | None
     field: str | None
-    before: str | None = strawberry.field(description="The value before the event, as text.")
-    after: str | None = strawberry.field(description="The value after the event, as text.")
+    before: str | None = strawberry.field(
+        description="The value before the event, as text: for a figure's events its amount (`995`, `38/76`, "
+        "`56 (38/76)`) or `unavailable: ` and the reason; `changes` lists every field."
+    )
+    after: str | None = strawberry.field(description="The value after the event, as text, as `before`.")
     reason: str | None
+    changes: list[FieldChange] = strawberry.field(
+        description="Every field the event changed, each with its value before and after, in a fixed order: for "
+        "a figure's submission, revision or unavailable mark its value, numerator, denominator, reported change, "
+        "commentary and availability (a revision that changed only the reported change lists only that). "
+        "Empty for other events, whose `field`, `before` and `after` say what changed."
+    )
 
     @classmethod
     def from_row(cls, r: Row) -> AuditEntry:
@@ -52,6 +73,10 @@ class AuditEntry:
             before=r["before"],
             after=r["after"],
             reason=r["reason"],
+            changes=[
+                FieldChange(field=f, before=b, after=a)
+                for f, b, a in zip(r["changed_fields"], r["changed_from"], r["changed_to"], strict=True)
+            ],
         )
 
 
@@ -72,6 +97,16 @@ class AuditFilter:
     measure_id: strawberry.ID | None = None
     actor: str | None = strawberry.field(default=None, description="The principal who caused the event.")
     action: str | None = strawberry.field(default=None, description="The event's name, e.g. FigureRevised.")
+    component: str | None = strawberry.field(
+        default=None,
+        description="A component's key, e.g. `criminal-damage`: the entries of its baselines and figures. With "
+        "`measureId` and `quarter`, one figure's history (as `Figure.history`).",
+    )
+    quarter: Quarter | None = strawberry.field(
+        default=None,
+        description="The entries of one quarter: its figures, commentary, status overrides, return and "
+        "collection, and its publications.",
+    )
     recorded_from: datetime | None = strawberry.field(default=None, description="Recorded at or after this moment.")
     recorded_to: datetime | None = strawberry.field(default=None, description="Recorded before this moment.")
     order: AuditOrder = AuditOrder.OLDEST_FIRST

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -13,6 +14,7 @@ from strawberry.types import Info
 from domain.rules import round1
 from service import audit_trail as trail
 from service.auth.policy import Action
+from service.schema.access import spanning
 from service.schema.audit.queries import audit_rows
 from service.schema.audit.types import Revision
 from service.schema.cycle.types import Owner, QuarterReturn
@@ -127,6 +129,30 @@ class Figure:
             recorded_at=r["recorded_at"],
             recorded_by=r["recorded_by"],
         )
+
+    @strawberry.field(
+        description="This figure's own history: its submission, revisions and unavailable marks, each an audit "
+        "entry with every field it changed (`changes`), oldest first, in keyset pages of `first` entries (default "
+        f"{DEFAULT_PAGE}, at most {MAX_PAGE}) after the cursor `after`, as `Measure.historyConnection`. Needs the "
+        "auditor role. Read asOf a moment, it stops at that moment."
+    )
+    async def history(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description=f"How many entries, 0 to {MAX_PAGE}; {DEFAULT_PAGE} if null.")
+        ] = None,
+        after: Annotated[
+            str | None, strawberry.argument(description="A cursor: the entries after it; from the first if null.")
+        ] = None,
+    ) -> Connection[Revision]:
+        size = page_size(first)
+        await spanning(info.context, Action.READ_AUDIT, None, self.measure_id)
+        slot = trail.Selection(
+            measure_id=self.measure_id, component=self.component, quarter=self.quarter.value, until=self.at
+        )
+        rows, more = await audit_rows(info, slot, size, after)
+        return Connection.of([Revision.from_row(r) for r in rows], lambda e: e.cursor, after, more)
 
     @strawberry.field(
         description="True when the figure changed after the latest publication showing its quarter (a publication "
