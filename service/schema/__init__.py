@@ -11,7 +11,7 @@ the input, check access, make one call, map the result):
   status overrides;
 - audit/: the audit trail and the hash chain's head;
 - cycle/: the quarterly reporting cycle: owners, returns, collections, publications;
-- subscriptions/: status changes and ledger events, replayed then live;
+- subscriptions/: status changes and ledger events, replayed then live, and status changes paged;
 - webhooks/: a partnership's webhooks and their delivery logs (the engine is service/webhooks/);
 - reports/: signed links that open a plan's board report in a browser (service/report/).
 
@@ -51,6 +51,7 @@ from service.schema.plans.mutations import PlanMutations
 from service.schema.plans.queries import PlanQueries
 from service.schema.reports.queries import ReportQueries
 from service.schema.scalars import SCALARS
+from service.schema.subscriptions.queries import StatusChangeQueries
 from service.schema.subscriptions.subscriptions import Subscription
 from service.schema.transport import SubscriptionsOverWebSocket
 from service.schema.webhooks.mutations import WebhookMutations
@@ -84,7 +85,16 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
         extensions.append(NoIntrospection)
     return LedgerSchema(
         query=merge_types(
-            "Query", (PlanQueries, MeasureQueries, AuditQueries, CycleQueries, WebhookQueries, ReportQueries)
+            "Query",
+            (
+                PlanQueries,
+                MeasureQueries,
+                AuditQueries,
+                StatusChangeQueries,
+                CycleQueries,
+                WebhookQueries,
+                ReportQueries,
+            ),
         ),
         mutation=merge_types(
             "Mutation", (PlanMutations, MeasureMutations, FigureMutations, CycleMutations, WebhookMutations)

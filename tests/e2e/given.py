@@ -72,3 +72,31 @@ def a_revised_measure(client: GraphQLClient, bob: GraphQLClient) -> tuple[str, s
     bob.execute(doc.SUBMIT_FIGURE, {"input": {**q1, "value": "492"}})
     client.execute(doc.REVISE_FIGURE, {"input": {**q1, "value": "495", "reason": "late recording"}})
     return plan_id, mid
+
+
+def submit_total(client: GraphQLClient, measure_id: str, quarter: str, value: str) -> int:
+    """Submits a figure of component "total"; the event's position."""
+    figure = {"measureId": measure_id, "component": "total", "quarter": quarter, "value": value}
+    data = client.execute(doc.SUBMIT_FIGURE, {"input": figure})
+    position: int = data["submitFigure"]["position"]
+    return position
+
+
+def redefine_direction(client: GraphQLClient, measure_id: str, direction: str) -> int:
+    """Flips every assessed quarter's status at one position."""
+    data = client.execute(
+        doc.REDEFINE_MEASURE,
+        {
+            "input": {
+                "measureId": measure_id,
+                "title": "Reduce Criminal Damage",
+                "direction": direction,
+                "basis": "YTD_PRO_RATA",
+                "unit": "crimes",
+                "components": [{"key": "total", "label": "Criminal damage offences"}],
+                "reason": f"the board now wants to {direction.lower()} it",
+            }
+        },
+    )
+    position: int = data["redefineMeasure"]["position"]
+    return position

@@ -237,6 +237,7 @@ PLAN_AS_OF = "query($id: ID!, $at: DateTime) { plan(id: $id, asOf: $at) { id tit
 MEASURE = "query($id: ID!) { measure(id: $id) { id status quarters { quarter status } } }"
 MEASURE_AS_OF = "query($id: ID!, $at: DateTime) { measure(id: $id, asOf: $at) { id status } }"
 HISTORY = "query($id: ID!) { measure(id: $id) { id history { actor } } }"
+STATUS_CHANGES = "query($id: ID!) { statusChanges(planId: $id, first: 5) { nodes { quarter to } } }"
 HISTORY_PAGE = "query($id: ID!) { measure(id: $id) { id historyConnection(first: 5) { nodes { actor } } } }"
 REPORT_LINK = "query($plan: ID!, $at: DateTime) { reportLink(planId: $plan, asOf: $at) { url expiresAt } }"
 
@@ -247,6 +248,7 @@ OPERATIONS = [
     Operation("plan", "viewer", query(PLAN, id=a_plan_id)),
     Operation("measure", "viewer", query(MEASURE, id=a_measure_id)),
     Operation("statusChanged", "viewer", subscription(STATUS_CHANGED, "statusChanged")),
+    Operation("statusChanges", "viewer", query(STATUS_CHANGES, id=a_plan_id)),
     Operation("reportLink", "viewer", query(REPORT_LINK, plan=a_plan_id)),
     Operation("report export", "viewer", download(lambda w: f"/reports/{w.a.plan_id}")),
     Operation("returns", "viewer", query(doc.RETURNS, planId=a_plan_id, quarter="Q1")),

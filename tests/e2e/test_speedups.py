@@ -208,6 +208,19 @@ def test_the_audit_trail_pages_the_same(twins: Twins) -> None:
     assert twins.both(AUDIT_PAGE, newest)["data"]["auditTrail"]["nodes"]
 
 
+def test_status_changes_page_the_same(twins: Twins) -> None:
+    query = """query($planId: ID, $first: Int, $after: String) {
+      statusChanges(planId: $planId, first: $first, after: $after) {
+        edges { cursor node { id cursor position recordedAt actor planId measureId measureNumber quarter from to
+                              reason } }
+        nodes { id } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }"""
+    after = None
+    for _ in range(3):
+        page = twins.both(query, {"planId": twins.plan_id, "first": 7, "after": after})["data"]["statusChanges"]
+        assert page["nodes"]
+        after = page["pageInfo"]["endCursor"]
+
+
 def test_the_plans_page_the_same(twins: Twins) -> None:
     first = twins.both(PLANS_PAGE, {"first": 1})["data"]["plansConnection"]
     assert [p["id"] for p in first["nodes"]] == [twins.plan_id]

@@ -24,8 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from service.auth.tokens import create_token
 from service.cursors import ledger_event_cursor, status_change_cursor
-from tests.e2e import documents as doc
-from tests.e2e.given import a_plan, criminal_damage
+from tests.e2e.given import a_plan, criminal_damage, redefine_direction, submit_total
 from tests.e2e.live import GraphQLClient
 from tests.e2e.processes import ServiceProcess, start_all
 from tests.e2e.ws_client import graphql_ws
@@ -100,33 +99,6 @@ def a_measure(client: GraphQLClient) -> tuple[str, str]:
     return plan_id, criminal_damage(client, plan_id)["id"]
 
 
-def submit(client: GraphQLClient, measure_id: str, quarter: str, value: str) -> int:
-    figure = {"measureId": measure_id, "component": "total", "quarter": quarter, "value": value}
-    data = client.execute(doc.SUBMIT_FIGURE, {"input": figure})
-    position: int = data["submitFigure"]["position"]
-    return position
-
-
-def redefine(client: GraphQLClient, measure_id: str, direction: str) -> int:
-    """Flips every assessed quarter's status at one position."""
-    data = client.execute(
-        doc.REDEFINE_MEASURE,
-        {
-            "input": {
-                "measureId": measure_id,
-                "title": "Reduce Criminal Damage",
-                "direction": direction,
-                "basis": "YTD_PRO_RATA",
-                "unit": "crimes",
-                "components": [{"key": "total", "label": "Criminal damage offences"}],
-                "reason": f"the board now wants to {direction.lower()} it",
-            }
-        },
-    )
-    position: int = data["redefineMeasure"]["position"]
-    return position
-
-
 def recorded_changes(database_url: str, measure_id: str) -> list[Change]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
@@ -181,7 +153,7 @@ async def test_a_change_written_through_one_process_reaches_a_subscriber_on_anot
         stream = session.subscribe(request)
         first = asyncio.ensure_future(anext(stream))
         await asyncio.to_thread(services.b.wait_for_subscribers, "status_changes", 1)
-        position = await asyncio.to_thread(submit, writer, measure_id, "Q1", "492")
+        position = await asyncio.to_thread(submit_total, writer, measure_id, "Q1", "492")
         message = (await asyncio.wait_for(first, 10))["statusChanged"]
         await stream.aclose()
     assert message == {
@@ -210,14 +182,14 @@ async def test_a_subscriber_that_reconnects_to_another_process_gets_exactly_what
         await ws.subscribe("1", STATUS_CHANGED, variables)
         await asyncio.to_thread(services.a.wait_for_subscribers, "status_changes", 1)
         for quarter, value in (("Q1", "492"), ("Q2", "990"), ("Q3", "1500")):
-            await asyncio.to_thread(submit, writer, measure_id, quarter, value)
-        flipped = await asyncio.to_thread(redefine, writer, measure_id, "INCREASE")
+            await asyncio.to_thread(submit_total, writer, measure_id, quarter, value)
+        flipped = await asyncio.to_thread(redefine_direction, writer, measure_id, "INCREASE")
         # Processed: three changes, then the first of the three the redefinition made; then the socket drops.
         received = await ws.take("1", 4, "statusChanged")
     assert changes(received)[-1] == (flipped, "Q1", "ON_TRACK", "OFF_TRACK")
     # While it is away, more changes, some at one position.
-    await asyncio.to_thread(redefine, writer, measure_id, "REDUCE")
-    await asyncio.to_thread(submit, writer, measure_id, "Q4", "1900")
+    await asyncio.to_thread(redefine_direction, writer, measure_id, "REDUCE")
+    await asyncio.to_thread(submit_total, writer, measure_id, "Q4", "1900")
     missed = after(await asyncio.to_thread(recorded_changes, shared_database, measure_id), (flipped, "Q1"))
     assert len(missed) == 6  # Q2 and Q3 of the first redefinition, three of the second, Q4
 
@@ -227,7 +199,7 @@ async def test_a_subscriber_that_reconnects_to_another_process_gets_exactly_what
         assert changes(replayed) == missed
         assert [m["cursor"] for m in replayed] == [status_change_cursor((p, q)) for p, q, _, _ in missed]
         # Then live, with nothing repeated in between.
-        live = await asyncio.to_thread(redefine, writer, measure_id, "INCREASE")
+        live = await asyncio.to_thread(redefine_direction, writer, measure_id, "INCREASE")
         recorded = await asyncio.to_thread(recorded_changes, shared_database, measure_id)
         expected = after(recorded, (missed[-1][0], "Q4"))
         following = await ws.take("again", len(expected), "statusChanged")
@@ -250,7 +222,7 @@ async def test_no_change_is_lost_when_the_listen_connections_drop(
                 "WHERE datname = current_database() AND query = 'LISTEN \"measure_ledger_view\"'"
             ).fetchall()
         assert len(dropped) >= 2
-        position = await asyncio.to_thread(submit, writer, measure_id, "Q1", "492")
+        position = await asyncio.to_thread(submit_total, writer, measure_id, "Q1", "492")
         # Delivered once the watcher has reconnected and caught up from the table.
         [message] = await ws.take("1", 1, "statusChanged")
     assert (message["position"], message["quarter"]) == (position, "Q1")
@@ -267,21 +239,21 @@ async def test_subscribers_resume_after_the_whole_service_restarts(database_url:
             stream = session.subscribe(request)
             first = asyncio.ensure_future(anext(stream))
             await asyncio.to_thread(b.wait_for_subscribers, "audit_entries", 1)
-            q1 = await asyncio.to_thread(submit, writer, measure_id, "Q1", "492")
+            q1 = await asyncio.to_thread(submit_total, writer, measure_id, "Q1", "492")
             last = (await asyncio.wait_for(first, 10))["ledgerEvents"]
             await stream.aclose()
         assert (last["position"], last["action"], last["quarter"]) == (q1, "FigureSubmitted", "Q1")
-        q2 = await asyncio.to_thread(submit, writer, measure_id, "Q2", "990")  # missed while away
+        q2 = await asyncio.to_thread(submit_total, writer, measure_id, "Q2", "990")  # missed while away
         for process in (a, b):
             process.stop()
         a, b = start_all([a, b])
-        q3 = await asyncio.to_thread(submit, GraphQLClient(a.url, token), measure_id, "Q3", "1500")
+        q3 = await asyncio.to_thread(submit_total, GraphQLClient(a.url, token), measure_id, "Q3", "1500")
 
         request = GraphQLRequest(LEDGER_EVENTS, variable_values={"planId": plan_id, "after": last["cursor"]})
         async with Client(transport=transport(b, token)) as session:
             stream = session.subscribe(request)
             replayed = [(await asyncio.wait_for(anext(stream), 10))["ledgerEvents"] for _ in range(2)]
-            q4 = await asyncio.to_thread(submit, writer, measure_id, "Q4", "1900")
+            q4 = await asyncio.to_thread(submit_total, writer, measure_id, "Q4", "1900")
             live = (await asyncio.wait_for(anext(stream), 10))["ledgerEvents"]
             await stream.aclose()
     finally:
@@ -369,9 +341,9 @@ async def test_a_subscriber_that_falls_behind_is_closed_with_limit_exceeded_and_
         await ws.subscribe("other", STATUS_CHANGED, {"measureId": other_measure})
         await asyncio.to_thread(services.strict.wait_for_subscribers, "status_changes", 2)
         for quarter, value in (("Q1", "492"), ("Q2", "990"), ("Q3", "1500")):
-            await asyncio.to_thread(submit, writer, slow_measure, quarter, value)
+            await asyncio.to_thread(submit_total, writer, slow_measure, quarter, value)
         received = await ws.take("slow", 3, "statusChanged")
-        flipped = await asyncio.to_thread(redefine, writer, slow_measure, "INCREASE")
+        flipped = await asyncio.to_thread(redefine_direction, writer, slow_measure, "INCREASE")
         message = await ws.receive("slow")
         assert message["type"] == "next" and message["payload"]["data"] is None
         [error] = message["payload"]["errors"]
@@ -379,7 +351,7 @@ async def test_a_subscriber_that_falls_behind_is_closed_with_limit_exceeded_and_
         assert "fell behind" in error["message"] and "after" in error["message"]
         assert (await ws.receive("slow"))["type"] == "complete"
         # The other subscriber on the same process carries on.
-        position = await asyncio.to_thread(submit, writer, other_measure, "Q1", "492")
+        position = await asyncio.to_thread(submit_total, writer, other_measure, "Q1", "492")
         [other] = await ws.take("other", 1, "statusChanged")
         assert other["position"] == position
         # Resuming replays from the table, at the client's pace: nothing to overflow.
@@ -397,13 +369,13 @@ async def test_gql_reports_a_subscriber_that_fell_behind_as_a_query_error(
     writer = GraphQLClient(services.a.url, shared_token)
     _, measure_id = await asyncio.to_thread(a_measure, writer)
     for quarter, value in (("Q1", "492"), ("Q2", "990"), ("Q3", "1500")):
-        await asyncio.to_thread(submit, writer, measure_id, quarter, value)
+        await asyncio.to_thread(submit_total, writer, measure_id, quarter, value)
     request = GraphQLRequest(STATUS_CHANGED, variable_values={"measureId": measure_id})
     async with Client(transport=transport(services.strict, shared_token)) as session:
         stream = session.subscribe(request)
         first = asyncio.ensure_future(anext(stream))
         await asyncio.to_thread(services.strict.wait_for_subscribers, "status_changes", 1)
-        await asyncio.to_thread(redefine, writer, measure_id, "INCREASE")
+        await asyncio.to_thread(redefine_direction, writer, measure_id, "INCREASE")
         with pytest.raises(TransportQueryError) as failed:
             await asyncio.wait_for(first, 10)
         await stream.aclose()
