@@ -137,6 +137,24 @@ class ServiceProcess:
             self._log = None
 
 
+def children_of(pid: int, argument: str) -> list[int]:
+    """The running children of `pid` with `argument` among their command line's arguments."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        # The parent's pid is the second field after the command's name in parentheses; Z is a zombie.
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z" and argument.encode() in cmdline:
+            found.append(int(entry))
+    return found
+
+
 def interrupt(process: subprocess.Popen[Any], seconds: float = 30) -> None:
     """SIGINT, as Ctrl-C would; SIGKILL and fail if it has not ended after `seconds`."""
     process.send_signal(signal.SIGINT)

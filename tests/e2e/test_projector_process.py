@@ -20,7 +20,7 @@ from projections.runner import leaders
 from service.auth.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
-from tests.e2e.processes import interrupt
+from tests.e2e.processes import children_of, interrupt
 from tests.e2e.test_serve_command import free_port
 
 pytestmark = pytest.mark.slow  # runs `serve` and its projector process, and kills them
@@ -67,17 +67,9 @@ def _healthy(url: str) -> bool:
 
 def _projector_of(pid: int) -> int:
     """The child of `pid` running `measure-ledger project`."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid and b"project" in cmdline:
-            return int(entry)
-    raise AssertionError(f"serve (pid {pid}) started no projector process")
+    found = children_of(pid, "project")
+    assert found, f"serve (pid {pid}) started no projector process"
+    return found[0]
 
 
 def _until(condition: Callable[[], bool], seconds: float) -> bool:

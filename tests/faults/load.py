@@ -22,6 +22,18 @@ from tests.e2e.ws_client import graphql_ws
 UPDATE_COMMENTARY = """mutation($input: UpdateCommentaryInput!) {
   updateCommentary(input: $input) { position version replayed } }"""
 
+
+def write(http: httpx.Client, url: str, measure: str, text: str, expected: int | None = None) -> dict[str, Any]:
+    """One commentary on a measure's Q1, keyed by its text; the body of its answer, which must be a 200."""
+    variables = {"input": {"measureId": measure, "quarter": "Q1", "text": text, "idempotencyKey": text}}
+    if expected is not None:
+        variables["input"]["expectedVersion"] = expected
+    response = http.post(url + "/graphql", json={"query": UPDATE_COMMENTARY, "variables": variables})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 # Until the test says otherwise, the database is up: a 503 is then a defect.
 Clock = Callable[[], bool]
 

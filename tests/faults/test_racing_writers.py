@@ -7,14 +7,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.faults.checks import assert_read_model_is_a_rebuild, assert_verified, figures, stored_commentary
 from tests.faults.conftest import measures_to_write_on
-from tests.faults.load import UPDATE_COMMENTARY
+from tests.faults.load import write
 from tests.faults.served import Served
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
@@ -51,16 +50,6 @@ def raced(both: list[Served], start: int, racer: Callable[[int], list[int]], dat
     assert_read_model_is_a_rebuild(database_url)
     assert_verified(database_url)
     return versions
-
-
-def write(http: httpx.Client, url: str, measure: str, text: str, expected: int | None = None) -> dict[str, Any]:
-    variables = {"input": {"measureId": measure, "quarter": "Q1", "text": text, "idempotencyKey": text}}
-    if expected is not None:
-        variables["input"]["expectedVersion"] = expected
-    response = http.post(url + "/graphql", json={"query": UPDATE_COMMENTARY, "variables": variables})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def test_racing_writers_without_expected_version_all_land_once_each_at_its_own_version(

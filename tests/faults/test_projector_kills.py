@@ -1,0 +1,126 @@
+"""The projector killed while it catches up, and a rebuild in shares killed beside a running service: what
+the next run makes is what a rebuild from the store makes, and the served read model never shows a
+partial rebuild."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bench.generate import Size
+from projections.runner import leaders
+from tests.e2e.processes import children_of, interrupt
+from tests.e2e.test_cli_import import run
+from tests.e2e.test_leadership import a_ledger
+from tests.e2e.test_serve_command import CLI
+from tests.faults.checks import (
+    assert_read_model_is_a_rebuild,
+    assert_verified,
+    assert_whole,
+    figures,
+    projected,
+    until_projected,
+)
+from tests.faults.conftest import measures_to_write_on
+from tests.faults.load import Writers, write
+from tests.faults.served import Served
+from tests.integration.test_projection import snapshot
+
+pytestmark = [pytest.mark.faults, pytest.mark.slow]
+
+LEDGER = Size(8, 20, 2)  # some 3,400 events
+
+
+def started(database_url: str, *command: str, output: Path) -> subprocess.Popen[bytes]:
+    with open(output, "ab") as log:
+        return subprocess.Popen(
+            [str(CLI), *command], env={**os.environ, "DATABASE_URL": database_url}, stdout=log, stderr=log
+        )
+
+
+def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_the_projector_killed_during_a_catch_up_resumes_where_it_stopped(fault_database: str, tmp_path: Path) -> None:
+    last = a_ledger(fault_database, LEDGER)
+    kills, killed_at = 3, []
+    began = time.monotonic()
+    for k in range(kills):
+        reached = projected(fault_database)
+        project = started(fault_database, "project", output=tmp_path / "project.log")
+        # Killed once it has projected some way past where the last one stopped, well before the end.
+        target = reached + (last - reached) // (kills + 1 - k)
+        until(lambda p=project, t=target: projected(fault_database) >= t or p.poll() is not None, "no progress")  # type: ignore[misc]
+        project.send_signal(signal.SIGKILL)
+        project.wait(10)
+        killed_at.append(projected(fault_database))
+        assert killed_at[-1] < last, "it caught up before it could be killed"
+    resumed = time.monotonic()
+    project = started(fault_database, "project", output=tmp_path / "project.log")
+    try:
+        until_projected(fault_database)
+        recovered = time.monotonic() - resumed
+    finally:
+        interrupt(project)
+
+    assert killed_at == sorted(killed_at) and killed_at[0] > 0
+    assert_read_model_is_a_rebuild(fault_database)
+    assert_verified(fault_database)
+    figures(
+        "projector killed during a catch-up",
+        events=last,
+        kills=kills,
+        killed_at_positions="/".join(map(str, killed_at)),
+        last_catch_up_s=recovered,
+        in_all_s=time.monotonic() - began,
+    )
+
+
+def test_a_rebuild_in_shares_killed_beside_a_running_service_leaves_it_serving_and_the_next_one_completes(
+    serve: Callable[..., Served], fault_database: str, operator_token: str, tmp_path: Path
+) -> None:
+    a_ledger(fault_database, LEDGER)
+    served = serve()
+    served.start()
+    _, measures = measures_to_write_on(served.url, operator_token, 2)
+    until_projected(fault_database)
+    served_before = snapshot(fault_database)
+    writers = Writers(lambda: served.url, operator_token, measures, 40).start()
+    log = tmp_path / "rebuild.log"
+    killed = []
+    for victim in ("a share", "the rebuild"):
+        rebuild = started(fault_database, "rebuild", "--shares", "2", output=log)
+        until(lambda r=rebuild: len(children_of(r.pid, "projections.rebuild")) == 2, "the shares never started")  # type: ignore[misc]
+        time.sleep(0.5)  # well into its shares' projecting
+        shares = children_of(rebuild.pid, "projections.rebuild")
+        os.kill(shares[0] if victim == "a share" else rebuild.pid, signal.SIGKILL)
+        code = rebuild.wait(30)
+        killed.append(victim)
+        assert code != 0
+        # No share outlives its rebuild; the service still leads and answers writes.
+        until(lambda s=shares: not any(Path(f"/proc/{p}").exists() for p in s), "a share outlived its rebuild")  # type: ignore[misc]
+        assert leaders(fault_database) == 1
+        with httpx.Client(timeout=30, headers={"authorization": f"Bearer {operator_token}"}) as http:
+            answer = write(http, served.url, measures[0], f"after killing {victim}")
+        assert answer["data"]["updateCommentary"]["position"] > 0, answer
+    assert snapshot(fault_database)["plans"] == served_before["plans"], "a partial rebuild was served"
+
+    done = run(fault_database, "rebuild", "--shares", "2")
+    assert done.returncode == 0, done.stderr
+    assert "swapped the new read model in" in done.stderr, done.stderr
+    tally = writers.join()
+    served.stop()
+
+    assert_whole(fault_database, tally, [f"writer-{n}-{i}" for n in range(2) for i in range(40)])
+    figures("rebuild in 2 shares killed beside the service", **tally.figures(), kills=len(killed))
