@@ -37,6 +37,7 @@ from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.persisted_queries import PersistedQueries
 from service.pools import asyncpg_args, keep_session
 from service.positions import PositionWatcher
+from service.replicas import Replicas
 from service.report import routes as report_routes
 from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
@@ -89,7 +90,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             build=build_id([release(), str(read_model_tables.VERSION), graphql.schema.as_str()]),
             max_tokens=LimitConfig().max_tokens,
         )
-        graphql.cached_responses = CachedResponses(cache, lambda: graphql.services.pool)
+        graphql.cached_responses = CachedResponses(
+            cache, lambda request: getattr(request.state, "reads", None) or graphql.services.pool
+        )
     graphql.persisted_queries = PersistedQueries(settings.persisted_queries_bytes)
     sampler = metrics.Sampler(cache=graphql.cached_responses.cache if graphql.cached_responses else None)
     front_door = graphql.front_door = FrontDoor(settings, graphql.schema.as_str)
@@ -122,6 +125,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await feeds.start()
         watcher.subscribe(feeds.poke)
         await watcher.start()
+
+        def open_replica(url: str) -> Any:
+            # No connection until the first check: a standby that is down at start-up stays out of rotation.
+            return asyncpg.create_pool(
+                **asyncpg_args(url), min_size=0, max_size=settings.pool_size, reset=keep_session, timeout=3
+            )
+
+        replicas = await Replicas.open(
+            pool,
+            settings.read_database_urls,
+            open_replica,
+            ledger.name,
+            lambda: watcher.position,
+            max_lag_seconds=settings.read_max_lag_seconds,
+            wait_seconds=settings.read_wait_seconds,
+            check_seconds=settings.read_check_seconds,
+        )
+        watcher.subscribe(replicas.primary_moved)
+        await replicas.start()
         stop = threading.Event()
         projector: threading.Thread | None = None
         if settings.run_projection:
@@ -148,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             ledger=ledger,
             watcher=watcher,
             feeds=feeds,
+            replicas=replicas,
             verifier=JwtVerifier(settings.jwt) if settings.jwt else None,
             rate_limiter=RateLimiter(settings.mutation_rate, settings.mutation_burst),
             report_links=await report_links.signer(pool),
@@ -171,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if projector is not None:
                 await asyncio.to_thread(projector.join, 10)
             await watcher.stop()
+            await replicas.stop()
             await feeds.stop()
             await pool.close()
             ledger.close()
@@ -204,6 +228,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         if graphql.cached_responses is not None:
             body["responseCache"] = graphql.cached_responses.cache.stats()
         body["persistedQueries"] = graphql.persisted_queries.stats()
+        if graphql.services.replicas.replicas:
+            # Each standby: in rotation or not, its read model's position, how far and how long behind.
+            body["replicas"] = graphql.services.replicas.health()
+            # Reads given a position no standby reached in time, served by the primary instead.
+            body["replicaFallbacks"] = graphql.services.replicas.fallbacks
         return JSONResponse(body)
 
     async def metrics_endpoint(request: Request) -> Response:

@@ -52,7 +52,9 @@ class Lookup:
 class CachedResponses:
     """The cache's side of the GraphQL view: serve a result while its plans are unchanged, else execute it."""
 
-    def __init__(self, cache: ResponseCache, pool: Callable[[], asyncpg.Pool]) -> None:
+    def __init__(self, cache: ResponseCache, pool: Callable[[Request], asyncpg.Pool]) -> None:
+        # `pool(request)`: where the request reads, a standby or the primary; the plans' positions are read
+        # there too, so a result is matched only against the state it was read at (service/replicas.py).
         self.cache, self._pool = cache, pool
 
     async def serve(
@@ -87,7 +89,7 @@ class CachedResponses:
             if not keepable:
                 return response
             # Had one of its plans changed while it executed, the result might mix two states: served, not kept.
-            if await self.validator(lookup.scope) != lookup.validator:
+            if await self.validator(request, lookup.scope) != lookup.validator:
                 return response
             kept = cache.put(lookup.key, lookup.validator, bytes(response.body))
         finally:
@@ -124,7 +126,7 @@ class CachedResponses:
         scope = shape.scope(variables, principal)
         if scope is None:
             return None
-        validator = await self.validator(scope)
+        validator = await self.validator(request, scope)
         if validator is None:
             return None
         key = cache.key(params.query, params.operation_name, variables, principal)
@@ -132,9 +134,9 @@ class CachedResponses:
         etag, gzip_etag = (cache.etag(key, validator, media_type, encoding) for encoding in (None, GZIP))
         return Lookup(key, scope, validator, media_type, etag, gzip_etag)
 
-    async def validator(self, scope: ReadScope) -> str | None:
+    async def validator(self, request: Request, scope: ReadScope) -> str | None:
         try:
-            return await self.cache.validator(self._pool(), scope)
+            return await self.cache.validator(self._pool(request), scope)
         except Exception:
             # The cache is an optimisation: if its one query fails, execute as without it (and fail there if the
             # database is really gone, with the usual errors).

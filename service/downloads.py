@@ -19,14 +19,16 @@ from service.auth.errors import AuthenticationError
 from service.auth.policy import Action, refusal
 from service.auth.principal import Principal
 from service.plan_export import export_plan_csv, export_plan_yaml
+from service.replicas import MinPositionError, min_position
 from service.schema.context import Services
 
 MEDIA = {"yaml": "application/yaml", "csv": "text/csv; charset=utf-8"}
 
 
-def refuse(status: int, code: str, message: str) -> JSONResponse:
+def refuse(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
     """An error body shaped like a GraphQL one, for the download routes."""
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)
+    extensions = {"code": code} if field is None else {"code": code, "field": field}
+    return JSONResponse({"errors": [{"message": message, "extensions": extensions}]}, status_code=status)
 
 
 async def caller(services: Services, request: Request) -> Principal | None:
@@ -119,11 +121,17 @@ async def audit_download(services: Services, request: Request) -> Response:
         return refuse(400, "VALIDATION", f"format: must be csv or jsonl, not {fmt[:20]!r}")
     if allowed.partnership is not None:
         chosen = replace(chosen, partnership=allowed.partnership)
+    try:
+        at_least = min_position(request.headers)
+    except MinPositionError as e:
+        return refuse(400, "VALIDATION", str(e), e.field)
+    # A standby that has reached the client's position; a stream is not run again elsewhere once begun.
+    pool = await services.replicas.reader(at_least)
 
     async def body() -> AsyncIterator[str]:
         if fmt == "csv":
             yield render((), fmt, header=True)
-        async for rows in audit_trail.stream(services.pool, chosen, BATCH):
+        async for rows in audit_trail.stream(pool, chosen, BATCH):
             yield render(rows, fmt)
 
     filename = f"audit-trail.{fmt}"

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+import asyncpg
 from cross_web import HTTPException, StarletteRequestAdapter
 from graphql import ExecutionResult, GraphQLError
 from starlette.requests import Request
@@ -38,12 +39,18 @@ from service.auth.principal import Principal
 from service.cached_responses import GRAPHQL_RESPONSE, JSON, CachedResponses, wants_graphql_response
 from service.front_door import FrontDoor
 from service.graphql_request import NestedTooDeep, decode_json, read_request
+from service.limits import LimitConfig
+from service.operation_kind import reads_only
 from service.persisted_queries import PersistedQueries, PersistedQueryError, requested_hash
+from service.replicas import MinPositionError, min_position
 from service.schema.context import Context as LedgerContext
 from service.schema.context import Services
 from service.ws import LedgerTransportWSHandler, encode_message
 
 log = logging.getLogger(__name__)
+
+# A document is parsed to see whether it only reads no further than the service's own limit allows.
+MAX_TOKENS = LimitConfig().max_tokens
 
 # A client's own request id is kept if it is one a log line can carry as it is (a UUID, a trace's span id).
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -120,6 +127,8 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         except PersistedQueryError as e:
             request.state.outcome = e.code
             response = JSONResponse(e.body(), status_code=e.status, media_type=media_type(request))
+        except MinPositionError as e:
+            response = self._error(request, 400, str(e), "VALIDATION", e.field)
         except HTTPException as e:
             response = self._refusal(request, e)
         except Exception:
@@ -152,20 +161,38 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             params, keep_as = replace(params, query=resolved.query), resolved.keep_as
         # Strawberry reads these again through parse_http_body, rather than the body.
         request.state.graphql_params = params
+        request.state.reads = await self._reads(request, params)
+        response = await self._serve(request, params)
+        if getattr(request.state, "replica_failed", False):
+            # The standby went away under this query (service/replicas.py): answered whole from the primary.
+            request.state.reads, request.state.replica_failed = self.services.pool, False
+            response = await self._serve(request, params)
+        if keep_as is not None and params is not None and params.query is not None:
+            # Kept only once it has passed parsing, validation and the limits, as Apollo Server does.
+            if response.status_code < 400 and not getattr(request.state, "request_error", False):
+                self.persisted_queries.keep(keep_as, params.query)
+        return response
+
+    async def _serve(self, request: Request, params: GraphQLRequestData | None) -> Response:
+        """The answer from the response cache, or executed."""
 
         async def execute() -> Response:
             executed: Response = await self.run(request)
             return executed
 
         if params is None or self.cached_responses is None:
-            response = await execute()
-        else:
-            response = await self.cached_responses.serve(request, params, execute)
-        if keep_as is not None and params is not None and params.query is not None:
-            # Kept only once it has passed parsing, validation and the limits, as Apollo Server does.
-            if response.status_code < 400 and not getattr(request.state, "request_error", False):
-                self.persisted_queries.keep(keep_as, params.query)
-        return response
+            return await execute()
+        return await self.cached_responses.serve(request, params, execute)
+
+    async def _reads(self, request: Request, params: GraphQLRequestData | None) -> asyncpg.Pool:
+        """The pool a request reads: for a query, a standby that has reached its X-Min-Position; else the primary."""
+        services = self.services
+        at_least = min_position(request.headers)
+        if not services.replicas.replicas or params is None or params.query is None:
+            return services.pool
+        if not reads_only(params.query, params.operation_name, MAX_TOKENS):
+            return services.pool
+        return await services.replicas.reader(at_least)
 
     async def parse_http_body(self, request_adapter: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
         request = getattr(request_adapter, "request", None)
@@ -184,9 +211,10 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             return response
         return self._error(request, e.status_code, e.reason, "VALIDATION")
 
-    def _error(self, request: Request, status: int, message: str, code: str) -> Response:
+    def _error(self, request: Request, status: int, message: str, code: str, field: str | None = None) -> Response:
         request.state.outcome = code
-        body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+        extensions = {"code": code} if field is None else {"code": code, "field": field}
+        body = {"errors": [{"message": message, "extensions": extensions}]}
         return JSONResponse(body, status_code=status, media_type=media_type(request))
 
     def decode_json(self, data: str | bytes) -> object:
@@ -225,7 +253,8 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
 
     async def get_context(self, request: Any, response: Any) -> Any:
         if isinstance(request, Request):
-            context = LedgerContext(self.services, request.state.principal, request, response)
+            reader = getattr(request.state, "reads", None)
+            context = LedgerContext(self.services, request.state.principal, request, response, reader=reader)
             request.state.context = context
             return context
         # A WebSocket: credentials come in connection_init (on_ws_connect), or in the handshake's header.
@@ -258,6 +287,11 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         if isinstance(request, Request):
             # Only results without any error are kept by the response cache.
             request.state.graphql_errors = bool(result.errors)
+            reads = getattr(request.state, "reads", None)
+            if reads is not None and any(
+                self.services.replicas.failed(reads, e.original_error) for e in result.errors or ()
+            ):
+                request.state.replica_failed = True
         if result.errors:
             data["errors"] = [coded(e, f, request_id) for e, f in zip(result.errors, data["errors"], strict=True)]
             if hasattr(request, "state"):

@@ -73,6 +73,14 @@ class Settings:
     # Signed-in users' JWTs (service/auth/jwt.py); None: tokens only.
     jwt: JwtSettings | None = None
     webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    # Hot standbys that queries, exports and the response cache's check read from (service/replicas.py).
+    read_database_urls: tuple[str, ...] = ()
+    # A standby further behind the primary than this is taken out of rotation until it catches up.
+    read_max_lag_seconds: float = 5.0
+    # How long a read given a position waits for a standby to replay it before reading the primary.
+    read_wait_seconds: float = 1.0
+    # How often each standby's position is read when nobody is waiting for it (its lag on /health).
+    read_check_seconds: float = 1.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +122,11 @@ class Settings:
             projector=env.get("ML_PROJECTOR", "process"),
             jwt=_jwt(env),
             webhooks=_webhooks(env),
+            # Comma-separated: a URL's own query string separates its options with `&`, never a comma.
+            read_database_urls=tuple(u.strip() for u in env.get("ML_READ_DATABASE_URLS", "").split(",") if u.strip()),
+            read_max_lag_seconds=float(env.get("ML_READ_MAX_LAG_SECONDS", "5")),
+            read_wait_seconds=float(env.get("ML_READ_WAIT_SECONDS", "1")),
+            read_check_seconds=float(env.get("ML_READ_CHECK_SECONDS", "1")),
         )
 
 

@@ -11,6 +11,7 @@ for viewers, `asOf` and history for auditors, one partnership's plans for a prin
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ from service.auth.authenticate import bearer_from_header, principal_for
 from service.auth.errors import AuthenticationError
 from service.auth.policy import Action, can, refusal
 from service.auth.principal import Principal
+from service.replicas import MinPositionError, min_position
 from service.report import moment, render
 from service.report.model import FigureCell, MeasureReport, load_report
 from service.schema.context import Services
@@ -73,46 +75,63 @@ class Reader:
 
 async def report(services: Services, request: Request) -> Response:
     """The report of one plan, as HTML, PDF or CSV."""
-    try:
-        fmt = request.query_params.get("format", "html")
-        if fmt not in FORMATS:
-            raise Refused(400, f"format: must be html, pdf or csv, not {fmt[:20]!r}", field="format")
-        reader = await _reader(services, request)
-        shown = await _shown(services, reader)
-        found = await load_report(services.pool, reader.plan_id, shown)
-        if found is None:
-            raise Refused(404, "this plan did not exist yet at that moment")
-        page = render.html(found, _links(services, request, reader), datetime.now(UTC))
-        if fmt == "html":
-            return HTMLResponse(page, headers=HEADERS)
-        if fmt == "csv":
-            body = render.csv_text(found).encode()
-        else:
-            body = await _pdf(page, str(request.base_url))
-        attachment = {"content-disposition": f'attachment; filename="{render.filename(found, fmt)}"'}
-        return Response(body, media_type=FORMATS[fmt], headers={**HEADERS, **attachment})
-    except Refused as e:
-        return _refusal(request, e)
+    return await _on_reader(services, request, _report)
 
 
 async def history(services: Services, request: Request) -> Response:
     """Every audit entry of one measure of the plan, grouped by figure, the report's position marked."""
+    return await _on_reader(services, request, _history)
+
+
+async def _on_reader(
+    services: Services, request: Request, answer: Callable[[Services, Request], Awaitable[Response]]
+) -> Response:
+    """`answer`, its reads (`services.pool`) on a standby that has reached the request's X-Min-Position, or
+    the primary; tokens are checked on the primary (`services.replicas.primary`), so a revoked one is refused."""
     try:
-        reader = await _reader(services, request)
-        _require(reader.principal, Action.READ_AUDIT, reader.partnership)
-        measure_id = _uuid(request.path_params["measure_id"], "measureId")
-        now = Loaders(services.pool, None)
-        measure = await now.measure.load(measure_id)
-        plan = await now.plan.load(reader.plan_id)
-        if measure is None or plan is None or measure["plan_id"] != reader.plan_id:
-            raise Refused(404, "this plan has no such measure")
-        shown = await _shown(services, reader)
-        entries, components = await now.history.load(measure_id), await now.components.load(measure_id)
-        labels = {c["key"]: c["label"] for c in components}
-        page = render.history_html(plan["title"], measure, labels, entries, shown.position, _href(services, reader))
-        return HTMLResponse(page, headers=HEADERS)
+        try:
+            at_least = min_position(request.headers)
+        except MinPositionError as e:
+            raise Refused(400, str(e), field=e.field) from None
+        return await services.replicas.run(at_least, lambda pool: answer(replace(services, pool=pool), request))
     except Refused as e:
         return _refusal(request, e)
+
+
+async def _report(services: Services, request: Request) -> Response:
+    fmt = request.query_params.get("format", "html")
+    if fmt not in FORMATS:
+        raise Refused(400, f"format: must be html, pdf or csv, not {fmt[:20]!r}", field="format")
+    reader = await _reader(services, request)
+    shown = await _shown(services, reader)
+    found = await load_report(services.pool, reader.plan_id, shown)
+    if found is None:
+        raise Refused(404, "this plan did not exist yet at that moment")
+    page = render.html(found, _links(services, request, reader), datetime.now(UTC))
+    if fmt == "html":
+        return HTMLResponse(page, headers=HEADERS)
+    if fmt == "csv":
+        body = render.csv_text(found).encode()
+    else:
+        body = await _pdf(page, str(request.base_url))
+    attachment = {"content-disposition": f'attachment; filename="{render.filename(found, fmt)}"'}
+    return Response(body, media_type=FORMATS[fmt], headers={**HEADERS, **attachment})
+
+
+async def _history(services: Services, request: Request) -> Response:
+    reader = await _reader(services, request)
+    _require(reader.principal, Action.READ_AUDIT, reader.partnership)
+    measure_id = _uuid(request.path_params["measure_id"], "measureId")
+    now = Loaders(services.pool, None)
+    measure = await now.measure.load(measure_id)
+    plan = await now.plan.load(reader.plan_id)
+    if measure is None or plan is None or measure["plan_id"] != reader.plan_id:
+        raise Refused(404, "this plan has no such measure")
+    shown = await _shown(services, reader)
+    entries, components = await now.history.load(measure_id), await now.components.load(measure_id)
+    labels = {c["key"]: c["label"] for c in components}
+    page = render.history_html(plan["title"], measure, labels, entries, shown.position, _href(services, reader))
+    return HTMLResponse(page, headers=HEADERS)
 
 
 async def _reader(services: Services, request: Request) -> Reader:
@@ -139,7 +158,7 @@ async def _reader(services: Services, request: Request) -> Reader:
     else:
         try:
             principal = await principal_for(
-                services.pool,
+                services.replicas.primary,
                 services.verifier,
                 bearer_from_header(request.headers.get("authorization")),
                 public_read=services.settings.public_read,

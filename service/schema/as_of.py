@@ -23,4 +23,4 @@ async def position_at(info: Info, as_of: datetime | None) -> int | None:
     info.context.require(Action.READ_AUDIT, None)
     if as_of.tzinfo is None:
         raise error("VALIDATION", "asOf: give a time zone offset, e.g. 2012-09-25T09:00:00Z", "asOf")
-    return await read_model.position_at(info.context.services.pool, as_of)
+    return await read_model.position_at(info.context.reads, as_of)

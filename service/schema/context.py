@@ -24,6 +24,7 @@ from service.auth.report_links import LinkSigner
 from service.fanout import Feeds
 from service.limits import RateLimiter
 from service.positions import PositionWatcher
+from service.replicas import Replicas
 from service.schema.errors import error, from_domain
 from service.schema.loaders import LoaderSets
 from service.schema.targets import KnownTargets, Target
@@ -54,6 +55,8 @@ class Services:
     ledger: Ledger
     watcher: PositionWatcher
     feeds: Feeds
+    # The standbys queries read from, and the primary (service/replicas.py).
+    replicas: Replicas
     verifier: JwtVerifier | None = None
     rate_limiter: RateLimiter | None = None
     # Plans' and measures' places, which never change once made (service/schema/targets.py).
@@ -71,10 +74,16 @@ class Context:
     response: Any = None
     # Set by Strawberry from a WebSocket's connection_init payload (see on_ws_connect).
     connection_params: dict[str, Any] | None = None
+    # Where this request's reads go: a standby chosen for a query (service/replicas.py); the primary otherwise.
+    reader: asyncpg.Pool | None = None
     loaders: LoaderSets = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = LoaderSets(self.services.pool)
+        self.loaders = LoaderSets(self.reads)
+
+    @property
+    def reads(self) -> asyncpg.Pool:
+        return self.reader if self.reader is not None else self.services.pool
 
     def actor(self) -> str:
         if self.principal is None:
@@ -130,7 +139,7 @@ class Context:
         A subscription's context lives as long as its socket: the reads of its access check
         (a set of DataLoaders) should not live on with every idle subscriber.
         """
-        self.loaders = LoaderSets(self.services.pool)
+        self.loaders = LoaderSets(self.reads)
 
     def request_for(self, expected_version: int | None, idempotency_key: str | None) -> Request:
         return Request(self.actor(), expected_version, idempotency_key)
@@ -151,7 +160,9 @@ class Context:
         waited = await self.services.watcher.wait_for(target, self.services.settings.write_wait_seconds)
         if not waited:
             log.warning("read model has not reached position %s; payload may lag its write", target)
-        # Loaders cached before the write would show the state before it.
+        # Loaders cached before the write would show the state before it; the payload reads the primary,
+        # which holds the write now, where a standby might not yet.
+        self.reader = self.services.pool
         self.loaders = LoaderSets(self.services.pool)
         return written
 

@@ -55,7 +55,7 @@ class AuditQueries:
     @strawberry.field(description="The head of the hash chain over the stored events, for publishing.")
     async def audit_digest(self, info: Info) -> AuditDigest:
         info.context.require(Action.READ_AUDIT, None)
-        head = await trail.chain_head(info.context.services.pool)
+        head = await trail.chain_head(info.context.reads)
         return AuditDigest(position=head.position, hash=head.hash.hex())
 
 
@@ -72,4 +72,4 @@ async def audit_rows(
     """The rows of a page of `size` (see `page_size`) selected entries after the cursor `after`, and whether
     more follow."""
     position = parse_ledger_event_cursor(after)[0] if after is not None else None
-    return await trail.page(info.context.services.pool, selection, position, size)
+    return await trail.page(info.context.reads, selection, position, size)

@@ -35,7 +35,7 @@ ENTRY = {None: Entry.MISSING, True: Entry.FIGURE, False: Entry.UNAVAILABLE}
 async def publication_of(info: Info, raw: object, field: str, action: Action = Action.READ_CURRENT) -> Row | None:
     """A publication's row, if the caller may read its plan (what was published is for its plan's readers)."""
     publication_id = parse_id(raw, field)
-    row = await cycle_reads.publication(info.context.services.pool, publication_id)
+    row = await cycle_reads.publication(info.context.reads, publication_id)
     target = await info.context.plan_target(row["plan_id"]) if row else None
     info.context.require(action, target)
     return row
@@ -53,7 +53,7 @@ class CycleQueries:
         info.context.require(Action.READ_CURRENT, target)
         if target is None:
             raise error("NOT_FOUND", f"planId: no plan with id {pid}", "planId")
-        tracking = await cycle_reads.returns_tracking(info.context.services.pool, pid, quarter)
+        tracking = await cycle_reads.returns_tracking(info.context.reads, pid, quarter)
         return tracking_of(pid, quarter, tracking, datetime.now(UTC).date())
 
     @strawberry.field(description="One publication, or null if there is none with this id.")

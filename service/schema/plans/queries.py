@@ -26,7 +26,7 @@ class PlanQueries:
     async def plans(self, info: Info, partnership: str | None = None) -> list[Plan]:
         # A principal of one partnership sees its own plans only, asked or not.
         visible = partnership_filter(info.context.principal, partnership)
-        rows = await read_model.plans(info.context.services.pool, visible)
+        rows = await read_model.plans(info.context.reads, visible)
         return [Plan.from_row(r) for r in rows]
 
     @strawberry.field(
@@ -41,7 +41,7 @@ class PlanQueries:
         visible = partnership_filter(info.context.principal, partnership)
         size = page_size(first)
         since = parse_ledger_event_cursor(after)[0] if after is not None else 0
-        rows = await read_model.plans_created_after(info.context.services.pool, visible, since, size + 1)
+        rows = await read_model.plans_created_after(info.context.reads, visible, since, size + 1)
         cursors = {r["id"]: ledger_event_cursor((r["created_position"], "")) for r in rows}
         plans = [Plan.from_row(r) for r in rows[:size]]
         return Connection.of(plans, lambda p: cursors[UUID(p.id)], after, len(rows) > size)
