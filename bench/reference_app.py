@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from service.pools import asyncpg_args
+from service.speedups.compiled_reads import decimal_text, moment_text
 
 CURRENT = "valid_to IS NULL"
 HISTORY_FIELDS = ("position", "recorded_at", "actor", "action", "component", "quarter", "field", "before", "after")
@@ -141,17 +142,8 @@ def _quarter_figure(figures: list[Row], quarter: str) -> dict[str, Any] | None:
 
 # -- the dashboard built inside PostgreSQL -------------------------------------------------------------------------
 # Each value formatted as the service's scalars format it (service/schema/scalars.py): a Decimal as plain digits
-# with no trailing zeros, a change rounded half-up to one place, a moment in UTC with microseconds only where not zero.
-
-
-def _decimal(column: str) -> str:
-    return f"trim_scale({column})::text"
-
-
-def _moment(column: str) -> str:
-    utc = f"{column} AT TIME ZONE 'UTC'"
-    fraction = f"CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE to_char({utc}, '.US') END"
-    return f"""to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || {fraction} || '+00:00'"""
+# with no trailing zeros, a change rounded half-up to one place, a moment in UTC with microseconds only where not zero
+# (the SQL for the last two is the service's own, from its compiled reads).
 
 
 def _object(**fields: str) -> str:
@@ -164,7 +156,7 @@ def _list(value: str, rows: str, order: str) -> str:
 
 
 def _amount(alias: str) -> dict[str, str]:
-    return {name: _decimal(f"{alias}.{name}") for name in ("value", "numerator", "denominator")}
+    return {name: decimal_text(f"{alias}.{name}") for name in ("value", "numerator", "denominator")}
 
 
 _FIGURE = _object(
@@ -172,14 +164,14 @@ _FIGURE = _object(
     **_amount("f"),
     available="f.available",
     unavailableReason="f.unavailable_reason",
-    comparisonValue=_decimal("f.comparison_value"),
-    change=_decimal("round(f.change, 1)"),
-    reportedChange=_decimal("f.reported_change"),
+    comparisonValue=decimal_text("f.comparison_value"),
+    change=decimal_text("round(f.change, 1)"),
+    reportedChange=decimal_text("f.reported_change"),
     discrepancy="f.discrepancy",
     status="f.status",
     commentary="f.commentary",
     revision="f.revision",
-    recordedAt=_moment("f.recorded_at"),
+    recordedAt=moment_text("f.recorded_at"),
     recordedBy="f.recorded_by",
 )
 _BASELINE = _object(
@@ -201,7 +193,7 @@ _COMPONENT = _object(
     baseline=f"(SELECT {_BASELINE} FROM baselines b WHERE {_of_component('b')} ORDER BY b.seq DESC LIMIT 1)",
     figures=_list(_FIGURE, f"figures f WHERE {_of_component('f')}", "f.quarter"),
 )
-_QUARTER_FIGURE = _object(value=_decimal("f.value"), change=_decimal("round(f.change, 1)"), status="f.status")
+_QUARTER_FIGURE = _object(value=decimal_text("f.value"), change=decimal_text("round(f.change, 1)"), status="f.status")
 _QUARTER = _object(
     quarter="q.quarter",
     status="q.status",
@@ -225,7 +217,7 @@ _MEASURE = _object(
     title="m.title",
     direction="m.direction",
     basis="m.basis",
-    tolerance=_decimal("m.tolerance"),
+    tolerance=decimal_text("m.tolerance"),
     unit="m.unit",
     status="m.status",
     version="m.version",

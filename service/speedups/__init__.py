@@ -13,7 +13,9 @@ their internals (tests/unit/test_library_internals.py checks those):
 - fast_inputs.py: mutation inputs built from a field table;
 - shared_results.py: a live subscription message executed once per operation,
   not once per subscriber;
-- short_caches.py: parsed and validated documents kept, if short.
+- short_caches.py: parsed and validated documents kept, if short;
+- compiled_reads.py: `plan(id)` with a plain selection answered by one SQL
+  statement that builds its JSON.
 
 `ML_SPEEDUPS=0` turns them all off (service/settings.py).
 """
@@ -21,12 +23,13 @@ their internals (tests/unit/test_library_internals.py checks those):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import strawberry
 
 from service.schema.audit.types import AuditEntry
 from service.schema.subscriptions.types import StatusChange
+from service.speedups.compiled_reads import Compiled, install_compiled_reads
 from service.speedups.fast_inputs import speed_up_inputs
 from service.speedups.lean_resolvers import lighten
 from service.speedups.read_ahead import install_read_ahead
@@ -39,6 +42,13 @@ class LedgerExecutionContext(SharedResultsExecutionContext):
 
     shared_types: ClassVar[tuple[type, ...]] = (StatusChange, AuditEntry)
 
+    def complete_value(self, *args: Any) -> Any:
+        # (return type, field details, info, path, result, position context): a compiled read is complete.
+        result = args[4]
+        if type(result) is Compiled:
+            return result.value()
+        return super().complete_value(*args)
+
 
 @dataclass(frozen=True)
 class Installed:
@@ -47,6 +57,7 @@ class Installed:
     lean_resolvers: int
     reading_ahead: int  # resolvers of measures
     input_types: int
+    compiled_reads: int  # root fields answered by compiled statements where they can be
 
 
 def install(schema: strawberry.Schema) -> Installed:
@@ -58,4 +69,9 @@ def install(schema: strawberry.Schema) -> Installed:
     schema.extensions = (*schema.extensions, *caches())
     # Direct calls first, so that read-ahead wraps the call graphql-core makes.
     lean = lighten(schema)
-    return Installed(lean_resolvers=lean, reading_ahead=install_read_ahead(schema), input_types=speed_up_inputs(schema))
+    return Installed(
+        lean_resolvers=lean,
+        reading_ahead=install_read_ahead(schema),
+        input_types=speed_up_inputs(schema),
+        compiled_reads=install_compiled_reads(schema),
+    )

@@ -12,12 +12,15 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 from starlette.routing import Route
 
+from bench.latency import DASHBOARD
 from service.app import create_app
 from service.auth.tokens import create_token
 from service.settings import Settings
 from service.speedups import LedgerExecutionContext
+from service.speedups.compiled_reads import compile_object
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.demo import import_demo, wait_for_read_model
@@ -80,6 +83,24 @@ AUDIT_PAGE = """query($filter: AuditFilter, $first: Int, $after: String) {
   }
   auditDigest { position hash }
 }"""
+# Every field compiled_reads.py answers in SQL, with aliases, __typename and a fragment: one statement.
+COMPILED = """query($id: ID!) { plan(id: $id) {
+  __typename id partnership title year period { start end } discrepancyThreshold version createdAt createdBy modifiedAt
+  themes { planId code title }
+  all: measures { ...Compiled kind: __typename }
+} }
+fragment Compiled on Measure {
+  id planId themeCode number title description direction basis tolerance unit status version modifiedAt
+  components { key label
+    baseline { value numerator denominator period note isReset reason recordedAt recordedBy discrepancy
+               discrepancyReason }
+    baselineHistory { value isReset reason recordedAt }
+    figures { component quarter value numerator denominator available unavailableReason measured comparisonValue
+              changeExact status rule reportedChange discrepancy discrepancyReason commentary revision reason
+              recordedAt recordedBy change } }
+  quarters { quarter status computedStatus override { status reason recordedBy recordedAt } commentary
+             commentaryRecordedAt commentaryRecordedBy components { key figure { value change status quarter } } }
+}"""
 PLANS_PAGE = """query($first: Int, $after: String) {
   plansConnection(first: $first, after: $after) {
     edges { cursor node { id title themes { id } } }
@@ -106,6 +127,7 @@ class Twins:
     plan_id: str
     measure_id: str  # 5.1, which the fixture changed
     before_changes: str  # a moment between the import and the changes
+    stranger: str = ""  # a viewer of another partnership
 
     def post(self, url: str, query: str, variables: dict[str, Any] | None = None, token: str | None = None) -> Any:
         headers = {"authorization": f"Bearer {token or self.token}", "accept": "application/json"}
@@ -143,6 +165,9 @@ def twins(new_database: DatabaseFactory) -> Iterator[Twins]:
         token = create_token(database_url, "auditor@stockton.gov.uk")
         viewer = create_token(database_url, "viewer@stockton.gov.uk", partnership=PARTNERSHIP, roles=["viewer"])
         twins = Twins(fast.url, plain.url, token, viewer, str(plan_id), "", datetime.now(UTC).isoformat())
+        twins.stranger = create_token(
+            database_url, "viewer@elsewhere.gov.uk", partnership="Elsewhere", roles=["viewer"]
+        )
         measures = twins.both("query($id: ID!) { plan(id: $id) { measures { id number } } }", {"id": twins.plan_id})
         twins.measure_id = next(m["id"] for m in measures["data"]["plan"]["measures"] if m["number"] == "5.1")
         _change(twins)
@@ -197,6 +222,25 @@ def test_the_reporting_cycle_reads_the_same_now_as_published_and_since(twins: Tw
 def test_fragments_aliases_and_directives_read_the_same(twins: Twins) -> None:
     for yes in (True, False):
         assert twins.both(SHAPES, {"id": twins.plan_id, "yes": yes, "no": not yes})["data"]["p"]
+
+
+@pytest.mark.parametrize("query", [COMPILED, DASHBOARD], ids=["every-compiled-field", "dashboard"])
+def test_a_plan_read_by_one_statement_reads_the_same(twins: Twins, query: str) -> None:
+    operation = parse(query).definitions[0]
+    assert isinstance(operation, OperationDefinitionNode)
+    root = operation.selection_set.selections[0]
+    assert isinstance(root, FieldNode)
+    fragments = {d.name.value: d for d in parse(query).definitions if isinstance(d, FragmentDefinitionNode)}
+    assert compile_object("Plan", root.selection_set, fragments) is not None  # the speed-up answers it in SQL
+    plan = twins.both(query, {"id": twins.plan_id})["data"]["plan"]
+    measures = plan.get("all") or plan["measures"]
+    quarters = [q for m in measures for q in m["quarters"]]
+    figures = [f for m in measures for c in m["components"] for f in c["figures"]]
+    assert len(measures) == 17 and any(q["override"] for q in quarters) and any(f["value"] is None for f in figures)
+    # No such plan, and a plan of another partnership, answered as the resolvers answer them.
+    assert twins.both(query, {"id": "00000000-0000-0000-0000-000000000000"})["data"]["plan"] is None
+    refused = twins.both(query, {"id": twins.plan_id}, twins.stranger)
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
 def test_the_audit_trail_pages_the_same(twins: Twins) -> None:

@@ -59,6 +59,7 @@ SIGNATURES = {
     "execute_fields": ["self", "parent_type", "source_value", "path", "grouped_field_set", "position_context"],
     "complete_list_value": ["self", "return_type", "field_details_list", "info", "path", "result", "position_context"],
     "execute_field": ["self", "parent_type", "source", "field_details_list", "path", "position_context"],
+    "complete_value": ["self", "return_type", "field_details_list", "info", "path", "result", "position_context"],
     "collect_subfields": ["self", "return_type", "field_details_list"],
     "build_per_event_executor": ["self", "payload"],
     "execute_operation": ["self", "serially"],
