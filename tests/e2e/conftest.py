@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
-import psycopg
 import pytest
 
 from service.app import create_app
 from service.auth.tokens import create_token
 from service.settings import Settings
 from tests.conftest import DatabaseFactory
+from tests.e2e import principals
 from tests.e2e.live import GraphQLClient, LiveServer
 
 
@@ -45,14 +46,9 @@ def client(server: LiveServer, token: str) -> GraphQLClient:
 
 
 @pytest.fixture
-def event_count(database_url: str) -> object:
-    def count() -> int:
-        with psycopg.connect(database_url) as conn:
-            row = conn.execute("SELECT count(*) FROM ledger_events").fetchone()
-            assert row is not None
-            return int(row[0])
-
-    return count
+def event_count(database_url: str) -> Callable[[], int]:
+    """How many events the test's database holds, asked afresh at each call."""
+    return partial(principals.event_count, database_url)
 
 
 @pytest.fixture

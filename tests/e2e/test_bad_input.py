@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
 from tests.e2e import documents as doc
+from tests.e2e import principals
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient
 
@@ -29,13 +30,7 @@ def plan_id(client: GraphQLClient) -> str:
 
 @pytest.fixture
 def event_count(shared_database: str) -> Callable[[], int]:
-    def count() -> int:
-        with psycopg.connect(shared_database) as conn:
-            row = conn.execute("SELECT count(*) FROM ledger_events").fetchone()
-            assert row is not None
-            return int(row[0])
-
-    return count
+    return partial(principals.event_count, shared_database)
 
 
 MISSING = object()

@@ -15,23 +15,18 @@ import httpx
 import pytest
 
 from service import compression
-from service.app import create_app
 from service.auth.tokens import create_token
 from service.compression import accepts_gzip
-from service.settings import Settings
 from tests.e2e import documents as doc
-from tests.e2e.demo import import_demo, wait_for_read_model
+from tests.e2e.demo import serving_demo
 from tests.e2e.live import LiveServer
 
 
 @pytest.fixture(scope="module")
 def demo(shared_database: str) -> Iterator[tuple[LiveServer, str, str]]:
     """A service holding the 2012-13 plan: its server, the plan's id and an operator's token."""
-    plan_id, position = import_demo(shared_database)
-    server = LiveServer(create_app(Settings(database_url=shared_database, load_demo=False))).start()
-    wait_for_read_model(server.url, position)
-    yield server, str(plan_id), create_token(shared_database, "operator@ledger.example")
-    server.stop()
+    with serving_demo(shared_database) as (server, plan_id):
+        yield server, str(plan_id), create_token(shared_database, "operator@ledger.example")
 
 
 def raw_post(url: str, token: str, body: dict[str, Any], **headers: str) -> tuple[httpx.Response, bytes]:
@@ -41,14 +36,20 @@ def raw_post(url: str, token: str, body: dict[str, Any], **headers: str) -> tupl
         return response, b"".join(response.iter_raw())
 
 
+def dashboard(
+    demo: tuple[LiveServer, str, str], encoding: str, held: str | None = None, document: str = doc.DASHBOARD
+) -> tuple[httpx.Response, bytes]:
+    """The plan's dashboard asked for with `accept-encoding: encoding`, by a client holding the ETag `held`."""
+    server, plan_id, token = demo
+    headers = {"accept-encoding": encoding, **({"if-none-match": held} if held else {})}
+    return raw_post(server.url, token, {"query": document, "variables": {"id": plan_id}}, **headers)
+
+
 def test_a_dashboard_is_gzipped_for_clients_that_accept_it_and_plain_for_those_that_do_not(
     demo: tuple[LiveServer, str, str],
 ) -> None:
-    server, plan_id, token = demo
-    body = {"query": doc.DASHBOARD, "variables": {"id": plan_id}}
-
-    plain, plain_bytes = raw_post(server.url, token, body, **{"accept-encoding": "identity"})
-    zipped, zipped_bytes = raw_post(server.url, token, body, **{"accept-encoding": "gzip, deflate, br"})
+    plain, plain_bytes = dashboard(demo, "identity")
+    zipped, zipped_bytes = dashboard(demo, "gzip, deflate, br")
 
     assert "content-encoding" not in plain.headers
     assert zipped.headers["content-encoding"] == "gzip"
@@ -63,7 +64,6 @@ def test_a_dashboard_is_gzipped_for_clients_that_accept_it_and_plain_for_those_t
 def test_a_cached_result_is_compressed_once_and_served_compressed_from_then_on(
     demo: tuple[LiveServer, str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server, plan_id, token = demo
     compressed: list[int] = []
     original = compression.gzip_bytes
 
@@ -73,9 +73,9 @@ def test_a_cached_result_is_compressed_once_and_served_compressed_from_then_on(
 
     monkeypatch.setattr(compression, "gzip_bytes", counted)
     # A document of its own, so that no other test has cached it.
-    body = {"query": doc.DASHBOARD + "\n# compressed once", "variables": {"id": plan_id}}
+    own = doc.DASHBOARD + "\n# compressed once"
 
-    responses = [raw_post(server.url, token, body, **{"accept-encoding": "gzip"}) for _ in range(3)]
+    responses = [dashboard(demo, "gzip", document=own) for _ in range(3)]
 
     assert [r.headers["x-cache"] for r, _ in responses] == ["miss", "hit", "hit"]
     assert len(compressed) == 1
@@ -86,24 +86,17 @@ def test_a_cached_result_is_compressed_once_and_served_compressed_from_then_on(
 def test_each_encoding_has_its_own_etag_and_a_client_holding_either_gets_a_304(
     demo: tuple[LiveServer, str, str],
 ) -> None:
-    server, plan_id, token = demo
-    body = {"query": doc.DASHBOARD, "variables": {"id": plan_id}}
-    plain, _ = raw_post(server.url, token, body, **{"accept-encoding": "identity"})
-    zipped, _ = raw_post(server.url, token, body, **{"accept-encoding": "gzip"})
+    plan_id = demo[1]
+    plain, _ = dashboard(demo, "identity")
+    zipped, _ = dashboard(demo, "gzip")
     assert plain.headers["etag"] != zipped.headers["etag"]
     assert zipped.headers["etag"].startswith('"')  # strong: these exact bytes
 
-    held_zipped, _ = raw_post(
-        server.url, token, body, **{"accept-encoding": "gzip", "if-none-match": zipped.headers["etag"]}
-    )
+    held_zipped, _ = dashboard(demo, "gzip", held=zipped.headers["etag"])
     # It accepted only identity before and accepts gzip now: what it holds is still current.
-    held_plain, _ = raw_post(
-        server.url, token, body, **{"accept-encoding": "gzip", "if-none-match": plain.headers["etag"]}
-    )
+    held_plain, _ = dashboard(demo, "gzip", held=plain.headers["etag"])
     # It holds the gzip bytes but accepts them no longer: it gets the identity bytes.
-    refused, refused_bytes = raw_post(
-        server.url, token, body, **{"accept-encoding": "identity", "if-none-match": zipped.headers["etag"]}
-    )
+    refused, refused_bytes = dashboard(demo, "identity", held=zipped.headers["etag"])
 
     assert (held_zipped.status_code, held_zipped.headers["etag"]) == (304, zipped.headers["etag"])
     assert (held_plain.status_code, held_plain.headers["etag"]) == (304, plain.headers["etag"])
@@ -113,11 +106,9 @@ def test_each_encoding_has_its_own_etag_and_a_client_holding_either_gets_a_304(
 
 
 def test_a_client_refusing_gzip_gets_the_identity_bytes_under_their_etag(demo: tuple[LiveServer, str, str]) -> None:
-    server, plan_id, token = demo
-    body = {"query": doc.DASHBOARD, "variables": {"id": plan_id}}
-    plain, plain_bytes = raw_post(server.url, token, body, **{"accept-encoding": "identity"})
+    plain, plain_bytes = dashboard(demo, "identity")
 
-    refusing, refusing_bytes = raw_post(server.url, token, body, **{"accept-encoding": "gzip;q=0, identity"})
+    refusing, refusing_bytes = dashboard(demo, "gzip;q=0, identity")
 
     assert "content-encoding" not in refusing.headers
     assert (refusing.headers["etag"], refusing_bytes) == (plain.headers["etag"], plain_bytes)

@@ -15,12 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import DEMO, HAND_CHECKED, import_demo, wait_for_read_model
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.demo import DEMO, HAND_CHECKED, serving_demo
+from tests.e2e.live import GraphQLClient
 
 D = Decimal
 PLAN = """query($id: ID!) {
@@ -52,17 +50,10 @@ Measure = dict[str, Any]
 def measures(new_database: DatabaseFactory) -> Iterator[dict[str, Measure]]:
     """The plan's measures as the API gives them, by number, in the API's order."""
     database_url = new_database()
-    # Imported before the server starts: two processes creating the event store's tables at once can
-    # collide in PostgreSQL ("tuple concurrently updated"), which is not what these tests are about.
-    plan_id, position = import_demo(database_url)
-    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    try:
-        wait_for_read_model(server.url, position)
+    with serving_demo(database_url) as (server, plan_id):
         client = GraphQLClient(server.url, create_token(database_url, "auditor@stockton.gov.uk"))
         plan = client.execute(PLAN, {"id": str(plan_id)})["plan"]
         yield {m["number"]: m for m in plan["measures"]}
-    finally:
-        server.stop()
 
 
 def figure(measures: dict[str, Measure], number: str, component: str, quarter: str) -> dict[str, Any]:

@@ -8,13 +8,11 @@ from typing import Any
 
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
-from tests.e2e.demo import import_demo, wait_for_read_model
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.demo import serving_demo
+from tests.e2e.live import GraphQLClient
 
 RESETS = """query($planId: ID!) { auditTrail(filter: {planId: $planId, action: "BaselineReset"}) {
   nodes { measureNumber component field before after reason } } }"""
@@ -26,13 +24,8 @@ FIGURES = """query($id: ID!, $publication: ID) { plan(id: $id, publication: $pub
 @pytest.fixture(scope="module")
 def demo(new_database: DatabaseFactory) -> Iterator[tuple[GraphQLClient, str]]:
     database_url = new_database()
-    plan_id, position = import_demo(database_url)
-    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    try:
-        wait_for_read_model(server.url, position)
+    with serving_demo(database_url) as (server, plan_id):
         yield GraphQLClient(server.url, create_token(database_url, "auditor@stockton.example")), str(plan_id)
-    finally:
-        server.stop()
 
 
 def test_4_3_and_5_2_are_listed_as_baseline_resets_with_the_reports_reason_and_no_earlier_value(
