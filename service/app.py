@@ -37,6 +37,7 @@ from service.limits import BodySizeLimit, LimitConfig, RateLimiter
 from service.persisted_queries import PersistedQueries
 from service.pools import asyncpg_args, keep_session
 from service.positions import PositionWatcher
+from service.read_pool import open_read_pool
 from service.replicas import Replicas
 from service.report import routes as report_routes
 from service.response_cache import ResponseCache, build_id
@@ -114,7 +115,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Processes starting together would race on DDL: serialised, and retried (service/startup.py).
         ledger = create_tables(database_url, open_stores, ddl=[tokens.DDL, webhook_tables.DDL, report_links.DDL])
         connect_args = asyncpg_args(database_url)
-        pool = await asyncpg.create_pool(**connect_args, min_size=1, max_size=settings.pool_size, reset=keep_session)
+        # Reads that meet a connection lost to a database restart are tried once more (service/read_pool.py).
+        pool = await open_read_pool(connect_args, min_size=1, max_size=settings.pool_size, reset=keep_session)
         await tokens.ensure_table(pool)
         watcher = PositionWatcher(
             connect=lambda: asyncpg.connect(**connect_args),

@@ -75,8 +75,12 @@ class LedgerRequestAdapter(StarletteRequestAdapter):
         return self._request
 
 
-def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> dict[str, Any]:
-    """Give an error its code; hide the details of one nobody expected."""
+def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str, wrote: bool = False) -> dict[str, Any]:
+    """Give an error its code; hide the details of one nobody expected.
+
+    With `wrote` (the ledger recorded a write of this request), an unexpected error inside a mutation's payload
+    is COMMITTED, never INTERNAL: the write stands, only reading its result failed (schema/after_write.py).
+    """
     extensions = dict(formatted.get("extensions") or {})
     if "code" in extensions:
         formatted["extensions"] = extensions
@@ -92,6 +96,12 @@ def coded(error: GraphQLError, formatted: dict[str, Any], request_id: str) -> di
         "message": f"Internal server error (request {request_id})",
         "extensions": {"code": "INTERNAL", "requestId": request_id},
     }
+    if wrote and error.path is not None and len(error.path) > 1:
+        masked["message"] = (
+            f"the write is recorded (see the payload's position), but part of its result could not be read "
+            f"(request {request_id}): read it again, and do not send the write again"
+        )
+        masked["extensions"]["code"] = "COMMITTED"
     if "path" in formatted:
         masked["path"] = formatted["path"]
     if "locations" in formatted:
@@ -293,7 +303,11 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             ):
                 request.state.replica_failed = True
         if result.errors:
-            data["errors"] = [coded(e, f, request_id) for e, f in zip(result.errors, data["errors"], strict=True)]
+            context = getattr(request.state, "context", None) if hasattr(request, "state") else None
+            wrote = bool(getattr(context, "wrote", False))
+            data["errors"] = [
+                coded(e, f, request_id, wrote) for e, f in zip(result.errors, data["errors"], strict=True)
+            ]
             if hasattr(request, "state"):
                 request.state.outcome = data["errors"][0]["extensions"]["code"]
             # An error with no path never reached execution: a request error.

@@ -77,6 +77,8 @@ class Context:
     # Where this request's reads go: a standby chosen for a query (service/replicas.py); the primary otherwise.
     reader: asyncpg.Pool | None = None
     loaders: LoaderSets = field(init=False)
+    # Set once the ledger has recorded a write of this request: its answer must never read as a failed write.
+    wrote: bool = False
 
     def __post_init__(self) -> None:
         self.loaders = LoaderSets(self.reads)
@@ -153,11 +155,17 @@ class Context:
             written = await in_command_thread(lambda: ledger.handle(command, req))
         except DomainError as e:
             raise from_domain(e) from None
-        target = written.position
-        if target is None:
-            # An idempotent retry: whatever it wrote is already in the log.
-            target = await run_in_threadpool(lambda: ledger.recorder.max_notification_id() or 0)
-        waited = await self.services.watcher.wait_for(target, self.services.settings.write_wait_seconds)
+        # Recorded: from here on the answer says so, whatever fails (schema/after_write.py).
+        self.wrote = True
+        try:
+            target = written.position
+            if target is None:
+                # An idempotent retry: whatever it wrote is already in the log.
+                target = await run_in_threadpool(lambda: ledger.recorder.max_notification_id() or 0)
+            waited = await self.services.watcher.wait_for(target, self.services.settings.write_wait_seconds)
+        except Exception:
+            log.exception("could not wait for the read model to show a recorded write")
+            waited, target = False, written.position
         if not waited:
             log.warning("read model has not reached position %s; payload may lag its write", target)
         # Loaders cached before the write would show the state before it; the payload reads the primary,

@@ -77,7 +77,7 @@ async def run_dispatcher(
                     await spell.run(stop)
                 finally:
                     _LEADING.discard(id(spell))
-                    if not session.is_closed():
+                    if not _gone(session):
                         await session.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
             else:
                 replaced = await _replace_stalled(session, watch)
@@ -85,15 +85,25 @@ async def run_dispatcher(
             raise
         except Exception:
             log.exception("webhook dispatcher stopped; retrying in %.0f s", settings.retry_seconds)
-            session.terminate()
+            if not _gone(session):
+                session.terminate()
         finally:
             if sessions is not None:
                 await sessions.release(session)
-            elif not session.is_closed():
+            elif not _gone(session):
                 await session.close()
         if not replaced:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), settings.retry_seconds)
+
+
+def _gone(session: asyncpg.Connection) -> bool:
+    """Whether a session is closed. A pooled one whose connection was lost (a database restart) is detached by
+    the pool, and then every call on it, `is_closed()` too, raises: it is gone as well."""
+    try:
+        return bool(session.is_closed())
+    except asyncpg.InterfaceError:
+        return True
 
 
 async def _replace_stalled(session: asyncpg.Connection, watch: StallWatch) -> bool:
@@ -136,7 +146,7 @@ class _Leading:
             await self._lead(stop)
         finally:
             await asyncio.gather(*(w.stop() for w in self.workers.values()))
-            if not self.session.is_closed():
+            if not _gone(self.session):
                 await self.session.remove_listener(VIEW_CHANNEL, self._on_position)
                 await self.session.remove_listener(CHANNEL, self._on_change)
             if self.delivering is not None:

@@ -19,6 +19,7 @@ from domain.ledger import Written
 from service import cycle_reads
 from service.auth.policy import Action, can, may_submit_return
 from service.auth.principal import Principal
+from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
 from service.schema.context import in_command_thread
 from service.schema.cycle.types import Publication
 from service.schema.enums import Quarter
@@ -88,12 +89,18 @@ class ReturnWithReasonInput:
 
 
 @strawberry.type
-class PublicationPayload:
-    publication: Publication
-    plan: Plan = strawberry.field(description="The plan as it is now, its new publication among its publications.")
+class PublicationPayload(WritePayload):
     position: int | None = strawberry.field(description="The publishing event's position in the ledger.")
-    version: int
-    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+
+    @strawberry.field(description=f"The publication the write made. {UNREAD}")
+    def publication(self) -> Publication | None:
+        rows = shown(self.row, self.unread)  # (the publication's row, the plan's row)
+        return None if rows is None else Publication.from_row(rows[0])
+
+    @strawberry.field(description=f"The plan as it is now, its new publication among its publications. {UNREAD}")
+    def plan(self) -> Plan | None:
+        rows = shown(self.row, self.unread)
+        return None if rows is None else Plan.from_row(rows[1])
 
 
 @strawberry.type
@@ -207,18 +214,16 @@ async def _on_plan(info: Info, i: Any, command: Any) -> PlanPayload:
 
 
 async def _publication_payload(info: Info, w: Written) -> PublicationPayload:
-    """The publication the write made (or, on a retry, had made), and its plan now."""
+    """The publication the write made (or, on a retry, had made), and its plan now; never an error without the
+    write's position (schema/after_write.py)."""
     loaders = info.context.loaders.at(None)
-    plan, rows = await loaders.plan.load(w.id), await loaders.publications.load(w.id)
-    position = await info.context.position_of(w)
-    # A publication's row begins at its event's position.
-    published = next((r for r in rows if r["valid_from"] == position), None)
-    if plan is None or published is None:
-        raise error("INTERNAL", "the read model has not caught up with the write; read the plan again shortly")
-    return PublicationPayload(
-        publication=Publication.from_row(published),
-        plan=Plan.from_row(plan),
-        position=position,
-        version=w.version,
-        replayed=w.replayed,
-    )
+    position = await position_after(lambda: info.context.position_of(w))
+
+    async def read() -> tuple[Any, Any] | None:
+        plan, rows = await loaders.plan.load(w.id), await loaders.publications.load(w.id)
+        # A publication's row begins at its event's position.
+        published = next((r for r in rows if r["valid_from"] == position), None)
+        return None if plan is None or published is None else (published, plan)
+
+    rows, unread = await read_after("publication", position, w.version, read)
+    return PublicationPayload(row=rows, unread=unread, position=position, version=w.version, replayed=w.replayed)

@@ -19,8 +19,9 @@ from domain.definition import Definition, parse_definition
 from domain.ledger import Written
 from service import read_model
 from service.auth.policy import Action
+from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
 from service.schema.enums import Basis, Direction
-from service.schema.errors import error, parse_id
+from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
 
 
@@ -62,11 +63,11 @@ class RedefineMeasureInput:
 
 
 @strawberry.type
-class MeasurePayload:
-    measure: Measure
-    position: int | None = strawberry.field(description="The event's position in the ledger.")
-    version: int
-    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+class MeasurePayload(WritePayload):
+    @strawberry.field(description=f"The measure as it is after the write. {UNREAD}")
+    def measure(self) -> Measure | None:
+        row = shown(self.row, self.unread)
+        return None if row is None else Measure.from_row(row)
 
 
 @strawberry.type
@@ -89,17 +90,17 @@ class MeasureMutations:
 
 
 async def measure_payload(info: Info, w: Written) -> MeasurePayload:
-    # One row, read once: straight from the pool rather than through a DataLoader's batch task.
-    rows = await read_model.measures_by_id(info.context.services.pool, [w.id])
-    row = rows[0] if rows else None
-    if row is None:
-        raise error("INTERNAL", "the read model has not caught up with the write; read the measure again shortly")
-    return MeasurePayload(
-        measure=Measure.from_row(row),
-        position=await info.context.position_of(w),
-        version=w.version,
-        replayed=w.replayed,
-    )
+    """The measure after a recorded write; never an error without the write's position (schema/after_write.py)."""
+    pool = info.context.services.pool
+    position = await position_after(lambda: info.context.position_of(w))
+
+    async def read() -> Any:
+        # One row, read once: straight from the pool rather than through a DataLoader's batch task.
+        rows = await read_model.measures_by_id(pool, [w.id])
+        return rows[0] if rows else None
+
+    row, unread = await read_after("measure", position, w.version, read)
+    return MeasurePayload(row=row, unread=unread, position=position, version=w.version, replayed=w.replayed)
 
 
 def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:

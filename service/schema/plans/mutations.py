@@ -11,7 +11,8 @@ from strawberry.types import Info
 from domain import commands
 from domain.ledger import Written
 from service.auth.policy import Action
-from service.schema.errors import error, parse_id
+from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
+from service.schema.errors import parse_id
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
 
@@ -37,11 +38,11 @@ class AddThemeInput:
 
 
 @strawberry.type
-class PlanPayload:
-    plan: Plan
-    position: int | None = strawberry.field(description="The event's position in the ledger.")
-    version: int
-    replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
+class PlanPayload(WritePayload):
+    @strawberry.field(description=f"The plan as it is after the write. {UNREAD}")
+    def plan(self) -> Plan | None:
+        row = shown(self.row, self.unread)
+        return None if row is None else Plan.from_row(row)
 
 
 @strawberry.type
@@ -71,9 +72,7 @@ class PlanMutations:
 
 
 async def plan_payload(info: Info, w: Written) -> PlanPayload:
-    row = await info.context.loaders.at(None).plan.load(w.id)
-    if row is None:
-        raise error("INTERNAL", "the read model has not caught up with the write; read the plan again shortly")
-    return PlanPayload(
-        plan=Plan.from_row(row), position=await info.context.position_of(w), version=w.version, replayed=w.replayed
-    )
+    """The plan after a recorded write; never an error without the write's position (schema/after_write.py)."""
+    position = await position_after(lambda: info.context.position_of(w))
+    row, unread = await read_after("plan", position, w.version, lambda: info.context.loaders.at(None).plan.load(w.id))
+    return PlanPayload(row=row, unread=unread, position=position, version=w.version, replayed=w.replayed)

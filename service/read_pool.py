@@ -1,0 +1,78 @@
+"""The read pool: asyncpg's pool, where a read that meets a lost connection is tried once more on a new one.
+
+When PostgreSQL restarts, every connection the pool holds is gone. asyncpg replaces those it has seen close,
+but one whose loss it learns of only by using it (a server that went away without a word, a restart while the
+read ran) fails that read, and the request with it. Here such a read is run once more on a fresh connection,
+and the pool's other connections are replaced too, as they most likely went the same way. Only reads are retried
+(`fetch`, `fetchrow` and `fetchval` of a statement that inserts, updates or deletes nothing): a statement that
+changes something is never run twice. A database that is still down fails the second try as well.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# What a statement raises on a connection that is no longer there: lost in the middle of the statement, found
+# closed, ended by the server (administrator command, crash), or refused at the socket.
+_LOST = (
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    ConnectionError,
+)
+
+# A statement that may change something, which is never run a second time (`SELECT ... FOR UPDATE` included).
+_WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b", re.IGNORECASE)
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether `error` says the connection itself is gone, rather than anything about the statement."""
+    if isinstance(error, _LOST):
+        return True
+    # asyncpg says so with an InterfaceError when it finds the connection closed before sending anything.
+    return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
+
+
+class ReadPool(asyncpg.Pool):  # type: ignore[misc]
+    """asyncpg.Pool; `fetch`, `fetchrow` and `fetchval` retried once on a lost connection."""
+
+    async def _read(self, method: str, query: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            async with self.acquire() as connection:
+                return await getattr(connection, method)(query, *args, **kwargs)
+        except Exception as e:
+            if not lost_connection(e) or _WRITES.search(query):
+                raise
+            log.warning("a pooled connection was lost (%s: %s); reading again on a new one", type(e).__name__, e)
+            await self.expire_connections()
+        async with self.acquire() as connection:
+            return await getattr(connection, method)(query, *args, **kwargs)
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._read("fetch", query, *args, **kwargs)
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._read("fetchrow", query, *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._read("fetchval", query, *args, **kwargs)
+
+
+async def open_read_pool(connect_args: dict[str, Any], **options: Any) -> ReadPool:
+    """A ReadPool, opened, with `asyncpg.create_pool`'s defaults for what `options` leaves out."""
+    defaults: dict[str, Any] = {
+        "max_queries": 50000,
+        "max_inactive_connection_lifetime": 300.0,
+        "loop": None,
+        "connection_class": asyncpg.Connection,
+        "record_class": asyncpg.Record,
+    }
+    pool: ReadPool = await ReadPool(**connect_args, **(defaults | options))
+    return pool
