@@ -39,6 +39,18 @@ HAND_CHECKED = [
 ]
 
 
+# docs/rules.md#discrepancies-in-the-report: the figures whose reported change is not the computed one
+FIGURE_DISCREPANCIES = {
+    ("1.3", "police", "Q1"),
+    ("5.1", "criminal-damage", "Q1"),
+    ("2.1", "s27-notices", "Q2"),
+    ("3.1", "violence", "Q1"),
+    ("4.2", "planned-exits", "Q1"),
+    ("6.1", "ppos", "Q1"),
+    ("6.1", "ppos", "Q2"),
+}
+
+
 def revise_after_publication(client: GraphQLClient, plan_id: UUID) -> None:
     """5.1's Q2 criminal damage figure, 995 when the Q2 board saw it: its return reopened, the figure revised to
     1001 ("late crimes recorded")."""

@@ -21,8 +21,8 @@ from service.plan_export import export_plan_csv, export_plan_yaml
 from service.plan_file import import_plan, load_plan_file
 from service.settings import eventsourcing_env
 from tests.conftest import DatabaseFactory
+from tests.e2e.demo import DEMO, FIGURE_DISCREPANCIES
 
-DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
 D = Decimal
 REQ = Request(actor="officer@example.org")
 
@@ -190,15 +190,7 @@ def test_the_csv_export_flags_the_reports_discrepancies(demo: tuple[Ledger, UUID
 
     rows = csv_rows(export_plan_csv(ledger, plan_id))
 
-    assert {k for k, r in rows.items() if r["discrepancy"] == "yes"} == {
-        ("1.3", "police", "Q1"),
-        ("5.1", "criminal-damage", "Q1"),
-        ("2.1", "s27-notices", "Q2"),
-        ("3.1", "violence", "Q1"),
-        ("4.2", "planned-exits", "Q1"),
-        ("6.1", "ppos", "Q1"),
-        ("6.1", "ppos", "Q2"),
-    }
+    assert {k for k, r in rows.items() if r["discrepancy"] == "yes"} == FIGURE_DISCREPANCIES
     assert rows[("5.1", "criminal-damage", "Q1")]["discrepancy_reason"] == "reported change -16.3 but computed -20.4"
     assert {k[0] for k, r in rows.items() if r["baseline_discrepancy"]} == {"3.4"}
     assert rows[("4.1", "females-in-treatment", "Q2")]["unavailable_reason"].startswith("Q2 data not available")
