@@ -3,7 +3,8 @@
 A browser sends a cross-origin request only with the headers the preflight allows, and lets the page read
 only the response headers it exposes. Allowed: the token and media types; `If-None-Match` (revalidating a
 cached result, service/response_cache.py); W3C trace context (`traceparent`, `tracestate`) and
-`X-Request-ID` from a page's tracing; Apollo Client's `apollographql-client-name` and
+`X-Request-ID` from a page's tracing; `X-Min-Position` (reading its own writes from a standby,
+service/replicas.py); Apollo Client's `apollographql-client-name` and
 `apollographql-client-version`. Exposed: `ETag` (what to send back), `X-Request-ID` (what to quote in a
 report of a failure) and `X-Cache`.
 """
@@ -24,6 +25,7 @@ ALLOW_HEADERS: Final = (
     "traceparent",
     "tracestate",
     "x-request-id",
+    "x-min-position",
     "apollographql-client-name",
     "apollographql-client-version",
 )

@@ -318,6 +318,7 @@ def test_a_browser_app_may_send_revalidation_tracing_and_apollo_client_headers(s
         "traceparent",
         "tracestate",
         "x-request-id",
+        "x-min-position",
         "apollographql-client-name",
         "apollographql-client-version",
     ]
