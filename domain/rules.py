@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from domain.values import QUARTER_NUMBER, Amount, Basis, Direction, Quarter, Status
+from domain.values import QUARTER_NUMBER, Amount, Basis, Direction, Quarter, Status, plain
 
 HUNDRED = Decimal(100)
 FOUR = Decimal(4)
@@ -42,6 +42,8 @@ class Assessment:
     change: Decimal | None = None
     discrepancy: bool = False
     discrepancy_reason: str | None = None
+    rate: Decimal | None = None  # the figure's rate in percent, where it is a rate (rate_shown)
+    progress: Decimal | None = None  # TARGET_COUNT: percent of the year's target reached (progress)
 
 
 def round1(value: Decimal) -> Decimal:
@@ -49,11 +51,35 @@ def round1(value: Decimal) -> Decimal:
     return value.quantize(TENTH, rounding=ROUND_HALF_UP)
 
 
+def shown(value: Decimal) -> str:
+    """A computed number in a sentence (a rule, a discrepancy's reason): rounded as `round1`, written `plain`."""
+    return plain(round1(value))
+
+
 def rate_of(amount: Amount) -> Decimal | None:
     """The percentage an amount stands for: from its fraction when it has one."""
     if amount.numerator is not None and amount.denominator:
         return amount.numerator / amount.denominator * HUNDRED
     return amount.value
+
+
+def rate_shown(basis: Basis, amount: Amount) -> Decimal | None:
+    """The rate an amount stands for, in percent, where it is a rate: worked out from its fraction when it has one
+    (whatever the basis), else the value of a RATE measure; None for a count."""
+    if amount.is_fraction or basis is Basis.RATE:
+        return rate_of(amount)
+    return None
+
+
+def progress(basis: Basis, baseline: Baseline | None, measured: Decimal | None) -> Decimal | None:
+    """TARGET_COUNT: the figure as a percentage of the year's target (6.2 at Q2: 2 of 4 is 50); None otherwise,
+    or where the target is zero or unknown."""
+    if basis is not Basis.TARGET_COUNT or baseline is None or measured is None:
+        return None
+    target = measured_value(basis, baseline.amount)
+    if not target:
+        return None
+    return measured / target * HUNDRED
 
 
 def measured_value(basis: Basis, amount: Amount) -> Decimal | None:
@@ -88,41 +114,38 @@ def change(basis: Basis, measured: Decimal, comparison: Decimal) -> Decimal | No
 
 
 def _banded(direction: Direction, ch: Decimal, tolerance: Decimal) -> tuple[Status, str]:
+    t = plain(tolerance)
     if direction is Direction.REDUCE:
         if ch <= -tolerance:
-            return Status.ON_TRACK, f"REDUCE: change {round1(ch)} <= -{tolerance}"
+            return Status.ON_TRACK, f"REDUCE: change {shown(ch)} <= -{t}"
         if ch >= tolerance:
-            return Status.OFF_TRACK, f"REDUCE: change {round1(ch)} >= +{tolerance}"
-        return Status.AT_RISK, f"REDUCE: change {round1(ch)} within ±{tolerance}"
+            return Status.OFF_TRACK, f"REDUCE: change {shown(ch)} >= +{t}"
+        return Status.AT_RISK, f"REDUCE: change {shown(ch)} within ±{t}"
     if direction is Direction.INCREASE:
         if ch >= tolerance:
-            return Status.ON_TRACK, f"INCREASE: change {round1(ch)} >= +{tolerance}"
+            return Status.ON_TRACK, f"INCREASE: change {shown(ch)} >= +{t}"
         if ch <= -tolerance:
-            return Status.OFF_TRACK, f"INCREASE: change {round1(ch)} <= -{tolerance}"
-        return Status.AT_RISK, f"INCREASE: change {round1(ch)} within ±{tolerance}"
+            return Status.OFF_TRACK, f"INCREASE: change {shown(ch)} <= -{t}"
+        return Status.AT_RISK, f"INCREASE: change {shown(ch)} within ±{t}"
     # MAINTAIN: keep at or below the baseline.
     if ch <= 0:
-        return Status.ON_TRACK, f"MAINTAIN: change {round1(ch)} <= 0"
+        return Status.ON_TRACK, f"MAINTAIN: change {shown(ch)} <= 0"
     if ch < tolerance:
         return (
             Status.AT_RISK,
-            f"MAINTAIN: change {round1(ch)} between 0 and {tolerance}",
+            f"MAINTAIN: change {shown(ch)} between 0 and {t}",
         )
-    return Status.OFF_TRACK, f"MAINTAIN: change {round1(ch)} >= {tolerance}"
+    return Status.OFF_TRACK, f"MAINTAIN: change {shown(ch)} >= {t}"
 
 
 def _target(measured: Decimal, comparison: Decimal, tolerance: Decimal) -> tuple[Status, str]:
+    # Counts and their pro-rata share: written plain, unrounded (a share of a target is at most two places).
+    m, c, t = plain(measured), plain(comparison), plain(tolerance)
     if measured >= comparison:
-        return Status.ON_TRACK, f"TARGET_COUNT: {measured} >= {comparison}"
+        return Status.ON_TRACK, f"TARGET_COUNT: {m} >= {c}"
     if measured >= comparison * (HUNDRED - tolerance) / HUNDRED:
-        return (
-            Status.AT_RISK,
-            f"TARGET_COUNT: {measured} within {tolerance}% below {comparison}",
-        )
-    return (
-        Status.OFF_TRACK,
-        f"TARGET_COUNT: {measured} more than {tolerance}% below {comparison}",
-    )
+        return Status.AT_RISK, f"TARGET_COUNT: {m} within {t}% below {c}"
+    return Status.OFF_TRACK, f"TARGET_COUNT: {m} more than {t}% below {c}"
 
 
 def discrepancies(
@@ -135,16 +158,13 @@ def discrepancies(
     """Where the officer's own arithmetic disagrees with ours by the threshold or more."""
     found: list[str] = []
     if amount.value is not None and amount.is_fraction:
-        computed_rate = rate_of(amount)
-        assert computed_rate is not None
+        computed_rate, n, d = rate_of(amount), amount.numerator, amount.denominator
+        assert computed_rate is not None and n is not None and d is not None
         if abs(amount.value - computed_rate) >= threshold:
-            found.append(
-                f"stated rate {amount.value}% but {amount.numerator} of {amount.denominator}"
-                f" is {round1(computed_rate)}%"
-            )
+            found.append(f"stated rate {plain(amount.value)}% but {plain(n)} of {plain(d)} is {shown(computed_rate)}%")
     if reported_change is not None and computed_change is not None:
         if abs(reported_change - computed_change) >= threshold:
-            found.append(f"reported change {reported_change} but computed {round1(computed_change)}")
+            found.append(f"reported change {plain(reported_change)} but computed {shown(computed_change)}")
     return found
 
 
@@ -167,7 +187,9 @@ def assess(
     ch = change(basis, measured, comparison) if measured is not None and comparison is not None else None
     status, rule = _verdict(direction, basis, tolerance, baseline, measured, comparison, ch)
     flags = discrepancies(basis, amount, reported_change, ch, threshold)
-    return Assessment(status, rule, measured, comparison, ch, bool(flags), "; ".join(flags) or None)
+    reason = "; ".join(flags) or None
+    rate, reached = rate_shown(basis, amount), progress(basis, baseline, measured)
+    return Assessment(status, rule, measured, comparison, ch, bool(flags), reason, rate, reached)
 
 
 def _verdict(

@@ -169,7 +169,7 @@ def _put_figure(figures: dict[Key, Row], mid: UUID, measure: Measure, component:
 
 def _baseline_row(mid: UUID, measure: Measure, component: str, seq: int) -> Row:
     record = measure.baselines[component][seq - 1]
-    return baseline_row(mid, component, seq, record, baseline_discrepancy(measure, record))
+    return baseline_row(mid, component, seq, record, baseline_discrepancy(measure, record), measure.definition.basis)
 
 
 def _quarter_row(

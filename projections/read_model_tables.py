@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # Bump when the tables below change shape: the read model is then dropped and
 # rebuilt from the event store on the next start.
-VERSION = 7
+VERSION = 8
 
 # table -> the columns that identify a row within one moment
 KEYS: dict[str, tuple[str, ...]] = {
@@ -88,6 +88,7 @@ _COLUMNS = {
         value numeric,
         numerator numeric,
         denominator numeric,
+        rate numeric,
         period text,
         profile numeric[],
         note text,
@@ -107,6 +108,8 @@ _COLUMNS = {
         available boolean NOT NULL,
         unavailable_reason text,
         measured numeric,
+        rate numeric,
+        progress numeric,
         comparison_value numeric,
         change numeric,
         status text NOT NULL,

@@ -19,8 +19,8 @@ from domain.plan import Plan
 from domain.publishing import Collection, Publication
 from domain.records import BaselineRecord, FigureRecord, Override
 from domain.returns import Owner, ReturnRecord
-from domain.rules import Assessment
-from domain.values import Amount, Quarter, Status
+from domain.rules import Assessment, rate_shown
+from domain.values import Amount, Basis, Quarter, Status
 from projections.read_model_tables import KEYS
 
 Row = dict[str, Any]
@@ -107,8 +107,11 @@ def component_row(mid: UUID, ordinal: int, component: Component) -> Row:
     return {"measure_id": mid, "key": component.key, "label": component.label, "ordinal": ordinal}
 
 
-def baseline_row(mid: UUID, component: str, seq: int, record: BaselineRecord, discrepancy_reason: str | None) -> Row:
-    """A component's `seq`th baseline (from 1) in `baselines`, flagged where its own arithmetic disagrees."""
+def baseline_row(
+    mid: UUID, component: str, seq: int, record: BaselineRecord, discrepancy_reason: str | None, basis: Basis
+) -> Row:
+    """A component's `seq`th baseline (from 1) in `baselines`, with its rate where it is one (by the measure's
+    `basis`), flagged where its own arithmetic disagrees."""
     amount = record.amount
     return {
         "measure_id": mid,
@@ -117,6 +120,7 @@ def baseline_row(mid: UUID, component: str, seq: int, record: BaselineRecord, di
         "value": amount.value,
         "numerator": amount.numerator,
         "denominator": amount.denominator,
+        "rate": rate_shown(basis, amount),
         "period": record.period,
         "profile": list(record.profile) if record.profile else None,
         "note": record.note,
@@ -150,6 +154,8 @@ def figure_row(
         "available": record.amount is not None,
         "unavailable_reason": record.unavailable_reason,
         "measured": a.measured,
+        "rate": a.rate,
+        "progress": a.progress,
         "comparison_value": a.comparison,
         "change": a.change,
         "status": a.status,

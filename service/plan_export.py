@@ -23,8 +23,8 @@ from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.records import BaselineRecord, FigureRecord
-from domain.rules import discrepancies, round1
-from domain.values import Amount, Quarter
+from domain.rules import discrepancies, shown
+from domain.values import Amount, Quarter, plain
 from service.cycle_export import measure_cycle, plan_cycle
 from service.plan_file.parsed import FORMAT, file_reason
 from service.plan_file.steps import amount_text
@@ -262,7 +262,7 @@ def _row(theme: str, measure: Measure, assessed: AssessedMeasure, figure: Assess
         _blank(record.reported_change),
         amount_text(baseline.amount) if baseline else "",
         _blank(None if a.comparison is None else _short(a.comparison)),
-        _blank(None if a.change is None else round1(a.change)),
+        "" if a.change is None else shown(a.change),
         a.status.value,
         assessed.quarters[figure.quarter.number - 1].status.value,
         "yes" if a.discrepancy else "no",
@@ -278,4 +278,4 @@ def _short(value: Decimal) -> Decimal:
 
 
 def _blank(value: Decimal | None) -> str:
-    return "" if value is None else format(value, "f")
+    return "" if value is None else plain(value)

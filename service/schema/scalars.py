@@ -75,11 +75,12 @@ def _iso(value: dt.date) -> str:
 DecimalScalar = strawberry.scalar(
     name="Decimal",
     description=(
-        'An exact decimal number, as a JSON string: "-19.5", "2472", "61.904761904761904761904761904". '
+        'An exact decimal number, as a JSON string: "-19.5", "2472", "61.9047619047619047619047619". '
         "Output: plain digits, a leading `-` if negative, a `.` only before a fraction, no trailing zeros after "
-        'it and no exponent ("75", never "75.00" or "7.5E+1"); computed values (rates, changes) are exact to 28 '
-        "significant digits unless a field says it is rounded. Input: such a string (an exponent is accepted), "
-        "or a JSON number; never NaN or Infinity."
+        'it and no exponent ("75", never "75.00" or "7.5E+1"), whatever was typed ("995.0" is served as "995"); '
+        "computed values (rates, changes, progress) are exact to 28 significant digits unless a field says it is "
+        'rounded, and a rounded one is written the same way ("-52", never "-52.0"): docs/rules.md, Numbers. '
+        "Input: such a string (an exponent is accepted), or a JSON number; never NaN or Infinity."
     ),
     serialize=plain,
     parse_value=_parse_decimal,

@@ -85,7 +85,7 @@ def whole_measure_rows(measure: Measure) -> Rows:
         "measures": {(m,): measure_row(*definition, a.status, a.version, a.modified_at)},
         "components": {(m, c.key): component_row(mid, i, c) for i, c in enumerate(a.components)},
         "baselines": {
-            (m, key, seq): baseline_row(mid, key, seq, b.record, b.discrepancy_reason)
+            (m, key, seq): baseline_row(mid, key, seq, b.record, b.discrepancy_reason, a.definition.basis)
             for key, baselines in a.baselines.items()
             for seq, b in enumerate(baselines, start=1)
         },

@@ -360,3 +360,37 @@ def test_a_stated_rate_is_a_discrepancy_from_a_difference_of_exactly_the_thresho
 
 def test_without_a_reported_change_there_is_nothing_to_disagree_with() -> None:
     assert discrepancies(Basis.YTD_PRO_RATA, count(80), None, D(-20)) == []
+
+
+# -- the rate and the progress a figure shows -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("basis", "amount", "rate"),
+    [
+        (Basis.RATE, fraction(13, 21), D(13) / D(21) * 100),
+        (Basis.RATE, Amount(D(56), D(38), D(76)), D(50)),  # the fraction's rate, not the stated one
+        (Basis.RATE, percent(62), D(62)),
+        (Basis.YTD_PRO_RATA, fraction(3, 4), D(75)),
+        (Basis.YTD_PRO_RATA, count(995), None),
+    ],
+)
+def test_a_rate_is_worked_out_from_its_fraction_and_a_count_has_none(
+    basis: Basis, amount: Amount, rate: Decimal | None
+) -> None:
+    assert judge(basis, Baseline(percent(50)), Quarter.Q1, amount).rate == rate
+
+
+@pytest.mark.parametrize(
+    ("basis", "target", "figure", "progress"),
+    [
+        (Basis.TARGET_COUNT, count(4), count(2), D(50)),
+        (Basis.TARGET_COUNT, count(40), count(50), D(125)),
+        (Basis.TARGET_COUNT, count(0), count(2), None),
+        (Basis.YTD_PRO_RATA, count(4), count(2), None),
+    ],
+)
+def test_a_target_count_figure_s_progress_is_its_share_of_the_year_s_target(
+    basis: Basis, target: Amount, figure: Amount, progress: Decimal | None
+) -> None:
+    assert judge(basis, Baseline(target), Quarter.Q2, figure).progress == progress

@@ -48,6 +48,11 @@ class Baseline:
     recorded_by: str
     discrepancy: bool = strawberry.field(description="True where a stated rate contradicts its own fraction.")
     discrepancy_reason: str | None
+    rate: Decimal | None = strawberry.field(
+        description="The rate in percent, where the baseline is one: worked out exactly from its numerator and "
+        "denominator when it has them (36 of 46 is 78.26…, whatever `value` states), else `value` for a RATE "
+        "measure. Null for a count."
+    )
 
     @classmethod
     def from_row(cls, r: Row) -> Baseline:
@@ -65,6 +70,7 @@ class Baseline:
             recorded_by=r["recorded_by"],
             discrepancy=r["discrepancy"],
             discrepancy_reason=r["discrepancy_reason"],
+            rate=r["rate"],
         )
 
 
@@ -100,6 +106,16 @@ class Figure:
     recorded_at: datetime
     recorded_by: str
     change: Decimal | None = strawberry.field(description="The change, rounded half-up to one decimal place.")
+    rate: Decimal | None = strawberry.field(
+        description="The rate in percent, where the figure is one: worked out exactly from its numerator and "
+        "denominator when it has them (13 of 21 is 61.90…, and `value` may then be null or a stated rate), else "
+        "`value` for a RATE measure. Null for a count."
+    )
+    progress: Decimal | None = strawberry.field(
+        description="TARGET_COUNT only: the figure as a percentage of the year's target, unrounded (2 analyses "
+        "of a target of 4 is 50). Null for other bases, without a baseline, or for a target of zero."
+    )
+    baseline_seq: strawberry.Private[int | None]
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Figure:
@@ -128,7 +144,23 @@ class Figure:
             reason=r["reason"],
             recorded_at=r["recorded_at"],
             recorded_by=r["recorded_by"],
+            rate=r["rate"],
+            progress=r["progress"],
+            baseline_seq=r["baseline_seq"],
         )
+
+    @strawberry.field(
+        description="The baseline this figure was compared with: the component's baseline in force when read (now, "
+        "or at `asOf`), so after a reset the new one, and read at a moment before it the one then. Null where "
+        "the component had none."
+    )
+    async def baseline(self, info: Info) -> Baseline | None:
+        if self.baseline_seq is None:
+            return None
+        rows = await info.context.loaders.at(self.at).baselines.load(self.measure_id)
+        found = (r for r in rows if r["component"] == self.component and r["seq"] == self.baseline_seq)
+        row = next(found, None)
+        return Baseline.from_row(row) if row is not None else None
 
     @strawberry.field(
         description="This figure's own history: its submission, revisions and unavailable marks, each an audit "
