@@ -124,6 +124,8 @@ _FIGURE_COLUMNS = {
     "recordedAt": _at("recorded_at"),
     "recordedBy": _text("recorded_by"),
     "change": decimal_text("round({a}.change, 1)"),
+    "rate": _number("rate"),
+    "progress": _number("progress"),
 }
 
 TYPES: dict[str, ObjectType] = {
@@ -221,10 +223,23 @@ TYPES: dict[str, ObjectType] = {
             "recordedBy": _text("recorded_by"),
             "discrepancy": _text("discrepancy"),
             "discrepancyReason": _text("discrepancy_reason"),
+            "rate": _number("rate"),
         },
         relations={},
     ),
-    "Figure": ObjectType(columns=_FIGURE_COLUMNS, relations={}),
+    "Figure": ObjectType(
+        columns=_FIGURE_COLUMNS,
+        relations={
+            # The baseline it was compared with: its component's `baseline_seq`th (NULL: none).
+            "baseline": (
+                "Baseline",
+                lambda a, child: (
+                    f"(SELECT {child('b')} FROM baselines b WHERE b.measure_id = {a}.measure_id"
+                    f" AND b.component = {a}.component AND b.seq = {a}.baseline_seq AND b.{CURRENT})"
+                ),
+            ),
+        },
+    ),
     "QuarterResult": ObjectType(
         columns={
             "quarter": _text("quarter"),

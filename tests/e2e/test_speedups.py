@@ -40,7 +40,8 @@ EVERYTHING = (
       components { id baseline { id profile recordedAt numerator denominator discrepancyReason }
                    baselineHistory { id } figures { id } }
       quarters { id commentaryRecordedAt commentaryRecordedBy
-                 components { figure { id quarter measured changeExact recordedAt status rule } } }
+                 components { figure { id quarter measured changeExact recordedAt status rule rate progress
+                   baseline { id value } history(first: 2) { nodes { action changes { field before after } } } } } }
       history { id position cursor recordedAt actor action component quarter field before after reason }
       historyConnection(first: 2) { edges { cursor node { id position action } }
                                     pageInfo { hasNextPage hasPreviousPage startCursor endCursor } }
@@ -93,11 +94,11 @@ fragment Compiled on Measure {
   id planId themeCode number title description direction basis tolerance unit status version modifiedAt
   components { key label
     baseline { value numerator denominator period note isReset reason recordedAt recordedBy discrepancy
-               discrepancyReason }
+               discrepancyReason rate }
     baselineHistory { value isReset reason recordedAt }
     figures { component quarter value numerator denominator available unavailableReason measured comparisonValue
               changeExact status rule reportedChange discrepancy discrepancyReason commentary revision reason
-              recordedAt recordedBy change } }
+              recordedAt recordedBy change rate progress baseline { value rate isReset } } }
   quarters { quarter status computedStatus override { status reason recordedBy recordedAt } commentary
              commentaryRecordedAt commentaryRecordedBy components { key figure { value change status quarter } } }
 }"""
