@@ -26,7 +26,7 @@ from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.runner import run_projection
 from projections.view import open_view
-from service import compression, cors, metrics, read_model, speedups
+from service import compression, cors, logs, metrics, read_model, speedups
 from service.auth import report_links, tokens
 from service.auth.jwt import JwtVerifier
 from service.cached_responses import CachedResponses
@@ -62,7 +62,8 @@ def release() -> str:
 
 async def internal_error(request: Request, exc: Exception) -> Response:
     """An unexpected failure outside /graphql (which masks its own): INTERNAL with a request id, no detail."""
-    request_id = uuid.uuid4().hex[:16]
+    # Given by the RequestIds middleware, which this handler runs outside of (Starlette's ServerErrorMiddleware).
+    request_id = getattr(request.state, "request_id", None) or uuid.uuid4().hex[:16]
     log.error("request %s to %s failed", request_id, request.url.path, exc_info=exc)
     extensions = {"code": "INTERNAL", "requestId": request_id}
     body = {"errors": [{"message": f"Internal server error (request {request_id})", "extensions": extensions}]}
@@ -255,6 +256,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={Exception: internal_error},
         middleware=[
+            Middleware(logs.RequestIds),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *([cors.middleware(settings.allowed_origins)] if settings.allowed_origins else []),
             compression.middleware(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import logging.config
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -38,6 +39,10 @@ def database(settings: Settings) -> Iterator[str]:
         yield url
 
 
+# Off with JSON logs: stderr then holds one JSON object per line, for a machine to read.
+_progress_bars = True
+
+
 def progress_bar(label: str) -> object:
     """A one-line progress bar on stderr, for long commands."""
 
@@ -45,6 +50,8 @@ def progress_bar(label: str) -> object:
 
     def show(done: int, total: int) -> None:
         nonlocal shown
+        if not _progress_bars:
+            return
         width = 30
         filled = width * done // total if total else width
         if filled == shown and done < total:
@@ -92,6 +99,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from service.header_deadline import http_protocol
+    from service.logs import log_config
     from service.projector import PROCESS, cli_process, projector_process
 
     embedded = not settings.database_url
@@ -123,6 +131,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
                 # Messages are a few hundred bytes; deflate's state costs ~40 KB per WebSocket (bench/subscribers.py).
                 ws_per_message_deflate=False,
                 log_level="info",
+                # The same log lines in every worker (service/logs.py); one line per request is written there.
+                log_config=log_config(settings.log_format),
+                access_log=False,
             )
     return 0
 
@@ -591,8 +602,15 @@ def parser(settings: Settings | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
+    from service.logs import FORMATS, log_config
+
+    if settings.log_format not in FORMATS:
+        print(f"ML_LOG_FORMAT: {settings.log_format!r} is not one of {', '.join(FORMATS)}", file=sys.stderr)
+        return 2
+    logging.config.dictConfig(log_config(settings.log_format))
+    global _progress_bars
+    _progress_bars = settings.log_format != "json"
     args = parser(settings).parse_args(argv)
     from service.startup import DatabaseUnusable
 

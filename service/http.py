@@ -14,9 +14,7 @@ A request naming a persisted query's hash runs the document kept under it
 from __future__ import annotations
 
 import logging
-import re
 import time
-import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -32,7 +30,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.http.typevars import Context, RootValue
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from service import metrics
+from service import logs, metrics
 from service.auth.authenticate import authenticate, bearer_from_header, bearer_from_params, principal_for
 from service.auth.errors import AuthenticationError
 from service.auth.principal import Principal
@@ -40,6 +38,7 @@ from service.cached_responses import GRAPHQL_RESPONSE, JSON, CachedResponses, wa
 from service.front_door import FrontDoor
 from service.graphql_request import NestedTooDeep, decode_json, read_request
 from service.limits import LimitConfig
+from service.logs import request_id
 from service.operation_kind import reads_only
 from service.persisted_queries import PersistedQueries, PersistedQueryError, requested_hash
 from service.replicas import MinPositionError, min_position
@@ -51,16 +50,6 @@ log = logging.getLogger(__name__)
 
 # A document is parsed to see whether it only reads no further than the service's own limit allows.
 MAX_TOKENS = LimitConfig().max_tokens
-
-# A client's own request id is kept if it is one a log line can carry as it is (a UUID, a trace's span id).
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
-
-
-def request_id(sent: str | None) -> str:
-    """The id a request is logged and answered under: the client's X-Request-ID if it sent a usable one."""
-    if sent is not None and _REQUEST_ID.fullmatch(sent):
-        return sent
-    return uuid.uuid4().hex[:16]
 
 
 def media_type(request: Request) -> str:
@@ -126,10 +115,14 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             return
         started = time.perf_counter()
         request = Request(scope, receive=receive)
-        request.state.request_id = request_id(request.headers.get("x-request-id"))
+        # Given by the RequestIds middleware (service/logs.py), where the app has it.
+        request.state.request_id = getattr(request.state, "request_id", None) or request_id(
+            request.headers.get("x-request-id")
+        )
         try:
             # Authentication first, always: a revoked token is refused even for a result already cached.
             request.state.principal = await self.principal(request.headers.get("authorization"))
+            logs.note(principal=request.state.principal.name if request.state.principal else None)
             response = await self._answer(request)
         except AuthenticationError as e:
             # Credentials were presented and refused: say why, rather than treat the caller as anonymous.
@@ -156,10 +149,10 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
 
     @staticmethod
     def _answered(request: Request, response: Response, seconds: float) -> None:
-        """Count the request by its operation and outcome (service/metrics.py)."""
-        params = getattr(request.state, "graphql_params", None)
-        operation = metrics.operation_label(getattr(params, "operation_name", None), getattr(params, "query", None))
+        """Count the request by its operation and outcome (service/metrics.py), for its log line too."""
+        operation = getattr(request.state, "operation", None) or metrics.operation_label(None, None)
         outcome = getattr(request.state, "outcome", "ok")
+        logs.note(outcome=outcome)
         metrics.graphql_answered(operation, outcome, seconds, response.headers.get("x-cache"))
 
     async def _answer(self, request: Request) -> Response:
@@ -171,6 +164,8 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             params, keep_as = replace(params, query=resolved.query), resolved.keep_as
         # Strawberry reads these again through parse_http_body, rather than the body.
         request.state.graphql_params = params
+        request.state.operation = metrics.operation_label(params.operation_name, params.query) if params else None
+        logs.note(operation=request.state.operation)
         request.state.reads = await self._reads(request, params)
         response = await self._serve(request, params)
         if getattr(request.state, "replica_failed", False):

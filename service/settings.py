@@ -81,6 +81,8 @@ class Settings:
     read_wait_seconds: float = 1.0
     # How often each standby's position is read when nobody is waiting for it (its lag on /health).
     read_check_seconds: float = 1.0
+    # Log lines as readable text, or one JSON object per line (service/logs.py).
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -127,6 +129,7 @@ class Settings:
             read_max_lag_seconds=float(env.get("ML_READ_MAX_LAG_SECONDS", "5")),
             read_wait_seconds=float(env.get("ML_READ_WAIT_SECONDS", "1")),
             read_check_seconds=float(env.get("ML_READ_CHECK_SECONDS", "1")),
+            log_format=env.get("ML_LOG_FORMAT", "text").strip().lower() or "text",
         )
 
 

@@ -155,6 +155,19 @@ def children_of(pid: int, argument: str) -> list[int]:
     return found
 
 
+def wait_until_serving(url: str, process: subprocess.Popen[Any], output: Path, timeout: float = 60) -> None:
+    """Until `url/health` answers 200; fails with the process's output in `output` if it ends or is late."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+        time.sleep(0.1)
+
+
 def interrupt(process: subprocess.Popen[Any], seconds: float = 30) -> None:
     """SIGINT, as Ctrl-C would; SIGKILL and fail if it has not ended after `seconds`."""
     process.send_signal(signal.SIGINT)

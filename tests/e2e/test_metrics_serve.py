@@ -15,7 +15,7 @@ import pytest
 from service.auth.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
-from tests.e2e.processes import free_port, interrupt
+from tests.e2e.processes import free_port, interrupt, wait_until_serving
 from tests.e2e.test_metrics import Samples, parse, recorded, scrape, value
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180, func_only=True)]  # runs `measure-ledger serve`
@@ -40,15 +40,7 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
-            time.sleep(0.1)
+        wait_until_serving(url, process, (tmp_path / "serve.log"))
         yield url, f"http://127.0.0.1:{metrics_port}"
     finally:
         interrupt(process)
