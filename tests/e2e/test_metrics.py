@@ -55,10 +55,17 @@ def scrape(url: str, token: str) -> Samples:
 
 
 @pytest.fixture
-def server(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[LiveServer]:
-    monkeypatch.setenv("ML_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
-    monkeypatch.setenv("ML_WEBHOOK_POLL_SECONDS", "0.5")
-    live = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
+def server(database_url: str) -> Iterator[LiveServer]:
+    """The service, allowed to call a receiver on 127.0.0.1."""
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "ML_LOAD_DEMO": "0",
+            "ML_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+            "ML_WEBHOOK_POLL_SECONDS": "0.5",
+        }
+    )
+    live = LiveServer(create_app(settings)).start()
     yield live
     live.stop()
 
