@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -20,6 +21,7 @@ from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.safety import AllowedHosts
 from service.webhooks.settings import WebhookSettings
 from service.webhooks.tables import ensure_tables
+from tests.integration.given import a_measure, a_plan
 
 # Short waits, so that back-off and giving up happen within a test.
 FAST = WebhookSettings(
@@ -49,6 +51,18 @@ def projecting(es_env: dict[str, str], ledger: Ledger) -> Iterator[None]:
     yield
     stop.set()
     thread.join(15)
+
+
+@pytest.fixture
+def plan_id(ledger: Ledger, projecting: None) -> UUID:
+    """A plan of SSP, recorded once the projection is running."""
+    return a_plan(ledger)
+
+
+@pytest.fixture
+def measure_id(ledger: Ledger, plan_id: UUID) -> UUID:
+    """Measure 5.1 of `plan_id`, with one component, `total`."""
+    return a_measure(ledger, plan_id)
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from service.cursors import status_change_cursor
 from service.webhooks import registry
 from service.webhooks.kinds import EventKind
 from tests.integration.given import OFFICER
-from tests.receiver import Receiver
+from tests.receiver import OK, Receiver
 
 
 async def a_webhook(
@@ -25,7 +25,9 @@ async def a_webhook(
     *kinds: EventKind,
     partnership: str | None = "SSP",
     plan_id: UUID | None = None,
+    mode: str = OK,
 ) -> UUID:
+    """A webhook posting to the receiver's `name`, which answers as `mode` says."""
     new = registry.NewWebhook(
         url=receiver.url(name),
         kinds=frozenset(kinds or (EventKind.STATUS_CHANGED,)),
@@ -35,6 +37,7 @@ async def a_webhook(
     )
     row, secret = await registry.create(pool, new, await registry.outbox_end(pool))
     receiver.trust(name, secret)
+    receiver.set_mode(name, mode)
     return UUID(str(row["id"]))
 
 

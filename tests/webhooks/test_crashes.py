@@ -9,6 +9,7 @@ import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -16,7 +17,6 @@ import pytest
 from domain.ledger import Ledger
 from service.projector import cli_process
 from service.webhooks.dispatcher import LOCK_KEY
-from tests.integration.given import a_measure, a_plan
 from tests.receiver import OK, STALL, Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, status_changes, until
@@ -59,10 +59,8 @@ def in_order_once(receiver: Receiver, name: str) -> list[tuple[int, str]]:
 
 
 async def test_a_dispatcher_killed_mid_delivery_and_restarted_delivers_everything_once_in_order(
-    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, database_url: str
+    ledger: Ledger, plan_id: UUID, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, database_url: str
 ) -> None:
-    plan_id = a_plan(ledger)
-    measure_id = a_measure(ledger, plan_id)
     await a_webhook(pool, receiver, "crm")
     flip(ledger, measure_id, FLIPS)
     receiver.set_mode("crm", STALL)
@@ -91,14 +89,13 @@ async def test_a_dispatcher_killed_mid_delivery_and_restarted_delivers_everythin
 
 async def test_a_wedged_dispatcher_is_replaced_by_one_on_standby_and_stops_leading_when_it_wakes(
     ledger: Ledger,
-    projecting: None,
+    plan_id: UUID,
+    measure_id: UUID,
     pool: asyncpg.Pool,
     receiver: Receiver,
     database_url: str,
     dispatching: Dispatching,
 ) -> None:
-    plan_id = a_plan(ledger)
-    measure_id = a_measure(ledger, plan_id)
     await a_webhook(pool, receiver, "crm")
 
     with deliverer(database_url) as process:

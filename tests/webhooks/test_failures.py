@@ -4,13 +4,13 @@ and never holding up another webhook's deliveries."""
 from __future__ import annotations
 
 import asyncio
+from uuid import UUID
 
 import asyncpg
 import pytest
 
 from domain.ledger import Ledger
 from service.webhooks import registry
-from tests.integration.given import a_measure, a_plan
 from tests.receiver import CLOSE, FAIL, OK, REDIRECT, STALL, Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, until
@@ -19,11 +19,9 @@ pytestmark = pytest.mark.timeout(120, func_only=True)
 
 
 async def test_a_failing_receiver_is_tried_again_until_it_takes_every_message_once_in_order(
-    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
-    measure_id = a_measure(ledger, a_plan(ledger))
-    hook = await a_webhook(pool, receiver, "crm")
-    receiver.set_mode("crm", FAIL)
+    hook = await a_webhook(pool, receiver, "crm", mode=FAIL)
 
     async with dispatching():
         flip(ledger, measure_id, 4)
@@ -45,11 +43,9 @@ async def test_a_failing_receiver_is_tried_again_until_it_takes_every_message_on
 
 
 async def test_a_webhook_failing_for_longer_than_allowed_is_paused_with_the_reason_and_resumes_where_it_stopped(
-    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
-    measure_id = a_measure(ledger, a_plan(ledger))
-    hook = await a_webhook(pool, receiver, "crm")
-    receiver.set_mode("crm", CLOSE)
+    hook = await a_webhook(pool, receiver, "crm", mode=CLOSE)
 
     async with dispatching(give_up_seconds=0.5):
         flip(ledger, measure_id, 2)
@@ -70,12 +66,10 @@ async def test_a_webhook_failing_for_longer_than_allowed_is_paused_with_the_reas
 
 
 async def test_a_stalled_receiver_holds_up_only_its_own_webhook(
-    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
-    measure_id = a_measure(ledger, a_plan(ledger))
-    await a_webhook(pool, receiver, "stalled")
+    await a_webhook(pool, receiver, "stalled", mode=STALL)
     await a_webhook(pool, receiver, "healthy")
-    receiver.set_mode("stalled", STALL)
 
     async with dispatching(timeout_seconds=30.0):
         flip(ledger, measure_id, 4)
@@ -88,11 +82,9 @@ async def test_a_stalled_receiver_holds_up_only_its_own_webhook(
 
 
 async def test_redirects_are_not_followed_and_count_as_failures(
-    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
-    measure_id = a_measure(ledger, a_plan(ledger))
-    hook = await a_webhook(pool, receiver, "moved")
-    receiver.set_mode("moved", REDIRECT)
+    hook = await a_webhook(pool, receiver, "moved", mode=REDIRECT)
 
     async with dispatching():
         flip(ledger, measure_id, 1)
@@ -115,11 +107,9 @@ async def _paused(pool: asyncpg.Pool, hook: object) -> bool:
 
 
 async def test_a_receiver_that_does_not_answer_in_time_fails_the_attempt_and_is_tried_again(
-    ledger: Ledger, projecting: None, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
-    measure_id = a_measure(ledger, a_plan(ledger))
-    hook = await a_webhook(pool, receiver, "slow")
-    receiver.set_mode("slow", STALL)
+    hook = await a_webhook(pool, receiver, "slow", mode=STALL)
 
     async with dispatching(timeout_seconds=0.3):
         flip(ledger, measure_id, 1)
