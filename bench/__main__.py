@@ -29,16 +29,15 @@ import httpx
 import psycopg
 
 from bench import audit
-from bench.generate import SIZES, Size, actor, generate
+from bench.generate import SIZES, Size, actor, definition_of, generate
 from bench.latency import DASHBOARD
 from bench.server import BIN, free_port, fresh_database, percentile, projector_pid, uvicorn_process
 from domain.commands import ReviseFigure, SubmitFigure
-from domain.definition import parse_definition
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.rules import DEFAULT_DISCREPANCY_THRESHOLD
-from domain.values import Basis, Direction, Quarter, parse_amount
+from domain.values import Quarter, parse_amount
 from projections.catch_up import BATCH
 from projections.persistence import ConcurrentLedger
 from projections.rebuild import SHARE_FROM, default_shares, rebuild
@@ -130,15 +129,7 @@ def _plan(ledger: Ledger, title: str, measures: int, components: int) -> list[UU
     plan.add_theme(code="1", title="Theme", actor=BENCH.actor)
     found = []
     for n in range(measures):
-        definition = parse_definition(
-            title=f"Measure 1.{n + 1}",
-            description=None,
-            direction=Direction.REDUCE,
-            basis=Basis.YTD_PRO_RATA,
-            tolerance=None,
-            unit=None,
-            components=[(f"c{i}", f"C{i}") for i in range(components)],
-        )
+        definition = definition_of(f"1.{n + 1}", [(f"c{i}", f"C{i}") for i in range(components)])
         m = Measure.define(
             plan_id=plan.id,
             theme_code="1",

@@ -28,11 +28,11 @@ import asyncpg
 import httpx
 import psycopg
 
+from bench.generate import definition_of
 from bench.server import fresh_database, percentile, uvicorn_process
 from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline, SubmitFigure
-from domain.definition import parse_definition
 from domain.ledger import Ledger, Request
-from domain.values import Basis, Direction, Quarter, parse_amount
+from domain.values import Quarter, parse_amount
 from projections.ledger_store.event_store import open_ledger
 from projections.read_model_tables import DDL
 from projections.runner import catch_up_if_leader
@@ -70,15 +70,7 @@ def record(ledger: Ledger) -> tuple[str, str]:
     ledger.handle(AddTheme(plan.id, code="5", title="Criminal damage"), OFFICER)
     ids = []
     for number in ("5.1", "5.2"):
-        definition = parse_definition(
-            title=f"Measure {number}",
-            description=None,
-            direction=Direction.REDUCE,
-            basis=Basis.YTD_PRO_RATA,
-            tolerance=None,
-            unit=None,
-            components=[("total", "Total")],
-        )
+        definition = definition_of(number, [("total", "Total")])
         m = ledger.handle(DefineMeasure(plan.id, theme_code="5", number=number, definition=definition), OFFICER)
         ledger.handle(SetBaseline(m.id, "total", parse_amount("2472", None, None)), OFFICER)
         ledger.handle(SubmitFigure(m.id, "total", Quarter.Q2, parse_amount("995", None, None)), OFFICER)

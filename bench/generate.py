@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from bench.server import fresh_database
-from domain.definition import parse_definition
+from domain.definition import Definition, parse_definition
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
@@ -60,17 +60,28 @@ def components(rng: random.Random) -> int:
     return 1 if draw < 0.6 else 2 if draw < 0.9 else 3
 
 
-def measure_year(rng: random.Random, plan: Plan, theme: str, number: str, who: str) -> Measure:
-    """One measure through its year: baselines, four quarters of figures, and the occasional change."""
-    count = components(rng)
-    definition = parse_definition(
+def definition_of(
+    number: str, parts: list[tuple[object, object]], direction: Direction = Direction.REDUCE
+) -> Definition:
+    """Measure `number`'s definition: year to date against a pro-rata baseline, no tolerance, these components."""
+    return parse_definition(
         title=f"Measure {number}",
         description=None,
-        direction=rng.choice((Direction.REDUCE, Direction.INCREASE)),
+        direction=direction,
         basis=Basis.YTD_PRO_RATA,
         tolerance=None,
         unit=None,
-        components=[(f"c{i}", f"Component {i}") for i in range(1, count + 1)],
+        components=parts,
+    )
+
+
+def measure_year(rng: random.Random, plan: Plan, theme: str, number: str, who: str) -> Measure:
+    """One measure through its year: baselines, four quarters of figures, and the occasional change."""
+    count = components(rng)
+    definition = definition_of(
+        number,
+        [(f"c{i}", f"Component {i}") for i in range(1, count + 1)],
+        rng.choice((Direction.REDUCE, Direction.INCREASE)),
     )
     measure = Measure.define(
         plan_id=plan.id,
