@@ -20,8 +20,7 @@ from projections.runner import leaders
 from service.auth.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
-from tests.e2e.processes import children_of, interrupt
-from tests.e2e.test_serve_command import free_port
+from tests.e2e.processes import children_of, free_port, interrupt
 
 pytestmark = pytest.mark.slow  # runs `serve` and its projector process, and kills them
 

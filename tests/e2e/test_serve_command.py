@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -17,18 +16,11 @@ import httpx
 import pytest
 
 from tests.e2e.live import GraphQLClient
-from tests.e2e.processes import interrupt
+from tests.e2e.processes import free_port, interrupt
 
 pytestmark = pytest.mark.slow  # runs `measure-ledger serve` with an embedded PostgreSQL
 
 CLI = Path(sys.executable).with_name("measure-ledger")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
