@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,7 +74,8 @@ class Service:
             time.sleep(0.05)
 
 
-def start(databases: tuple[str, str], **settings: Any) -> Iterator[Service]:
+@contextmanager
+def serving(databases: tuple[str, str], **settings: Any) -> Iterator[Service]:
     primary, standby = databases
     configured = Settings(
         database_url=primary,
@@ -106,7 +108,8 @@ def start(databases: tuple[str, str], **settings: Any) -> Iterator[Service]:
 
 @pytest.fixture
 def service(databases: tuple[str, str]) -> Iterator[Service]:
-    yield from start(databases)
+    with serving(databases) as started:
+        yield started
 
 
 @pytest.fixture
@@ -299,6 +302,30 @@ def test_reads_carry_on_from_the_primary_while_the_standby_is_stopped_and_return
     for _ in range(10):
         assert figure_q1(s.read(doc.MEASURE, measure_id, position)) == "999"
     assert s.standby()["reads"] >= reads_while_down + 10
+
+
+def test_a_standby_lagging_past_the_limit_leaves_rotation_and_returns_when_it_catches_up(
+    cluster: Cluster, databases: tuple[str, str]
+) -> None:
+    with serving(databases, read_max_lag_seconds=0.5) as s:
+        _, measure_id, q1 = a_figure(s)
+        cluster.standby.configure("recovery_min_apply_delay = '3s'\n")
+        try:
+            revise(s, q1, "401")
+            s.wait(lambda r: not r["inRotation"], "the lagging standby stayed in rotation", timeout=10)
+            lagging = s.standby()
+            assert lagging["lagSeconds"] > 0.5 and lagging["behind"] > 0 and lagging["error"] is None, lagging
+            # Out of rotation, it serves nothing: reads with or without a position are the primary's, and current.
+            for n in range(402, 412):
+                position = revise(s, q1, str(n))
+                assert figure_q1(s.read(doc.MEASURE, measure_id, position)) == str(n)
+                assert figure_q1(s.read(doc.MEASURE, measure_id, None)) == str(n)
+            assert s.standby()["reads"] == lagging["reads"]
+        finally:
+            cluster.standby.configure("recovery_min_apply_delay = 0\n")
+        s.wait(lambda r: r["inRotation"] and r["behind"] == 0, "the standby did not return after catching up")
+        assert figure_q1(s.read(doc.MEASURE, measure_id, position)) == "411"
+        assert s.standby()["reads"] > lagging["reads"]
 
 
 def test_a_position_that_is_not_a_number_is_refused_with_its_field(service: Service) -> None:
