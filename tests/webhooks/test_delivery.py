@@ -26,13 +26,9 @@ FACTS = PublicationFacts(None)  # the position the publication fixes: the last r
 
 
 async def test_status_changes_arrive_signed_once_each_in_ledger_order_with_their_cursors(
-    ledger: Ledger,
-    plan_id: UUID,
-    measure_id: UUID,
-    pool: asyncpg.Pool,
-    receiver: Receiver,
-    dispatching: Dispatching,
+    ledger: Ledger, plan_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
+    measure_id = a_measure(ledger, plan_id)
     await a_webhook(pool, receiver, "crm")
 
     async with dispatching():
@@ -70,13 +66,9 @@ async def test_a_webhook_of_one_partnership_never_receives_another_partnerships_
 
 
 async def test_the_quarterly_cycles_kinds_are_sent_its_returns_and_publications_each_with_its_type(
-    ledger: Ledger,
-    plan_id: UUID,
-    measure_id: UUID,
-    pool: asyncpg.Pool,
-    receiver: Receiver,
-    dispatching: Dispatching,
+    ledger: Ledger, plan_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
 ) -> None:
+    measure_id = a_measure(ledger, plan_id)
     cycle = [k for k in EventKind if k.name.startswith(("RETURN_", "QUARTER_"))]
     await a_webhook(pool, receiver, "board", *cycle)
     await a_webhook(pool, receiver, "mirror", EventKind.LEDGER_EVENT)
