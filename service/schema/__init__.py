@@ -36,7 +36,6 @@ from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules
 from strawberry.schema.config import StrawberryConfig
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from service.limits import LimitConfig, limits_extension
@@ -84,8 +83,10 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
     if not introspection:
         extensions.append(NoIntrospection)
     return LedgerSchema(
-        query=merge_types(
+        query=_root(
             "Query",
+            "Reads. Each needs a bearer token (or public read mode) and says which role it needs; what a "
+            "principal of one partnership reads is that partnership's.",
             (
                 PlanQueries,
                 MeasureQueries,
@@ -96,13 +97,21 @@ def build_schema(*, introspection: bool = True) -> strawberry.Schema:
                 ReportQueries,
             ),
         ),
-        mutation=merge_types(
-            "Mutation", (PlanMutations, MeasureMutations, FigureMutations, CycleMutations, WebhookMutations)
+        mutation=_root(
+            "Mutation",
+            "Writes. Each takes one `input` (its type says the role it needs), records one event, or none for a "
+            "replayed idempotency key, and returns the object as it is after the write.",
+            (PlanMutations, MeasureMutations, FigureMutations, CycleMutations, WebhookMutations),
         ),
         subscription=Subscription,
         config=StrawberryConfig(scalar_map=SCALARS),  # type: ignore[arg-type]
         extensions=extensions,
     )
+
+
+def _root(name: str, description: str, features: tuple[type, ...]) -> type:
+    """The root type holding these features' fields: strawberry's merge_types, with a description."""
+    return strawberry.type(type(name, features, {}), description=description)
 
 
 def schema_sdl() -> str:

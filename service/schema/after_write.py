@@ -32,7 +32,9 @@ class WritePayload:
     """What every write's payload says of the write; `row` is what it changed as read after it, if it could be."""
 
     position: int | None = strawberry.field(description="The event's position in the ledger.")
-    version: int
+    version: int = strawberry.field(
+        description="The changed object's version after the write (pass it as `expectedVersion` next time)."
+    )
     replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
     row: strawberry.Private[Any] = None
     unread: strawberry.Private[GraphQLError | None] = None

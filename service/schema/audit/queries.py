@@ -7,6 +7,7 @@ mirror can page through the trail and then subscribe after its last entry.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +18,7 @@ from service.auth.policy import Action
 from service.schema.access import spanning
 from service.schema.audit.types import AuditConnection, AuditDigest, AuditEdge, AuditEntry, AuditFilter
 from service.schema.cursors import parse_ledger_event_cursor
+from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST
 from service.schema.errors import from_domain
 from service.schema.pages import PageInfo, page_size
 
@@ -29,7 +31,17 @@ class AuditQueries:
         "after the cursor `after`; a page never repeats or skips an entry while others are recorded."
     )
     async def audit_trail(
-        self, info: Info, filter: AuditFilter | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        filter: Annotated[
+            AuditFilter | None,
+            strawberry.argument(
+                description="Which entries; null: every entry you may see. Needs the auditor role; a principal of one "
+                "partnership reads its plans' entries only."
+            ),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
     ) -> AuditConnection:
         chosen = filter or AuditFilter()
         try:

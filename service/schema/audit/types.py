@@ -9,6 +9,18 @@ import strawberry
 
 from service.cursors import ledger_event_cursor
 from service.fanout import LEDGER_EVENTS, Row
+from service.schema.descriptions import (
+    ACTION,
+    ACTOR,
+    ENTRY_COMPONENT,
+    ENTRY_FIELD,
+    ENTRY_MEASURE_ID,
+    ENTRY_MEASURE_NUMBER,
+    ENTRY_PLAN_ID,
+    ENTRY_QUARTER,
+    ENTRY_REASON,
+    RECORDED_AT,
+)
 from service.schema.enums import Quarter
 from service.schema.ids import object_id
 from service.schema.pages import PageInfo
@@ -33,21 +45,21 @@ class AuditEntry:
     )
     position: int = strawberry.field(description="The event's position in the ledger.")
     cursor: str = strawberry.field(description="Pass as `after` to resume after this entry.")
-    recorded_at: datetime
-    actor: str
-    action: str
-    plan_id: strawberry.ID | None
-    measure_id: strawberry.ID | None
-    measure_number: str | None
-    component: str | None
-    quarter: Quarter | None
-    field: str | None
+    recorded_at: datetime = strawberry.field(description=RECORDED_AT)
+    actor: str = strawberry.field(description=ACTOR)
+    action: str = strawberry.field(description=ACTION)
+    plan_id: strawberry.ID | None = strawberry.field(description=ENTRY_PLAN_ID)
+    measure_id: strawberry.ID | None = strawberry.field(description=ENTRY_MEASURE_ID)
+    measure_number: str | None = strawberry.field(description=ENTRY_MEASURE_NUMBER)
+    component: str | None = strawberry.field(description=ENTRY_COMPONENT)
+    quarter: Quarter | None = strawberry.field(description=ENTRY_QUARTER)
+    field: str | None = strawberry.field(description=ENTRY_FIELD)
     before: str | None = strawberry.field(
         description="The value before the event, as text: for a figure's events its amount (`995`, `38/76`, "
         "`56 (38/76)`) or `unavailable: ` and the reason; `changes` lists every field."
     )
     after: str | None = strawberry.field(description="The value after the event, as text, as `before`.")
-    reason: str | None
+    reason: str | None = strawberry.field(description=ENTRY_REASON)
     changes: list[FieldChange] = strawberry.field(
         description="Every field the event changed, each with its value before and after, in a fixed order: for "
         "a figure's submission, revision or unavailable mark its value, numerator, denominator, reported change, "
@@ -87,14 +99,14 @@ class Revision(AuditEntry):
 
 @strawberry.enum(description="Which entries come first.")
 class AuditOrder(Enum):
-    OLDEST_FIRST = "OLDEST_FIRST"
-    NEWEST_FIRST = "NEWEST_FIRST"
+    OLDEST_FIRST = strawberry.enum_value("OLDEST_FIRST", description="In the order the events were recorded.")
+    NEWEST_FIRST = strawberry.enum_value("NEWEST_FIRST", description="The latest event first.")
 
 
 @strawberry.input(description="Which entries of the audit trail to list; every part given must match.")
 class AuditFilter:
-    plan_id: strawberry.ID | None = None
-    measure_id: strawberry.ID | None = None
+    plan_id: strawberry.ID | None = strawberry.field(default=None, description="Only this plan's entries.")
+    measure_id: strawberry.ID | None = strawberry.field(default=None, description="Only this measure's entries.")
     actor: str | None = strawberry.field(default=None, description="The principal who caused the event.")
     action: str | None = strawberry.field(default=None, description="The event's name, e.g. FigureRevised.")
     component: str | None = strawberry.field(
@@ -109,19 +121,24 @@ class AuditFilter:
     )
     recorded_from: datetime | None = strawberry.field(default=None, description="Recorded at or after this moment.")
     recorded_to: datetime | None = strawberry.field(default=None, description="Recorded before this moment.")
-    order: AuditOrder = AuditOrder.OLDEST_FIRST
+    order: AuditOrder = strawberry.field(
+        default=AuditOrder.OLDEST_FIRST,
+        description="OLDEST_FIRST (the default) or NEWEST_FIRST; cursors page on in the same order.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One entry of a page of the audit trail, with its cursor.")
 class AuditEdge:
-    cursor: str
-    node: AuditEntry
+    cursor: str = strawberry.field(description="The entry's cursor: pass it as `after` for the entries after it.")
+    node: AuditEntry = strawberry.field(description="The entry.")
 
 
 @strawberry.type(description="A page of the audit trail.")
 class AuditConnection:
-    edges: list[AuditEdge]
-    page_info: PageInfo
+    edges: list[AuditEdge] = strawberry.field(
+        description="The page's entries with their cursors, in the filter's order."
+    )
+    page_info: PageInfo = strawberry.field(description="Where the page starts and ends, and whether more follow.")
 
     @strawberry.field(description="The page's entries, without their edges.")
     def nodes(self) -> list[AuditEntry]:

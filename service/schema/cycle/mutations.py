@@ -8,7 +8,7 @@ the editor role; a return is given in by the measure's owner (with the submitter
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -22,6 +22,14 @@ from service.auth.principal import Principal
 from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
 from service.schema.context import in_command_thread
 from service.schema.cycle.types import Publication
+from service.schema.descriptions import (
+    EXPECTED_MEASURE_VERSION,
+    EXPECTED_PLAN_VERSION,
+    IDEMPOTENCY_KEY,
+    MEASURE_ID,
+    MUTATION_INPUT,
+    PLAN_ID,
+)
 from service.schema.enums import Quarter
 from service.schema.errors import error, parse_id
 from service.schema.measures.mutations import MeasurePayload, measure_payload, on_measure
@@ -30,65 +38,76 @@ from service.schema.plans.types import Plan
 from service.schema.targets import Target
 
 
-@strawberry.input
+@strawberry.input(description="Asks for a quarter's returns by a due date. Needs the approver role.")
 class OpenCollectionInput:
-    plan_id: strawberry.ID
-    quarter: Quarter
-    due_on: date
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+    quarter: Quarter = strawberry.field(description="The quarter whose returns are asked for.")
+    due_on: date = strawberry.field(
+        description="The date the returns are due, after the quarter ends, e.g. `2012-07-31`."
+    )
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(description="A new due date for a quarter's returns, with the reason. Needs the approver role.")
 class ChangeDueDateInput:
-    plan_id: strawberry.ID
-    quarter: Quarter
-    due_on: date
-    reason: str
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+    quarter: Quarter = strawberry.field(description="The quarter whose collection it is.")
+    due_on: date = strawberry.field(description="The new due date, after the quarter ends.")
+    reason: str = strawberry.field(description="Why it moves; required.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(description="A quarter's report as presented to the board. Needs the approver role.")
 class PublishQuarterInput:
-    plan_id: strawberry.ID
-    quarter: Quarter
-    title: str
-    presented_on: date
+    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+    quarter: Quarter = strawberry.field(description="The quarter published.")
+    title: str = strawberry.field(
+        description="The publication's title, e.g. `Safer Stockton Partnership board, 27 November 2012`."
+    )
+    presented_on: date = strawberry.field(description="The date it was presented.")
     force: bool = strawberry.field(default=False, description="Publish although returns are not all approved.")
     reason: str | None = strawberry.field(default=None, description="Why, when forced.")
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(description="Who reports a measure, and for which partner agency. Needs the editor role.")
 class AssignOwnerInput:
-    measure_id: strawberry.ID
-    principal: str
-    agency: str
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    principal: str = strawberry.field(
+        description="The owner's principal name, as their token or sign-in gives it, e.g. `bob@police.example`."
+    )
+    agency: str = strawberry.field(description="The partner agency they report for, e.g. `Cleveland Police`.")
     reason: str | None = strawberry.field(default=None, description="Why, when the measure had an owner already.")
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(
+    description="A measure's return for a quarter, to submit (its owner, or the submitter role for them) or"
+    " approve (the approver role; not whoever submitted it)."
+)
 class ReturnInput:
-    measure_id: strawberry.ID
-    quarter: Quarter
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    quarter: Quarter = strawberry.field(description="The quarter of the return.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(
+    description="A measure's return for a quarter to send back or reopen, with the reason. Needs the approver role."
+)
 class ReturnWithReasonInput:
-    measure_id: strawberry.ID
-    quarter: Quarter
-    reason: str
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    quarter: Quarter = strawberry.field(description="The quarter of the return.")
+    reason: str = strawberry.field(description="What to change (sending back), or why it is reopened; required.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type
+@strawberry.type(description="What publishQuarter returns: the publication and the plan after it.")
 class PublicationPayload(WritePayload):
     position: int | None = strawberry.field(description="The publishing event's position in the ledger.")
 
@@ -106,12 +125,16 @@ class PublicationPayload(WritePayload):
 @strawberry.type
 class CycleMutations:
     @strawberry.mutation(description="Ask for a quarter's returns by a due date, after the quarter ends.")
-    async def open_collection(self, info: Info, input: OpenCollectionInput) -> PlanPayload:
+    async def open_collection(
+        self, info: Info, input: Annotated[OpenCollectionInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> PlanPayload:
         i = input
         return await _on_plan(info, i, lambda pid: commands.OpenCollection(pid, i.quarter, i.due_on))
 
     @strawberry.mutation(description="Move a quarter's due date, saying why.")
-    async def change_due_date(self, info: Info, input: ChangeDueDateInput) -> PlanPayload:
+    async def change_due_date(
+        self, info: Info, input: Annotated[ChangeDueDateInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> PlanPayload:
         i = input
         return await _on_plan(info, i, lambda pid: commands.ChangeDueDate(pid, i.quarter, i.due_on, reason=i.reason))
 
@@ -120,7 +143,9 @@ class CycleMutations:
         "returns are not all approved, unless forced with a reason; refused when nothing in the plan changed "
         "since the quarter was last published."
     )
-    async def publish_quarter(self, info: Info, input: PublishQuarterInput) -> PublicationPayload:
+    async def publish_quarter(
+        self, info: Info, input: Annotated[PublishQuarterInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> PublicationPayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
@@ -144,7 +169,9 @@ class CycleMutations:
         return await _publication_payload(info, written)
 
     @strawberry.mutation(description="Name who reports a measure, and for which partner agency.")
-    async def assign_owner(self, info: Info, input: AssignOwnerInput) -> MeasurePayload:
+    async def assign_owner(
+        self, info: Info, input: Annotated[AssignOwnerInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info, i, lambda mid: commands.AssignOwner(mid, i.principal, i.agency, reason=i.reason), Action.EDIT
@@ -154,7 +181,9 @@ class CycleMutations:
         description="Give a measure's quarter in for approval, as it stands: by its owner, or an editor for them. "
         "The quarter is then locked until an approver sends it back."
     )
-    async def submit_return(self, info: Info, input: ReturnInput) -> MeasurePayload:
+    async def submit_return(
+        self, info: Info, input: Annotated[ReturnInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         measure_id = parse_id(i.measure_id, "measureId")
@@ -173,19 +202,25 @@ class CycleMutations:
         return await measure_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Sign a submitted return off; whoever submitted it may not.")
-    async def approve_return(self, info: Info, input: ReturnInput) -> MeasurePayload:
+    async def approve_return(
+        self, info: Info, input: Annotated[ReturnInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.ApproveReturn(mid, i.quarter), Action.APPROVE)
 
     @strawberry.mutation(description="Return a submitted return to its owner for changes, saying what to change.")
-    async def send_back_return(self, info: Info, input: ReturnWithReasonInput) -> MeasurePayload:
+    async def send_back_return(
+        self, info: Info, input: Annotated[ReturnWithReasonInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info, i, lambda mid: commands.SendBackReturn(mid, i.quarter, reason=i.reason), Action.APPROVE
         )
 
     @strawberry.mutation(description="Unlock an approved quarter for a correction, saying why.")
-    async def reopen_return(self, info: Info, input: ReturnWithReasonInput) -> MeasurePayload:
+    async def reopen_return(
+        self, info: Info, input: Annotated[ReturnWithReasonInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info, i, lambda mid: commands.ReopenReturn(mid, i.quarter, reason=i.reason), Action.APPROVE

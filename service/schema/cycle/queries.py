@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, date, datetime
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -24,6 +25,7 @@ from service.schema.cycle.types import (
     ReturnCounts,
     ReturnsTracking,
 )
+from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST, PLAN_ID
 from service.schema.enums import Quarter, member
 from service.schema.errors import error, parse_id
 from service.schema.loaders import Row
@@ -47,7 +49,12 @@ class CycleQueries:
         description="Where a plan's quarter stands: each measure's return by owner and agency, what each component "
         "holds, the due date and whether it has passed, and the counts of a progress bar. Read now (UTC)."
     )
-    async def returns(self, info: Info, plan_id: strawberry.ID, quarter: Quarter) -> ReturnsTracking:
+    async def returns(
+        self,
+        info: Info,
+        plan_id: Annotated[strawberry.ID, strawberry.argument(description=PLAN_ID)],
+        quarter: Annotated[Quarter, strawberry.argument(description="The quarter.")],
+    ) -> ReturnsTracking:
         pid = parse_id(plan_id, "planId")
         target = await info.context.plan_target(pid)
         info.context.require(Action.READ_CURRENT, target)
@@ -57,7 +64,9 @@ class CycleQueries:
         return tracking_of(pid, quarter, tracking, datetime.now(UTC).date())
 
     @strawberry.field(description="One publication, or null if there is none with this id.")
-    async def publication(self, info: Info, id: strawberry.ID) -> Publication | None:
+    async def publication(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The publication's `id`.")]
+    ) -> Publication | None:
         row = await publication_of(info, id, "id")
         return Publication.from_row(row) if row else None
 
@@ -67,7 +76,13 @@ class CycleQueries:
         f"at most {trail.MAX_PAGE}) after the cursor `after`."
     )
     async def changes_since(
-        self, info: Info, publication_id: strawberry.ID, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        publication_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The publication's `id`. Needs the auditor role.")
+        ],
+        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
     ) -> AuditConnection:
         row = await publication_of(info, publication_id, "publicationId", Action.READ_AUDIT)
         if row is None:

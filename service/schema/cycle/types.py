@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from domain import returns
 from service import cycle_reads
+from service.schema.descriptions import ACTED_AT, RETURN_REASON, RETURN_STATE, SUBMITTED_AT, SUBMITTED_BY
 from service.schema.enums import Quarter, ReturnState, member
 from service.schema.ids import object_id
 from service.schema.loaders import Row
@@ -21,10 +22,10 @@ PlanType = strawberry.LazyType("Plan", "service.schema.plans.types")
 
 @strawberry.type(description="Who reports a measure, and the partner agency they report for.")
 class Owner:
-    principal: str
-    agency: str
-    assigned_at: datetime
-    assigned_by: str
+    principal: str = strawberry.field(description="The owner's principal name, e.g. `bob@police.example`.")
+    agency: str = strawberry.field(description="The partner agency they report for.")
+    assigned_at: datetime = strawberry.field(description="When they were assigned (UTC).")
+    assigned_by: str = strawberry.field(description="Who assigned them.")
     reason: str | None = strawberry.field(description="Why the owner was changed; null for the first one.")
 
     @classmethod
@@ -41,13 +42,13 @@ class Owner:
 @strawberry.type(description="A measure's return for one quarter, as the last action left it.")
 class QuarterReturn:
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `QuarterReturn:<measure id>:<quarter>`.")
-    quarter: Quarter
-    state: ReturnState
-    submitted_by: str | None
-    submitted_at: datetime | None
+    quarter: Quarter = strawberry.field(description="The quarter.")
+    state: ReturnState = strawberry.field(description=RETURN_STATE)
+    submitted_by: str | None = strawberry.field(description=SUBMITTED_BY)
+    submitted_at: datetime | None = strawberry.field(description=SUBMITTED_AT)
     missing: list[str] = strawberry.field(description="Components with no figure when it was last submitted.")
     acted_by: str | None = strawberry.field(description="Who last submitted, approved, sent back or reopened it.")
-    acted_at: datetime | None
+    acted_at: datetime | None = strawberry.field(description=ACTED_AT)
     reason: str | None = strawberry.field(description="Why it was last sent back or reopened.")
     locked: bool = strawberry.field(description="True while its quarter refuses changes (SUBMITTED or APPROVED).")
 
@@ -85,13 +86,13 @@ class QuarterReturn:
 @strawberry.type(description="A quarter's collection of returns: when they are due.")
 class Collection:
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `Collection:<plan id>:<quarter>`.")
-    quarter: Quarter
-    due_on: date
-    opened_by: str
-    opened_at: datetime
-    due_date_changed_by: str | None
-    due_date_changed_at: datetime | None
-    due_date_change_reason: str | None
+    quarter: Quarter = strawberry.field(description="The quarter whose returns are asked for.")
+    due_on: date = strawberry.field(description="When they are due.")
+    opened_by: str = strawberry.field(description="Who opened the collection.")
+    opened_at: datetime = strawberry.field(description="When (UTC).")
+    due_date_changed_by: str | None = strawberry.field(description="Who last moved the due date; null if never moved.")
+    due_date_changed_at: datetime | None = strawberry.field(description="When it was last moved (UTC); null if never.")
+    due_date_change_reason: str | None = strawberry.field(description="Why it was last moved; null if never.")
 
     @classmethod
     def from_row(cls, r: Row) -> Collection:
@@ -109,23 +110,28 @@ class Collection:
 
 @strawberry.type(description="A measure whose return was not approved when a quarter was published.")
 class OutstandingReturn:
-    measure_number: str
-    state: ReturnState
+    measure_number: str = strawberry.field(description="The measure's number, e.g. `5.1`.")
+    state: ReturnState = strawberry.field(description="Where its return stood when the quarter was published.")
 
 
 @strawberry.type(description="A quarter's report as it was presented, fixed at a ledger position.")
 class Publication:
-    id: strawberry.ID
-    plan_id: strawberry.ID
-    quarter: Quarter
-    title: str
-    presented_on: date
+    id: strawberry.ID = strawberry.field(
+        description="Stable and opaque: the publication's UUID. Pass it as `publication(id:)`, "
+        "`plan(publication:)` or `changesSince(publicationId:)`."
+    )
+    plan_id: strawberry.ID = strawberry.field(description="The plan's `id`.")
+    quarter: Quarter = strawberry.field(description="The quarter it published.")
+    title: str = strawberry.field(description="Its title, e.g. `Safer Stockton Partnership board, 27 November 2012`.")
+    presented_on: date = strawberry.field(description="The date it was presented.")
     position: int = strawberry.field(description="The ledger position the publication shows the plan at.")
     forced: bool = strawberry.field(description="True when it was published with returns outstanding.")
-    outstanding: list[OutstandingReturn]
+    outstanding: list[OutstandingReturn] = strawberry.field(
+        description="The measures whose returns were not approved when it was published; empty unless forced."
+    )
     reason: str | None = strawberry.field(description="Why it was published with returns outstanding.")
-    published_by: str
-    published_at: datetime
+    published_by: str = strawberry.field(description="Who published it.")
+    published_at: datetime = strawberry.field(description="When it was recorded (UTC).")
 
     @classmethod
     def from_row(cls, r: Row) -> Publication:
@@ -162,12 +168,12 @@ class Publication:
 
 @strawberry.type(description="How many of a quarter's returns stand where: the counts of a progress bar.")
 class ReturnCounts:
-    total: int
-    outstanding: int
-    submitted: int
-    approved: int
-    sent_back: int
-    reopened: int
+    total: int = strawberry.field(description="Every measure of the plan.")
+    outstanding: int = strawberry.field(description="Not yet submitted.")
+    submitted: int = strawberry.field(description="Submitted, awaiting approval.")
+    approved: int = strawberry.field(description="Approved.")
+    sent_back: int = strawberry.field(description="Sent back to their owners for changes.")
+    reopened: int = strawberry.field(description="Reopened after approval for a correction.")
 
     @classmethod
     def of(cls, states: list[returns.ReturnState]) -> ReturnCounts:
@@ -187,49 +193,53 @@ class ReturnCounts:
 
 @strawberry.enum(description="What a component holds for the quarter.")
 class Entry(Enum):
-    FIGURE = "FIGURE"
-    UNAVAILABLE = "UNAVAILABLE"
-    MISSING = "MISSING"
+    FIGURE = strawberry.enum_value("FIGURE", description="It has a figure for the quarter.")
+    UNAVAILABLE = strawberry.enum_value("UNAVAILABLE", description="Its figure was marked unavailable, with a reason.")
+    MISSING = strawberry.enum_value("MISSING", description="Nothing yet: neither a figure nor an unavailable mark.")
 
 
-@strawberry.type
+@strawberry.type(description="What one component of a measure holds for the quarter.")
 class ComponentEntry:
-    key: str
-    label: str
-    entry: Entry
+    key: str = strawberry.field(description="The component's key.")
+    label: str = strawberry.field(description="The component's label.")
+    entry: Entry = strawberry.field(description="FIGURE, UNAVAILABLE or MISSING.")
 
 
 @strawberry.type(description="One measure's return for the quarter, with its owner and its components' entries.")
 class MeasureReturn:
-    measure_id: strawberry.ID
-    number: str
-    title: str
-    theme_code: str
-    owner: str | None
-    agency: str | None
-    state: ReturnState
-    submitted_by: str | None
-    submitted_at: datetime | None
-    acted_by: str | None
-    acted_at: datetime | None
-    reason: str | None
+    measure_id: strawberry.ID = strawberry.field(description="The measure's `id`.")
+    number: str = strawberry.field(description="The measure's number, e.g. `5.1`.")
+    title: str = strawberry.field(description="The measure's title.")
+    theme_code: str = strawberry.field(description="The measure's theme's code.")
+    owner: str | None = strawberry.field(description="The owner's principal name; null until one is assigned.")
+    agency: str | None = strawberry.field(description="The owner's partner agency; null until an owner is assigned.")
+    state: ReturnState = strawberry.field(description=RETURN_STATE)
+    submitted_by: str | None = strawberry.field(description=SUBMITTED_BY)
+    submitted_at: datetime | None = strawberry.field(description=SUBMITTED_AT)
+    acted_by: str | None = strawberry.field(
+        description="Who last submitted, approved, sent back or reopened it; null while OUTSTANDING."
+    )
+    acted_at: datetime | None = strawberry.field(description=ACTED_AT)
+    reason: str | None = strawberry.field(description=RETURN_REASON)
     overdue: bool = strawberry.field(description="Due date passed and not given in (neither submitted nor approved).")
-    components: list[ComponentEntry]
+    components: list[ComponentEntry] = strawberry.field(
+        description="What each of its components holds for the quarter."
+    )
 
 
 @strawberry.type(description="A partner agency's returns for the quarter.")
 class AgencyReturns:
     agency: str | None = strawberry.field(description="Null for the measures with no owner yet.")
-    counts: ReturnCounts
+    counts: ReturnCounts = strawberry.field(description="How its returns stand.")
 
 
 @strawberry.type(description="Where a plan's quarter stands: every measure's return, by owner and agency.")
 class ReturnsTracking:
-    plan_id: strawberry.ID
-    quarter: Quarter
+    plan_id: strawberry.ID = strawberry.field(description="The plan's `id`.")
+    quarter: Quarter = strawberry.field(description="The quarter.")
     due_on: date | None = strawberry.field(description="Null until the quarter's collection is opened.")
     today: date = strawberry.field(description="The server's date (UTC) that `overdue` is judged by.")
     overdue: bool = strawberry.field(description="Due date passed with returns not given in.")
-    counts: ReturnCounts
-    agencies: list[AgencyReturns]
-    measures: list[MeasureReturn]
+    counts: ReturnCounts = strawberry.field(description="How the plan's returns stand: the counts of a progress bar.")
+    agencies: list[AgencyReturns] = strawberry.field(description="The same counts per partner agency.")
+    measures: list[MeasureReturn] = strawberry.field(description="Every measure's return, by number.")

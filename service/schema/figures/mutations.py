@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -15,51 +15,65 @@ from strawberry.types import Info
 from domain import commands
 from domain.values import Amount, parse_amount
 from service.auth.policy import Action
+from service.schema.descriptions import (
+    BASELINE_NOTE,
+    BASELINE_PERIOD,
+    BASELINE_PROFILE,
+    COMPONENT_KEY,
+    DENOMINATOR,
+    EXPECTED_MEASURE_VERSION,
+    FIGURE_COMMENTARY,
+    IDEMPOTENCY_KEY,
+    MEASURE_ID,
+    MUTATION_INPUT,
+    NUMERATOR,
+    REPORTED_CHANGE,
+    VALUE,
+)
 from service.schema.enums import Quarter, Status
 from service.schema.measures.mutations import MeasurePayload, on_measure
 
 
-@strawberry.input
+@strawberry.input(description="A component's first baseline (then resetBaseline). Needs the editor role.")
 class SetBaselineInput:
-    measure_id: strawberry.ID
-    component: str
-    value: Decimal | None = None
-    numerator: Decimal | None = None
-    denominator: Decimal | None = None
-    period: str | None = None
-    profile: list[Decimal] | None = None
-    note: str | None = None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    component: str = strawberry.field(description=COMPONENT_KEY)
+    value: Decimal | None = strawberry.field(default=None, description=VALUE)
+    numerator: Decimal | None = strawberry.field(default=None, description=NUMERATOR)
+    denominator: Decimal | None = strawberry.field(default=None, description=DENOMINATOR)
+    period: str | None = strawberry.field(default=None, description=BASELINE_PERIOD)
+    profile: list[Decimal] | None = strawberry.field(default=None, description=BASELINE_PROFILE)
+    note: str | None = strawberry.field(default=None, description=BASELINE_NOTE)
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
-class ResetBaselineInput:
-    measure_id: strawberry.ID
-    component: str
-    reason: str
-    value: Decimal | None = None
-    numerator: Decimal | None = None
-    denominator: Decimal | None = None
-    period: str | None = None
-    profile: list[Decimal] | None = None
-    note: str | None = None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+@strawberry.input(
+    description="A component's new baseline in place of its current one, with the reason; every quarter is "
+    "judged again. Needs the editor role."
+)
+class ResetBaselineInput(SetBaselineInput):
+    reason: str = strawberry.field(description="Why the baseline is reset; required, kept in the audit trail.")
 
 
-@strawberry.input
+@strawberry.input(
+    description="A component's figure for a quarter, reported once (then reviseFigure). Needs the submitter"
+    " role; refused with LOCKED while the quarter's return is submitted or approved."
+)
 class SubmitFigureInput:
-    measure_id: strawberry.ID
-    component: str
-    quarter: Quarter
-    value: Decimal | None = None
-    numerator: Decimal | None = None
-    denominator: Decimal | None = None
-    reported_change: Decimal | None = None
-    commentary: str | None = None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    component: str = strawberry.field(description=COMPONENT_KEY)
+    quarter: Quarter = strawberry.field(
+        description="The quarter the figure reports: year to date for YTD_PRO_RATA, twelve months to its end "
+        "for ROLLING_12_MONTHS."
+    )
+    value: Decimal | None = strawberry.field(default=None, description=VALUE)
+    numerator: Decimal | None = strawberry.field(default=None, description=NUMERATOR)
+    denominator: Decimal | None = strawberry.field(default=None, description=DENOMINATOR)
+    reported_change: Decimal | None = strawberry.field(default=None, description=REPORTED_CHANGE)
+    commentary: str | None = strawberry.field(default=None, description=FIGURE_COMMENTARY)
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.enum(description="A field of a figure that `reviseFigure` can remove, by naming it in `clear`.")
@@ -114,48 +128,58 @@ class ReviseFigureInput:
     )
 
 
-@strawberry.input
+@strawberry.input(
+    description="Says a quarter's figure could not be had, and why; the quarter is then NO_DATA for that "
+    "component. Needs the submitter role."
+)
 class MarkFigureUnavailableInput:
-    measure_id: strawberry.ID
-    component: str
-    quarter: Quarter
-    reason: str
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    component: str = strawberry.field(description=COMPONENT_KEY)
+    quarter: Quarter = strawberry.field(description="The quarter whose figure could not be had.")
+    reason: str = strawberry.field(description="Why, e.g. `system migration`; required.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(
+    description="The officer's narrative for a measure's quarter, replacing the last. Needs the submitter role."
+)
 class UpdateCommentaryInput:
-    measure_id: strawberry.ID
-    quarter: Quarter
-    text: str | None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    quarter: Quarter = strawberry.field(description="The quarter it is about.")
+    text: str | None = strawberry.field(description="The new narrative; null removes it.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(
+    description="A status for a measure's quarter set by hand over the computed one, with the reason. Needs"
+    " the editor role."
+)
 class OverrideStatusInput:
-    measure_id: strawberry.ID
-    quarter: Quarter
-    status: Status
-    reason: str
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    quarter: Quarter = strawberry.field(description="The quarter whose status is overridden.")
+    status: Status = strawberry.field(description="The status to show instead of the computed one.")
+    reason: str = strawberry.field(description="Why; required, kept in the audit trail.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(description="Returns a quarter to its computed status, with the reason. Needs the editor role.")
 class ClearStatusOverrideInput:
-    measure_id: strawberry.ID
-    quarter: Quarter
-    reason: str
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    quarter: Quarter = strawberry.field(description="The quarter whose override is removed.")
+    reason: str = strawberry.field(description="Why; required, kept in the audit trail.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.type
 class FigureMutations:
     @strawberry.mutation(description="Record a component's first baseline.")
-    async def set_baseline(self, info: Info, input: SetBaselineInput) -> MeasurePayload:
+    async def set_baseline(
+        self, info: Info, input: Annotated[SetBaselineInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -166,7 +190,9 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Supersede a component's baseline, saying why.")
-    async def reset_baseline(self, info: Info, input: ResetBaselineInput) -> MeasurePayload:
+    async def reset_baseline(
+        self, info: Info, input: Annotated[ResetBaselineInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -183,7 +209,9 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Report a component's figure for a quarter.")
-    async def submit_figure(self, info: Info, input: SubmitFigureInput) -> MeasurePayload:
+    async def submit_figure(
+        self, info: Info, input: Annotated[SubmitFigureInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -198,7 +226,9 @@ class FigureMutations:
         description="Correct a recorded figure, saying why: only the fields given change, and those named in "
         "`clear` are removed. Refused with LOCKED while the quarter's return is submitted or approved."
     )
-    async def revise_figure(self, info: Info, input: ReviseFigureInput) -> MeasurePayload:
+    async def revise_figure(
+        self, info: Info, input: Annotated[ReviseFigureInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -217,7 +247,9 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Say a quarter's figure could not be had, and why.")
-    async def mark_figure_unavailable(self, info: Info, input: MarkFigureUnavailableInput) -> MeasurePayload:
+    async def mark_figure_unavailable(
+        self, info: Info, input: Annotated[MarkFigureUnavailableInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -227,17 +259,23 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Replace the officer's narrative for a quarter.")
-    async def update_commentary(self, info: Info, input: UpdateCommentaryInput) -> MeasurePayload:
+    async def update_commentary(
+        self, info: Info, input: Annotated[UpdateCommentaryInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.UpdateCommentary(mid, i.quarter, i.text), Action.SUBMIT)
 
     @strawberry.mutation(description="Set a quarter's status over the computed one, saying why.")
-    async def override_status(self, info: Info, input: OverrideStatusInput) -> MeasurePayload:
+    async def override_status(
+        self, info: Info, input: Annotated[OverrideStatusInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.OverrideStatus(mid, i.quarter, i.status, reason=i.reason))
 
     @strawberry.mutation(description="Return a quarter to its computed status, saying why.")
-    async def clear_status_override(self, info: Info, input: ClearStatusOverrideInput) -> MeasurePayload:
+    async def clear_status_override(
+        self, info: Info, input: Annotated[ClearStatusOverrideInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.ClearStatusOverride(mid, i.quarter, reason=i.reason))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -20,49 +20,75 @@ from domain.ledger import Written
 from service import read_model
 from service.auth.policy import Action
 from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
+from service.schema.descriptions import (
+    BASIS,
+    COMPONENTS,
+    DIRECTION,
+    EXPECTED_MEASURE_VERSION,
+    EXPECTED_PLAN_VERSION,
+    IDEMPOTENCY_KEY,
+    MEASURE_DESCRIPTION,
+    MEASURE_ID,
+    MEASURE_NUMBER,
+    MEASURE_TITLE,
+    MUTATION_INPUT,
+    PLAN_ID,
+    TOLERANCE,
+    UNIT,
+)
 from service.schema.enums import Basis, Direction
 from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
 
 
-@strawberry.input
+@strawberry.input(description="A component of a measure, e.g. one ward, or one offence type.")
 class ComponentInput:
-    key: str
-    label: str
+    key: str = strawberry.field(
+        description="Its key, unique in the measure, e.g. `criminal-damage`; figures and baselines name it."
+    )
+    label: str = strawberry.field(description="Its label for people, e.g. `Criminal damage offences`.")
 
 
-@strawberry.input
+@strawberry.input(
+    description="A new measure in one of a plan's themes. Needs the editor role (a scoped token: for that "
+    "theme or number)."
+)
 class DefineMeasureInput:
-    plan_id: strawberry.ID
-    theme_code: str
-    number: str
-    title: str
-    direction: Direction
-    basis: Basis
-    components: list[ComponentInput]
-    description: str | None = None
-    tolerance: Decimal | None = None
-    unit: str | None = None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+    theme_code: str = strawberry.field(description="The code of one of the plan's themes, e.g. `5`.")
+    number: str = strawberry.field(description=MEASURE_NUMBER)
+    title: str = strawberry.field(description=MEASURE_TITLE)
+    direction: Direction = strawberry.field(description=DIRECTION)
+    basis: Basis = strawberry.field(description=BASIS)
+    components: list[ComponentInput] = strawberry.field(description=COMPONENTS)
+    description: str | None = strawberry.field(default=None, description=MEASURE_DESCRIPTION)
+    tolerance: Decimal | None = strawberry.field(default=None, description=TOLERANCE)
+    unit: str | None = strawberry.field(default=None, description=UNIT)
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(
+    description="A measure's whole new definition, with the reason; figures and baselines stay and are "
+    "judged again. Needs the editor role."
+)
 class RedefineMeasureInput:
-    measure_id: strawberry.ID
-    title: str
-    direction: Direction
-    basis: Basis
-    components: list[ComponentInput]
-    reason: str
-    description: str | None = None
-    tolerance: Decimal | None = None
-    unit: str | None = None
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+    title: str = strawberry.field(description=MEASURE_TITLE)
+    direction: Direction = strawberry.field(description=DIRECTION)
+    basis: Basis = strawberry.field(description=BASIS)
+    components: list[ComponentInput] = strawberry.field(
+        description="The measure's components, each with a unique key; a component with figures may not be left out."
+    )
+    reason: str = strawberry.field(description="Why it is redefined; required, kept in the audit trail.")
+    description: str | None = strawberry.field(default=None, description=MEASURE_DESCRIPTION)
+    tolerance: Decimal | None = strawberry.field(default=None, description=TOLERANCE)
+    unit: str | None = strawberry.field(default=None, description=UNIT)
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type
+@strawberry.type(description="What a write to a measure returns: the measure as it is after the write.")
 class MeasurePayload(WritePayload):
     @strawberry.field(description=f"The measure as it is after the write. {UNREAD}")
     def measure(self) -> Measure | None:
@@ -73,7 +99,9 @@ class MeasurePayload(WritePayload):
 @strawberry.type
 class MeasureMutations:
     @strawberry.mutation(description="Define a measure in one of a plan's themes.")
-    async def define_measure(self, info: Info, input: DefineMeasureInput) -> MeasurePayload:
+    async def define_measure(
+        self, info: Info, input: Annotated[DefineMeasureInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
@@ -84,7 +112,9 @@ class MeasureMutations:
         return await measure_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Replace a measure's definition, saying why; the old one stays in history.")
-    async def redefine_measure(self, info: Info, input: RedefineMeasureInput) -> MeasurePayload:
+    async def redefine_measure(
+        self, info: Info, input: Annotated[RedefineMeasureInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.RedefineMeasure(mid, _definition(i), reason=i.reason))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -19,7 +20,18 @@ class MeasureQueries:
         description="One measure, or null if there is none with this id. With asOf, every field is what the "
         "ledger showed at that moment; null if the measure did not exist yet."
     )
-    async def measure(self, info: Info, id: strawberry.ID, as_of: datetime | None = None) -> Measure | None:
+    async def measure(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The measure's `id`; not an id: VALIDATION.")],
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="A moment, with its offset: the measure as the ledger showed it then. Needs the auditor "
+                "role. Null: now."
+            ),
+        ] = None,
+    ) -> Measure | None:
         measure_id = parse_id(id, "id")
         at = await position_at(info, as_of)
         if at == 0:

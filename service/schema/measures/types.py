@@ -18,6 +18,23 @@ from service.schema.access import spanning
 from service.schema.audit.queries import audit_rows
 from service.schema.audit.types import Revision
 from service.schema.cycle.types import Owner, QuarterReturn
+from service.schema.descriptions import (
+    BASELINE_NOTE,
+    BASELINE_PERIOD,
+    BASELINE_PROFILE,
+    BASIS,
+    CONNECTION_AFTER,
+    CONNECTION_FIRST,
+    DIRECTION,
+    FIGURE_COMMENTARY,
+    MEASURE_DESCRIPTION,
+    MEASURE_NUMBER,
+    MEASURE_TITLE,
+    RECORDED_AT,
+    RECORDED_BY,
+    STATUS_BEFORE_OVERRIDE,
+    UNIT,
+)
 from service.schema.enums import Basis, Direction, Quarter, Status, member
 from service.schema.ids import object_id
 from service.schema.loaders import Row
@@ -31,23 +48,28 @@ PlanType = strawberry.LazyType("Plan", "service.schema.plans.types")
 ThemeType = strawberry.LazyType("Theme", "service.schema.plans.types")
 
 
-@strawberry.type
+@strawberry.type(description="A component's reference amount, for a named period: what its figures are compared with.")
 class Baseline:
     id: strawberry.ID = strawberry.field(
         description="Stable and opaque: `Baseline:<measure id>:<component key>:<n>`, the component's n-th baseline."
     )
-    value: Decimal | None
-    numerator: Decimal | None
-    denominator: Decimal | None
-    period: str | None
-    profile: list[Decimal] | None
-    note: str | None
-    is_reset: bool
-    reason: str | None
-    recorded_at: datetime
-    recorded_by: str
+    value: Decimal | None = strawberry.field(
+        description="The amount: a count, or a rate in percent; for a rate given as a fraction, the value as "
+        "stated (null if none was)."
+    )
+    numerator: Decimal | None = strawberry.field(description="A rate's numerator; null unless given as a fraction.")
+    denominator: Decimal | None = strawberry.field(description="A rate's denominator; null unless given as a fraction.")
+    period: str | None = strawberry.field(description=BASELINE_PERIOD)
+    profile: list[Decimal] | None = strawberry.field(description=BASELINE_PROFILE)
+    note: str | None = strawberry.field(description=BASELINE_NOTE)
+    is_reset: bool = strawberry.field(description="True for a baseline that superseded an earlier one (resetBaseline).")
+    reason: str | None = strawberry.field(description="Why it was reset; null for the first baseline.")
+    recorded_at: datetime = strawberry.field(description=RECORDED_AT)
+    recorded_by: str = strawberry.field(description=RECORDED_BY)
     discrepancy: bool = strawberry.field(description="True where a stated rate contradicts its own fraction.")
-    discrepancy_reason: str | None
+    discrepancy_reason: str | None = strawberry.field(
+        description="Why `discrepancy` is true, e.g. `stated rate 56% but 38 of 76 is 50.0%`; null when false."
+    )
     rate: Decimal | None = strawberry.field(
         description="The rate in percent, where the baseline is one: worked out exactly from its numerator and "
         "denominator when it has them (36 of 46 is 78.26…, whatever `value` states), else `value` for a RATE "
@@ -74,37 +96,59 @@ class Baseline:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="A component's reported figure for a quarter, its latest revision, with its comparison, "
+    "change and status. Its `id` stays the same through revisions."
+)
 class Figure:
     measure_id: strawberry.Private[UUID]
     at: strawberry.Private[int | None]
     id: strawberry.ID = strawberry.field(
         description="Stable and opaque: `Figure:<measure id>:<component key>:<quarter>`, the same across revisions."
     )
-    component: str
-    quarter: Quarter
-    value: Decimal | None
-    numerator: Decimal | None
-    denominator: Decimal | None
-    available: bool
-    unavailable_reason: str | None
+    component: str = strawberry.field(description="Its component's key.")
+    quarter: Quarter = strawberry.field(description="The quarter it reports.")
+    value: Decimal | None = strawberry.field(
+        description="The figure: a count, or a rate in percent as stated; null for an unavailable figure, or a "
+        "rate given only as a fraction."
+    )
+    numerator: Decimal | None = strawberry.field(description="A rate's numerator; null unless given as a fraction.")
+    denominator: Decimal | None = strawberry.field(description="A rate's denominator; null unless given as a fraction.")
+    available: bool = strawberry.field(
+        description="False when it was marked unavailable (then value is null and status NO_DATA)."
+    )
+    unavailable_reason: str | None = strawberry.field(description="Why it could not be had; null while available.")
     measured: Decimal | None = strawberry.field(
         description="The number compared with the baseline: the rate for RATE measures, else the value."
     )
-    comparison_value: Decimal | None
+    comparison_value: Decimal | None = strawberry.field(
+        description="What the figure is held against: worked out from the baseline by the basis (e.g. 2472 × "
+        "2/4 = 1236); null when nothing is compared."
+    )
     change_exact: Decimal | None = strawberry.field(
         description="The change, unrounded: percent, or percentage points for RATE."
     )
-    status: Status
+    status: Status = strawberry.field(
+        description="Its verdict: ON_TRACK, AT_RISK, OFF_TRACK, NO_DATA or NOT_ASSESSED (docs/rules.md)."
+    )
     rule: str = strawberry.field(description="Why the status is what it is, from the rule that decided it.")
-    reported_change: Decimal | None
-    discrepancy: bool
-    discrepancy_reason: str | None
-    commentary: str | None
-    revision: int
+    reported_change: Decimal | None = strawberry.field(
+        description="The change the report itself stated (percent, points for RATE); null if none."
+    )
+    discrepancy: bool = strawberry.field(
+        description="True where the stated change or rate disagrees with the computed one by the plan's "
+        "threshold or more; flagged, never corrected."
+    )
+    discrepancy_reason: str | None = strawberry.field(
+        description="Why `discrepancy` is true, e.g. `reported change -28.1 but computed -17.7`; null when false."
+    )
+    commentary: str | None = strawberry.field(description=FIGURE_COMMENTARY)
+    revision: int = strawberry.field(
+        description="1 when first reported; one more with each revision or unavailable mark."
+    )
     reason: str | None = strawberry.field(description="Why this figure was last revised or marked unavailable.")
-    recorded_at: datetime
-    recorded_by: str
+    recorded_at: datetime = strawberry.field(description="When this revision was recorded (UTC).")
+    recorded_by: str = strawberry.field(description="Who recorded this revision.")
     change: Decimal | None = strawberry.field(description="The change, rounded half-up to one decimal place.")
     rate: Decimal | None = strawberry.field(
         description="The rate in percent, where the figure is one: worked out exactly from its numerator and "
@@ -195,13 +239,16 @@ class Figure:
         return (self.component, self.quarter.value) in revised
 
 
-@strawberry.type
+@strawberry.type(
+    description="One part of a measure that is reported on its own (a ward, an offence type), with its "
+    "baselines and figures."
+)
 class Component:
     at: strawberry.Private[int | None]
     measure_id: strawberry.Private[UUID]
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `Component:<measure id>:<component key>`.")
-    key: str
-    label: str
+    key: str = strawberry.field(description="Its key, unique in the measure, e.g. `criminal-damage`.")
+    label: str = strawberry.field(description="Its label for people, e.g. `Criminal damage offences`.")
 
     @strawberry.field(description="The baseline in force now.")
     async def baseline(self, info: Info) -> Baseline | None:
@@ -228,32 +275,39 @@ class Component:
         return [figure(r) for r in rows if r["component"] == self.key]
 
 
-@strawberry.type
+@strawberry.type(description="A status set by hand over the computed one, with its reason.")
 class Override:
-    status: Status
-    reason: str
-    recorded_by: str
-    recorded_at: datetime
+    status: Status = strawberry.field(description="The status shown instead of the computed one.")
+    reason: str = strawberry.field(description="Why it was overridden.")
+    recorded_by: str = strawberry.field(description=RECORDED_BY)
+    recorded_at: datetime = strawberry.field(description=RECORDED_AT)
 
 
-@strawberry.type
+@strawberry.type(description="One component's figure in one quarter.")
 class ComponentResult:
-    key: str
-    figure: Figure | None
+    key: str = strawberry.field(description="The component's key.")
+    figure: Figure | None = strawberry.field(description="Its figure for the quarter; null where none was reported.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="A measure's result in one quarter: its status (worst of its components', or an override) "
+    "and commentary."
+)
 class QuarterResult:
     at: strawberry.Private[int | None]
     measure_id: strawberry.Private[UUID]
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `QuarterResult:<measure id>:<quarter>`.")
-    quarter: Quarter
-    status: Status
-    computed_status: Status
-    override: Override | None
-    commentary: str | None
-    commentary_recorded_at: datetime | None
-    commentary_recorded_by: str | None
+    quarter: Quarter = strawberry.field(description="The quarter.")
+    status: Status = strawberry.field(
+        description="The status shown: the override's if there is one, else `computedStatus`."
+    )
+    computed_status: Status = strawberry.field(description=STATUS_BEFORE_OVERRIDE)
+    override: Override | None = strawberry.field(description="The override in force; null for none.")
+    commentary: str | None = strawberry.field(description="The officer's narrative for the quarter; null for none.")
+    commentary_recorded_at: datetime | None = strawberry.field(
+        description="When the commentary was last changed (UTC); null for none."
+    )
+    commentary_recorded_by: str | None = strawberry.field(description="Who last changed the commentary; null for none.")
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> QuarterResult:
@@ -295,22 +349,33 @@ class QuarterResult:
         ]
 
 
-@strawberry.type
+@strawberry.type(
+    description="A numbered target of a plan: its definition, components, baselines, figures and quarterly "
+    "statuses. Needs the viewer role in its plan's partnership; `history`, asOf: the auditor "
+    "role."
+)
 class Measure:
     at: strawberry.Private[int | None]
-    id: strawberry.ID
-    plan_id: strawberry.ID
-    theme_code: str
-    number: str
-    title: str
-    description: str | None
-    direction: Direction
-    basis: Basis
-    tolerance: Decimal
-    unit: str | None
+    id: strawberry.ID = strawberry.field(
+        description="Stable and opaque: the measure's UUID. Pass it as `measureId` or `measure(id:)`."
+    )
+    plan_id: strawberry.ID = strawberry.field(description="Its plan's `id`.")
+    theme_code: str = strawberry.field(description="Its theme's code, e.g. `5`.")
+    number: str = strawberry.field(description=MEASURE_NUMBER)
+    title: str = strawberry.field(description=MEASURE_TITLE)
+    description: str | None = strawberry.field(description=MEASURE_DESCRIPTION)
+    direction: Direction = strawberry.field(description=DIRECTION)
+    basis: Basis = strawberry.field(description=BASIS)
+    tolerance: Decimal = strawberry.field(
+        description="The band around the comparison value that counts as at risk: percent, or percentage points"
+        " for RATE, e.g. `5`."
+    )
+    unit: str | None = strawberry.field(description=UNIT)
     status: Status = strawberry.field(description="The status in the latest quarter with a figure or an override.")
-    version: int
-    modified_at: datetime
+    version: int = strawberry.field(description="Counts the measure's events; pass it as `expectedVersion`.")
+    modified_at: datetime = strawberry.field(
+        description="When the measure last changed (UTC): any write to it, figures included."
+    )
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Measure:
@@ -331,18 +396,18 @@ class Measure:
             modified_at=r["modified_at"],
         )
 
-    @strawberry.field
+    @strawberry.field(description="Its plan, read at the same moment as the measure.")
     async def plan(self, info: Info) -> PlanType:
         row = await info.context.loaders.at(self.at).plan.load(UUID(self.plan_id))
         return PlanType.resolve_type().from_row(row, self.at)
 
-    @strawberry.field
+    @strawberry.field(description="Its theme; null only if the theme is unknown at that moment.")
     async def theme(self, info: Info) -> ThemeType | None:
         rows = await info.context.loaders.at(self.at).themes.load(UUID(self.plan_id))
         theme = ThemeType.resolve_type()
         return next((theme.from_row(r, self.at) for r in rows if r["code"] == self.theme_code), None)
 
-    @strawberry.field
+    @strawberry.field(description="Its components, in the order defined.")
     async def components(self, info: Info) -> list[Component]:
         return self.components_of(await info.context.loaders.at(self.at).components.load(UUID(self.id)))
 
@@ -391,7 +456,10 @@ class Measure:
         "or `pageInfo.endCursor`). Needs the auditor role. Read asOf a moment, it stops at that moment."
     )
     async def history_connection(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
     ) -> Connection[Revision]:
         await self._may_read_history(info)
         chosen = trail.Selection(measure_id=UUID(self.id), until=self.at)

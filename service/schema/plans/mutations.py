@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -12,32 +13,50 @@ from domain import commands
 from domain.ledger import Written
 from service.auth.policy import Action
 from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
+from service.schema.descriptions import EXPECTED_PLAN_VERSION, IDEMPOTENCY_KEY, MUTATION_INPUT, PLAN_ID
 from service.schema.errors import parse_id
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
 
 
-@strawberry.input
+@strawberry.input(
+    description="A new plan: one partnership's reporting year. Needs the editor role in that partnership."
+)
 class CreatePlanInput:
-    partnership: str
-    title: str
-    year: str
-    period_start: date
-    period_end: date
-    discrepancy_threshold: Decimal | None = None
-    idempotency_key: str | None = None
+    partnership: str = strawberry.field(
+        description="The partnership, e.g. `Safer Stockton Partnership` (compared ignoring case); with the "
+        "title it must be new."
+    )
+    title: str = strawberry.field(
+        description="The plan's title, e.g. `Community Safety Plan 2012-13`; unique within the partnership."
+    )
+    year: str = strawberry.field(description="The reporting year as the plan names it, e.g. `2012-13`.")
+    period_start: date = strawberry.field(
+        description="The first day of the plan's period, e.g. `2012-04-01`: Q1 starts here."
+    )
+    period_end: date = strawberry.field(
+        description="The last day of the plan's period, e.g. `2013-03-31`, after periodStart."
+    )
+    discrepancy_threshold: Decimal | None = strawberry.field(
+        default=None,
+        description="How far a report's own arithmetic may be off before it is flagged, in the change's unit "
+        "(percent, points for RATE); greater than zero. Null: 1.0.",
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input
+@strawberry.input(description="A new theme of a plan. Needs the editor role.")
 class AddThemeInput:
-    plan_id: strawberry.ID
-    code: str
-    title: str
-    expected_version: int | None = None
-    idempotency_key: str | None = None
+    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+    code: str = strawberry.field(
+        description="The theme's code, unique in the plan, e.g. `5`; measures name it as `themeCode`."
+    )
+    title: str = strawberry.field(description="The theme's title, e.g. `Criminal damage targets`.")
+    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
+    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.type
+@strawberry.type(description="What a plan-level write returns: the plan as it is after the write.")
 class PlanPayload(WritePayload):
     @strawberry.field(description=f"The plan as it is after the write. {UNREAD}")
     def plan(self) -> Plan | None:
@@ -48,7 +67,9 @@ class PlanPayload(WritePayload):
 @strawberry.type
 class PlanMutations:
     @strawberry.mutation(description="Start a partnership's plan for a reporting year.")
-    async def create_plan(self, info: Info, input: CreatePlanInput) -> PlanPayload:
+    async def create_plan(
+        self, info: Info, input: Annotated[CreatePlanInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> PlanPayload:
         ctx, i = info.context, input
         req = ctx.request_for(None, i.idempotency_key)
         ctx.require(Action.EDIT, Target(i.partnership))
@@ -63,7 +84,9 @@ class PlanMutations:
         return await plan_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Add a numbered theme to a plan.")
-    async def add_theme(self, info: Info, input: AddThemeInput) -> PlanPayload:
+    async def add_theme(
+        self, info: Info, input: Annotated[AddThemeInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> PlanPayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")

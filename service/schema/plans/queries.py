@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -14,6 +15,7 @@ from service.cursors import ledger_event_cursor
 from service.schema.as_of import position_at, reading_action
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.cycle.queries import publication_of
+from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST
 from service.schema.errors import error, parse_id
 from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
 from service.schema.plans.types import Plan
@@ -23,7 +25,17 @@ from service.schema.targets import Target
 @strawberry.type
 class PlanQueries:
     @strawberry.field(description="Every plan, or a partnership's plans.")
-    async def plans(self, info: Info, partnership: str | None = None) -> list[Plan]:
+    async def plans(
+        self,
+        info: Info,
+        partnership: Annotated[
+            str | None,
+            strawberry.argument(
+                description="Only this partnership's plans (ignoring case); null: every plan you may see. A principal "
+                "of one partnership sees its own only; asking for another is FORBIDDEN."
+            ),
+        ] = None,
+    ) -> list[Plan]:
         # A principal of one partnership sees its own plans only, asked or not.
         visible = partnership_filter(info.context.principal, partnership)
         rows = await read_model.plans(info.context.reads, visible)
@@ -36,7 +48,14 @@ class PlanQueries:
         "skips a plan. Who sees what is as for `plans`."
     )
     async def plans_connection(
-        self, info: Info, partnership: str | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Info,
+        partnership: Annotated[
+            str | None,
+            strawberry.argument(description="Only this partnership's plans (ignoring case), as for `plans`."),
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
     ) -> Connection[Plan]:
         visible = partnership_filter(info.context.principal, partnership)
         size = page_size(first)
@@ -52,7 +71,22 @@ class PlanQueries:
         "plan's), every field is what that publication showed, at the position it fixes."
     )
     async def plan(
-        self, info: Info, id: strawberry.ID, as_of: datetime | None = None, publication: strawberry.ID | None = None
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The plan's `id`; not an id: VALIDATION.")],
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="A moment, with its offset: the plan as the ledger showed it then. Needs the auditor role. "
+                "Null: now."
+            ),
+        ] = None,
+        publication: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="One of this plan's publications' `id`: the plan as it showed it. Not with asOf."
+            ),
+        ] = None,
     ) -> Plan | None:
         plan_id = parse_id(id, "id")
         if publication is not None:

@@ -10,30 +10,46 @@ import strawberry
 from strawberry.types import Info
 
 from service.schema.cycle.types import Collection, Publication
+from service.schema.descriptions import THEME_CODE
 from service.schema.ids import object_id
 from service.schema.loaders import Row
 from service.schema.measures.types import Measure
 
 
-@strawberry.type
+@strawberry.type(description="A plan's reporting period, both days included.")
 class Period:
-    start: date
-    end: date
+    start: date = strawberry.field(description="The first day, e.g. `2012-04-01`.")
+    end: date = strawberry.field(description="The last day, e.g. `2013-03-31`.")
 
 
-@strawberry.type
+@strawberry.type(
+    description="One partnership's plan for a reporting year: its themes and measures. Needs the viewer "
+    "role in its partnership; asOf or a publication needs the auditor role, except a "
+    "publication, which viewers may read."
+)
 class Plan:
     at: strawberry.Private[int | None]
-    id: strawberry.ID
-    partnership: str
-    title: str
-    year: str
-    period: Period
-    discrepancy_threshold: Decimal
-    version: int
-    created_at: datetime
-    created_by: str
-    modified_at: datetime
+    id: strawberry.ID = strawberry.field(
+        description="Stable and opaque: the plan's UUID. Pass it as `planId` or `plan(id:)`."
+    )
+    partnership: str = strawberry.field(
+        description="The partnership whose plan it is, e.g. `Safer Stockton Partnership`."
+    )
+    title: str = strawberry.field(description="The plan's title, e.g. `Community Safety Plan 2012-13`.")
+    year: str = strawberry.field(description="The reporting year as the plan names it, e.g. `2012-13`.")
+    period: Period = strawberry.field(description="The reporting period: Q1 starts at its start.")
+    discrepancy_threshold: Decimal = strawberry.field(
+        description="How far a report's own arithmetic may be off before it is flagged, in the change's unit "
+        "(percent, or points for RATE), e.g. `1`."
+    )
+    version: int = strawberry.field(
+        description="Counts the plan's own events (themes, collections, publications); pass it as `expectedVersion`."
+    )
+    created_at: datetime = strawberry.field(description="When the plan was created (UTC).")
+    created_by: str = strawberry.field(description="Who created the plan.")
+    modified_at: datetime = strawberry.field(
+        description="When the plan's own record last changed (UTC); a measure's write does not change it."
+    )
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Plan:
@@ -72,13 +88,13 @@ class Plan:
         return [Publication.from_row(r) for r in rows]
 
 
-@strawberry.type
+@strawberry.type(description="A numbered group of a plan's measures, e.g. 5 Criminal damage targets.")
 class Theme:
     at: strawberry.Private[int | None]
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `Theme:<plan id>:<theme code>`.")
-    plan_id: strawberry.ID
-    code: str
-    title: str
+    plan_id: strawberry.ID = strawberry.field(description="The plan's `id`.")
+    code: str = strawberry.field(description=THEME_CODE)
+    title: str = strawberry.field(description="The theme's title, e.g. `Criminal damage targets`.")
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Theme:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 from urllib.parse import urlencode
 
 import strawberry
@@ -12,21 +13,24 @@ from strawberry.types import Info
 from service.auth.policy import Action
 from service.auth.report_links import PARAMETER, query_of, view_of
 from service.schema.cycle.queries import publication_of
+from service.schema.descriptions import PLAN_ID
 from service.schema.errors import error, parse_id
 
 
 @strawberry.enum(description="What a report link opens: the page, its PDF (A4 landscape) or its table as CSV.")
 class ReportFormat(Enum):
-    HTML = "html"
-    PDF = "pdf"
-    CSV = "csv"
+    HTML = strawberry.enum_value("html", description="The report page, for a browser.")
+    PDF = strawberry.enum_value("pdf", description="The report as a PDF, A4 landscape.")
+    CSV = strawberry.enum_value("csv", description="The report's table as CSV, one row per figure.")
 
 
 @strawberry.type(description="A link to a plan's report that a browser can open without a token, until it expires.")
 class ReportLink:
     url: str = strawberry.field(description="The link on the server that answered; it holds no token.")
     path: str = strawberry.field(description="The same link without the server's address.")
-    expires_at: datetime
+    expires_at: datetime = strawberry.field(
+        description="When the link stops working (UTC), 15 minutes after it was made."
+    )
 
 
 @strawberry.type
@@ -40,10 +44,23 @@ class ReportQueries:
     async def report_link(
         self,
         info: Info,
-        plan_id: strawberry.ID,
-        as_of: datetime | None = None,
-        format: ReportFormat = ReportFormat.HTML,
-        publication: strawberry.ID | None = None,
+        plan_id: Annotated[strawberry.ID, strawberry.argument(description=PLAN_ID)],
+        as_of: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="A moment, with its offset: the report as the ledger showed it then. Needs the auditor "
+                "role. Null: now."
+            ),
+        ] = None,
+        format: Annotated[
+            ReportFormat, strawberry.argument(description="What the link opens: HTML (the default), PDF or CSV.")
+        ] = ReportFormat.HTML,
+        publication: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="One of the plan's publications' `id`: the report as it showed it. Not with asOf."
+            ),
+        ] = None,
     ) -> ReportLink:
         plan = parse_id(plan_id, "planId")
         if as_of is not None and as_of.tzinfo is None:

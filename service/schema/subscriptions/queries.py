@@ -8,6 +8,8 @@ only ever grows in (position, quarter) order.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -16,6 +18,7 @@ from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES
 from service.schema.access import feed_filters
 from service.schema.cursors import parse_status_change_cursor
+from service.schema.descriptions import CONNECTION_FIRST, STATUS_CHANGE_AFTER
 from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
 from service.schema.subscriptions.types import StatusChange
 
@@ -34,10 +37,12 @@ class StatusChangeQueries:
     async def status_changes(
         self,
         info: Info,
-        plan_id: strawberry.ID | None = None,
-        measure_id: strawberry.ID | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        plan_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this plan's changes.")] = None,
+        measure_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this measure's changes.")
+        ] = None,
+        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
+        after: Annotated[str | None, strawberry.argument(description=STATUS_CHANGE_AFTER)] = None,
     ) -> Connection[StatusChange]:
         filters = await feed_filters(
             info.context, Action.READ_CURRENT, "statusChanges", planId=plan_id, measureId=measure_id

@@ -8,6 +8,7 @@ and in order, whichever process the client reconnects to.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +18,7 @@ from service.cursors import ledger_event_cursor, status_change_cursor
 from service.schema.access import feed_filters
 from service.schema.audit.types import AuditEntry
 from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
+from service.schema.descriptions import STATUS_CHANGE_AFTER
 from service.schema.errors import error
 from service.schema.subscriptions.feeds import deliver
 from service.schema.subscriptions.types import StatusChange
@@ -30,7 +32,9 @@ def _require_principal(info: Info) -> None:
         )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live streams over graphql-transport-ws on /graphql; the token travels in the connection_init payload."
+)
 class Subscription:
     @strawberry.subscription(
         description="Each quarter whose status changes, optionally of one plan or measure. With `after` (a "
@@ -39,9 +43,11 @@ class Subscription:
     async def status_changed(
         self,
         info: Info,
-        plan_id: strawberry.ID | None = None,
-        measure_id: strawberry.ID | None = None,
-        after: str | None = None,
+        plan_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this plan's changes.")] = None,
+        measure_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this measure's changes.")
+        ] = None,
+        after: Annotated[str | None, strawberry.argument(description=STATUS_CHANGE_AFTER)] = None,
     ) -> AsyncGenerator[StatusChange, None]:
         # Checked here, before the stream starts, so a bad argument is an `error` message, not a `next`.
         _require_principal(info)
@@ -60,8 +66,16 @@ class Subscription:
     async def ledger_events(
         self,
         info: Info,
-        plan_id: strawberry.ID | None = None,
-        after: str | None = None,
+        plan_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this plan's events; a principal of one partnership must name one."),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="An entry's `cursor` (from `ledgerEvents` or `auditTrail`): start after it. Null: from now."
+            ),
+        ] = None,
     ) -> AsyncGenerator[AuditEntry, None]:
         _require_principal(info)
         filters = await feed_filters(info.context, Action.READ_AUDIT, "ledgerEvents", planId=plan_id)

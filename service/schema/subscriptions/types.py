@@ -11,6 +11,7 @@ import strawberry
 
 from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES, Row
+from service.schema.descriptions import ACTOR, RECORDED_AT
 from service.schema.enums import Quarter, Status
 from service.schema.ids import object_id
 
@@ -20,15 +21,17 @@ class StatusChange:
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `StatusChange:<position>:<quarter>`.")
     cursor: str = strawberry.field(description="Pass as `after` to resume after this message.")
     position: int = strawberry.field(description="The ledger position of the event that changed the status.")
-    recorded_at: datetime
-    actor: str
-    plan_id: strawberry.ID
-    measure_id: strawberry.ID
-    measure_number: str
-    quarter: Quarter
+    recorded_at: datetime = strawberry.field(description=RECORDED_AT)
+    actor: str = strawberry.field(description=ACTOR)
+    plan_id: strawberry.ID = strawberry.field(description="The measure's plan's `id`.")
+    measure_id: strawberry.ID = strawberry.field(description="The measure's `id`.")
+    measure_number: str = strawberry.field(description="The measure's number, e.g. `5.1`.")
+    quarter: Quarter = strawberry.field(description="The quarter whose status changed.")
     from_: Status = strawberry.field(name="from", description="The status before the event.")
     to: Status = strawberry.field(description="The status after the event.")
-    reason: str | None
+    reason: str | None = strawberry.field(
+        description="Why, where the event carried a reason (an override, a revision, a redefinition); null otherwise."
+    )
 
     @classmethod
     def from_row(cls, r: Row) -> StatusChange:

@@ -7,6 +7,7 @@ made in the caller's partnership, and a plan or measure filter must be of that p
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -15,6 +16,7 @@ from strawberry.types import Info
 
 from service.auth.policy import Action
 from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
+from service.schema.descriptions import MUTATION_INPUT, WEBHOOK_ID
 from service.schema.errors import error, parse_id
 from service.schema.targets import Target
 from service.schema.webhooks.access import visible
@@ -29,13 +31,19 @@ MAX_WEBHOOKS = 100  # per partnership
 DEFAULT_OVERLAP_HOURS = 24
 
 
-@strawberry.input
+@strawberry.input(description="A webhook: where to post which kinds of the ledger's facts. Needs the admin role.")
 class CreateWebhookInput:
     url: str = strawberry.field(description="https://, or http:// for a host the operator allows.")
-    kinds: list[WebhookEventKind]  # type: ignore[valid-type]
-    plan_id: strawberry.ID | None = None
-    measure_id: strawberry.ID | None = None
-    description: str | None = None
+    kinds: list[WebhookEventKind] = strawberry.field(description="The kinds of message to send; at least one.")  # type: ignore[valid-type]
+    plan_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this plan's facts; null: the partnership's every plan."
+    )
+    measure_id: strawberry.ID | None = strawberry.field(
+        default=None, description="Only this measure's facts; null: not limited to one measure."
+    )
+    description: str | None = strawberry.field(
+        default=None, description="A note for the admins, e.g. what receives it; null for none."
+    )
     partnership: str | None = strawberry.field(
         default=None, description="An operator's choice of partnership (null: every one); others' is their own."
     )
@@ -45,47 +53,49 @@ class CreateWebhookInput:
     )
 
 
-@strawberry.input
+@strawberry.input(description="A webhook to act on. Needs the admin role.")
 class WebhookInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=WEBHOOK_ID)
 
 
-@strawberry.input
+@strawberry.input(description="A webhook to pause. Needs the admin role.")
 class PauseWebhookInput:
-    id: strawberry.ID
-    reason: str | None = None
+    id: strawberry.ID = strawberry.field(description=WEBHOOK_ID)
+    reason: str | None = strawberry.field(
+        default=None, description="Why, shown as `pausedReason`; null: who paused it."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="A webhook to send messages again. Needs the admin role.")
 class ReplayWebhookInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=WEBHOOK_ID)
     after: str | None = strawberry.field(
         default=None, description="Send every message after this cursor again; null: from the ledger's start."
     )
 
 
-@strawberry.input
+@strawberry.input(description="A webhook whose signing secret is replaced. Needs the admin role.")
 class RotateWebhookSecretInput:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description=WEBHOOK_ID)
     overlap_hours: int = strawberry.field(
         default=DEFAULT_OVERLAP_HOURS, description="How long the old secret signs beside the new one (0 to 720)."
     )
 
 
-@strawberry.type
+@strawberry.type(description="What a write to a webhook returns: the webhook after it.")
 class WebhookPayload:
-    webhook: Webhook
+    webhook: Webhook = strawberry.field(description="The webhook after the write.")
 
 
-@strawberry.type
+@strawberry.type(description="A webhook with its new signing secret, which is shown this once.")
 class WebhookSecretPayload:
-    webhook: Webhook
+    webhook: Webhook = strawberry.field(description="The webhook after the write.")
     secret: str = strawberry.field(description="The signing secret (`whsec_…`): shown this once, never again.")
 
 
-@strawberry.type
+@strawberry.type(description="What deleteWebhook returns.")
 class DeleteWebhookPayload:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The deleted webhook's `id`.")
 
 
 def parse_cursor(raw: str, field: str) -> Key:
@@ -99,7 +109,9 @@ def parse_cursor(raw: str, field: str) -> Key:
 @strawberry.type
 class WebhookMutations:
     @strawberry.mutation(description="Post the chosen kinds of the ledger's facts to a URL; its secret is shown once.")
-    async def create_webhook(self, info: Info, input: CreateWebhookInput) -> WebhookSecretPayload:
+    async def create_webhook(
+        self, info: Info, input: Annotated[CreateWebhookInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> WebhookSecretPayload:
         ctx, i = info.context, input
         principal = ctx.require(Action.ADMIN, Target(i.partnership) if i.partnership else None)
         plan_id = parse_id(i.plan_id, "planId") if i.plan_id is not None else None
@@ -130,24 +142,32 @@ class WebhookMutations:
         return WebhookSecretPayload(webhook=Webhook.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Stop delivering; nothing is skipped: a resume sends everything since.")
-    async def pause_webhook(self, info: Info, input: PauseWebhookInput) -> WebhookPayload:
+    async def pause_webhook(
+        self, info: Info, input: Annotated[PauseWebhookInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> WebhookPayload:
         webhook_id = await _mine(info, input.id)
         reason = f"paused by {info.context.actor()}" + (f": {input.reason[:MAX_DESCRIPTION]}" if input.reason else "")
         return _payload(await registry.pause(info.context.services.pool, webhook_id, reason))
 
     @strawberry.mutation(description="Deliver again at once, from where it stopped, however it was paused.")
-    async def resume_webhook(self, info: Info, input: WebhookInput) -> WebhookPayload:
+    async def resume_webhook(
+        self, info: Info, input: Annotated[WebhookInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> WebhookPayload:
         webhook_id = await _mine(info, input.id)
         return _payload(await registry.resume(info.context.services.pool, webhook_id))
 
     @strawberry.mutation(description="Send every message after a cursor again, under new webhook-ids, then carry on.")
-    async def replay_webhook(self, info: Info, input: ReplayWebhookInput) -> WebhookPayload:
+    async def replay_webhook(
+        self, info: Info, input: Annotated[ReplayWebhookInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> WebhookPayload:
         webhook_id = await _mine(info, input.id)
         after = parse_cursor(input.after, "after") if input.after is not None else (0, "")
         return _payload(await registry.replay(info.context.services.pool, webhook_id, after))
 
     @strawberry.mutation(description="A new signing secret, shown once; the old one signs beside it for the overlap.")
-    async def rotate_webhook_secret(self, info: Info, input: RotateWebhookSecretInput) -> WebhookSecretPayload:
+    async def rotate_webhook_secret(
+        self, info: Info, input: Annotated[RotateWebhookSecretInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> WebhookSecretPayload:
         webhook_id = await _mine(info, input.id)
         if not 0 <= input.overlap_hours <= 720:
             raise error("VALIDATION", "overlapHours: from 0 to 720 hours", "overlapHours")
@@ -158,7 +178,9 @@ class WebhookMutations:
         return WebhookSecretPayload(webhook=Webhook.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Delete a webhook and its delivery log.")
-    async def delete_webhook(self, info: Info, input: WebhookInput) -> DeleteWebhookPayload:
+    async def delete_webhook(
+        self, info: Info, input: Annotated[WebhookInput, strawberry.argument(description=MUTATION_INPUT)]
+    ) -> DeleteWebhookPayload:
         webhook_id = await _mine(info, input.id)
         if not await registry.delete(info.context.services.pool, webhook_id):
             raise _gone(webhook_id)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
 from service.auth.policy import Action
+from service.schema.descriptions import WEBHOOK_ID
 from service.schema.errors import parse_id
 from service.schema.webhooks.access import visible
 from service.schema.webhooks.types import Webhook
@@ -21,6 +24,8 @@ class WebhookQueries:
         return [Webhook.from_row(r) for r in rows]
 
     @strawberry.field(description="One webhook of the caller's partnership, or null if it has none with this id.")
-    async def webhook(self, info: Info, id: strawberry.ID) -> Webhook | None:
+    async def webhook(
+        self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=WEBHOOK_ID)]
+    ) -> Webhook | None:
         row = await visible(info, parse_id(id, "id"), missing_ok=True)
         return None if row is None else Webhook.from_row(row)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 from datetime import datetime
 from enum import Enum
+from typing import Annotated
 from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
 from service.cursors import ledger_event_cursor, status_change_cursor
+from service.schema.enums import described
 from service.schema.errors import error
 from service.schema.ids import object_id
 from service.schema.pages import PageInfo
@@ -20,18 +22,31 @@ from service.webhooks.kinds import EventKind
 # Attempts a page of the delivery log shows, by default and at most.
 DEFAULT_PAGE, MAX_PAGE = 50, 500
 
-WebhookEventKind = strawberry.enum(
+WebhookEventKind = described(
     EventKind,
+    "What a webhook is sent: each kind's `type` in the body is its lower-case dotted name.",
+    {
+        "STATUS_CHANGED": "`status.changed`: a quarter's status changed; `data` is a StatusChange.",
+        "RETURN_SUBMITTED": "`return.submitted`: a measure's return was given in; `data` is an AuditEntry.",
+        "RETURN_APPROVED": "`return.approved`: a return was signed off; `data` is an AuditEntry.",
+        "RETURN_SENT_BACK": "`return.sent_back`: a return went back to its owner; `data` is an AuditEntry.",
+        "QUARTER_PUBLISHED": "`quarter.published`: a quarter's report was published; `data` is an AuditEntry.",
+        "LEDGER_EVENT": "Every event the ledger records, each under its own `type`; `data` is an AuditEntry.",
+    },
     name="WebhookEventKind",
-    description="What a webhook is sent: each kind's `type` in the body is its lower-case dotted name.",
 )
 
 
 @strawberry.enum(description="Whether a webhook is being delivered.")
 class WebhookState(Enum):
-    ACTIVE = "ACTIVE"
-    FAILING = "FAILING"  # active, its last attempt failed: retrying with back-off
-    PAUSED = "PAUSED"
+    ACTIVE = strawberry.enum_value("ACTIVE", description="Delivering; its last attempt, if any, succeeded.")
+    FAILING = strawberry.enum_value(
+        "FAILING", description="Its last attempt failed: retrying the same message with back-off (`nextAttemptAt`)."
+    )  # active, its last attempt failed: retrying with back-off
+    PAUSED = strawberry.enum_value(
+        "PAUSED",
+        description="Not delivering until resumed (by an admin, or after failing too long); nothing is skipped.",
+    )
 
 
 def message_cursor(position: int, quarter: str) -> str:
@@ -43,15 +58,17 @@ def message_cursor(position: int, quarter: str) -> str:
 class WebhookDelivery:
     id: strawberry.ID = strawberry.field(description="Stable and opaque: `WebhookDelivery:<n>`, one per attempt.")
     message_id: str = strawberry.field(description="The `webhook-id` sent, the same on every attempt.")
-    type: str
-    position: int
+    type: str = strawberry.field(description="The message's `type`, e.g. `status.changed`.")
+    position: int = strawberry.field(description="The ledger position of the message's event.")
     cursor: str = strawberry.field(description="The message's cursor, as its body carries it.")
     attempt: int = strawberry.field(description="1 for a message's first attempt, counting up while it fails.")
-    attempted_at: datetime
+    attempted_at: datetime = strawberry.field(description="When it was sent (UTC).")
     latency_ms: float = strawberry.field(description="From sending to the answer (or the failure), in ms.")
     status_code: int | None = strawberry.field(description="The receiver's HTTP status; null if none came.")
-    error: str | None
-    delivered: bool
+    error: str | None = strawberry.field(
+        description="Why it failed, e.g. a timeout or `HTTP 503`; null when delivered."
+    )
+    delivered: bool = strawberry.field(description="True when the receiver answered 2xx.")
 
     @classmethod
     def from_row(cls, r: registry.Row) -> WebhookDelivery:
@@ -70,16 +87,18 @@ class WebhookDelivery:
         )
 
 
-@strawberry.type
+@strawberry.type(description="One attempt of a page of the delivery log, with its cursor.")
 class WebhookDeliveryEdge:
-    cursor: str
-    node: WebhookDelivery
+    cursor: str = strawberry.field(description="Pass it as `after` for the older attempts.")
+    node: WebhookDelivery = strawberry.field(description="The attempt.")
 
 
 @strawberry.type(description="A page of a webhook's delivery log, newest first.")
 class WebhookDeliveryConnection:
-    edges: list[WebhookDeliveryEdge]
-    page_info: PageInfo
+    edges: list[WebhookDeliveryEdge] = strawberry.field(description="The page's attempts, newest first.")
+    page_info: PageInfo = strawberry.field(
+        description="Where the page starts and ends, and whether older attempts follow."
+    )
 
 
 def _log_cursor(attempt_id: int) -> str:
@@ -99,35 +118,51 @@ def _parse_log_cursor(raw: str) -> int:
 
 @strawberry.type(description="Where the ledger's facts are posted for an integration, signed (Standard Webhooks).")
 class Webhook:
-    id: strawberry.ID
-    url: str
+    id: strawberry.ID = strawberry.field(description="Stable and opaque: the webhook's UUID.")
+    url: str = strawberry.field(description="Where messages are posted.")
     partnership: str | None = strawberry.field(description="Whose facts it is sent; null: every partnership's.")
-    kinds: list[WebhookEventKind]  # type: ignore[valid-type]
+    kinds: list[WebhookEventKind] = strawberry.field(description="The kinds of message it is sent.")  # type: ignore[valid-type]
     plan_id: strawberry.ID | None = strawberry.field(description="Only this plan's facts, if set.")
     measure_id: strawberry.ID | None = strawberry.field(description="Only this measure's facts, if set.")
-    description: str | None
-    state: WebhookState
-    paused_at: datetime | None
+    description: str | None = strawberry.field(description="The admins' note; null for none.")
+    state: WebhookState = strawberry.field(description="ACTIVE, FAILING (retrying with back-off) or PAUSED.")
+    paused_at: datetime | None = strawberry.field(description="When it was paused (UTC); null unless PAUSED.")
     paused_reason: str | None = strawberry.field(description="Why it was paused: by whom, or the failures.")
     cursor: str = strawberry.field(
         description="The cursor after which messages are still to be delivered: the last one its receiver took."
     )
     position: int = strawberry.field(description="The ledger position delivered up to.")
     failures: int = strawberry.field(description="Failed attempts in a row of the next message.")
-    failing_since: datetime | None
+    failing_since: datetime | None = strawberry.field(
+        description="When its current run of failures began (UTC); null unless FAILING."
+    )
     next_attempt_at: datetime | None = strawberry.field(description="When a failing webhook is tried again.")
     last_error: str | None = strawberry.field(description="The last failed attempt's error, whenever it was.")
-    last_error_at: datetime | None
-    last_delivered_at: datetime | None
+    last_error_at: datetime | None = strawberry.field(
+        description="When the last failed attempt was (UTC); null if none ever failed."
+    )
+    last_delivered_at: datetime | None = strawberry.field(
+        description="When a message was last delivered (UTC); null before the first."
+    )
     previous_secret_expires_at: datetime | None = strawberry.field(
         description="While a rotated-out secret still signs beside the new one: until when."
     )
-    created_at: datetime
-    created_by: str
+    created_at: datetime = strawberry.field(description="When it was created (UTC).")
+    created_by: str = strawberry.field(description="Who created it.")
 
     @strawberry.field(description=f"Its delivery log, newest first: `first` attempts (at most {MAX_PAGE}).")
     async def deliveries(
-        self, info: Info, first: int = DEFAULT_PAGE, after: str | None = None
+        self,
+        info: Info,
+        first: Annotated[
+            int, strawberry.argument(description="How many attempts: 1 to 500 (LIMIT_EXCEEDED otherwise).")
+        ] = DEFAULT_PAGE,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A cursor of this log (`pageInfo.endCursor`): older attempts than it. Null: the newest."
+            ),
+        ] = None,
     ) -> WebhookDeliveryConnection:
         if not 0 < first <= MAX_PAGE:
             raise error("LIMIT_EXCEEDED", f"first: between 1 and {MAX_PAGE} attempts a page, not {first}", "first")
