@@ -33,12 +33,13 @@ LAST_QUARTER = "Q4"
 TRACKED = f"(SELECT notification_id FROM {NAME}_tracking WHERE application_name = '{Ledger.name}')"
 _AUDIT_COLUMNS = (
     "position, '' AS sub, recorded_at, actor, action, plan_id, measure_id, measure_number, component, quarter,"
-    " field, before, after, reason, NULL::text AS from_status, NULL::text AS to_status"
+    " field, before, after, reason, NULL::text AS from_status, NULL::text AS to_status,"
+    " changed_fields, changed_from, changed_to"
 )
 _STATUS_COLUMNS = (
     "position, quarter AS sub, recorded_at, actor, action, plan_id, measure_id, measure_number,"
     " NULL::text AS component, quarter, NULL::text AS field, NULL::text AS before, NULL::text AS after, reason,"
-    " from_status, to_status"
+    " from_status, to_status, NULL::text[] AS changed_fields, NULL::text[] AS changed_from, NULL::text[] AS changed_to"
 )
 
 
@@ -177,6 +178,10 @@ def _message(hook: Hook, r: asyncpg.Record) -> Message:
             "before": r["before"],
             "after": r["after"],
             "reason": r["reason"],
+            "changes": [
+                {"field": f, "before": b, "after": a}
+                for f, b, a in zip(r["changed_fields"], r["changed_from"], r["changed_to"], strict=True)
+            ],
         }
     body = orjson.dumps({"type": kind, "timestamp": common["recordedAt"], "data": data})
     return Message(key, message_id(hook, key), kind, body)

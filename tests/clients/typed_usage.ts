@@ -32,6 +32,15 @@ export const badQuarter: VariablesOf<typeof ReviseFigureDocument> = {
   input: { measureId: "m", component: "criminal-damage", quarter: "Q5", value: "1001", reason: "late crimes recorded" },
 };
 
+export const clearing: VariablesOf<typeof ReviseFigureDocument> = {
+  input: { measureId: "m", component: "criminal-damage", quarter: "Q2", reason: "the report states none", clear: ["REPORTED_CHANGE"] },
+};
+
+export const badClear: VariablesOf<typeof ReviseFigureDocument> = {
+  // @ts-expect-error only a figure's fields can be cleared
+  input: { measureId: "m", component: "criminal-damage", quarter: "Q2", reason: "x", clear: ["STATUS"] },
+};
+
 export const resumeAfter = (last: ResultOf<typeof StatusChangedDocument>): VariablesOf<typeof StatusChangedDocument> => ({
   after: last.statusChanged.cursor,
 });

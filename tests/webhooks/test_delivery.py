@@ -96,6 +96,13 @@ async def test_the_quarterly_cycles_kinds_are_sent_its_returns_and_publications_
     assert [b["data"]["action"] for b in bodies(board)] == actions
     # Every event once, each typed by its own kind: the figure's, then the cycle's.
     assert bodies(mirrored)[1:] == bodies(board) and bodies(mirrored)[0]["type"] == "ledger.event"
+    # A figure's event carries every field it changed, as AuditEntry.changes does.
+    figure = mirrored[0].body
+    assert figure is not None and figure["data"]["changes"] == [
+        {"field": "value", "before": None, "after": "492"},
+        {"field": "availability", "before": None, "after": "available"},
+    ]
+    assert all(r.body["data"]["changes"] == [] for r in board if r.body and "action" in r.body["data"])
 
 
 def bodies(received: list[Received]) -> list[dict[str, Any]]:
