@@ -26,7 +26,7 @@ from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.runner import run_projection
 from projections.view import open_view
-from service import compression, cors, logs, metrics, read_model, speedups
+from service import compression, cors, logs, metrics, read_model, speedups, tracing
 from service.auth import report_links, tokens
 from service.auth.jwt import JwtVerifier
 from service.cached_responses import CachedResponses
@@ -76,7 +76,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set; `measure-ledger serve` starts an embedded PostgreSQL")
     database_url = settings.database_url
-    schema = build_schema(introspection=settings.introspection)
+    # Refused at once, saying why, when the switch is on and OpenTelemetry is not installed.
+    traced = (tracing.operation_spans(),) if settings.opentelemetry else ()
+    schema = build_schema(introspection=settings.introspection, tracing=traced)
     if settings.speedups:
         speedups.install(schema)
     graphql = LedgerGraphQL(
@@ -256,7 +258,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={Exception: internal_error},
         middleware=[
-            Middleware(logs.RequestIds),
+            Middleware(logs.RequestIds, trace=settings.opentelemetry),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *([cors.middleware(settings.allowed_origins)] if settings.allowed_origins else []),
             compression.middleware(),

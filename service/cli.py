@@ -102,6 +102,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.logs import log_config
     from service.projector import PROCESS, cli_process, projector_process
 
+    if settings.opentelemetry:
+        from service.tracing import TracingUnavailable, available
+
+        try:
+            available()
+        except TracingUnavailable as e:
+            print(f"measure-ledger: {e}", file=sys.stderr)
+            return 2
     embedded = not settings.database_url
     with shared_metrics(settings), database(settings) as url:
         os.environ["DATABASE_URL"] = url

@@ -26,6 +26,8 @@ from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import tracing
+
 FORMATS: Final = ("text", "json")
 ACCESS: Final = logging.getLogger("service.access")
 
@@ -95,8 +97,10 @@ def current_request_id() -> str | None:
 class RequestIds:
     """ASGI middleware: each request's id and trace context, in its response headers and its log lines."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, trace: bool = False) -> None:
         self.app = app
+        # OpenTelemetry on (service/tracing.py): the request's spans continue the trace it names.
+        self.trace = trace
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -107,6 +111,7 @@ class RequestIds:
         current = RequestLog(request_id(headers.get("x-request-id")), trace_id(traceparent))
         scope.setdefault("state", {})["request_id"] = current.request_id
         token = CURRENT.set(current)
+        undo = tracing.continue_trace(headers) if self.trace else None
         started = time.perf_counter()
         status = 0
 
@@ -128,6 +133,8 @@ class RequestIds:
         finally:
             if scope["type"] == "http":
                 _access(scope, status, time.perf_counter() - started)
+            if undo is not None:
+                undo()
             CURRENT.reset(token)
 
 

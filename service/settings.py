@@ -83,6 +83,8 @@ class Settings:
     read_check_seconds: float = 1.0
     # Log lines as readable text, or one JSON object per line (service/logs.py).
     log_format: str = "text"
+    # OpenTelemetry spans for GraphQL operations (service/tracing.py); needs the opentelemetry extra.
+    opentelemetry: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -130,6 +132,7 @@ class Settings:
             read_wait_seconds=float(env.get("ML_READ_WAIT_SECONDS", "1")),
             read_check_seconds=float(env.get("ML_READ_CHECK_SECONDS", "1")),
             log_format=env.get("ML_LOG_FORMAT", "text").strip().lower() or "text",
+            opentelemetry=_flag(env, "ML_OPENTELEMETRY", False),
         )
 
 

@@ -29,12 +29,13 @@ schema by the app, unless turned off.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules
+from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -76,10 +77,10 @@ class NoIntrospection(AddValidationRules):
         super().__init__([NoSchemaIntrospectionCustomRule])
 
 
-def build_schema(*, introspection: bool = True) -> strawberry.Schema:
-    """The schema; production mode turns introspection off."""
+def build_schema(*, introspection: bool = True, tracing: Sequence[type[SchemaExtension]] = ()) -> strawberry.Schema:
+    """The schema; production mode turns introspection off; `tracing`: extensions that trace operations."""
     # The limits first: they refuse a document with too many tokens before anything parses it.
-    extensions: list[Any] = [LIMITS, SubscriptionsOverWebSocket]
+    extensions: list[Any] = [LIMITS, SubscriptionsOverWebSocket, *tracing]
     if not introspection:
         extensions.append(NoIntrospection)
     return LedgerSchema(
