@@ -24,8 +24,7 @@ class Period:
 
 @strawberry.type(
     description="One partnership's plan for a reporting year: its themes and measures. Needs the viewer "
-    "role in its partnership; asOf or a publication needs the auditor role, except a "
-    "publication, which viewers may read."
+    "role in its partnership (as a publication showed it, too); read asOf a moment, the auditor role."
 )
 class Plan:
     at: strawberry.Private[int | None]

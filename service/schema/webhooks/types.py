@@ -66,7 +66,8 @@ class WebhookDelivery:
     latency_ms: float = strawberry.field(description="From sending to the answer (or the failure), in ms.")
     status_code: int | None = strawberry.field(description="The receiver's HTTP status; null if none came.")
     error: str | None = strawberry.field(
-        description="Why it failed, e.g. a timeout or `HTTP 503`; null when delivered."
+        description="Why the attempt failed: a timeout, a refused connection, or the receiver's answer; null when "
+        "delivered."
     )
     delivered: bool = strawberry.field(description="True when the receiver answered 2xx.")
 
