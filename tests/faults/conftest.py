@@ -16,17 +16,18 @@ import pytest
 from service.auth.tokens import create_token
 from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient
-from tests.faults.postgres import OwnPostgres
+from tests.faults.postgres import new_database, own_server
 from tests.faults.served import Served
+from tests.replication.cluster import Server
 
 
 @pytest.fixture(scope="session")
-def own_postgres() -> Iterator[OwnPostgres]:
+def own_postgres() -> Iterator[Server]:
     # Not under pytest's own temporary folder: another pytest run makes that private to root again, and the
     # server's user must reach its data folder at every restart.
     folder = Path(tempfile.mkdtemp(prefix="ml-faults-"))
     try:
-        server = OwnPostgres(folder).init()
+        server = own_server(folder)
         server.start()
         yield server
         if server.running():
@@ -36,11 +37,11 @@ def own_postgres() -> Iterator[OwnPostgres]:
 
 
 @pytest.fixture
-def fault_database(own_postgres: OwnPostgres) -> str:
+def fault_database(own_postgres: Server) -> str:
     """A fresh database on the suite's own server, which is up when the scenario starts."""
     if not own_postgres.running():
         own_postgres.start()
-    return own_postgres.new_database()
+    return new_database(own_postgres)
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from tests.e2e.test_subscriptions import recorded_event_positions
 from tests.faults.checks import assert_whole, figures, last_position, until_projected
 from tests.faults.conftest import measures_to_write_on
 from tests.faults.load import Subscriber, Writers
-from tests.faults.postgres import OwnPostgres
 from tests.faults.served import Served
 from tests.faults.test_kills import PER_WRITER, WRITERS, keys
+from tests.replication.cluster import Server
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
@@ -30,7 +30,7 @@ def audit_subscribers(served: Served) -> int:
 
 
 def test_a_postgres_restart_under_load_is_503_only_while_down_and_subscribers_resume_from_their_cursors(
-    serve: Callable[..., Served], own_postgres: OwnPostgres, fault_database: str, operator_token: str
+    serve: Callable[..., Served], own_postgres: Server, fault_database: str, operator_token: str
 ) -> None:
     served = serve()
     served.start()
