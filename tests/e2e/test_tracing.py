@@ -21,8 +21,6 @@ from service.tracing import MISSING
 from tests.e2e.live import LiveServer
 
 TRACE, PARENT = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-# Without OpenTelemetry: an import of it fails, as where the packages are not installed.
-WITHOUT_OPENTELEMETRY = "import sys; sys.modules['opentelemetry'] = None; "
 
 
 @pytest.fixture(scope="module")
@@ -66,23 +64,17 @@ def test_an_operation_is_a_span_in_the_trace_of_its_traceparent(
     assert not [s.name for s in finished if "Resolving" in s.name]
 
 
-def test_the_switch_without_opentelemetry_installed_is_refused_in_one_line() -> None:
+def without_opentelemetry(code: str) -> subprocess.CompletedProcess[str]:
+    """Python `code` run with the switch on where an import of OpenTelemetry fails, as when it is not installed."""
     env = {**os.environ, "ML_OPENTELEMETRY": "1", "DATABASE_URL": "postgresql://127.0.0.1:1/none"}
-    served = subprocess.run(
-        [sys.executable, "-c", WITHOUT_OPENTELEMETRY + "from service.cli import main; sys.exit(main(['serve']))"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    script = "import sys; sys.modules['opentelemetry'] = None; " + code
+    return subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_the_switch_without_opentelemetry_installed_is_refused_in_one_line() -> None:
+    served = without_opentelemetry("from service.cli import main; sys.exit(main(['serve']))")
     assert served.returncode == 2
     assert served.stderr.strip() == f"measure-ledger: {MISSING}"
-    made = subprocess.run(
-        [sys.executable, "-c", WITHOUT_OPENTELEMETRY + "from service.app import create_app; create_app()"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    made = without_opentelemetry("from service.app import create_app; create_app()")
     assert made.returncode == 1
     assert f"service.tracing.TracingUnavailable: {MISSING}" in made.stderr
