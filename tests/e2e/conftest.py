@@ -5,12 +5,10 @@ from functools import partial
 
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.conftest import DatabaseFactory
 from tests.e2e import principals
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, LiveServer, serving
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +20,15 @@ def shared_database(new_database: DatabaseFactory) -> str:
 @pytest.fixture(scope="module")
 def shared_client(shared_database: str) -> Iterator[GraphQLClient]:
     """One server for a whole module, and an operator's client of it."""
-    live = LiveServer(create_app(Settings(database_url=shared_database, load_demo=False))).start()
-    yield GraphQLClient(live.url, create_token(shared_database, "alice@stockton.gov.uk"))
-    live.stop()
+    with serving(shared_database) as live:
+        yield GraphQLClient(live.url, create_token(shared_database, "alice@stockton.gov.uk"))
 
 
 @pytest.fixture
 def server(database_url: str) -> Iterator[LiveServer]:
     """The whole service on a real port, with its own fresh database."""
-    live = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    yield live
-    live.stop()
+    with serving(database_url) as live:
+        yield live
 
 
 @pytest.fixture

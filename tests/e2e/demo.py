@@ -12,10 +12,9 @@ from uuid import UUID
 import httpx
 
 from domain.ledger import Ledger
-from service.app import create_app
 from service.plan_file import import_plan, load_plan_file
-from service.settings import Settings, eventsourcing_env
-from tests.e2e.live import GraphQLClient, LiveServer
+from service.settings import eventsourcing_env
+from tests.e2e.live import GraphQLClient, LiveServer, serving
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
 
@@ -99,9 +98,6 @@ def serving_demo(database_url: str, **settings: Any) -> Iterator[tuple[LiveServe
     """A live server of the demo plan, imported before it starts (two processes creating the event store's
     tables at once can collide in PostgreSQL), once its read model has caught up; the plan's id."""
     plan_id, position = import_demo(database_url)
-    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False, **settings))).start()
-    try:
+    with serving(database_url, **settings) as server:
         wait_for_read_model(server.url, position)
         yield server, plan_id
-    finally:
-        server.stop()

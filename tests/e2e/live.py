@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+
+from service.app import create_app
+from service.settings import Settings
 
 
 class LiveServer:
@@ -43,6 +48,16 @@ class LiveServer:
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(15)
+
+
+@contextmanager
+def serving(database_url: str, **settings: Any) -> Iterator[LiveServer]:
+    """The whole service over `database_url`, with these settings and no demo plan, until the block ends."""
+    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False, **settings))).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @dataclass

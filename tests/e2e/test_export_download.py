@@ -14,13 +14,12 @@ import httpx
 import pytest
 
 from domain.ledger import Ledger
-from service.app import create_app
 from service.auth.tokens import create_token
 from service.plan_export import export_plan_csv, export_plan_yaml
-from service.settings import Settings, eventsourcing_env
+from service.settings import eventsourcing_env
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import HAND_CHECKED, import_demo, wait_for_read_model
-from tests.e2e.live import LiveServer
+from tests.e2e.live import serving
 
 
 @dataclass(frozen=True)
@@ -48,13 +47,10 @@ def served(new_database: DatabaseFactory) -> Iterator[Served]:
         expected_yaml, expected_csv = export_plan_yaml(ledger, plan_id), export_plan_csv(ledger, plan_id)
     finally:
         ledger.close()
-    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    try:
+    with serving(database_url) as server:
         wait_for_read_model(server.url, position)
         token = create_token(database_url, "analyst@stockton.gov.uk")
         yield Served(server.url, token, plan_id, expected_yaml, expected_csv)
-    finally:
-        server.stop()
 
 
 def error_code(response: httpx.Response) -> str:

@@ -12,12 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.principals import event_count, first_message
 
 
@@ -161,12 +159,8 @@ def rate_limited(shared_database: str, client: GraphQLClient) -> Iterator[str]:
 
     It does not run the projection: the first server's keeps the read model it waits for up to date.
     """
-    settings = Settings(
-        database_url=shared_database, load_demo=False, run_projection=False, mutation_rate=1 / 60, mutation_burst=3
-    )
-    live = LiveServer(create_app(settings)).start()
-    yield live.url
-    live.stop()
+    with serving(shared_database, run_projection=False, mutation_rate=1 / 60, mutation_burst=3) as live:
+        yield live.url
 
 
 def test_mutations_over_the_rate_limit_are_refused_per_principal_and_write_nothing(

@@ -22,16 +22,15 @@ from service.persisted_queries import PersistedQueries, PersistedQueryError
 from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, LiveServer, serving
 
 ACCEPT = "application/graphql-response+json,application/json;q=0.9"
 
 
 @pytest.fixture(scope="module")
 def live(shared_database: str) -> Iterator[LiveServer]:
-    server = LiveServer(create_app(Settings(database_url=shared_database, load_demo=False))).start()
-    yield server
-    server.stop()
+    with serving(shared_database) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,10 @@ from uuid import UUID
 import httpx
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import HAND_CHECKED, serving_demo
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 
 LINK = "query($plan: ID!, $asOf: DateTime) { reportLink(planId: $plan, asOf: $asOf) { url path expiresAt } }"
 STOCKTON = "Safer Stockton Partnership"
@@ -107,17 +105,13 @@ def test_a_principal_of_another_partnership_can_neither_read_the_report_nor_get_
 
 
 def test_in_public_mode_anyone_reads_the_current_report_but_not_the_past_or_the_history(demo: Demo) -> None:
-    public = LiveServer(create_app(Settings(database_url=demo.database_url, load_demo=False, public_read=True)))
-    public.start()
-    try:
+    with serving(demo.database_url, public_read=True) as public:
         anonymous = Demo(demo.database_url, public.url, demo.plan_id, "", "", "")
         page = anonymous.get()
         past = anonymous.get(asOf="2030-01-01T00:00:00Z")
         measure = re.search(r"/reports/[^/]+/measures/([0-9a-f-]+)/history", demo.get(demo.auditor).text)
         assert measure is not None
         history = anonymous.get(path=f"/measures/{measure.group(1)}/history")
-    finally:
-        public.stop()
 
     assert page.status_code == 200 and "5.1" in page.text
     assert "/history" not in page.text

@@ -22,14 +22,13 @@ from domain.plan import Plan
 from projections.locks import REBUILD_LOCK_KEY
 from projections.read_model_tables import VERSION
 from projections.view import NAME, REBUILDING
-from service.app import create_app
 from service.auth.principal import Principal, Role, public_principal
 from service.auth.tokens import create_token, prefix_of, revoke_token
 from service.response_cache import ResponseCache, Scope, analyse, visibility
 from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage, figure
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, LiveServer, serving
 
 
 def unique(partnership: str) -> str:
@@ -43,10 +42,8 @@ PLANS = "{ plans { id partnership title } }"
 
 @pytest.fixture(scope="module")
 def live(shared_database: str) -> Iterator[LiveServer]:
-    settings = Settings(database_url=shared_database, load_demo=False, response_cache=True)
-    server = LiveServer(create_app(settings)).start()
-    yield server
-    server.stop()
+    with serving(shared_database, response_cache=True) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -381,11 +378,8 @@ def test_a_plan_or_measure_that_does_not_exist_yet_appears_as_soon_as_it_does(op
 
 @pytest.fixture(scope="module")
 def uncached(shared_database: str) -> Iterator[GraphQLClient]:
-    server = LiveServer(
-        create_app(Settings(database_url=shared_database, load_demo=False, run_projection=False, response_cache=False))
-    ).start()
-    yield GraphQLClient(server.url, create_token(shared_database, "uncached@ledger.example"))
-    server.stop()
+    with serving(shared_database, run_projection=False, response_cache=False) as server:
+        yield GraphQLClient(server.url, create_token(shared_database, "uncached@ledger.example"))
 
 
 def test_with_the_cache_off_results_are_the_same_and_carry_no_etag(
