@@ -28,7 +28,8 @@ class AuditQueries:
     @strawberry.field(
         description=f"Every event as an auditor reads it: who changed what, when, from what to what, and why. "
         f"Keyset pages of `first` entries (default {trail.DEFAULT_PAGE}, at most {trail.MAX_PAGE}) "
-        "after the cursor `after`; a page never repeats or skips an entry while others are recorded."
+        "after the cursor `after`; a page never repeats or skips an entry while others are recorded. Needs the "
+        "auditor role."
     )
     async def audit_trail(
         self,
@@ -64,7 +65,9 @@ class AuditQueries:
             selection = replace(selection, partnership=principal.partnership)
         return await audit_page(info, selection, size, after)
 
-    @strawberry.field(description="The head of the hash chain over the stored events, for publishing.")
+    @strawberry.field(
+        description="The head of the hash chain over the stored events, for publishing. Needs the auditor role."
+    )
     async def audit_digest(self, info: Info) -> AuditDigest:
         info.context.require(Action.READ_AUDIT, None)
         head = await trail.chain_head(info.context.reads)

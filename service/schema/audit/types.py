@@ -38,7 +38,10 @@ class FieldChange:
     after: str | None = strawberry.field(description="Its value after the event; null where it has none.")
 
 
-@strawberry.type(description="One event of the ledger: who changed what, when, from what to what, and why.")
+@strawberry.type(
+    description="One event of the ledger: who changed what, when, from what to what, and why. Read by the "
+    "auditor role (auditTrail, changesSince, ledgerEvents)."
+)
 class AuditEntry:
     id: strawberry.ID = strawberry.field(
         description="Stable and opaque: `AuditEntry:<position>` (a measure's history: `Revision:<position>`)."

@@ -47,7 +47,8 @@ async def publication_of(info: Info, raw: object, field: str, action: Action = A
 class CycleQueries:
     @strawberry.field(
         description="Where a plan's quarter stands: each measure's return by owner and agency, what each component "
-        "holds, the due date and whether it has passed, and the counts of a progress bar. Read now (UTC)."
+        "holds, the due date and whether it has passed, and the counts of a progress bar. Read now (UTC). Needs "
+        "the viewer role in the plan's partnership."
     )
     async def returns(
         self,
@@ -63,7 +64,10 @@ class CycleQueries:
         tracking = await cycle_reads.returns_tracking(info.context.reads, pid, quarter)
         return tracking_of(pid, quarter, tracking, datetime.now(UTC).date())
 
-    @strawberry.field(description="One publication, or null if there is none with this id.")
+    @strawberry.field(
+        description="One publication, or null if there is none with this id. Needs the viewer role in its "
+        "plan's partnership."
+    )
     async def publication(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description="The publication's `id`.")]
     ) -> Publication | None:

@@ -18,7 +18,8 @@ from service.schema.targets import Target
 class MeasureQueries:
     @strawberry.field(
         description="One measure, or null if there is none with this id. With asOf, every field is what the "
-        "ledger showed at that moment; null if the measure did not exist yet."
+        "ledger showed at that moment; null if the measure did not exist yet. Needs the viewer role in its "
+        "plan's partnership; asOf, the auditor role."
     )
     async def measure(
         self,

@@ -24,7 +24,10 @@ from service.schema.targets import Target
 
 @strawberry.type
 class PlanQueries:
-    @strawberry.field(description="Every plan, or a partnership's plans.")
+    @strawberry.field(
+        description="Every plan you may see (the viewer role), or one partnership's, all at once: "
+        "`plansConnection` pages them."
+    )
     async def plans(
         self,
         info: Info,
@@ -68,7 +71,8 @@ class PlanQueries:
     @strawberry.field(
         description="One plan, or null if there is none with this id. With asOf, every field is what the "
         "ledger showed at that moment; null if the plan did not exist yet. With publication (one of this "
-        "plan's), every field is what that publication showed, at the position it fixes."
+        "plan's), every field is what that publication showed, at the position it fixes. Needs the viewer role "
+        "in the plan's partnership; asOf, the auditor role."
     )
     async def plan(
         self,

@@ -38,7 +38,9 @@ def _require_principal(info: Info) -> None:
 class Subscription:
     @strawberry.subscription(
         description="Each quarter whose status changes, optionally of one plan or measure. With `after` (a "
-        "`cursor` you received), every later change exactly once and in order, then the live ones."
+        "`cursor` you received), every later change exactly once and in order, then the live ones. Needs the "
+        "viewer role; a principal of one "
+        "partnership must name a planId or measureId."
     )
     async def status_changed(
         self,
@@ -61,7 +63,9 @@ class Subscription:
 
     @strawberry.subscription(
         description="Every event the ledger records, optionally of one plan, for mirrors. With `after` (a "
-        "`cursor` you received), every later event exactly once and in order, then the live ones."
+        "`cursor` you received), every later event exactly once and in order, then the live ones. Needs the "
+        "auditor role; a principal of one "
+        "partnership must name a planId."
     )
     async def ledger_events(
         self,

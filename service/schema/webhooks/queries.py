@@ -17,13 +17,19 @@ from service.webhooks import registry
 
 @strawberry.type
 class WebhookQueries:
-    @strawberry.field(description="The webhooks of the caller's partnership (an operator's: every one), oldest first.")
+    @strawberry.field(
+        description="The webhooks of the caller's partnership (an operator's: every one), oldest first. Needs "
+        "the admin role."
+    )
     async def webhooks(self, info: Info) -> list[Webhook]:
         principal = info.context.require(Action.ADMIN, None)
         rows = await registry.listed(info.context.services.pool, principal.partnership)
         return [Webhook.from_row(r) for r in rows]
 
-    @strawberry.field(description="One webhook of the caller's partnership, or null if it has none with this id.")
+    @strawberry.field(
+        description="One webhook of the caller's partnership, or null if it has none with this id. Needs the "
+        "admin role."
+    )
     async def webhook(
         self, info: Info, id: Annotated[strawberry.ID, strawberry.argument(description=WEBHOOK_ID)]
     ) -> Webhook | None:

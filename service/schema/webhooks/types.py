@@ -117,7 +117,10 @@ def _parse_log_cursor(raw: str) -> int:
     raise error("VALIDATION", f"after: {raw[:60]!r} is not a cursor of this delivery log", "after")
 
 
-@strawberry.type(description="Where the ledger's facts are posted for an integration, signed (Standard Webhooks).")
+@strawberry.type(
+    description="Where the ledger's facts are posted for an integration, signed (Standard Webhooks). Its "
+    "partnership's admins (the admin role) see and manage it; an operator's admin, every one."
+)
 class Webhook:
     id: strawberry.ID = strawberry.field(description="Stable and opaque: the webhook's UUID.")
     url: str = strawberry.field(description="Where messages are posted.")
