@@ -101,6 +101,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.header_deadline import http_protocol
     from service.logs import log_config
     from service.projector import PROCESS, cli_process, projector_process
+    from service.stopping import exit_on_signals
 
     if settings.opentelemetry:
         from service.tracing import TracingUnavailable, available
@@ -110,6 +111,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         except TracingUnavailable as e:
             print(f"measure-ledger: {e}", file=sys.stderr)
             return 2
+    # Stopped by SIGTERM (systemd, Docker, Kubernetes) as by Ctrl-C: the embedded PostgreSQL stops with it.
+    exit_on_signals()
     embedded = not settings.database_url
     with shared_metrics(settings), database(settings) as url:
         os.environ["DATABASE_URL"] = url

@@ -66,3 +66,21 @@ def stop_on_signals(grace_seconds: float = GRACE_SECONDS) -> SignalStop:
     signal.signal(signal.SIGINT, handle)
     threading.Thread(target=end_if_stuck, name="stop-watchdog", daemon=True).start()
     return stop
+
+
+def exit_on_signals() -> None:
+    """SIGTERM and SIGINT end the process by raising SystemExit in the main thread, so `with` blocks exit.
+
+    A process's default on SIGTERM is to die on the spot: `serve` then left its embedded PostgreSQL running
+    (uvicorn handles the signal while it serves, then raises it again once it has shut down). The first signal
+    raises; later ones are ignored, so that they cannot interrupt the stop the first one began (stopping the
+    embedded PostgreSQL takes a moment). Call from the main thread.
+    """
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise SystemExit(128 + signum)  # as a shell reports a process ended by the signal
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
