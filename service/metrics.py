@@ -153,15 +153,39 @@ WEBHOOK_SECONDS: Final = Histogram(
     registry=REGISTRY,
 )
 POOL_CONNECTIONS: Final = _gauge(
-    "ml_db_pool_connections", "Connections open in the web processes' asyncpg read pools.", "livesum"
+    "ml_db_pool_connections",
+    "Connections open in the web processes' asyncpg read pools: the primary's, and each standby's.",
+    "livesum",
+    ("pool",),
 )
 POOL_IN_USE: Final = _gauge(
-    "ml_db_pool_connections_in_use", "Connections of the asyncpg read pools lent out now.", "livesum"
+    "ml_db_pool_connections_in_use", "Connections of the asyncpg read pools lent out now.", "livesum", ("pool",)
 )
 POOL_MAX: Final = _gauge(
     "ml_db_pool_max_connections",
-    "The most connections the asyncpg read pools may open (ML_POOL_SIZE per web process).",
+    "The most connections the asyncpg read pools may open (ML_POOL_SIZE per web process and database).",
     "livesum",
+    ("pool",),
+)
+IN_ROTATION: Final = _gauge(
+    "ml_replica_in_rotation",
+    "1 while a standby of ML_READ_DATABASE_URLS is read from (0 if any web process has it out of rotation).",
+    "livemin",
+    ("replica",),
+)
+REPLICA_LAG: Final = _gauge(
+    "ml_replica_lag_seconds",
+    "How far a standby's replay is behind the primary's position, in seconds (the most any web process sees).",
+    "livemax",
+    ("replica",),
+)
+REPLICA_READS: Final = Counter(
+    "ml_replica_reads", "Requests whose reads were sent to a standby.", ["replica"], registry=REGISTRY
+)
+REPLICA_FALLBACKS: Final = Counter(
+    "ml_replica_fallbacks",
+    "Reads meant for a standby that went to the primary (no standby in rotation had the position in time).",
+    registry=REGISTRY,
 )
 MEMORY: Final = _gauge(
     "ml_process_resident_memory_bytes", "Resident memory of each of the service's processes, by pid.", "liveall"
@@ -242,7 +266,8 @@ class Sampler:
         services = self.services
         if services is None:
             return
-        self._sample_pool(services.pool)
+        self._sample_pool("primary", services.pool)
+        self._sample_replicas(services.replicas)
         for feed in services.feeds.all():
             table = feed.source.table
             buffers = feed.buffers()
@@ -270,11 +295,20 @@ class Sampler:
         self._seen[key] = total
 
     @staticmethod
-    def _sample_pool(pool: asyncpg.Pool) -> None:
+    def _sample_pool(name: str, pool: asyncpg.Pool) -> None:
         size = pool.get_size()
-        POOL_CONNECTIONS.set(size)
-        POOL_IN_USE.set(size - pool.get_idle_size())
-        POOL_MAX.set(pool.get_max_size())
+        POOL_CONNECTIONS.labels(name).set(size)
+        POOL_IN_USE.labels(name).set(size - pool.get_idle_size())
+        POOL_MAX.labels(name).set(pool.get_max_size())
+
+    def _sample_replicas(self, replicas: Any) -> None:
+        for replica in replicas.replicas:
+            self._sample_pool(replica.name, replica.pool)
+            IN_ROTATION.labels(replica.name).set(1 if replica.in_rotation else 0)
+            if replica.lag_seconds is not None:
+                REPLICA_LAG.labels(replica.name).set(replica.lag_seconds)
+            self._follow(REPLICA_READS.labels(replica.name), ("replica reads", replica.name), replica.reads)
+        self._follow(REPLICA_FALLBACKS, ("replica fallbacks", ""), replicas.fallbacks)
 
     @staticmethod
     def _sample_positions(positions: Positions) -> None:

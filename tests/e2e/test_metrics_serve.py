@@ -84,6 +84,7 @@ def test_a_scrape_of_any_worker_reports_the_whole_service(served: tuple[str, str
     assert value(samples, "ml_projection_led") == value(samples, "ml_webhook_dispatcher_led") == 1
     assert value(samples, "ml_projection_position") == value(samples, "ml_ledger_position") == recorded(database_url)
     assert value(samples, "ml_graphql_requests_total", operation="Twice", outcome="ok") == REQUESTS
-    assert value(samples, "ml_db_pool_max_connections") == 20  # two web processes' pools of ML_POOL_SIZE
+    # Two web processes' pools, each of ML_POOL_SIZE.
+    assert value(samples, "ml_db_pool_max_connections", pool="primary") == 20
     memory = [v for (name, _), v in samples.items() if name == "ml_process_resident_memory_bytes"]
     assert len(memory) == 4 and min(memory) > 1_000_000  # two workers, the projector, the dispatcher

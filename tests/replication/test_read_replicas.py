@@ -333,3 +333,21 @@ def test_a_position_that_is_not_a_number_is_refused_with_its_field(service: Serv
     assert response.status_code == 400
     (error,) = response.json()["errors"]
     assert error["extensions"] == {"code": "VALIDATION", "field": "X-Min-Position"}
+
+
+def test_metrics_show_the_standby_in_rotation_its_reads_and_its_pool(service: Service) -> None:
+    from tests.e2e.test_metrics import scrape, value
+
+    plan_id, _ = a_plan(service)
+    name = service.standby()["name"]
+    token = service.as_["operator"].token
+    assert token is not None
+    before = value(scrape(service.live.url, token), "ml_replica_reads_total", replica=name)
+    for _ in range(3):
+        service.read(PLAN_MADE, plan_id, None)
+    samples = scrape(service.live.url, token)
+    assert value(samples, "ml_replica_in_rotation", replica=name) == 1
+    assert value(samples, "ml_replica_reads_total", replica=name) - before >= 1
+    assert value(samples, "ml_replica_lag_seconds", replica=name) >= 0
+    assert value(samples, "ml_db_pool_max_connections", pool=name) == 10
+    assert value(samples, "ml_db_pool_connections", pool=name) >= 1
