@@ -19,8 +19,9 @@ import httpx
 
 from tests.e2e.ws_client import graphql_ws
 
+# With the measure after the write, as a client shows it: a payload read that fails must not hide the write.
 UPDATE_COMMENTARY = """mutation($input: UpdateCommentaryInput!) {
-  updateCommentary(input: $input) { position version replayed } }"""
+  updateCommentary(input: $input) { position version replayed measure { id version } } }"""
 
 
 def write(http: httpx.Client, url: str, measure: str, text: str, expected: int | None = None) -> dict[str, Any]:
@@ -119,6 +120,7 @@ class Writers:
         tally = self.tally
         deadline = time.monotonic() + self.give_up_seconds
         attempt = 0
+        refused: str | None = None  # the last answer that said the write failed, if nothing uncertain came since
         while time.monotonic() < deadline:
             if attempt:
                 with tally.lock:
@@ -129,20 +131,30 @@ class Writers:
             try:
                 response = http.post(self.url() + "/graphql", json={"query": UPDATE_COMMENTARY, "variables": variables})
             except httpx.TransportError:
-                continue  # the process is gone or going: the same key again, as a client would
+                refused = None  # the process is gone or going; this attempt may have been recorded
+                continue
             with tally.lock:
                 tally.statuses[response.status_code] += 1
             during_outage = down or self.database_down()
             if response.status_code >= 500:
                 if not (response.status_code == 503 and during_outage):
                     tally.note(f"{key}: {response.status_code} {response.text[:200]}")
+                refused = f"{response.status_code}"
                 continue
             body = response.json()
-            if errors := body.get("errors"):
+            errors = body.get("errors") or []
+            codes = {e.get("extensions", {}).get("code") for e in errors}
+            answer = (body.get("data") or {}).get("updateCommentary")
+            if answer is None or answer.get("position") is None:
                 if not during_outage:
                     tally.note(f"{key}: {response.status_code} {errors}")
+                refused = ",".join(sorted(map(str, codes)))
                 continue
-            answer = body["data"]["updateCommentary"]
+            # Recorded: an error beside it may only say that its payload could not be read after the write.
+            if codes - {"COMMITTED"}:
+                tally.note(f"{key}: recorded, with errors {errors}")
+            if answer["replayed"] and refused is not None:
+                tally.note(f"{key}: recorded by an attempt that was answered {refused}")
             with tally.lock:
                 tally.answered[key] = int(answer["position"])
                 tally.replayed += bool(answer["replayed"])

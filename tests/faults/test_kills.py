@@ -45,6 +45,8 @@ def test_kill_9_of_the_web_process_under_write_load_loses_and_doubles_nothing(
         writers.until_written(answered + 1)  # the first write answered by the new process
         recoveries.append(time.monotonic() - killed_at)
     tally = writers.join()
+    until_projected(fault_database)
+    assert leaders(fault_database) == 1  # the new serve's projector leads: no leader was left stuck
     served.stop()
 
     assert_whole(fault_database, tally, keys())
