@@ -221,6 +221,27 @@ def test_a_partnership_s_own_feed_replays_only_its_own_plan(world: World, docume
     assert outcome.data[field]["planId"] == world.a.plan_id
 
 
+POLL = """query($planId: ID, $measureId: ID) {
+  statusChanges(planId: $planId, measureId: $measureId) { nodes { planId } } }"""
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [{"planId": "b.plan"}, {"measureId": "b.measure"}, {"planId": "a.plan", "measureId": "b.measure"}, {}],
+    ids=["B's plan", "B's measure", "mixing", "no plan named"],
+)
+def test_polling_another_partnership_s_status_changes_is_forbidden_as_subscribing_is(
+    world: World, variables: dict[str, str]
+) -> None:
+    ids = {"a.plan": world.a.plan_id, "b.plan": world.b.plan_id, "b.measure": world.b.measure_id}
+
+    outcome = posted(world.as_(a_admin(world)), POLL, {k: ids[v] for k, v in variables.items()})
+
+    assert outcome.codes == ["FORBIDDEN"], outcome.body
+    own = posted(world.as_(a_admin(world)), POLL, {"planId": world.a.plan_id})
+    assert own.ok and {n["planId"] for n in own.data["statusChanges"]["nodes"]} == {world.a.plan_id}
+
+
 # ----- downloads and the audit trail
 
 
