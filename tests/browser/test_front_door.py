@@ -16,14 +16,12 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.browser.harness import Axe, describe
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,12 +37,11 @@ class Door:
 @pytest.fixture(scope="module")
 def door(new_database: DatabaseFactory) -> Iterator[Door]:
     database_url = new_database()
-    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    client = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
-    plan_id = a_plan(client)
-    measure_id = criminal_damage(client, plan_id)["id"]
-    yield Door(server.url, client, plan_id, measure_id)
-    server.stop()
+    with serving(database_url) as server:
+        client = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
+        plan_id = a_plan(client)
+        measure_id = criminal_damage(client, plan_id)["id"]
+        yield Door(server.url, client, plan_id, measure_id)
 
 
 @pytest.fixture

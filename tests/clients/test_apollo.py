@@ -10,14 +10,12 @@ from typing import Any
 
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.clients.npm import CLIENTS, ROOT, executable, run_node
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 
 # Node.js processes of their own, and a first `npm ci` of about a minute.
 pytestmark = pytest.mark.slow
@@ -26,9 +24,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def operator(new_database: DatabaseFactory) -> Iterator[GraphQLClient]:
     database_url = new_database()
-    server = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    yield GraphQLClient(server.url, create_token(database_url, "operator@ledger.example"))
-    server.stop()
+    with serving(database_url) as server:
+        yield GraphQLClient(server.url, create_token(database_url, "operator@ledger.example"))
 
 
 def apollo(node_modules: Path, tmp_path: Path, client: GraphQLClient, plan_id: str, measure_id: str) -> dict[str, Any]:

@@ -28,13 +28,11 @@ from graphql import GraphQLEnumType, GraphQLInputObjectType, GraphQLObjectType, 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.principals import event_count
 
 pytestmark = pytest.mark.slow  # hundreds of generated requests
@@ -70,9 +68,7 @@ class Target(NamedTuple):
 def target(new_database: DatabaseFactory) -> Iterator[Target]:
     database_url = new_database()
     # A rate limit would answer most of the fuzz with LIMIT_EXCEEDED and hide the paths behind it.
-    settings_ = Settings(database_url=database_url, load_demo=False, mutation_rate=1e6, mutation_burst=1_000_000)
-    live = LiveServer(create_app(settings_)).start()
-    try:
+    with serving(database_url, mutation_rate=1e6, mutation_burst=1_000_000) as live:
         token = create_token(database_url, "fuzz@ledger.example")
         client = GraphQLClient(live.url, token)
         plan_id = a_plan(client)
@@ -82,8 +78,6 @@ def target(new_database: DatabaseFactory) -> Iterator[Target]:
         headers = {"accept": "application/json", "authorization": f"Bearer {token}"}
         with httpx.Client(base_url=live.url, headers=headers, timeout=30) as http:
             yield Target(live.url, token, http, database_url, plan_id, measure_id)
-    finally:
-        live.stop()
 
 
 def check(response: httpx.Response, sent: str) -> dict[str, Any]:

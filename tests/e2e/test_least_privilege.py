@@ -12,12 +12,10 @@ import psycopg
 import psycopg.conninfo
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
 from service.cli import main
-from service.settings import Settings
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 ROLE = "measure_ledger_service"
@@ -56,16 +54,13 @@ def test_the_service_runs_as_the_readme_s_role_which_cannot_change_or_unprotect_
     monkeypatch.setenv("CREATE_TABLE", "false")
     monkeypatch.setenv("DATABASE_URL", as_service)
 
-    server = LiveServer(create_app(Settings(database_url=as_service, load_demo=False))).start()
-    try:
+    with serving(as_service) as server:
         client = GraphQLClient(server.url, create_token(as_service, "alice@stockton.gov.uk"))
         measure = criminal_damage(client, a_plan(client))
         deadline = time.monotonic() + 20
         while client.execute("{ auditDigest { position } }")["auditDigest"]["position"] < 4:
             assert time.monotonic() < deadline, "the chain did not reach the new events"
             time.sleep(0.05)
-    finally:
-        server.stop()
 
     assert measure["components"][0]["baseline"]["value"] == "2472"
     # UPDATE it holds (for the writers' lock), and the trigger refuses; DELETE and TRUNCATE it does not hold.

@@ -14,13 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
 from service.cli import main
-from service.settings import Settings
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import revise_after_publication, serving_demo
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.test_report import Demo as Served
 from tests.e2e.test_report_moments import cell, digest, row
 
@@ -207,14 +205,10 @@ def test_each_figure_of_an_auditors_publication_page_links_to_its_history_and_a_
 
 
 def test_in_public_mode_anyone_reads_a_publication_but_only_what_the_public_may_see(demo: Demo) -> None:
-    public = LiveServer(create_app(Settings(database_url=demo.database_url, load_demo=False, public_read=True)))
-    public.start()
-    try:
+    with serving(demo.database_url, public_read=True) as public:
         anonymous = Demo(**{**demo.__dict__, "url": public.url})
         page = anonymous.q2()
         past = anonymous.get(asOf="2012-12-01T00:00:00Z")
-    finally:
-        public.stop()
 
     assert page.status_code == 200 and Q2_TITLE in page.text
     assert digest(page.text) == demo.publications["Q2"]["digest"]

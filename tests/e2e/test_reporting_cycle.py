@@ -15,12 +15,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.principals import event_count
 
 STOCKTON = "Safer Stockton Partnership"
@@ -53,25 +51,24 @@ class Cycle:
 
 @pytest.fixture
 def cycle(database_url: str) -> Iterator[Cycle]:
-    live = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    operator = GraphQLClient(live.url, create_token(database_url, "operator@ledger.example"))
-    plan_id = a_plan(operator, partnership=STOCKTON)
-    damage = criminal_damage(operator, plan_id, "5.1")["id"]
-    repeats = criminal_damage(operator, plan_id, "5.2")["id"]
+    with serving(database_url) as live:
+        operator = GraphQLClient(live.url, create_token(database_url, "operator@ledger.example"))
+        plan_id = a_plan(operator, partnership=STOCKTON)
+        damage = criminal_damage(operator, plan_id, "5.1")["id"]
+        repeats = criminal_damage(operator, plan_id, "5.2")["id"]
 
-    def token(name: str, *roles: str, partnership: str = STOCKTON) -> GraphQLClient:
-        return operator.as_(create_token(database_url, name, partnership=partnership, roles=list(roles)))
+        def token(name: str, *roles: str, partnership: str = STOCKTON) -> GraphQLClient:
+            return operator.as_(create_token(database_url, name, partnership=partnership, roles=list(roles)))
 
-    clients = {
-        "editor": token("editor@safer-stockton.example", "editor"),
-        POLICE: token(POLICE, "submitter"),
-        COUNCIL: token(COUNCIL, "submitter"),
-        LEAD: token(LEAD, "approver", "auditor"),
-        DEPUTY: token(DEPUTY, "approver", "editor"),
-        "durham": token("lead@durham.example", "approver", "auditor", partnership="Durham Partnership"),
-    }
-    yield Cycle(database_url, plan_id, damage, repeats, clients)
-    live.stop()
+        clients = {
+            "editor": token("editor@safer-stockton.example", "editor"),
+            POLICE: token(POLICE, "submitter"),
+            COUNCIL: token(COUNCIL, "submitter"),
+            LEAD: token(LEAD, "approver", "auditor"),
+            DEPUTY: token(DEPUTY, "approver", "editor"),
+            "durham": token("lead@durham.example", "approver", "auditor", partnership="Durham Partnership"),
+        }
+        yield Cycle(database_url, plan_id, damage, repeats, clients)
 
 
 def returned(m: dict[str, Any], quarter: str) -> dict[str, Any]:
