@@ -6,7 +6,7 @@ cached result, service/response_cache.py); W3C trace context (`traceparent`, `tr
 `X-Request-ID` from a page's tracing; `X-Min-Position` (reading its own writes from a standby,
 service/replicas.py); Apollo Client's `apollographql-client-name` and
 `apollographql-client-version`. Exposed: `ETag` (what to send back), `X-Request-ID` (what to quote in a
-report of a failure) and `X-Cache`.
+report of a failure), `X-Cache` and `traceparent` (the trace a request was logged under).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ ALLOW_HEADERS: Final = (
     "apollographql-client-name",
     "apollographql-client-version",
 )
-EXPOSE_HEADERS: Final = ("etag", "x-request-id", "x-cache")
+EXPOSE_HEADERS: Final = ("etag", "x-request-id", "x-cache", "traceparent")
 
 
 def middleware(origins: Iterable[str]) -> Middleware:

@@ -123,6 +123,11 @@ class RequestIds:
                 answered["x-request-id"] = current.request_id
                 if current.trace_id is not None and traceparent is not None:
                     answered["traceparent"] = traceparent.strip()
+            elif message["type"] == "websocket.accept":
+                message = {
+                    **message,
+                    "headers": [*message.get("headers", []), (b"x-request-id", current.request_id.encode())],
+                }
             await send(message)
 
         try:

@@ -15,6 +15,7 @@ import pytest
 from service.auth.tokens import create_token
 from tests.e2e.live import LiveServer
 from tests.e2e.processes import free_port, interrupt, wait_until_serving
+from tests.e2e.ws_client import graphql_ws
 
 CLI = Path(sys.executable).with_name("measure-ledger")
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -58,6 +59,13 @@ def test_a_malformed_traceparent_is_ignored(server: LiveServer, token: str, trac
     answered = post(server.url, token, DASHBOARD, traceparent=traceparent)
     assert answered.status_code == 200
     assert "traceparent" not in answered.headers
+
+
+async def test_a_websocket_is_answered_with_its_request_id(server: LiveServer, token: str) -> None:
+    ws_url = server.url.replace("http", "ws") + "/graphql"
+    async with graphql_ws(ws_url, {"authorization": f"Bearer {token}"}, headers={"x-request-id": "socket-7"}) as ws:
+        assert ws.ws.response is not None
+        assert ws.ws.response.headers["x-request-id"] == "socket-7"
 
 
 def test_an_unusable_request_id_is_replaced(server: LiveServer, token: str) -> None:

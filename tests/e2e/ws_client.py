@@ -66,13 +66,15 @@ class GraphQLWebSocket:
 
 @asynccontextmanager
 async def graphql_ws(
-    url: str, init_payload: dict[str, Any], origin: str | None = None
+    url: str, init_payload: dict[str, Any], origin: str | None = None, headers: dict[str, str] | None = None
 ) -> AsyncIterator[GraphQLWebSocket]:
-    """Connect, send connection_init and wait for connection_ack; closes on exit."""
+    """Connect (with the handshake's extra `headers`), send connection_init and wait for connection_ack; closes
+    on exit."""
     async with connect(
         url,
         subprotocols=[PROTOCOL],
         origin=Origin(origin) if origin else None,
+        additional_headers=headers,
         open_timeout=10,
         close_timeout=5,
     ) as ws:
