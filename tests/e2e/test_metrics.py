@@ -20,7 +20,7 @@ from service.auth.tokens import create_token
 from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, LiveServer, serving
 from tests.e2e.test_subscriptions import STATUS_CHANGED
 from tests.e2e.ws_client import graphql_ws
 from tests.receiver import Receiver
@@ -196,11 +196,8 @@ async def test_lag_is_read_from_the_time_the_oldest_waiting_event_was_recorded(d
     from service.pools import asyncpg_args
 
     client_started = time.time()
-    live = LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()
-    try:
+    with serving(database_url) as live:
         a_plan(GraphQLClient(live.url, create_token(database_url, "ops@stockton.gov.uk")))
-    finally:
-        live.stop()
     await asyncio.sleep(0.2)
     pool = await asyncpg.create_pool(**asyncpg_args(database_url), min_size=1, max_size=1)
     try:
