@@ -22,7 +22,11 @@ from strawberry.http import GraphQLRequestData
 MAX_JSON_DEPTH = 32
 
 
-class NestedTooDeep(ValueError):
+class UnreadableJSON(ValueError):
+    """Input that is not JSON this service reads, for a reason worth saying rather than just "not JSON"."""
+
+
+class NestedTooDeep(UnreadableJSON):
     """A JSON text nested deeper than MAX_JSON_DEPTH: malformed input, said as such."""
 
     def __init__(self) -> None:
@@ -30,7 +34,13 @@ class NestedTooDeep(ValueError):
 
 
 def decode_json(raw: str | bytes) -> Any:
-    """The value of a JSON text; NestedTooDeep if it nests arrays and objects deeper than MAX_JSON_DEPTH."""
+    """The value of a JSON text; UnreadableJSON if it is not UTF-8 (RFC 8259 allows no other encoding between
+    systems), or nests arrays and objects deeper than MAX_JSON_DEPTH."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8-sig")  # json.loads accepts a byte order mark too
+        except UnicodeDecodeError as e:
+            raise UnreadableJSON(f"the request body is not UTF-8: byte {e.start} cannot be decoded") from None
     try:
         value = json.loads(raw)
     except RecursionError:
@@ -48,12 +58,12 @@ def decode_json(raw: str | bytes) -> Any:
 
 
 def _json(raw: str | bytes | None) -> tuple[bool, Any]:
-    """(readable, value) of an optional JSON text; not JSON is unreadable, nested too deep is a 400."""
+    """(readable, value) of an optional JSON text; not JSON is unreadable, not UTF-8 or nested too deep a 400."""
     if not raw:
         return True, None
     try:
         return True, decode_json(raw)
-    except NestedTooDeep as e:
+    except UnreadableJSON as e:
         raise HTTPException(400, str(e)) from None
     except ValueError:
         return False, None

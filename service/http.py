@@ -36,7 +36,7 @@ from service.auth.errors import AuthenticationError
 from service.auth.principal import Principal
 from service.cached_responses import GRAPHQL_RESPONSE, JSON, CachedResponses, wants_graphql_response
 from service.front_door import FrontDoor
-from service.graphql_request import NestedTooDeep, decode_json, read_request
+from service.graphql_request import UnreadableJSON, decode_json, read_request
 from service.limits import LimitConfig
 from service.logs import request_id
 from service.operation_kind import reads_only
@@ -229,7 +229,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
     def parse_json(self, data: str | bytes) -> Any:
         try:
             parsed = super().parse_json(data)
-        except NestedTooDeep as e:
+        except UnreadableJSON as e:
             raise HTTPException(400, str(e)) from None
         # Strawberry reads a body's fields with .get(): `null`, a number or a string would fail as an internal
         # error. (A list is a batch, which Strawberry refuses itself.)

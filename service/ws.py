@@ -11,7 +11,7 @@ from graphql import GraphQLSyntaxError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, SubscribeMessage
 
-from service.graphql_request import NestedTooDeep
+from service.graphql_request import UnreadableJSON
 from service.limits import token_refusal
 from service.schema import LIMITS
 from service.schema.errors import error
@@ -30,7 +30,7 @@ class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
         LedgerTransportWSHandler.connections.add(self)
         try:
             await super().handle()
-        except NestedTooDeep as e:
+        except UnreadableJSON as e:
             # As the protocol closes on any other malformed message, with the reason said.
             await self.handle_invalid_message(f"WebSocket message must be valid JSON: {e}")
         finally:

@@ -1,4 +1,5 @@
-"""A body or variables nested too deep for the parser is a 400 with a GraphQL error, never a 5xx.
+"""A body that cannot be read, nested too deep for the parser or not UTF-8, is a 400 with a GraphQL error,
+never a 5xx.
 
 A JSON text of a thousand nested arrays is 2 KB, and parsing it recursively reaches Python's recursion limit: it
 must be refused as malformed input, over HTTP (POST and GET) and over WebSocket alike.
@@ -124,3 +125,22 @@ def test_a_document_nested_too_deep_is_refused_never_a_5xx(client: GraphQLClient
 
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["extensions"]["code"] in ("VALIDATION", "LIMIT_EXCEEDED"), response.text
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"\xff\xfe\x00garbage", b'{"query": "{ auditDigest { position } }", "x": "\xe9"}', bytes(range(256))],
+    ids=["random bytes", "latin-1 in a string", "every byte"],
+)
+def test_a_body_that_is_not_utf8_is_a_400(client: GraphQLClient, sent: bytes) -> None:
+    response = httpx.post(
+        client.url + "/graphql",
+        content=sent,
+        headers={"content-type": "application/json", "authorization": f"Bearer {client.token}"},
+        timeout=30,
+    )
+
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["extensions"]["code"] == "VALIDATION", error
+    assert "UTF-8" in error["message"], error
