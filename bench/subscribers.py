@@ -1,12 +1,15 @@
-"""1,000 status-change subscribers on one service process while mutations arrive.
+"""Status-change subscribers on one service process while mutations arrive.
 
-    python -m bench.subscribers      # DATABASE_URL names a PostgreSQL server (default: local 'test')
+    python -m bench.subscribers                       # 1,000; DATABASE_URL names a PostgreSQL server
+    python -m bench.subscribers --subscribers 10000   # in 4 client processes
 
-One uvicorn process (the service as `serve` runs it) on a loopback port; one
-asyncio client process holds every WebSocket (graphql-transport-ws, through
-`websockets`); a thread of that process sends mutations over HTTP one after
-another, each flipping a quarter's status, so each is one status change fanned
-out to every subscriber.
+One uvicorn process (the service as `serve` runs it) on a loopback port;
+client processes of their own (`--processes`, one per 2,500 subscribers by
+default) hold the WebSockets (graphql-transport-ws, through `websockets`), so
+that receiving 10,000 messages an event is not one process's queue; a thread
+of this process sends mutations over HTTP one after another, each flipping a
+quarter's status, so each is one status change fanned out to every subscriber.
+The file-descriptor limit is raised for them all (one per socket).
 
 What it prints:
 - delivery latency, from the event's `recordedAt` (stamped when the command
@@ -15,8 +18,8 @@ What it prints:
   feed's read, execution, serialisation and the network. Also the same from
   the moment the writer got its HTTP response (which itself waits for the
   read model, so this one can be negative);
-- memory per idle subscriber: the server's VmRSS with 1,000 connected and
-  subscribed clients, minus its VmRSS with none, over 1,000.
+- memory per idle subscriber: the server's VmRSS with every client connected
+  and subscribed, minus its VmRSS with none, over their number.
 
 It stops by itself: every wait has a deadline.
 """
@@ -25,11 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import resource
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -74,10 +79,10 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def service(database_url: str, port: int, deflate: bool) -> Iterator[subprocess.Popen[bytes]]:
+def service(database_url: str, port: int, deflate: bool, ws: str) -> Iterator[subprocess.Popen[bytes]]:
     """The service in one uvicorn process on a loopback port, stopped on exit."""
     env = {"ML_RUN_PROJECTION": "1", "ML_GRAPHIQL": "0"}
-    deflating = ("--ws-per-message-deflate", str(deflate).lower(), "--ws", os.environ.get("BENCH_WS", "auto"))
+    deflating = ("--ws-per-message-deflate", str(deflate).lower(), "--ws", ws)
     with uvicorn_started(database_url, port, extra_env=env, extra_args=deflating) as process:
         yield process
 
@@ -180,79 +185,165 @@ def write(base: str, token: str, measure_id: str, mutations: int, gap: float, re
             time.sleep(gap)
 
 
-async def run(args: argparse.Namespace) -> None:
+class Clients:
+    """Client processes (`python -m bench.subscribers --client`), each holding its share of the sockets.
+
+    Each reads one command a line on stdin and answers one line on stdout: `connect N` (N more subscribers;
+    answers when all are subscribed), `close` (all of them), `expect N` (answers, once each of its sockets has
+    received N messages or the time-out passed, with what they received as JSON), `quit`.
+    """
+
+    def __init__(self, processes: int, ws_url: str, token: str, plan_id: str, compression: str) -> None:
+        command = [sys.executable, "-m", "bench.subscribers", "--client", ws_url, token, plan_id, compression]
+        self.processes = [
+            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(processes)
+        ]
+
+    def ask(self, commands: list[str]) -> list[str]:
+        """Send each process its command (in order); wait for every answer."""
+        for process, command in zip(self.processes, commands, strict=True):
+            assert process.stdin is not None
+            process.stdin.write(command + "\n")
+            process.stdin.flush()
+        answers = []
+        for process in self.processes:
+            assert process.stdout is not None
+            answers.append(process.stdout.readline())
+            if not answers[-1]:
+                raise RuntimeError(f"a client process ended (exit code {process.wait()})")
+        return answers
+
+    def connect(self, count: int) -> None:
+        n = len(self.processes)
+        self.ask([f"connect {count // n + (1 if i < count % n else 0)}" for i in range(n)])
+
+    def close(self) -> None:
+        self.ask(["close"] * len(self.processes))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None and process.stdin is not None:
+                process.stdin.write("quit\n")
+                process.stdin.close()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+async def client(ws_url: str, token: str, plan_id: str, compression: str) -> None:
+    """One client process's part (see `Clients`)."""
+    deliveries = Deliveries()
+    sockets: list[ClientConnection] = []
+    offer = None if compression == "none" else "deflate"
+    gate = asyncio.Semaphore(50)  # connect in waves, not every handshake at once
+
+    async def one() -> ClientConnection:
+        async with gate:
+            return await subscriber(ws_url, token, plan_id, deliveries, offer)
+
+    loop = asyncio.get_running_loop()
+    while command := (await loop.run_in_executor(None, sys.stdin.readline)).split():
+        if command[0] == "connect":
+            sockets += await asyncio.gather(*(one() for _ in range(int(command[1]))))
+            print("connected", flush=True)
+        elif command[0] == "close":
+            await asyncio.gather(*(ws.close() for ws in sockets))
+            sockets.clear()
+            print("closed", flush=True)
+        elif command[0] == "expect":
+            deliveries.expected = int(command[1]) * len(sockets)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(deliveries.done.wait(), timeout=float(command[2]))
+            deliveries.analyse()
+            received = {str(p): times for p, times in deliveries.received_at.items()}
+            print(json.dumps({"received": received, "recorded": deliveries.recorded_at}), flush=True)
+        else:
+            break
+    await asyncio.gather(*(ws.close() for ws in sockets))
+
+
+def run(args: argparse.Namespace) -> None:
+    processes = args.processes or max(1, -(-args.subscribers // 2500))
     with fresh_database() as url:
         token = create_token(url, "bench")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        with service(url, port, args.server_deflate) as process, httpx.Client(base_url=base, timeout=30) as http:
+        with (
+            service(url, port, args.server_deflate, args.ws) as process,
+            httpx.Client(base_url=base, timeout=30) as http,
+        ):
             http.headers["authorization"] = f"Bearer {token}"
             plan_id, measure_id = a_measure_with_a_figure(http)
-            ws_url = f"ws://127.0.0.1:{port}/graphql"
-            deliveries = Deliveries()
-            # Warm the code paths a subscriber uses, so their first use does not count as its memory.
-            compression = None if args.compression == "none" else "deflate"
-            gate = asyncio.Semaphore(50)  # connect in waves, not all 1,000 handshakes at once
-
-            async def one() -> ClientConnection:
-                async with gate:
-                    return await subscriber(ws_url, token, plan_id, deliveries, compression)
-
-            # Connect as many at once as the run will, so fixed costs that grow with concurrency (the
-            # connection pool reaching its size, the event loop's buffers) are paid before the first reading.
-            warm = await asyncio.gather(*(one() for _ in range(min(100, args.subscribers))))
-            await asyncio.gather(*(ws.close() for ws in warm))
-            await asyncio.to_thread(wait_for_subscribers, http, 0)
-            await asyncio.sleep(1)
-            idle_before = vm_rss_kib(process.pid)
-
-            started = time.monotonic()
-            half = args.subscribers // 2
-            sockets = await asyncio.gather(*(one() for _ in range(half)))
-            await asyncio.to_thread(wait_for_subscribers, http, half)
-            await asyncio.sleep(1)
-            idle_half = vm_rss_kib(process.pid)
-            sockets += await asyncio.gather(*(one() for _ in range(args.subscribers - half)))
-            await asyncio.to_thread(wait_for_subscribers, http, args.subscribers)
-            connect_seconds = time.monotonic() - started
-            await asyncio.sleep(1)
-            idle_after = vm_rss_kib(process.pid)
-
-            deliveries.expected = args.subscribers * args.mutations
-            responses: dict[int, float] = {}
-            writer = threading.Thread(
-                target=write, args=(f"http://127.0.0.1:{port}", token, measure_id, args.mutations, args.gap, responses)
-            )
-            cpu_before = cpu_seconds(process.pid), time.process_time(), time.monotonic()
-            writer.start()
+            clients = Clients(processes, f"ws://127.0.0.1:{port}/graphql", token, plan_id, args.compression)
             try:
-                await asyncio.wait_for(deliveries.done.wait(), timeout=args.mutations * (args.gap + 2) + 30)
-            except TimeoutError:
-                print(f"timed out: {deliveries.count} of {deliveries.expected} messages delivered")
-            await asyncio.to_thread(writer.join, 60)
-            busy_rss = vm_rss_kib(process.pid)
-            server_cpu = cpu_seconds(process.pid) - cpu_before[0]
-            client_cpu = time.process_time() - cpu_before[1]
-            wall = time.monotonic() - cpu_before[2]
-            await asyncio.gather(*(ws.close() for ws in sockets))
-            await asyncio.wait_for(asyncio.gather(*deliveries.receivers), 30)
+                # Warm the code paths a subscriber uses, so their first use does not count as its memory; as many
+                # at once as the run will connect, so fixed costs that grow with concurrency (the connection pool
+                # reaching its size, the event loop's buffers) are paid before the first reading.
+                clients.connect(min(100 * processes, args.subscribers))
+                clients.close()
+                wait_for_subscribers(http, 0)
+                time.sleep(1)
+                idle_before = vm_rss_kib(process.pid)
 
+                started = time.monotonic()
+                half = args.subscribers // 2
+                clients.connect(half)
+                wait_for_subscribers(http, half, timeout=300)
+                time.sleep(1)
+                idle_half = vm_rss_kib(process.pid)
+                clients.connect(args.subscribers - half)
+                wait_for_subscribers(http, args.subscribers, timeout=300)
+                connect_seconds = time.monotonic() - started
+                time.sleep(1)
+                idle_after = vm_rss_kib(process.pid)
+
+                responses: dict[int, float] = {}
+                writer = threading.Thread(
+                    target=write, args=(base, token, measure_id, args.mutations, args.gap, responses)
+                )
+                cpu_before = cpu_seconds(process.pid), time.monotonic()
+                timeout = args.mutations * (args.gap + 2) + 30
+                answers: list[str] = []
+                collector = threading.Thread(
+                    target=lambda: answers.extend(clients.ask([f"expect {args.mutations} {timeout}"] * processes))
+                )
+                collector.start()
+                writer.start()
+                writer.join(timeout)
+                collector.join(timeout + 120)
+                busy_rss = vm_rss_kib(process.pid)
+                server_cpu = cpu_seconds(process.pid) - cpu_before[0]
+                wall = time.monotonic() - cpu_before[1]
+            finally:
+                clients.stop()
+
+    received_at: dict[int, list[float]] = {}
+    recorded_at: dict[int, float] = {}
+    for answer in answers:
+        found = json.loads(answer)
+        for position, times in found["received"].items():
+            received_at.setdefault(int(position), []).extend(times)
+        recorded_at.update({int(p): t for p, t in found["recorded"].items()})
+    latency_ms = [(t - recorded_at[p]) * 1000 for p, times in received_at.items() for t in times]
+    delivered, expected = len(latency_ms), args.subscribers * args.mutations
+    if delivered < expected:
+        print(f"timed out: {delivered} of {expected} messages delivered")
     per_subscriber = (idle_after - idle_before) * 1024 / args.subscribers
     # The second half's cost alone: what one more subscriber costs, free of any fixed cost still left in the first.
     marginal = (idle_after - idle_half) * 1024 / max(1, args.subscribers - half)
-    deliveries.analyse()
-    since_response = [
-        (t - responses[p]) * 1000 for p, times in deliveries.received_at.items() if p in responses for t in times
-    ]
-    first = [(min(t) - deliveries.recorded_at[p]) * 1000 for p, t in deliveries.received_at.items()]
-    spread = [(max(t) - min(t)) * 1000 for t in deliveries.received_at.values()]
-    print(f"{args.subscribers} subscribers (clients offer {args.compression}, server deflate "
-          f"{'on' if args.server_deflate else 'off'}) connected in {connect_seconds:.1f} s; "
-          f"{args.mutations} mutations, {args.gap * 1000:.0f} ms apart; "
-          f"{deliveries.count} of {deliveries.expected} messages delivered")  # fmt: skip
+    since_response = [(t - responses[p]) * 1000 for p, times in received_at.items() if p in responses for t in times]
+    first = [(min(t) - recorded_at[p]) * 1000 for p, t in received_at.items()]
+    spread = [(max(t) - min(t)) * 1000 for t in received_at.values()]
+    print(f"{args.subscribers} subscribers in {processes} client processes (clients offer {args.compression}, "
+          f"server --ws {args.ws}, deflate {'on' if args.server_deflate else 'off'}) connected in "
+          f"{connect_seconds:.1f} s; {args.mutations} mutations, {args.gap * 1000:.0f} ms apart; "
+          f"{delivered} of {expected} messages delivered")  # fmt: skip
     print(f"{'figure':<58} {'median':>8} {'p99':>8} {'max':>8}")
     for name, samples in (
-        ("delivery latency from the event's recordedAt, ms", deliveries.latency_ms),
+        ("delivery latency from the event's recordedAt, ms", latency_ms),
         ("delivery latency from the writer's HTTP response, ms", since_response),
         ("  of which: to the first subscriber (from recordedAt), ms", first),
         ("  of which: first to last subscriber of one event, ms", spread),
@@ -263,13 +354,17 @@ async def run(args: argparse.Namespace) -> None:
           f"{args.subscribers} idle, {busy_rss / 1024:.1f} MiB after the run")  # fmt: skip
     print(f"memory per idle subscriber: {per_subscriber / 1024:.1f} KiB over all {args.subscribers} "
           f"({idle_half / 1024:.1f} MiB at {half}); {marginal / 1024:.1f} KiB each for the second half")  # fmt: skip
-    print(f"while mutating ({wall:.1f} s): server used {server_cpu:.1f} s of CPU, this client {client_cpu:.1f} s "
+    print(f"while mutating ({wall:.1f} s): server used {server_cpu:.1f} s of CPU "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")  # fmt: skip
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--client"]:
+        asyncio.run(client(*sys.argv[2:6]))
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--processes", type=int, default=0, help="client processes (default: one per 2,500)")
     parser.add_argument("--mutations", type=int, default=40)
     parser.add_argument(
         "--compression",
@@ -282,14 +377,17 @@ def main() -> None:
         action="store_true",
         help="let the server accept permessage-deflate (uvicorn's default; `measure-ledger serve` turns it off)",
     )
+    parser.add_argument(
+        "--ws", default="auto", help="uvicorn's WebSocket implementation (`serve`'s auto: websockets-sansio)"
+    )
     parser.add_argument("--gap", type=float, default=0.25, help="seconds between one response and the next mutation")
     args = parser.parse_args()
-    # Each WebSocket is a file descriptor in this process and in the server (which inherits the limit).
+    # Each WebSocket is a file descriptor in a client process and in the server; both inherit this limit.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = args.subscribers + 1024
     if soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
-    asyncio.run(run(args))
+    run(args)
 
 
 if __name__ == "__main__":
