@@ -16,11 +16,10 @@ from uuid import UUID
 import pytest
 from playwright.sync_api import Page
 
-from service.auth.tokens import create_token
 from service.report.marks import MARKS
 from tests.browser.harness import Axe, assert_accessible_on_a_desktop_and_a_phone
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import serving_demo
+from tests.e2e.demo import of_stockton, serving_demo
 from tests.e2e.live import GraphQLClient
 from tests.unit.test_rules_document import number, table
 
@@ -39,9 +38,7 @@ def demo(new_database: DatabaseFactory) -> Iterator[Demo]:
     """The demo plan served, and a signed link to its report made by an auditor of the partnership."""
     database_url = new_database()
     with serving_demo(database_url) as (server, plan_id):
-        auditor = create_token(
-            database_url, "auditor@stockton.gov.uk", partnership="Safer Stockton Partnership", roles=["auditor"]
-        )
+        auditor = of_stockton(database_url, "auditor")
         link = GraphQLClient(server.url, auditor).execute(LINK, {"plan": str(plan_id)})["reportLink"]["url"]
         yield Demo(link, plan_id)
 

@@ -15,7 +15,7 @@ from service.auth.tokens import create_token
 from service.cli import main
 from tests.browser.harness import Axe, assert_accessible_on_a_desktop_and_a_phone
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import revise_after_publication, serving_demo
+from tests.e2e.demo import of_stockton, revise_after_publication, serving_demo
 from tests.e2e.live import GraphQLClient
 
 Q2_TITLE = "Safer Stockton Partnership board, 27 November 2012"
@@ -39,9 +39,7 @@ def paper(new_database: DatabaseFactory) -> Iterator[Paper]:
         plan = officer.execute(PLAN, {"id": str(plan_id)})["plan"]
         q2 = next(p for p in plan["publications"] if p["quarter"] == "Q2")
         revise_after_publication(officer, plan_id)
-        auditor = create_token(
-            database_url, "auditor@stockton.gov.uk", partnership="Safer Stockton Partnership", roles=["auditor"]
-        )
+        auditor = of_stockton(database_url, "auditor")
         link = GraphQLClient(server.url, auditor).execute(LINK, {"plan": str(plan_id), "publication": q2["id"]})
         yield Paper(database_url, link["reportLink"]["url"], q2["digest"])
 

@@ -12,11 +12,13 @@ from uuid import UUID
 import httpx
 
 from domain.ledger import Ledger
+from service.auth.tokens import create_token
 from service.plan_file import import_plan, load_plan_file
 from service.settings import eventsourcing_env
 from tests.e2e.live import GraphQLClient, LiveServer, serving
 
 DEMO = Path(__file__).resolve().parents[2] / "examples" / "community-safety-plan-2012-13.yaml"
+STOCKTON = "Safer Stockton Partnership"  # the demo plan's partnership
 
 # docs/rules.md#changes, the 2012-13 plan checked by hand: measure, component, quarter, and the
 # computed change rounded half-up to one decimal place (as the API's `change` and the CSV give it)
@@ -65,6 +67,11 @@ def revise_after_publication(client: GraphQLClient, plan_id: UUID) -> None:
         "mutation($input: ReviseFigureInput!) { reviseFigure(input: $input) { position } }",
         {"input": {**revision, "reason": reason}},
     )
+
+
+def of_stockton(database_url: str, role: str) -> str:
+    """A token for `role`@stockton.gov.uk, holding that one role in the demo plan's partnership."""
+    return create_token(database_url, f"{role}@stockton.gov.uk", partnership=STOCKTON, roles=[role])
 
 
 def import_demo(database_url: str, path: Path = DEMO) -> tuple[UUID, int]:

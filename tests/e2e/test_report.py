@@ -17,11 +17,10 @@ import pytest
 
 from service.auth.tokens import create_token
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import HAND_CHECKED, serving_demo
+from tests.e2e.demo import HAND_CHECKED, of_stockton, serving_demo
 from tests.e2e.live import GraphQLClient, serving
 
 LINK = "query($plan: ID!, $asOf: DateTime) { reportLink(planId: $plan, asOf: $asOf) { url path expiresAt } }"
-STOCKTON = "Safer Stockton Partnership"
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,8 @@ def demo(new_database: DatabaseFactory) -> Iterator[Demo]:
             database_url,
             server.url,
             plan_id,
-            viewer=create_token(database_url, "viewer@stockton.gov.uk", partnership=STOCKTON, roles=["viewer"]),
-            auditor=create_token(database_url, "auditor@stockton.gov.uk", partnership=STOCKTON, roles=["auditor"]),
+            viewer=of_stockton(database_url, "viewer"),
+            auditor=of_stockton(database_url, "auditor"),
             outsider=create_token(
                 database_url, "auditor@elsewhere.example", partnership="Elsewhere", roles=["auditor"]
             ),

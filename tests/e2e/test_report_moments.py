@@ -15,7 +15,7 @@ import pytest
 
 from service.auth.tokens import create_token
 from service.cli import main
-from tests.e2e.demo import serving_demo
+from tests.e2e.demo import of_stockton, serving_demo
 from tests.e2e.live import GraphQLClient
 
 MEASURES = "query($id: ID!) { plan(id: $id) { measures { id number } } }"
@@ -53,9 +53,7 @@ def story(new_database: object) -> Iterator[Story]:
     database_url = new_database()  # type: ignore[operator]
     with serving_demo(database_url) as (server, plan_id):
         operator = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
-        auditor = create_token(
-            database_url, "auditor@stockton.gov.uk", partnership="Safer Stockton Partnership", roles=["auditor"]
-        )
+        auditor = of_stockton(database_url, "auditor")
         measures = {m["number"]: m["id"] for m in operator.execute(MEASURES, {"id": str(plan_id)})["plan"]["measures"]}
         time.sleep(0.01)
         moment = datetime.now(UTC).isoformat()

@@ -17,12 +17,11 @@ import pytest
 from service.auth.tokens import create_token
 from service.cli import main
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import revise_after_publication, serving_demo
+from tests.e2e.demo import of_stockton, revise_after_publication, serving_demo
 from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.test_report import Demo as Served
 from tests.e2e.test_report_moments import cell, digest, row
 
-STOCKTON = "Safer Stockton Partnership"
 Q2_TITLE = "Safer Stockton Partnership board, 27 November 2012"
 PUBLISHED = """query($id: ID!, $publication: ID) { plan(id: $id, publication: $publication) {
   publications { id quarter title presentedOn position digest }
@@ -52,7 +51,7 @@ def demo(new_database: DatabaseFactory) -> Iterator[Demo]:
         officer = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
         plan = officer.execute(PUBLISHED, {"id": str(plan_id)})["plan"]
         publications = {p["quarter"]: p for p in plan["publications"]}
-        viewer = create_token(database_url, "viewer@stockton.gov.uk", partnership=STOCKTON, roles=["viewer"])
+        viewer = of_stockton(database_url, "viewer")
         shown = officer.execute(PUBLISHED, {"id": str(plan_id), "publication": publications["Q2"]["id"]})["plan"]
         before = httpx.get(
             f"{server.url}/reports/{plan_id}",
@@ -66,7 +65,7 @@ def demo(new_database: DatabaseFactory) -> Iterator[Demo]:
             server.url,
             plan_id,
             viewer=viewer,
-            auditor=create_token(database_url, "auditor@stockton.gov.uk", partnership=STOCKTON, roles=["auditor"]),
+            auditor=of_stockton(database_url, "auditor"),
             outsider=create_token(database_url, "viewer@elsewhere.example", partnership="Elsewhere", roles=["viewer"]),
             publications=publications,
             shown=shown,
