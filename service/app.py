@@ -137,10 +137,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 **asyncpg_args(url), min_size=0, max_size=settings.pool_size, reset=keep_session, timeout=3
             )
 
+        def open_replica_ledger(url: str) -> Ledger:
+            # Read only: a standby refuses DDL, and the primary made the tables. Connects at first use.
+            return Ledger(env={**eventsourcing_env(url), "CREATE_TABLE": "n"})
+
         replicas = await Replicas.open(
             pool,
             settings.read_database_urls,
             open_replica,
+            open_replica_ledger,
             ledger.name,
             lambda: watcher.position,
             max_lag_seconds=settings.read_max_lag_seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
@@ -95,7 +96,17 @@ async def plan_download(services: Services, request: Request) -> Response:
         return refuse(400, "VALIDATION", "planId: not a valid id")
     export = export_plan_yaml if fmt == "yaml" else export_plan_csv
     try:
-        body = await run_in_threadpool(export, services.ledger, plan_id)
+        at_least = min_position(request.headers)
+    except MinPositionError as e:
+        return refuse(400, "VALIDATION", str(e), e.field)
+
+    async def export_from(pool: Any) -> str:
+        # A standby's event store, if it has reached the client's position; else the primary's.
+        ledger = services.replicas.ledger_of(pool)
+        return await run_in_threadpool(export, services.ledger if ledger is None else ledger, plan_id)
+
+    try:
+        body = await services.replicas.run(at_least, export_from)
     except DomainError as e:
         return refuse(404 if e.code == "NOT_FOUND" else 400, e.code, str(e))
     filename = f"plan-{plan_id}.{fmt}"

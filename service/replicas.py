@@ -1,7 +1,8 @@
 """Reading from hot standbys (ML_READ_DATABASE_URLS), never older than a position the client has seen.
 
-Writes, the projection, the hash chain, LISTEN and subscriptions stay on the primary. Queries, the audit
-export, the board report and the response cache's check read from a standby in rotation.
+Writes, the projection, the hash chain, LISTEN and subscriptions stay on the primary. Queries, the plan export
+(from the standby's event store), the audit export, the board report and the response cache's check read from
+a standby in rotation.
 
 **Read-your-writes.** A mutation answers once the primary's read model holds its write, with the ledger
 position of its event, and reads its payload from the primary. A client that sends that position back in
@@ -45,6 +46,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 import psycopg.conninfo
+import psycopg.errors
+import psycopg_pool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,9 +69,14 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,  # 57: shutting down, starting up, cancelled
     asyncpg.exceptions.TransactionRollbackError,  # 40001: cancelled by a conflict with recovery
     asyncpg.InterfaceError,  # the connection closed under the query
+    # The same for psycopg, which the event store reads through (plan exports).
+    psycopg.OperationalError,
+    psycopg.errors.SerializationFailure,
+    psycopg_pool.PoolTimeout,
 )
 
 Open = Callable[[str], Awaitable[asyncpg.Pool]]
+OpenLedger = Callable[[str], Any]
 
 
 class MinPositionError(ValueError):
@@ -89,7 +97,13 @@ def min_position(headers: Mapping[str, str]) -> int | None:
 
 
 def unavailable(error: BaseException | None) -> bool:
-    return isinstance(error, UNAVAILABLE)
+    """Whether `error`, or what it was raised from, says the standby is gone or cannot answer now."""
+    seen = 0
+    while error is not None and seen < 5:
+        if isinstance(error, UNAVAILABLE):
+            return True
+        error, seen = error.__cause__, seen + 1  # eventsourcing raises its own errors from psycopg's
+    return False
 
 
 def describe(url: str) -> str:
@@ -104,6 +118,8 @@ class Replica:
 
     name: str
     pool: asyncpg.Pool
+    # The event store as read on this standby (plan exports rebuild aggregates from it); None if not opened.
+    ledger: Any = None
     position: int = 0
     in_rotation: bool = False
     lag_seconds: float | None = None
@@ -186,6 +202,7 @@ class Replicas:
         primary: asyncpg.Pool,
         urls: Iterable[str],
         open_pool: Open,
+        open_ledger: OpenLedger,
         application_name: str,
         primary_position: Callable[[], int],
         *,
@@ -193,7 +210,7 @@ class Replicas:
         wait_seconds: float,
         check_seconds: float,
     ) -> Replicas:
-        replicas = [Replica(describe(url), await open_pool(url)) for url in urls]
+        replicas = [Replica(describe(url), await open_pool(url), open_ledger(url)) for url in urls]
         return cls(
             primary,
             replicas,
@@ -217,6 +234,8 @@ class Replicas:
                 await task
         for r in self.replicas:
             r.release()
+            if r.ledger is not None:
+                r.ledger.close()
             try:
                 await asyncio.wait_for(r.pool.close(), 5)
             except Exception:  # a connection that will not close in time, or a standby already gone
@@ -273,6 +292,11 @@ class Replicas:
         self._out(replica, error)
         replica.wake.set()
         return True
+
+    def ledger_of(self, pool: asyncpg.Pool) -> Any:
+        """The event store of the standby whose pool this is; None for the primary's."""
+        replica = self._by_pool.get(id(pool))
+        return None if replica is None else replica.ledger
 
     async def run(self, at_least: int | None, read: Callable[[asyncpg.Pool], Awaitable[T]]) -> T:
         """`read(pool)` on a standby that has reached `at_least`, run again on the primary if the standby fails."""

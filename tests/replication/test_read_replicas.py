@@ -328,6 +328,25 @@ def test_a_standby_lagging_past_the_limit_leaves_rotation_and_returns_when_it_ca
         assert s.standby()["reads"] > lagging["reads"]
 
 
+def test_exports_are_read_from_the_standby_at_the_position(service: Service) -> None:
+    s = service
+    plan_id, _, q1 = a_figure(s)
+    lead = s.as_["lead"]
+    headers = {"authorization": f"Bearer {lead.token}"}
+    for n in range(1, 6):
+        value = str(4000 + n)
+        position = revise(s, q1, value)
+        before = s.standby()["reads"]
+        at = {**headers, "x-min-position": str(position)}
+        plan = httpx.get(f"{s.live.url}/plans/{plan_id}/export?format=csv", headers=at, timeout=30)
+        assert plan.status_code == 200, plan.text
+        assert f"5,5.1,total,Q1,{value}," in plan.text
+        trail = httpx.get(f"{s.live.url}/audit/export?format=jsonl&planId={plan_id}", headers=at, timeout=30)
+        assert trail.status_code == 200, trail.text
+        assert f'"{value}"' in trail.text
+        assert s.standby()["reads"] == before + 2
+
+
 def test_a_position_that_is_not_a_number_is_refused_with_its_field(service: Service) -> None:
     response = service.as_["operator"].post("{ plans { id } }", **{"x-min-position": "soon"})
     assert response.status_code == 400
