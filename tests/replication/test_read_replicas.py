@@ -22,7 +22,7 @@ from tests.e2e import documents as doc
 from tests.e2e.live import GraphQLClient, LiveServer
 from tests.replication.cluster import Cluster
 
-pytestmark = pytest.mark.replication
+pytestmark = [pytest.mark.replication, pytest.mark.slow]
 
 STOCKTON = "Safer Stockton Partnership"
 OWNER = "police.analyst@cleveland-police.example"
