@@ -45,6 +45,17 @@ def _template(name: str) -> Template:
     return Template(resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8"))
 
 
+def _page(title: str, body_class: str, stylesheets: list[str], body: str, **values: str) -> HTMLResponse:
+    """A page of the front door: templates/page.html around the body template `body`, filled with `values`."""
+    page = _template("page.html").substitute(
+        title=title,
+        stylesheets="\n".join(f'<link rel="stylesheet" href="{url}">' for url in stylesheets),
+        body_class=body_class,
+        body=_template(body).substitute(values),
+    )
+    return HTMLResponse(page, headers=PAGE_HEADERS)
+
+
 def documents() -> dict[str, Path]:
     """README.md and docs/*.md of the checkout, by the name `/docs/` serves them under."""
     found: dict[str, Path] = {}
@@ -81,15 +92,16 @@ class FrontDoor:
 
     def graphiql(self) -> HTMLResponse:
         """GraphiQL's page, loading everything from this service."""
-        page = _template("graphiql.html").substitute(
-            graphiql_css=self.assets.url("graphiql.min.css"),
-            front_door_css=self.assets.url("front-door.css"),
+        return _page(
+            "GraphiQL · Measure Ledger",
+            "graphiql",
+            [self.assets.url("graphiql.min.css"), self.assets.url("front-door.css")],
+            "graphiql.html",
             react_js=self.assets.url("react.production.min.js"),
             react_dom_js=self.assets.url("react-dom.production.min.js"),
             graphiql_js=self.assets.url("graphiql.min.js"),
             setup_js=self.assets.url("graphiql-setup.js"),
         )
-        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def index(self, request: Request) -> HTMLResponse:
         doors: list[str] = []
@@ -118,10 +130,14 @@ class FrontDoor:
         else:
             doors.append('<li class="off">The docs are in the source: README.md and docs/.</li>')
         origin = f"{request.url.scheme}://{request.url.netloc}"
-        page = _template("index.html").substitute(
-            front_door_css=self.assets.url("front-door.css"), doors="\n".join(doors), origin=html.escape(origin)
+        return _page(
+            "Measure Ledger",
+            "page",
+            [self.assets.url("front-door.css")],
+            "index.html",
+            doors="\n".join(doors),
+            origin=html.escape(origin),
         )
-        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def schema(self, request: Request) -> Response:
         if not self.settings.introspection:
@@ -132,11 +148,13 @@ class FrontDoor:
 
     async def docs(self, request: Request) -> Response:
         items = [f'<li><a href="/docs/{html.escape(name)}">{html.escape(name)}</a></li>' for name in self.documents]
-        page = _template("docs.html").substitute(
-            front_door_css=self.assets.url("front-door.css"),
+        return _page(
+            "Docs · Measure Ledger",
+            "page",
+            [self.assets.url("front-door.css")],
+            "docs.html",
             documents="\n".join(items) or '<li class="off">None: this is an installed package, not a checkout.</li>',
         )
-        return HTMLResponse(page, headers=PAGE_HEADERS)
 
     async def document(self, request: Request) -> Response:
         path = self.documents.get(request.path_params["name"])
