@@ -297,7 +297,12 @@ def _later(current: Row, rate: bool, first: bool) -> Later:
 def _figure_text(f: Row, rate: bool) -> str:
     if not f["available"]:
         return "Not available"
-    return marks.amount(f["value"], f["numerator"], f["denominator"], rate)
+    return _amount_text(f, rate)
+
+
+def _amount_text(row: Row, rate: bool) -> str:
+    """A figure or baseline row's amount as the report prints it."""
+    return marks.amount(row["value"], row["numerator"], row["denominator"], rate)
 
 
 def _quarter(
@@ -316,15 +321,14 @@ def _baseline(c: Row, rows: list[Row], now_rows: list[Row] | None, rate: bool) -
     if not own:
         return BaselineText(c["key"], c["label"], "", None, None, False, None, datetime.min, None, [])
     b = own[-1]
-    text = marks.amount(b["value"], b["numerator"], b["denominator"], rate)
+    text = _amount_text(b, rate)
     # A baseline the ledger knows only as superseded (its value never printed) says so, rather than nothing.
-    earlier = [marks.amount(e["value"], e["numerator"], e["denominator"], rate) or "not recorded" for e in own[:-1]]
+    earlier = [_amount_text(e, rate) or "not recorded" for e in own[:-1]]
     reset_since = None
     if now_rows is not None:
         now_own = [n for n in now_rows if n["component"] == c["key"]]
         if now_own and now_own[-1]["seq"] != b["seq"]:
-            n = now_own[-1]
-            reset_since = marks.amount(n["value"], n["numerator"], n["denominator"], rate)
+            reset_since = _amount_text(now_own[-1], rate)
     return BaselineText(
         component=c["key"],
         label=c["label"],
