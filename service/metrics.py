@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import sys
@@ -50,6 +51,8 @@ from projections.stall import Stop
 from service.auth.authenticate import authenticate, bearer_from_header
 from service.auth.errors import AuthenticationError
 from service.auth.principal import Role
+
+log = logging.getLogger(__name__)
 
 SAMPLE_SECONDS: Final = 5.0
 # Operation names are the clients' to choose: past this many distinct ones a process counts the rest as "other".
@@ -400,6 +403,11 @@ async def endpoint(request: Request, services: Any, sampler: Sampler) -> Respons
         )
     except AuthenticationError as e:
         return _refused(401, f"not authenticated: {e.reason}", "UNAUTHENTICATED")
+    except Exception:
+        # The token is checked in the database; the metrics of a port of their own need none.
+        log.warning("/metrics: the token could not be checked", exc_info=True)
+        refusal = "the database cannot be reached to check the token (ML_METRICS_PORT needs none)"
+        return _refused(503, refusal, "INTERNAL")
     if principal is None:
         return _refused(401, "the metrics need a bearer token with the admin role", "UNAUTHENTICATED")
     if Role.ADMIN not in principal.roles:
