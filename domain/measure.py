@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 from domain.definition import Definition, definition_fields, definition_of
 from domain.entries import baseline_fields, figure_fields
 from domain.errors import NotFoundError, ValidationError
+from domain.overrides import MeasureOverrides
 from domain.records import (
     BaselineRecord,
     FigureRecord,
@@ -32,10 +33,10 @@ from domain.records import (
 )
 from domain.returns import MeasureCycle
 from domain.revisions import revised_figure_fields
-from domain.values import QUARTER_OF, Amount, Quarter, Status, parse_component_key, required_text, text
+from domain.values import QUARTER_OF, Amount, Quarter, parse_component_key, required_text, text
 
 
-class Measure(SharesRecords, MeasureCycle, Aggregate):
+class Measure(SharesRecords, MeasureOverrides, MeasureCycle, Aggregate):
     """Identified by plan and number, so a number cannot be defined twice in a plan."""
 
     class MeasureDefined(Aggregate.Created):
@@ -139,25 +140,10 @@ class Measure(SharesRecords, MeasureCycle, Aggregate):
         def apply(self, aggregate: Any) -> None:
             aggregate.commentary[QUARTER_OF[self.quarter]] = (self.text, stamp_of(self))
 
-    class StatusOverridden(Aggregate.Event):
-        quarter: str
-        status: str
-        actor: str
-        reason: str
-
-        def apply(self, aggregate: Any) -> None:
-            stamp = stamp_of(self, self.reason)
-            aggregate.overrides[QUARTER_OF[self.quarter]] = Override(Status(self.status), stamp)
-
-    class StatusOverrideCleared(Aggregate.Event):
-        quarter: str
-        actor: str
-        reason: str
-
-        def apply(self, aggregate: Any) -> None:
-            aggregate.overrides.pop(QUARTER_OF[self.quarter], None)
-
-    # The reporting cycle's events (domain/returns.py), named here so that their topics are the Measure's.
+    # The status overrides' events (domain/overrides.py) and the reporting cycle's (domain/returns.py),
+    # named here so that their topics are the Measure's.
+    StatusOverridden = MeasureOverrides.StatusOverridden
+    StatusOverrideCleared = MeasureOverrides.StatusOverrideCleared
     OwnerAssigned = MeasureCycle.OwnerAssigned
     ReturnSubmitted = MeasureCycle.ReturnSubmitted
     ReturnApproved = MeasureCycle.ReturnApproved
@@ -338,20 +324,6 @@ class Measure(SharesRecords, MeasureCycle, Aggregate):
         """Replace the officer's narrative for a quarter."""
         self.check_unlocked(quarter)
         self.trigger_event(self.CommentaryUpdated, quarter=quarter.value, text=text(commentary, "text"), actor=actor)
-
-    def override_status(self, quarter: Quarter, status: Status, *, reason: object, actor: str) -> None:
-        """Set an officer's verdict over the computed one; both stay visible."""
-        self.check_unlocked(quarter)
-        why = required_text(reason, "reason")
-        self.trigger_event(self.StatusOverridden, quarter=quarter.value, status=status.value, reason=why, actor=actor)
-
-    def clear_status_override(self, quarter: Quarter, *, reason: object, actor: str) -> None:
-        """Return a quarter to its computed status."""
-        self.check_unlocked(quarter)
-        why = required_text(reason, "reason")
-        if quarter not in self.overrides:
-            raise NotFoundError("quarter", f"{quarter.value} has no status override to clear", quarter.value)
-        self.trigger_event(self.StatusOverrideCleared, quarter=quarter.value, reason=why, actor=actor)
 
     # -- queries ------------------------------------------------------------------
 
