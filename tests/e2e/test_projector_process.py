@@ -120,8 +120,10 @@ def test_serve_projects_in_its_own_process_and_the_web_process_takes_over_when_i
                     }
                 },
             )
-            assert [e["extensions"]["code"] for e in errors] == ["INTERNAL"]
-            assert "has not caught up" in errors[0]["message"]
+            # Recorded, and answered as recorded: the client must not send it again.
+            assert [e["extensions"]["code"] for e in errors] == ["COMMITTED"]
+            assert "is not in the read model yet" in errors[0]["message"]
+            assert isinstance(errors[0]["extensions"]["position"], int)
             assert _shown(client) == {first}
         finally:
             os.kill(projector, signal.SIGCONT)
