@@ -328,7 +328,7 @@ def test_a_standby_lagging_past_the_limit_leaves_rotation_and_returns_when_it_ca
         assert s.standby()["reads"] > lagging["reads"]
 
 
-def test_exports_are_read_from_the_standby_at_the_position(service: Service) -> None:
+def test_exports_and_reports_are_read_from_the_standby_at_the_position(service: Service) -> None:
     s = service
     plan_id, _, q1 = a_figure(s)
     lead = s.as_["lead"]
@@ -344,7 +344,14 @@ def test_exports_are_read_from_the_standby_at_the_position(service: Service) -> 
         trail = httpx.get(f"{s.live.url}/audit/export?format=jsonl&planId={plan_id}", headers=at, timeout=30)
         assert trail.status_code == 200, trail.text
         assert f'"{value}"' in trail.text
-        assert s.standby()["reads"] == before + 2
+        report = httpx.get(f"{s.live.url}/reports/{plan_id}?format=csv", headers=at, timeout=30)
+        assert report.status_code == 200, report.text
+        assert f',"{int(value):,}",' in report.text, report.text  # the report prints 4,001
+        assert s.standby()["reads"] == before + 3
+    for route in (f"/plans/{plan_id}/export", "/audit/export", f"/reports/{plan_id}"):
+        refused = httpx.get(s.live.url + route, headers={**headers, "x-min-position": "-1"}, timeout=30)
+        assert refused.status_code == 400, route
+        assert refused.json()["errors"][0]["extensions"] == {"code": "VALIDATION", "field": "X-Min-Position"}
 
 
 def test_a_position_that_is_not_a_number_is_refused_with_its_field(service: Service) -> None:
