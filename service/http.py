@@ -48,7 +48,7 @@ from service.ws import LedgerTransportWSHandler, encode_message
 
 log = logging.getLogger(__name__)
 
-# A document is parsed to see whether it only reads no further than the service's own limit allows.
+# Whether a request only reads is found by parsing its document, within the service's own token limit.
 MAX_TOKENS = LimitConfig().max_tokens
 
 
