@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from service.auth.tokens import create_token
-from tests.e2e.given import a_plan
+from tests.e2e import documents as doc
+from tests.e2e.given import a_plan, criminal_damage
 from tests.e2e.live import GraphQLClient
 from tests.e2e.processes import free_port, interrupt, wait_until_serving
-from tests.e2e.test_metrics import Samples, parse, recorded, scrape, value
+from tests.e2e.test_metrics import CREATE_WEBHOOK, PARTNERSHIP, Samples, parse, recorded, scrape, value
+from tests.receiver import Receiver
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180, func_only=True)]  # runs `measure-ledger serve`
 
@@ -33,6 +35,8 @@ def served(database_url: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
         "DATABASE_URL": database_url,
         "ML_METRICS_PORT": str(metrics_port),
         "ML_DATA_DIR": str(tmp_path),
+        "ML_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+        "ML_WEBHOOK_POLL_SECONDS": "0.5",
     }
     log = (tmp_path / "serve.log").open("w")
     process = subprocess.Popen(
@@ -88,3 +92,22 @@ def test_a_scrape_of_any_worker_reports_the_whole_service(served: tuple[str, str
     assert value(samples, "ml_db_pool_max_connections", pool="primary") == 20
     memory = [v for (name, _), v in samples.items() if name == "ml_process_resident_memory_bytes"]
     assert len(memory) == 4 and min(memory) > 1_000_000  # two workers, the projector, the dispatcher
+
+
+def test_deliveries_made_by_the_dispatcher_process_are_counted(
+    served: tuple[str, str], database_url: str, receiver: Receiver
+) -> None:
+    url, metrics_url = served
+    admin = GraphQLClient(url, create_token(database_url, "admin@stockton.gov.uk", partnership=PARTNERSHIP))
+    measure = criminal_damage(admin, a_plan(admin, PARTNERSHIP))
+    made = admin.execute(CREATE_WEBHOOK, {"input": {"url": receiver.url("serve"), "kinds": ["STATUS_CHANGED"]}})
+    receiver.trust("serve", made["createWebhook"]["secret"])
+    admin.execute(
+        doc.OVERRIDE_STATUS,
+        {"input": {"measureId": measure["id"], "quarter": "Q1", "status": "OFF_TRACK", "reason": "data late"}},
+    )
+    receiver.wait_for("serve", 1)
+    # Sent by `measure-ledger deliver`, a process of its own: counted in the folder every process writes to.
+    samples = until(metrics_url, lambda s: value(s, "ml_webhook_deliveries_total", outcome="delivered") >= 1)
+    assert value(samples, "ml_webhook_deliveries_total", outcome="delivered") >= 1
+    assert value(samples, "ml_webhook_delivery_duration_seconds_count") >= 1
