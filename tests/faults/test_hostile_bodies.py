@@ -1,10 +1,14 @@
-"""Hostile bodies sent to `serve` while writers write: deeply nested JSON, huge bodies, garbage. Each is
-refused with a coded error, never a 5xx; the writers lose nothing and the service keeps serving."""
+"""Hostile bodies sent to `serve` while writers write: deeply nested JSON, huge bodies, garbage, and clients
+that never finish their headers. Each is refused with a coded error (or 408), never a 5xx; the writers lose
+nothing and the service keeps serving."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 
@@ -21,6 +25,7 @@ from tests.faults.served import Served
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
 WRITERS, PER_WRITER = 2, 40
+HEADER_TIMEOUT = 2  # seconds: ML_HEADER_TIMEOUT_SECONDS for the scenario's service
 JSON = "application/json"
 
 
@@ -41,6 +46,8 @@ HOSTILE: dict[str, tuple[str, bytes | Callable[[], Iterator[bytes]]]] = {
     "a query 5,000 selections deep": (JSON, json.dumps({"query": "{ a" * 5000 + " }" * 5000}).encode()),
     "5 MiB of JSON": (JSON, json.dumps({"query": "{ plans { id } }", "pad": "x" * (5 << 20)}).encode()),
     "8 MiB in chunks, no length": (JSON, lambda: chunks(8 << 20)),
+    "random bytes": (JSON, os.urandom(4096)),
+    "invalid UTF-8": (JSON, b'{"query": "\xff\xfe{ plans { id } }"}'),
     "truncated JSON": (JSON, b'{"query": "{ plans { id } }", "variables": {"a": '),
     "JSON that is not an object": (JSON, b'"{ plans { id } }"'),
     "a query that is a number": (JSON, b'{"query": 42}'),
@@ -65,7 +72,7 @@ HOSTILE: dict[str, tuple[str, bytes | Callable[[], Iterator[bytes]]]] = {
 def test_hostile_bodies_are_refused_with_a_code_never_a_5xx_while_writes_lose_nothing(
     serve: Callable[..., Served], fault_database: str, operator_token: str
 ) -> None:
-    served = serve()
+    served = serve(ML_HEADER_TIMEOUT_SECONDS=str(HEADER_TIMEOUT))
     served.start()
     _, measures = measures_to_write_on(served.url, operator_token, WRITERS)
     writers = Writers(lambda: served.url, operator_token, measures, PER_WRITER).start()
@@ -84,6 +91,7 @@ def test_hostile_bodies_are_refused_with_a_code_never_a_5xx_while_writes_lose_no
                 error = response.json()["errors"][0]
                 assert error["extensions"]["code"] in ("VALIDATION", "LIMIT_EXCEEDED"), f"{name}: {error}"
                 refused[name] = f"{response.status_code} {error['extensions']['code']}"
+    silent = silent_clients(served.port)
     closes = asyncio.run(hostile_websocket_messages(served.url.replace("http", "ws") + "/graphql", operator_token))
     tally = writers.join()
     assert httpx.get(served.url + "/health").status_code == 200
@@ -96,9 +104,40 @@ def test_hostile_bodies_are_refused_with_a_code_never_a_5xx_while_writes_lose_no
         hostile_requests=sum(statuses.values()),
         answered=dict(sorted(statuses.items())),
         websocket_closes=closes,
+        silent_clients_answered_408=silent,
     )
     for name, answer in refused.items():
         print(f"faults |   {name}: {answer}")
+
+
+def silent_clients(port: int, count: int = 20) -> int:
+    """Connections that send part of a request's headers and then nothing, or a byte at a time: the service
+    answers each 408 and closes it once the header time-out has passed; returns how many were answered 408."""
+    sockets = [socket.create_connection(("127.0.0.1", port), timeout=0.2) for _ in range(count)]
+    try:
+        for n, s in enumerate(sockets):
+            s.sendall(b"POST /graphql HTTP/1.1\r\nHost: x\r\n" if n % 2 else b"P")
+        answers = [b""] * count
+        open_ = set(range(count))
+        deadline = time.monotonic() + HEADER_TIMEOUT + 20
+        while open_ and time.monotonic() < deadline:
+            for n in list(open_):
+                try:
+                    if n % 4 == 3:
+                        sockets[n].sendall(b"x")  # a byte at a time, each in good time
+                    got = sockets[n].recv(4096)
+                except TimeoutError:
+                    continue
+                except OSError:
+                    got = b""
+                answers[n] += got
+                if not got:
+                    open_.discard(n)
+        assert not open_, f"{len(open_)} silent connections still held after {HEADER_TIMEOUT + 20} s"
+        return sum(a.startswith(b"HTTP/1.1 408") for a in answers)
+    finally:
+        for s in sockets:
+            s.close()
 
 
 async def hostile_websocket_messages(ws_url: str, token: str) -> list[int]:
