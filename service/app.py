@@ -48,6 +48,7 @@ from service.settings import Settings, eventsourcing_env
 from service.startup import create_tables
 from service.webhooks import tables as webhook_tables
 from service.webhooks.dispatcher import run_dispatcher
+from service.ws import LedgerTransportWSHandler
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +188,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         )
         runtime.tune_service(settings.gc_thresholds)
         sampler.services = graphql.services
+        sampler.websockets = LedgerTransportWSHandler.connections
+        sampler.dispatcher_lock = webhook_tables.LOCK_KEY
         sampled = asyncio.Event()
         # With `serve`'s processes sharing their metrics, a scrape of another process reads this one's samples.
         sampling = asyncio.create_task(sampler.sample_forever(sampled)) if metrics.multiprocess_mode() else None

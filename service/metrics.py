@@ -24,9 +24,8 @@ import contextlib
 import logging
 import os
 import re
-import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -48,6 +47,7 @@ from starlette.responses import JSONResponse, Response
 
 from projections import runner
 from projections.stall import Stop
+from service import read_model
 from service.auth.authenticate import authenticate, bearer_from_header
 from service.auth.errors import AuthenticationError
 from service.auth.principal import Role
@@ -226,6 +226,11 @@ def graphql_answered(operation: str, outcome: str, seconds: float, cache: str | 
         CACHE_LOOKUPS.labels(cache).inc()
 
 
+def dispatcher_leading(leading: bool) -> None:
+    """Hook: this process began or ended leading the webhook deliveries."""
+    DISPATCH_LEADER.set(1 if leading else 0)
+
+
 def webhook_attempted(delivered: bool, seconds: float) -> None:
     """Hook: a webhook delivery attempt ended."""
     WEBHOOK_ATTEMPTS.labels("delivered" if delivered else "failed").inc()
@@ -250,15 +255,14 @@ class Sampler:
 
     services: Any = None  # service.schema.context.Services, once the app has started
     cache: Any = None  # service.response_cache.ResponseCache, when the cache is on
+    websockets: Collection[Any] = ()  # this process's open WebSocket connections (service/ws.py)
+    dispatcher_lock: int | None = None  # the webhook dispatcher leader's advisory lock (service/webhooks/tables.py)
     # Counters kept by the service's own objects, as last copied: only what has happened since is added.
     _seen: dict[tuple[str, str], int] = field(default_factory=dict)
     _process: ProcessCollector = field(default_factory=lambda: ProcessCollector(registry=None))
 
     def sample_process(self) -> None:
-        # A process that has not loaded the dispatcher (`measure-ledger project`) does not lead the deliveries.
-        dispatcher = sys.modules.get("service.webhooks.dispatcher")
         PROJECTION_LEADER.set(1 if runner.leading() else 0)
-        DISPATCH_LEADER.set(1 if dispatcher is not None and dispatcher.leading() else 0)
         for family in self._process.collect():
             if family.name == "process_resident_memory_bytes" and family.samples:
                 MEMORY.set(family.samples[0].value)
@@ -278,9 +282,7 @@ class Sampler:
             BUFFERED.labels(table).set(sum(buffers))
             FULLEST.labels(table).set(max(buffers, default=0) / max(feed.capacity, 1))
             self._follow(FELL_BEHIND.labels(table), ("fell_behind", table), feed.fell_behind)
-        from service.ws import LedgerTransportWSHandler
-
-        connections = list(LedgerTransportWSHandler.connections)
+        connections = list(self.websockets)
         WEBSOCKETS.set(len(connections))
         WEBSOCKET_OPERATIONS.set(sum(len(c.operations) for c in connections))
         if self.cache is not None:
@@ -289,7 +291,7 @@ class Sampler:
             CACHE_BYTES.set(stats["bytes"])
             self._follow(CACHE_EVICTIONS, ("evictions", ""), stats["evictions"])
         with contextlib.suppress(Exception):  # the database may be down: /metrics still answers
-            self._sample_positions(await read_positions(services))
+            self._sample_positions(await read_positions(services, self.dispatcher_lock))
 
     def _follow(self, counter: Any, key: tuple[str, str], total: int) -> None:
         added = total - self._seen.get(key, 0)
@@ -331,14 +333,11 @@ class Sampler:
                 await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
 
 
-async def read_positions(services: Any) -> Positions:
-    from service import read_model
-    from service.webhooks import dispatcher
-
+async def read_positions(services: Any, dispatcher_lock: int | None) -> Positions:
     ledger = services.ledger
     events_table = ledger.recorder.events_table_name
     position, recorded, led = await read_model.positions(services.pool, ledger.name, events_table)
-    dispatch_led = await read_model.lock_held(services.pool, dispatcher.LOCK_KEY)
+    dispatch_led = dispatcher_lock is not None and await read_model.lock_held(services.pool, dispatcher_lock)
     lag: float | None = 0.0
     if recorded > position:
         lag = await read_model.oldest_unprojected_age(services.pool, events_table, position)

@@ -27,20 +27,20 @@ import asyncpg
 
 from projections.stall import Leader, StallWatch, holders
 from projections.view import CHANNEL as VIEW_CHANNEL
+from service import metrics
 from service.pools import keep_session
 from service.webhooks.sender import Sender
 from service.webhooks.settings import WebhookSettings
-from service.webhooks.tables import CHANNEL, ensure_tables
+from service.webhooks.tables import CHANNEL, LOCK_KEY, ensure_tables
 from service.webhooks.worker import Delivering, Worker
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = 0x4D4C5748  # "MLWH": the webhook dispatcher leader's advisory lock
 BEAT_SECONDS = 1.0
 PRUNE_SECONDS = 600.0
 POOL_SIZE = 8
 Connect = Callable[[], Awaitable[asyncpg.Connection]]
-# This process's spells of leadership under way (one at most per database), for service/metrics.py.
+# This process's spells of leadership under way (one at most per database).
 _LEADING: set[int] = set()
 
 
@@ -73,10 +73,12 @@ async def run_dispatcher(
             if await session.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
                 spell = _Leading(connect_args, settings, session)
                 _LEADING.add(id(spell))
+                metrics.dispatcher_leading(True)
                 try:
                     await spell.run(stop)
                 finally:
                     _LEADING.discard(id(spell))
+                    metrics.dispatcher_leading(bool(_LEADING))
                     if not _gone(session):
                         await session.execute("SELECT pg_advisory_unlock($1)", LOCK_KEY)
             else:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncpg
 
+LOCK_KEY = 0x4D4C5748  # "MLWH": the webhook dispatcher leader's advisory lock
+
 DDL = """DO $$
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('measure-ledger webhooks'));

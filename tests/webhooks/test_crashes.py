@@ -16,7 +16,7 @@ import pytest
 
 from domain.ledger import Ledger
 from service.projector import cli_process
-from service.webhooks.dispatcher import LOCK_KEY
+from service.webhooks.tables import LOCK_KEY
 from tests.receiver import OK, STALL, Receiver
 from tests.webhooks.conftest import Dispatching
 from tests.webhooks.given import a_webhook, flip, status_changes, until
