@@ -112,6 +112,8 @@ class RequestIds:
         scope.setdefault("state", {})["request_id"] = current.request_id
         token = CURRENT.set(current)
         undo = tracing.continue_trace(headers) if self.trace else None
+        # This frame lives as long as a WebSocket does: keep only what it needs (a KiB per subscriber).
+        del headers
         started = time.perf_counter()
         status = 0
 
