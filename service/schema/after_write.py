@@ -15,11 +15,14 @@ from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.types import Info
 
+from domain.ledger import Written
 from service.schema.errors import error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = TypeVar("P", bound="WritePayload")
 
 UNREAD = (
     "Null only when the write is recorded but this could not be read after it: the error at this path has code "
@@ -38,6 +41,21 @@ class WritePayload:
     replayed: bool = strawberry.field(description="True when an idempotency key returned an earlier result.")
     row: strawberry.Private[Any] = None
     unread: strawberry.Private[GraphQLError | None] = None
+
+    def shown(self, build: Callable[[Any], T]) -> T | None:
+        """A payload field's object built from what was read, or its COMMITTED error raised at the field's path."""
+        row = shown(self.row, self.unread)
+        return None if row is None else build(row)
+
+
+async def payload_after(
+    info: Info, w: Written, payload: type[P], what: str, read: Callable[[int | None], Awaitable[Any]]
+) -> P:
+    """A recorded write's payload: its position, and what `read` (given that position) finds after it, or the
+    COMMITTED error saying why that is missing; never an error without the write's position."""
+    position = await position_after(lambda: info.context.position_of(w))
+    row, unread = await read_after(what, position, w.version, lambda: read(position))
+    return payload(row=row, unread=unread, position=position, version=w.version, replayed=w.replayed)
 
 
 def committed(what: str, position: int | None, version: int, why: str) -> GraphQLError:

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -25,9 +25,10 @@ from service.fanout import Feeds
 from service.limits import RateLimiter
 from service.positions import PositionWatcher
 from service.replicas import Replicas
-from service.schema.errors import error, from_domain
+from service.schema.errors import error, from_domain, parse_id
 from service.schema.loaders import LoaderSets
 from service.schema.targets import KnownTargets, Target
+from service.schema.write_inputs import Write
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,16 @@ class Context:
 
     def request_for(self, expected_version: int | None, idempotency_key: str | None) -> Request:
         return Request(self.actor(), expected_version, idempotency_key)
+
+    async def write_to(
+        self, kind: Literal["plan", "measure"], i: Write, command: Callable[[UUID], Command], action: Action
+    ) -> Written:
+        """The shape of every write to one plan or measure (`kind`, named by the input's `planId` or
+        `measureId`): who, which one, may they, the command it makes."""
+        req = self.request_for(i.expected_version, i.idempotency_key)
+        target_id = parse_id(getattr(i, f"{kind}_id"), f"{kind}Id")
+        self.require(action, await (self.plan_target if kind == "plan" else self.measure_target)(target_id))
+        return await self.write(await self.parse(lambda: command(target_id)), req)
 
     async def write(self, command: Command, req: Request) -> Written:
         """Have the ledger handle `command` in a worker thread, then wait for the read model to show it."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Annotated, Any
-from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
@@ -19,13 +18,10 @@ from domain.ledger import Written
 from service import cycle_reads
 from service.auth.policy import Action, can, may_submit_return
 from service.auth.principal import Principal
-from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
+from service.schema.after_write import UNREAD, WritePayload, payload_after
 from service.schema.context import in_command_thread
 from service.schema.cycle.types import Publication
 from service.schema.descriptions import (
-    EXPECTED_MEASURE_VERSION,
-    EXPECTED_PLAN_VERSION,
-    IDEMPOTENCY_KEY,
     MEASURE_ID,
     MUTATION_INPUT,
     PLAN_ID,
@@ -33,34 +29,33 @@ from service.schema.descriptions import (
 from service.schema.enums import Quarter
 from service.schema.errors import error, parse_id
 from service.schema.measures.mutations import MeasurePayload, measure_payload, on_measure
-from service.schema.plans.mutations import PlanPayload, plan_payload
+from service.schema.plans.mutations import PlanPayload, on_plan
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
+from service.schema.write_inputs import PLAN, Write, write_input
 
 
-@strawberry.input(description="Asks for a quarter's returns by a due date. Needs the approver role.")
-class OpenCollectionInput:
+@write_input(description="Asks for a quarter's returns by a due date. Needs the approver role.", version=PLAN)
+class OpenCollectionInput(Write):
     plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
     quarter: Quarter = strawberry.field(description="The quarter whose returns are asked for.")
     due_on: date = strawberry.field(
         description="The date the returns are due, after the quarter ends, e.g. `2012-07-31`."
     )
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(description="A new due date for a quarter's returns, with the reason. Needs the approver role.")
-class ChangeDueDateInput:
+@write_input(
+    description="A new due date for a quarter's returns, with the reason. Needs the approver role.", version=PLAN
+)
+class ChangeDueDateInput(Write):
     plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
     quarter: Quarter = strawberry.field(description="The quarter whose collection it is.")
     due_on: date = strawberry.field(description="The new due date, after the quarter ends.")
     reason: str = strawberry.field(description="Why it moves; required.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(description="A quarter's report as presented to the board. Needs the approver role.")
-class PublishQuarterInput:
+@write_input(description="A quarter's report as presented to the board. Needs the approver role.", version=PLAN)
+class PublishQuarterInput(Write):
     plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
     quarter: Quarter = strawberry.field(description="The quarter published.")
     title: str = strawberry.field(
@@ -69,42 +64,34 @@ class PublishQuarterInput:
     presented_on: date = strawberry.field(description="The date it was presented.")
     force: bool = strawberry.field(default=False, description="Publish although returns are not all approved.")
     reason: str | None = strawberry.field(default=None, description="Why, when forced.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(description="Who reports a measure, and for which partner agency. Needs the editor role.")
-class AssignOwnerInput:
+@write_input(description="Who reports a measure, and for which partner agency. Needs the editor role.")
+class AssignOwnerInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     principal: str = strawberry.field(
         description="The owner's principal name, as their token or sign-in gives it, e.g. `bob@police.example`."
     )
     agency: str = strawberry.field(description="The partner agency they report for, e.g. `Cleveland Police`.")
     reason: str | None = strawberry.field(default=None, description="Why, when the measure had an owner already.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(
+@write_input(
     description="A measure's return for a quarter, to submit (its owner, or the submitter role for them) or"
     " approve (the approver role; not whoever submitted it)."
 )
-class ReturnInput:
+class ReturnInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     quarter: Quarter = strawberry.field(description="The quarter of the return.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(
+@write_input(
     description="A measure's return for a quarter to send back or reopen, with the reason. Needs the approver role."
 )
-class ReturnWithReasonInput:
+class ReturnWithReasonInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     quarter: Quarter = strawberry.field(description="The quarter of the return.")
     reason: str = strawberry.field(description="What to change (sending back), or why it is reopened; required.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.type(description="What publishQuarter returns: the publication and the plan after it.")
@@ -113,13 +100,11 @@ class PublicationPayload(WritePayload):
 
     @strawberry.field(description=f"The publication the write made. {UNREAD}")
     def publication(self) -> Publication | None:
-        rows = shown(self.row, self.unread)  # (the publication's row, the plan's row)
-        return None if rows is None else Publication.from_row(rows[0])
+        return self.shown(lambda rows: Publication.from_row(rows[0]))  # (the publication's row, the plan's row)
 
     @strawberry.field(description=f"The plan as it is now, its new publication among its publications. {UNREAD}")
     def plan(self) -> Plan | None:
-        rows = shown(self.row, self.unread)
-        return None if rows is None else Plan.from_row(rows[1])
+        return self.shown(lambda rows: Plan.from_row(rows[1]))
 
 
 @strawberry.type
@@ -129,14 +114,16 @@ class CycleMutations:
         self, info: Info, input: Annotated[OpenCollectionInput, strawberry.argument(description=MUTATION_INPUT)]
     ) -> PlanPayload:
         i = input
-        return await _on_plan(info, i, lambda pid: commands.OpenCollection(pid, i.quarter, i.due_on))
+        return await on_plan(info, i, lambda pid: commands.OpenCollection(pid, i.quarter, i.due_on), Action.APPROVE)
 
     @strawberry.mutation(description="Move a quarter's due date, saying why.")
     async def change_due_date(
         self, info: Info, input: Annotated[ChangeDueDateInput, strawberry.argument(description=MUTATION_INPUT)]
     ) -> PlanPayload:
         i = input
-        return await _on_plan(info, i, lambda pid: commands.ChangeDueDate(pid, i.quarter, i.due_on, reason=i.reason))
+        return await on_plan(
+            info, i, lambda pid: commands.ChangeDueDate(pid, i.quarter, i.due_on, reason=i.reason), Action.APPROVE
+        )
 
     @strawberry.mutation(
         description="Record a quarter's report as presented, fixing the ledger position it shows. Refused while "
@@ -239,26 +226,15 @@ def _edits(principal: Principal | None, target: Target | None) -> bool:
     return can(principal, Action.EDIT, **where)
 
 
-async def _on_plan(info: Info, i: Any, command: Any) -> PlanPayload:
-    """Who, which plan, may they (an approver), the command, the plan after it."""
-    ctx = info.context
-    req = ctx.request_for(i.expected_version, i.idempotency_key)
-    plan_id: UUID = parse_id(i.plan_id, "planId")
-    ctx.require(Action.APPROVE, await ctx.plan_target(plan_id))
-    return await plan_payload(info, await ctx.write(command(plan_id), req))
-
-
 async def _publication_payload(info: Info, w: Written) -> PublicationPayload:
     """The publication the write made (or, on a retry, had made), and its plan now; never an error without the
     write's position (schema/after_write.py)."""
     loaders = info.context.loaders.at(None)
-    position = await position_after(lambda: info.context.position_of(w))
 
-    async def read() -> tuple[Any, Any] | None:
+    async def read(position: int | None) -> tuple[Any, Any] | None:
         plan, rows = await loaders.plan.load(w.id), await loaders.publications.load(w.id)
         # A publication's row begins at its event's position.
         published = next((r for r in rows if r["valid_from"] == position), None)
         return None if plan is None or published is None else (published, plan)
 
-    rows, unread = await read_after("publication", position, w.version, read)
-    return PublicationPayload(row=rows, unread=unread, position=position, version=w.version, replayed=w.replayed)
+    return await payload_after(info, w, PublicationPayload, "publication", read)

@@ -21,9 +21,7 @@ from service.schema.descriptions import (
     BASELINE_PROFILE,
     COMPONENT_KEY,
     DENOMINATOR,
-    EXPECTED_MEASURE_VERSION,
     FIGURE_COMMENTARY,
-    IDEMPOTENCY_KEY,
     MEASURE_ID,
     MUTATION_INPUT,
     NUMERATOR,
@@ -32,10 +30,11 @@ from service.schema.descriptions import (
 )
 from service.schema.enums import Quarter, Status
 from service.schema.measures.mutations import MeasurePayload, on_measure
+from service.schema.write_inputs import Write, write_input
 
 
-@strawberry.input(description="A component's first baseline (then resetBaseline). Needs the editor role.")
-class SetBaselineInput:
+@write_input(description="A component's first baseline (then resetBaseline). Needs the editor role.")
+class SetBaselineInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     component: str = strawberry.field(description=COMPONENT_KEY)
     value: Decimal | None = strawberry.field(default=None, description=VALUE)
@@ -44,8 +43,6 @@ class SetBaselineInput:
     period: str | None = strawberry.field(default=None, description=BASELINE_PERIOD)
     profile: list[Decimal] | None = strawberry.field(default=None, description=BASELINE_PROFILE)
     note: str | None = strawberry.field(default=None, description=BASELINE_NOTE)
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.input(
@@ -56,11 +53,11 @@ class ResetBaselineInput(SetBaselineInput):
     reason: str = strawberry.field(description="Why the baseline is reset; required, kept in the audit trail.")
 
 
-@strawberry.input(
+@write_input(
     description="A component's figure for a quarter, reported once (then reviseFigure). Needs the submitter"
     " role; refused with LOCKED while the quarter's return is submitted or approved."
 )
-class SubmitFigureInput:
+class SubmitFigureInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     component: str = strawberry.field(description=COMPONENT_KEY)
     quarter: Quarter = strawberry.field(
@@ -72,8 +69,6 @@ class SubmitFigureInput:
     denominator: Decimal | None = strawberry.field(default=None, description=DENOMINATOR)
     reported_change: Decimal | None = strawberry.field(default=None, description=REPORTED_CHANGE)
     commentary: str | None = strawberry.field(default=None, description=FIGURE_COMMENTARY)
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.enum(description="A field of a figure that `reviseFigure` can remove, by naming it in `clear`.")
@@ -94,7 +89,7 @@ KEEP = "Left out or null: kept as recorded."
     "name it in `clear`. A revision that would leave the figure exactly as it is is refused (VALIDATION, "
     "field `input`) and records nothing."
 )
-class ReviseFigureInput:
+class ReviseFigureInput(Write):
     measure_id: strawberry.ID = strawberry.field(description="The measure whose figure is revised.")
     component: str = strawberry.field(description="The component's key, e.g. `criminal-damage`.")
     quarter: Quarter = strawberry.field(description="The quarter whose figure is revised.")
@@ -128,50 +123,42 @@ class ReviseFigureInput:
     )
 
 
-@strawberry.input(
+@write_input(
     description="Says a quarter's figure could not be had, and why; the quarter is then NO_DATA for that "
     "component. Needs the submitter role."
 )
-class MarkFigureUnavailableInput:
+class MarkFigureUnavailableInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     component: str = strawberry.field(description=COMPONENT_KEY)
     quarter: Quarter = strawberry.field(description="The quarter whose figure could not be had.")
     reason: str = strawberry.field(description="Why, e.g. `system migration`; required.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(
+@write_input(
     description="The officer's narrative for a measure's quarter, replacing the last. Needs the submitter role."
 )
-class UpdateCommentaryInput:
+class UpdateCommentaryInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     quarter: Quarter = strawberry.field(description="The quarter it is about.")
     text: str | None = strawberry.field(description="The new narrative; null removes it.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(
+@write_input(
     description="A status for a measure's quarter set by hand over the computed one, with the reason. Needs"
     " the editor role."
 )
-class OverrideStatusInput:
+class OverrideStatusInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     quarter: Quarter = strawberry.field(description="The quarter whose status is overridden.")
     status: Status = strawberry.field(description="The status to show instead of the computed one.")
     reason: str = strawberry.field(description="Why; required, kept in the audit trail.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(description="Returns a quarter to its computed status, with the reason. Needs the editor role.")
-class ClearStatusOverrideInput:
+@write_input(description="Returns a quarter to its computed status, with the reason. Needs the editor role.")
+class ClearStatusOverrideInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     quarter: Quarter = strawberry.field(description="The quarter whose override is removed.")
     reason: str = strawberry.field(description="Why; required, kept in the audit trail.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.type

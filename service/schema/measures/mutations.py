@@ -19,14 +19,11 @@ from domain.definition import Definition, parse_definition
 from domain.ledger import Written
 from service import read_model
 from service.auth.policy import Action
-from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
+from service.schema.after_write import UNREAD, WritePayload, payload_after
 from service.schema.descriptions import (
     BASIS,
     COMPONENTS,
     DIRECTION,
-    EXPECTED_MEASURE_VERSION,
-    EXPECTED_PLAN_VERSION,
-    IDEMPOTENCY_KEY,
     MEASURE_DESCRIPTION,
     MEASURE_ID,
     MEASURE_NUMBER,
@@ -39,6 +36,7 @@ from service.schema.descriptions import (
 from service.schema.enums import Basis, Direction
 from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
+from service.schema.write_inputs import PLAN, Write, write_input
 
 
 @strawberry.input(description="A component of a measure, e.g. one ward, or one offence type.")
@@ -49,11 +47,12 @@ class ComponentInput:
     label: str = strawberry.field(description="Its label for people, e.g. `Criminal damage offences`.")
 
 
-@strawberry.input(
+@write_input(
     description="A new measure in one of a plan's themes. Needs the editor role (a scoped token: for that "
-    "theme or number)."
+    "theme or number).",
+    version=PLAN,
 )
-class DefineMeasureInput:
+class DefineMeasureInput(Write):
     plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
     theme_code: str = strawberry.field(description="The code of one of the plan's themes, e.g. `5`.")
     number: str = strawberry.field(description=MEASURE_NUMBER)
@@ -64,15 +63,13 @@ class DefineMeasureInput:
     description: str | None = strawberry.field(default=None, description=MEASURE_DESCRIPTION)
     tolerance: Decimal | None = strawberry.field(default=None, description=TOLERANCE)
     unit: str | None = strawberry.field(default=None, description=UNIT)
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(
+@write_input(
     description="A measure's whole new definition, with the reason; figures and baselines stay and are "
     "judged again. Needs the editor role."
 )
-class RedefineMeasureInput:
+class RedefineMeasureInput(Write):
     measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
     title: str = strawberry.field(description=MEASURE_TITLE)
     direction: Direction = strawberry.field(description=DIRECTION)
@@ -84,16 +81,13 @@ class RedefineMeasureInput:
     description: str | None = strawberry.field(default=None, description=MEASURE_DESCRIPTION)
     tolerance: Decimal | None = strawberry.field(default=None, description=TOLERANCE)
     unit: str | None = strawberry.field(default=None, description=UNIT)
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_MEASURE_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.type(description="What a write to a measure returns: the measure as it is after the write.")
 class MeasurePayload(WritePayload):
     @strawberry.field(description=f"The measure as it is after the write. {UNREAD}")
     def measure(self) -> Measure | None:
-        row = shown(self.row, self.unread)
-        return None if row is None else Measure.from_row(row)
+        return self.shown(Measure.from_row)
 
 
 @strawberry.type
@@ -120,17 +114,15 @@ class MeasureMutations:
 
 
 async def measure_payload(info: Info, w: Written) -> MeasurePayload:
-    """The measure after a recorded write; never an error without the write's position (schema/after_write.py)."""
+    """The measure after a recorded write (schema/after_write.py)."""
     pool = info.context.services.pool
-    position = await position_after(lambda: info.context.position_of(w))
 
-    async def read() -> Any:
+    async def read(position: int | None) -> Any:
         # One row, read once: straight from the pool rather than through a DataLoader's batch task.
         rows = await read_model.measures_by_id(pool, [w.id])
         return rows[0] if rows else None
 
-    row, unread = await read_after("measure", position, w.version, read)
-    return MeasurePayload(row=row, unread=unread, position=position, version=w.version, replayed=w.replayed)
+    return await payload_after(info, w, MeasurePayload, "measure", read)
 
 
 def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
@@ -146,11 +138,7 @@ def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
 
 
 async def on_measure(
-    info: Info, i: Any, command: Callable[[UUID], commands.MeasureCommand], action: Action = Action.EDIT
+    info: Info, i: Write, command: Callable[[UUID], commands.MeasureCommand], action: Action = Action.EDIT
 ) -> MeasurePayload:
-    """The shape of every measure mutation: who, which measure, may they, the command, the state after it."""
-    ctx = info.context
-    req = ctx.request_for(i.expected_version, i.idempotency_key)
-    measure_id = parse_id(i.measure_id, "measureId")
-    ctx.require(action, await ctx.measure_target(measure_id))
-    return await measure_payload(info, await ctx.write(await ctx.parse(lambda: command(measure_id)), req))
+    """The shape of every measure mutation: the write (Context.write_to), then the measure after it."""
+    return await measure_payload(info, await info.context.write_to("measure", i, command, action))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated
+from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
@@ -12,11 +14,11 @@ from strawberry.types import Info
 from domain import commands
 from domain.ledger import Written
 from service.auth.policy import Action
-from service.schema.after_write import UNREAD, WritePayload, position_after, read_after, shown
-from service.schema.descriptions import EXPECTED_PLAN_VERSION, IDEMPOTENCY_KEY, MUTATION_INPUT, PLAN_ID
-from service.schema.errors import parse_id
+from service.schema.after_write import UNREAD, WritePayload, payload_after
+from service.schema.descriptions import IDEMPOTENCY_KEY, MUTATION_INPUT, PLAN_ID
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
+from service.schema.write_inputs import PLAN, Write, write_input
 
 
 @strawberry.input(
@@ -45,23 +47,20 @@ class CreatePlanInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@strawberry.input(description="A new theme of a plan. Needs the editor role.")
-class AddThemeInput:
+@write_input(description="A new theme of a plan. Needs the editor role.", version=PLAN)
+class AddThemeInput(Write):
     plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
     code: str = strawberry.field(
         description="The theme's code, unique in the plan, e.g. `5`; measures name it as `themeCode`."
     )
     title: str = strawberry.field(description="The theme's title, e.g. `Criminal damage targets`.")
-    expected_version: int | None = strawberry.field(default=None, description=EXPECTED_PLAN_VERSION)
-    idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
 @strawberry.type(description="What a plan-level write returns: the plan as it is after the write.")
 class PlanPayload(WritePayload):
     @strawberry.field(description=f"The plan as it is after the write. {UNREAD}")
     def plan(self) -> Plan | None:
-        row = shown(self.row, self.unread)
-        return None if row is None else Plan.from_row(row)
+        return self.shown(Plan.from_row)
 
 
 @strawberry.type
@@ -87,15 +86,17 @@ class PlanMutations:
     async def add_theme(
         self, info: Info, input: Annotated[AddThemeInput, strawberry.argument(description=MUTATION_INPUT)]
     ) -> PlanPayload:
-        ctx, i = info.context, input
-        req = ctx.request_for(i.expected_version, i.idempotency_key)
-        plan_id = parse_id(i.plan_id, "planId")
-        ctx.require(Action.EDIT, await ctx.plan_target(plan_id))
-        return await plan_payload(info, await ctx.write(commands.AddTheme(plan_id, code=i.code, title=i.title), req))
+        i = input
+        return await on_plan(info, i, lambda pid: commands.AddTheme(pid, code=i.code, title=i.title))
 
 
 async def plan_payload(info: Info, w: Written) -> PlanPayload:
-    """The plan after a recorded write; never an error without the write's position (schema/after_write.py)."""
-    position = await position_after(lambda: info.context.position_of(w))
-    row, unread = await read_after("plan", position, w.version, lambda: info.context.loaders.at(None).plan.load(w.id))
-    return PlanPayload(row=row, unread=unread, position=position, version=w.version, replayed=w.replayed)
+    """The plan after a recorded write (schema/after_write.py)."""
+    return await payload_after(info, w, PlanPayload, "plan", lambda _: info.context.loaders.at(None).plan.load(w.id))
+
+
+async def on_plan(
+    info: Info, i: Write, command: Callable[[UUID], commands.PlanCommand], action: Action = Action.EDIT
+) -> PlanPayload:
+    """The shape of every plan mutation: the write (Context.write_to), then the plan after it."""
+    return await plan_payload(info, await info.context.write_to("plan", i, command, action))
