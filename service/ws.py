@@ -7,6 +7,7 @@ import logging
 from collections import OrderedDict
 from typing import Any, ClassVar
 
+import orjson
 from graphql import GraphQLSyntaxError, parse
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import Message, SubscribeMessage
@@ -120,9 +121,45 @@ def encode_message(message: object) -> str:
             data = payload["data"]
             cached = _ENCODED.get(id(data))
             if cached is None or cached[0] is not data:
-                cached = (data, json.dumps(data, separators=(",", ":")))
+                cached = (data, dumps(data))
                 _ENCODED[id(data)] = cached
                 if len(_ENCODED) > _ENCODED_SIZE:
                     _ENCODED.popitem(last=False)
-            return f'{{"id":{json.dumps(message["id"])},"type":"next","payload":{{"data":{cached[1]}}}}}'
-    return json.dumps(message, separators=(",", ":"))
+            return f'{{"id":{dumps(message["id"])},"type":"next","payload":{{"data":{cached[1]}}}}}'
+    return dumps(message)
+
+
+class RawJSON:
+    """JSON written already (a compiled read's, service/speedups/compiled_reads.py): set into a message as it is.
+
+    A plain class: orjson would write a dataclass as an object of its fields.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def dumps(value: object) -> str:
+    """Compact JSON, with any `RawJSON` in it set in as it is.
+
+    orjson: about a twentieth of the json module's time for a dashboard. What it refuses (a lone surrogate
+    echoed from an input, an integer past 64 bits) the json module writes, escaped.
+    """
+    try:
+        return orjson.dumps(value, default=_fragment).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=_parsed)
+
+
+def _fragment(value: object) -> orjson.Fragment:
+    if isinstance(value, RawJSON):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _parsed(value: object) -> object:
+    if isinstance(value, RawJSON):
+        return orjson.loads(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")

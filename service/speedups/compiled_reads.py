@@ -7,8 +7,8 @@ the same JSON from the same rows (`json_agg`, `json_build_object`) in a
 fraction of that. So, as PostGraphile and Hasura do, a `plan(id)` whose
 selection below reads only plain read-model columns and the plan's themes,
 measures, components, baselines, figures and quarters is compiled, once per
-document, to one statement; its JSON is parsed and handed to graphql-core as
-the field's completed value.
+document, to one statement; its JSON is handed to graphql-core as the field's
+completed value, and set into the response as it is (service/ws.py `RawJSON`).
 
 Each value is formatted as the schema's scalars format it (scalars.py): a
 Decimal as plain digits with no trailing zeros, a change rounded half-up to one
@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from graphql import (
     FieldNode,
     FragmentSpreadNode,
@@ -40,6 +39,7 @@ from graphql import (
 from service.auth.policy import Action
 from service.schema.errors import parse_id
 from service.schema.targets import Target
+from service.ws import RawJSON
 
 CURRENT = "valid_to IS NULL"
 # json_build_object takes at most 100 arguments: 50 fields.
@@ -356,8 +356,9 @@ class Compiled:
 
     text: str
 
-    def value(self) -> Any:
-        return orjson.loads(self.text)
+    def value(self) -> RawJSON:
+        """The completed value: JSON set into the response as it is (service/ws.py `dumps`), never parsed."""
+        return RawJSON(self.text)
 
 
 def statement(info: GraphQLResolveInfo) -> str | None:
