@@ -1,4 +1,5 @@
-"""The two fields every write's input ends with: the version the client last read, and its idempotency key.
+"""What mutations' inputs share: the argument itself, and the two fields every write's input ends with,
+the version the client last read and its idempotency key.
 
 An inherited input type's fields would come first in the schema, so `write_input` adds these after the
 input's own fields instead; `Write` declares them for type checkers and readers.
@@ -7,13 +8,22 @@ input's own fields instead; `Write` declares them for type checkers and readers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 
-from service.schema.descriptions import EXPECTED_MEASURE_VERSION, EXPECTED_PLAN_VERSION, IDEMPOTENCY_KEY
+from service.schema.descriptions import (
+    EXPECTED_MEASURE_VERSION,
+    EXPECTED_PLAN_VERSION,
+    IDEMPOTENCY_KEY,
+    MUTATION_INPUT,
+)
 
+T = TypeVar("T")
 W = TypeVar("W", bound=type)
+
+# A mutation's one argument, `input`: `input: MutationInput[SubmitFigureInput]`.
+MutationInput = Annotated[T, strawberry.argument(description=MUTATION_INPUT)]
 
 MEASURE, PLAN = EXPECTED_MEASURE_VERSION, EXPECTED_PLAN_VERSION
 

@@ -8,7 +8,7 @@ the editor role; a return is given in by the measure's owner (with the submitter
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -23,7 +23,6 @@ from service.schema.context import in_command_thread
 from service.schema.cycle.types import Publication
 from service.schema.descriptions import (
     MEASURE_ID,
-    MUTATION_INPUT,
     PLAN_ID,
 )
 from service.schema.enums import Quarter
@@ -32,7 +31,7 @@ from service.schema.measures.mutations import MeasurePayload, measure_payload, o
 from service.schema.plans.mutations import PlanPayload, on_plan
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
-from service.schema.write_inputs import PLAN, Write, write_input
+from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
 
 
 @write_input(description="Asks for a quarter's returns by a due date. Needs the approver role.", version=PLAN)
@@ -110,16 +109,12 @@ class PublicationPayload(WritePayload):
 @strawberry.type
 class CycleMutations:
     @strawberry.mutation(description="Ask for a quarter's returns by a due date, after the quarter ends.")
-    async def open_collection(
-        self, info: Info, input: Annotated[OpenCollectionInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> PlanPayload:
+    async def open_collection(self, info: Info, input: MutationInput[OpenCollectionInput]) -> PlanPayload:
         i = input
         return await on_plan(info, i, lambda pid: commands.OpenCollection(pid, i.quarter, i.due_on), Action.APPROVE)
 
     @strawberry.mutation(description="Move a quarter's due date, saying why.")
-    async def change_due_date(
-        self, info: Info, input: Annotated[ChangeDueDateInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> PlanPayload:
+    async def change_due_date(self, info: Info, input: MutationInput[ChangeDueDateInput]) -> PlanPayload:
         i = input
         return await on_plan(
             info, i, lambda pid: commands.ChangeDueDate(pid, i.quarter, i.due_on, reason=i.reason), Action.APPROVE
@@ -130,9 +125,7 @@ class CycleMutations:
         "returns are not all approved, unless forced with a reason; refused when nothing in the plan changed "
         "since the quarter was last published."
     )
-    async def publish_quarter(
-        self, info: Info, input: Annotated[PublishQuarterInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> PublicationPayload:
+    async def publish_quarter(self, info: Info, input: MutationInput[PublishQuarterInput]) -> PublicationPayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
@@ -156,9 +149,7 @@ class CycleMutations:
         return await _publication_payload(info, written)
 
     @strawberry.mutation(description="Name who reports a measure, and for which partner agency.")
-    async def assign_owner(
-        self, info: Info, input: Annotated[AssignOwnerInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def assign_owner(self, info: Info, input: MutationInput[AssignOwnerInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info, i, lambda mid: commands.AssignOwner(mid, i.principal, i.agency, reason=i.reason), Action.EDIT
@@ -168,9 +159,7 @@ class CycleMutations:
         description="Give a measure's quarter in for approval, as it stands: by its owner, or an editor for them. "
         "The quarter is then locked until an approver sends it back."
     )
-    async def submit_return(
-        self, info: Info, input: Annotated[ReturnInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def submit_return(self, info: Info, input: MutationInput[ReturnInput]) -> MeasurePayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         measure_id = parse_id(i.measure_id, "measureId")
@@ -189,25 +178,19 @@ class CycleMutations:
         return await measure_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Sign a submitted return off; whoever submitted it may not.")
-    async def approve_return(
-        self, info: Info, input: Annotated[ReturnInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def approve_return(self, info: Info, input: MutationInput[ReturnInput]) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.ApproveReturn(mid, i.quarter), Action.APPROVE)
 
     @strawberry.mutation(description="Return a submitted return to its owner for changes, saying what to change.")
-    async def send_back_return(
-        self, info: Info, input: Annotated[ReturnWithReasonInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def send_back_return(self, info: Info, input: MutationInput[ReturnWithReasonInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info, i, lambda mid: commands.SendBackReturn(mid, i.quarter, reason=i.reason), Action.APPROVE
         )
 
     @strawberry.mutation(description="Unlock an approved quarter for a correction, saying why.")
-    async def reopen_return(
-        self, info: Info, input: Annotated[ReturnWithReasonInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def reopen_return(self, info: Info, input: MutationInput[ReturnWithReasonInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info, i, lambda mid: commands.ReopenReturn(mid, i.quarter, reason=i.reason), Action.APPROVE

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated, Any
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
@@ -23,14 +23,13 @@ from service.schema.descriptions import (
     DENOMINATOR,
     FIGURE_COMMENTARY,
     MEASURE_ID,
-    MUTATION_INPUT,
     NUMERATOR,
     REPORTED_CHANGE,
     VALUE,
 )
 from service.schema.enums import Quarter, Status
 from service.schema.measures.mutations import MeasurePayload, on_measure
-from service.schema.write_inputs import Write, write_input
+from service.schema.write_inputs import MutationInput, Write, write_input
 
 
 @write_input(description="A component's first baseline (then resetBaseline). Needs the editor role.")
@@ -164,9 +163,7 @@ class ClearStatusOverrideInput(Write):
 @strawberry.type
 class FigureMutations:
     @strawberry.mutation(description="Record a component's first baseline.")
-    async def set_baseline(
-        self, info: Info, input: Annotated[SetBaselineInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def set_baseline(self, info: Info, input: MutationInput[SetBaselineInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -177,9 +174,7 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Supersede a component's baseline, saying why.")
-    async def reset_baseline(
-        self, info: Info, input: Annotated[ResetBaselineInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def reset_baseline(self, info: Info, input: MutationInput[ResetBaselineInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -196,9 +191,7 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Report a component's figure for a quarter.")
-    async def submit_figure(
-        self, info: Info, input: Annotated[SubmitFigureInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def submit_figure(self, info: Info, input: MutationInput[SubmitFigureInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -213,9 +206,7 @@ class FigureMutations:
         description="Correct a recorded figure, saying why: only the fields given change, and those named in "
         "`clear` are removed. Refused with LOCKED while the quarter's return is submitted or approved."
     )
-    async def revise_figure(
-        self, info: Info, input: Annotated[ReviseFigureInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def revise_figure(self, info: Info, input: MutationInput[ReviseFigureInput]) -> MeasurePayload:
         i = input
         return await on_measure(
             info,
@@ -235,7 +226,7 @@ class FigureMutations:
 
     @strawberry.mutation(description="Say a quarter's figure could not be had, and why.")
     async def mark_figure_unavailable(
-        self, info: Info, input: Annotated[MarkFigureUnavailableInput, strawberry.argument(description=MUTATION_INPUT)]
+        self, info: Info, input: MutationInput[MarkFigureUnavailableInput]
     ) -> MeasurePayload:
         i = input
         return await on_measure(
@@ -246,23 +237,17 @@ class FigureMutations:
         )
 
     @strawberry.mutation(description="Replace the officer's narrative for a quarter.")
-    async def update_commentary(
-        self, info: Info, input: Annotated[UpdateCommentaryInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def update_commentary(self, info: Info, input: MutationInput[UpdateCommentaryInput]) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.UpdateCommentary(mid, i.quarter, i.text), Action.SUBMIT)
 
     @strawberry.mutation(description="Set a quarter's status over the computed one, saying why.")
-    async def override_status(
-        self, info: Info, input: Annotated[OverrideStatusInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def override_status(self, info: Info, input: MutationInput[OverrideStatusInput]) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.OverrideStatus(mid, i.quarter, i.status, reason=i.reason))
 
     @strawberry.mutation(description="Return a quarter to its computed status, saying why.")
-    async def clear_status_override(
-        self, info: Info, input: Annotated[ClearStatusOverrideInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def clear_status_override(self, info: Info, input: MutationInput[ClearStatusOverrideInput]) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.ClearStatusOverride(mid, i.quarter, reason=i.reason))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -28,7 +28,6 @@ from service.schema.descriptions import (
     MEASURE_ID,
     MEASURE_NUMBER,
     MEASURE_TITLE,
-    MUTATION_INPUT,
     PLAN_ID,
     TOLERANCE,
     UNIT,
@@ -36,7 +35,7 @@ from service.schema.descriptions import (
 from service.schema.enums import Basis, Direction
 from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
-from service.schema.write_inputs import PLAN, Write, write_input
+from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
 
 
 @strawberry.input(description="A component of a measure, e.g. one ward, or one offence type.")
@@ -93,9 +92,7 @@ class MeasurePayload(WritePayload):
 @strawberry.type
 class MeasureMutations:
     @strawberry.mutation(description="Define a measure in one of a plan's themes.")
-    async def define_measure(
-        self, info: Info, input: Annotated[DefineMeasureInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def define_measure(self, info: Info, input: MutationInput[DefineMeasureInput]) -> MeasurePayload:
         ctx, i = info.context, input
         req = ctx.request_for(i.expected_version, i.idempotency_key)
         plan_id = parse_id(i.plan_id, "planId")
@@ -106,9 +103,7 @@ class MeasureMutations:
         return await measure_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Replace a measure's definition, saying why; the old one stays in history.")
-    async def redefine_measure(
-        self, info: Info, input: Annotated[RedefineMeasureInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> MeasurePayload:
+    async def redefine_measure(self, info: Info, input: MutationInput[RedefineMeasureInput]) -> MeasurePayload:
         i = input
         return await on_measure(info, i, lambda mid: commands.RedefineMeasure(mid, _definition(i), reason=i.reason))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -15,10 +14,10 @@ from domain import commands
 from domain.ledger import Written
 from service.auth.policy import Action
 from service.schema.after_write import UNREAD, WritePayload, payload_after
-from service.schema.descriptions import IDEMPOTENCY_KEY, MUTATION_INPUT, PLAN_ID
+from service.schema.descriptions import IDEMPOTENCY_KEY, PLAN_ID
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
-from service.schema.write_inputs import PLAN, Write, write_input
+from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
 
 
 @strawberry.input(
@@ -66,9 +65,7 @@ class PlanPayload(WritePayload):
 @strawberry.type
 class PlanMutations:
     @strawberry.mutation(description="Start a partnership's plan for a reporting year.")
-    async def create_plan(
-        self, info: Info, input: Annotated[CreatePlanInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> PlanPayload:
+    async def create_plan(self, info: Info, input: MutationInput[CreatePlanInput]) -> PlanPayload:
         ctx, i = info.context, input
         req = ctx.request_for(None, i.idempotency_key)
         ctx.require(Action.EDIT, Target(i.partnership))
@@ -83,9 +80,7 @@ class PlanMutations:
         return await plan_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Add a numbered theme to a plan.")
-    async def add_theme(
-        self, info: Info, input: Annotated[AddThemeInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> PlanPayload:
+    async def add_theme(self, info: Info, input: MutationInput[AddThemeInput]) -> PlanPayload:
         i = input
         return await on_plan(info, i, lambda pid: commands.AddTheme(pid, code=i.code, title=i.title))
 

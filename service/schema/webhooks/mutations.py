@@ -7,7 +7,6 @@ made in the caller's partnership, and a plan or measure filter must be of that p
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
 from uuid import UUID
 
 import strawberry
@@ -16,11 +15,12 @@ from strawberry.types import Info
 
 from service.auth.policy import Action
 from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
-from service.schema.descriptions import MUTATION_INPUT, WEBHOOK_ID
+from service.schema.descriptions import WEBHOOK_ID
 from service.schema.errors import error, parse_id
 from service.schema.targets import Target
 from service.schema.webhooks.access import visible
 from service.schema.webhooks.types import Webhook, WebhookEventKind
+from service.schema.write_inputs import MutationInput
 from service.webhooks import registry
 from service.webhooks.kinds import EventKind
 from service.webhooks.outbox import Key
@@ -109,9 +109,7 @@ def parse_cursor(raw: str, field: str) -> Key:
 @strawberry.type
 class WebhookMutations:
     @strawberry.mutation(description="Post the chosen kinds of the ledger's facts to a URL; its secret is shown once.")
-    async def create_webhook(
-        self, info: Info, input: Annotated[CreateWebhookInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> WebhookSecretPayload:
+    async def create_webhook(self, info: Info, input: MutationInput[CreateWebhookInput]) -> WebhookSecretPayload:
         ctx, i = info.context, input
         principal = ctx.require(Action.ADMIN, Target(i.partnership) if i.partnership else None)
         plan_id = parse_id(i.plan_id, "planId") if i.plan_id is not None else None
@@ -142,31 +140,25 @@ class WebhookMutations:
         return WebhookSecretPayload(webhook=Webhook.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Stop delivering; nothing is skipped: a resume sends everything since.")
-    async def pause_webhook(
-        self, info: Info, input: Annotated[PauseWebhookInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> WebhookPayload:
+    async def pause_webhook(self, info: Info, input: MutationInput[PauseWebhookInput]) -> WebhookPayload:
         webhook_id = await _mine(info, input.id)
         reason = f"paused by {info.context.actor()}" + (f": {input.reason[:MAX_DESCRIPTION]}" if input.reason else "")
         return _payload(await registry.pause(info.context.services.pool, webhook_id, reason))
 
     @strawberry.mutation(description="Deliver again at once, from where it stopped, however it was paused.")
-    async def resume_webhook(
-        self, info: Info, input: Annotated[WebhookInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> WebhookPayload:
+    async def resume_webhook(self, info: Info, input: MutationInput[WebhookInput]) -> WebhookPayload:
         webhook_id = await _mine(info, input.id)
         return _payload(await registry.resume(info.context.services.pool, webhook_id))
 
     @strawberry.mutation(description="Send every message after a cursor again, under new webhook-ids, then carry on.")
-    async def replay_webhook(
-        self, info: Info, input: Annotated[ReplayWebhookInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> WebhookPayload:
+    async def replay_webhook(self, info: Info, input: MutationInput[ReplayWebhookInput]) -> WebhookPayload:
         webhook_id = await _mine(info, input.id)
         after = parse_cursor(input.after, "after") if input.after is not None else (0, "")
         return _payload(await registry.replay(info.context.services.pool, webhook_id, after))
 
     @strawberry.mutation(description="A new signing secret, shown once; the old one signs beside it for the overlap.")
     async def rotate_webhook_secret(
-        self, info: Info, input: Annotated[RotateWebhookSecretInput, strawberry.argument(description=MUTATION_INPUT)]
+        self, info: Info, input: MutationInput[RotateWebhookSecretInput]
     ) -> WebhookSecretPayload:
         webhook_id = await _mine(info, input.id)
         if not 0 <= input.overlap_hours <= 720:
@@ -178,9 +170,7 @@ class WebhookMutations:
         return WebhookSecretPayload(webhook=Webhook.from_row(row), secret=secret)
 
     @strawberry.mutation(description="Delete a webhook and its delivery log.")
-    async def delete_webhook(
-        self, info: Info, input: Annotated[WebhookInput, strawberry.argument(description=MUTATION_INPUT)]
-    ) -> DeleteWebhookPayload:
+    async def delete_webhook(self, info: Info, input: MutationInput[WebhookInput]) -> DeleteWebhookPayload:
         webhook_id = await _mine(info, input.id)
         if not await registry.delete(info.context.services.pool, webhook_id):
             raise _gone(webhook_id)
