@@ -9,6 +9,7 @@ import strawberry
 
 from service.cursors import ledger_event_cursor
 from service.fanout import LEDGER_EVENTS, Row
+from service.schema.columns import from_columns
 from service.schema.descriptions import (
     ACTION,
     ACTOR,
@@ -72,22 +73,14 @@ class AuditEntry:
 
     @classmethod
     def from_row(cls, r: Row) -> AuditEntry:
-        return cls(
+        return from_columns(
+            cls,
+            r,
             id=object_id(cls.__name__, r["position"]),
-            position=r["position"],
             cursor=ledger_event_cursor(LEDGER_EVENTS.key(r)),
-            recorded_at=r["recorded_at"],
-            actor=r["actor"],
-            action=r["action"],
             plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
             measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
-            measure_number=r["measure_number"],
-            component=r["component"],
             quarter=Quarter(r["quarter"]) if r["quarter"] else None,
-            field=r["field"],
-            before=r["before"],
-            after=r["after"],
-            reason=r["reason"],
             changes=[
                 FieldChange(field=f, before=b, after=a)
                 for f, b, a in zip(r["changed_fields"], r["changed_from"], r["changed_to"], strict=True)

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from domain import returns
 from service import cycle_reads
+from service.schema.columns import from_columns
 from service.schema.descriptions import ACTED_AT, RETURN_REASON, RETURN_STATE, SUBMITTED_AT, SUBMITTED_BY
 from service.schema.enums import Quarter, ReturnState, member
 from service.schema.ids import object_id
@@ -30,13 +31,7 @@ class Owner:
 
     @classmethod
     def from_row(cls, r: Row) -> Owner:
-        return cls(
-            principal=r["principal"],
-            agency=r["agency"],
-            assigned_at=r["assigned_at"],
-            assigned_by=r["assigned_by"],
-            reason=r["reason"],
-        )
+        return from_columns(cls, r)
 
 
 @strawberry.type(description="A measure's return for one quarter, as the last action left it.")
@@ -69,17 +64,8 @@ class QuarterReturn:
                 locked=False,
             )
         state = member(returns.ReturnState, r["state"])
-        return cls(
-            id=id,
-            quarter=quarter,
-            state=state,
-            submitted_by=r["submitted_by"],
-            submitted_at=r["submitted_at"],
-            missing=list(r["missing"]),
-            acted_by=r["acted_by"],
-            acted_at=r["acted_at"],
-            reason=r["reason"],
-            locked=state in returns.LOCKING,
+        return from_columns(
+            cls, r, id=id, quarter=quarter, state=state, missing=list(r["missing"]), locked=state in returns.LOCKING
         )
 
 
@@ -96,12 +82,11 @@ class Collection:
 
     @classmethod
     def from_row(cls, r: Row) -> Collection:
-        return cls(
+        return from_columns(
+            cls,
+            r,
             id=object_id("Collection", r["plan_id"], r["quarter"]),
             quarter=member(Quarter, r["quarter"]),
-            due_on=r["due_on"],
-            opened_by=r["opened_by"],
-            opened_at=r["opened_at"],
             due_date_changed_by=r["changed_by"],
             due_date_changed_at=r["changed_at"],
             due_date_change_reason=r["change_reason"],
@@ -135,21 +120,16 @@ class Publication:
 
     @classmethod
     def from_row(cls, r: Row) -> Publication:
-        return cls(
+        return from_columns(
+            cls,
+            r,
             id=strawberry.ID(str(r["id"])),
             plan_id=strawberry.ID(str(r["plan_id"])),
             quarter=member(Quarter, r["quarter"]),
-            title=r["title"],
-            presented_on=r["presented_on"],
-            position=r["position"],
-            forced=r["forced"],
             outstanding=[
                 OutstandingReturn(measure_number=n, state=member(returns.ReturnState, s))
                 for n, s in zip(r["outstanding_numbers"], r["outstanding_states"], strict=True)
             ],
-            reason=r["reason"],
-            published_by=r["published_by"],
-            published_at=r["published_at"],
         )
 
     @strawberry.field(

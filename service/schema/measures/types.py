@@ -17,6 +17,7 @@ from service.auth.policy import Action
 from service.schema.access import spanning
 from service.schema.audit.queries import audit_rows
 from service.schema.audit.types import Revision
+from service.schema.columns import from_columns
 from service.schema.cycle.types import Owner, QuarterReturn
 from service.schema.descriptions import (
     BASELINE_NOTE,
@@ -78,21 +79,11 @@ class Baseline:
 
     @classmethod
     def from_row(cls, r: Row) -> Baseline:
-        return cls(
+        return from_columns(
+            cls,
+            r,
             id=object_id("Baseline", r["measure_id"], r["component"], r["seq"]),
-            value=r["value"],
-            numerator=r["numerator"],
-            denominator=r["denominator"],
-            period=r["period"],
             profile=list(r["profile"]) if r["profile"] is not None else None,
-            note=r["note"],
-            is_reset=r["is_reset"],
-            reason=r["reason"],
-            recorded_at=r["recorded_at"],
-            recorded_by=r["recorded_by"],
-            discrepancy=r["discrepancy"],
-            discrepancy_reason=r["discrepancy_reason"],
-            rate=r["rate"],
         )
 
 
@@ -163,34 +154,15 @@ class Figure:
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Figure:
-        return cls(
-            measure_id=r["measure_id"],
+        return from_columns(
+            cls,
+            r,
             at=at,
             id=object_id("Figure", r["measure_id"], r["component"], r["quarter"]),
-            component=r["component"],
             quarter=member(Quarter, r["quarter"]),
-            value=r["value"],
-            numerator=r["numerator"],
-            denominator=r["denominator"],
-            available=r["available"],
-            unavailable_reason=r["unavailable_reason"],
-            measured=r["measured"],
-            comparison_value=r["comparison_value"],
             change_exact=r["change"],
             change=round1(r["change"]) if r["change"] is not None else None,
             status=member(Status, r["status"]),
-            rule=r["rule"],
-            reported_change=r["reported_change"],
-            discrepancy=r["discrepancy"],
-            discrepancy_reason=r["discrepancy_reason"],
-            commentary=r["commentary"],
-            revision=r["revision"],
-            reason=r["reason"],
-            recorded_at=r["recorded_at"],
-            recorded_by=r["recorded_by"],
-            rate=r["rate"],
-            progress=r["progress"],
-            baseline_seq=r["baseline_seq"],
         )
 
     @strawberry.field(
@@ -319,15 +291,15 @@ class QuarterResult:
                 recorded_by=r["override_by"],
                 recorded_at=r["override_at"],
             )
-        return cls(
+        return from_columns(
+            cls,
+            r,
             at=at,
-            measure_id=r["measure_id"],
             id=object_id("QuarterResult", r["measure_id"], r["quarter"]),
             quarter=member(Quarter, r["quarter"]),
             status=member(Status, r["status"]),
             computed_status=member(Status, r["computed_status"]),
             override=override,
-            commentary=r["commentary"],
             commentary_recorded_at=r["commentary_at"],
             commentary_recorded_by=r["commentary_by"],
         )
@@ -379,21 +351,15 @@ class Measure:
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Measure:
-        return cls(
+        return from_columns(
+            cls,
+            r,
             at=at,
             id=strawberry.ID(str(r["id"])),
             plan_id=strawberry.ID(str(r["plan_id"])),
-            theme_code=r["theme_code"],
-            number=r["number"],
-            title=r["title"],
-            description=r["description"],
             direction=member(Direction, r["direction"]),
             basis=member(Basis, r["basis"]),
-            tolerance=r["tolerance"],
-            unit=r["unit"],
             status=member(Status, r["status"]),
-            version=r["version"],
-            modified_at=r["modified_at"],
         )
 
     @strawberry.field(description="Its plan, read at the same moment as the measure.")

@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from service.schema.columns import from_columns
 from service.schema.cycle.types import Collection, Publication
 from service.schema.descriptions import THEME_CODE
 from service.schema.ids import object_id
@@ -52,18 +53,8 @@ class Plan:
 
     @classmethod
     def from_row(cls, r: Row, at: int | None = None) -> Plan:
-        return cls(
-            at=at,
-            id=strawberry.ID(str(r["id"])),
-            partnership=r["partnership"],
-            title=r["title"],
-            year=r["year"],
-            period=Period(start=r["period_start"], end=r["period_end"]),
-            discrepancy_threshold=r["discrepancy_threshold"],
-            version=r["version"],
-            created_at=r["created_at"],
-            created_by=r["created_by"],
-            modified_at=r["modified_at"],
+        return from_columns(
+            cls, r, at=at, id=strawberry.ID(str(r["id"])), period=Period(start=r["period_start"], end=r["period_end"])
         )
 
     @strawberry.field(description="The plan's themes, in the order they were added.")

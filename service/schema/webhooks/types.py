@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from service.cursors import ledger_event_cursor, status_change_cursor
+from service.schema.columns import from_columns
 from service.schema.enums import described
 from service.schema.errors import error
 from service.schema.ids import object_id
@@ -73,18 +74,12 @@ class WebhookDelivery:
 
     @classmethod
     def from_row(cls, r: registry.Row) -> WebhookDelivery:
-        return cls(
+        return from_columns(
+            cls,
+            r,
             id=object_id("WebhookDelivery", r["id"]),
-            message_id=r["message_id"],
-            type=r["type"],
-            position=r["position"],
             cursor=message_cursor(r["position"], r["quarter"]),
-            attempt=r["attempt"],
-            attempted_at=r["attempted_at"],
             latency_ms=round(r["seconds"] * 1000.0, 1),
-            status_code=r["status_code"],
-            error=r["error"],
-            delivered=r["delivered"],
         )
 
 
@@ -183,26 +178,15 @@ class Webhook:
     def from_row(cls, r: registry.Row) -> Webhook:
         paused = r["paused_at"] is not None
         state = WebhookState.PAUSED if paused else WebhookState.FAILING if r["failures"] else WebhookState.ACTIVE
-        return cls(
+        return from_columns(
+            cls,
+            r,
             id=strawberry.ID(str(r["id"])),
-            url=r["url"],
-            partnership=r["partnership"],
             kinds=registry.kinds_of(r["kinds"]),
             plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
             measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
-            description=r["description"],
             state=state,
-            paused_at=r["paused_at"],
-            paused_reason=r["paused_reason"],
             cursor=message_cursor(r["cursor_position"], r["cursor_quarter"]),
             position=r["cursor_position"],
-            failures=r["failures"],
-            failing_since=r["failing_since"],
-            next_attempt_at=r["next_attempt_at"],
-            last_error=r["last_error"],
-            last_error_at=r["last_error_at"],
-            last_delivered_at=r["last_delivered_at"],
             previous_secret_expires_at=registry.signing_until(r),
-            created_at=r["created_at"],
-            created_by=r["created_by"],
         )
