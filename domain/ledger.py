@@ -129,18 +129,16 @@ class Ledger(Application[UUID]):
             discrepancy_threshold=threshold,
             actor=req.actor,
         )
-        try:
-            return self._save_change(req, c, plan)
-        except IntegrityError:
-            if (found := self._replay(c, req)) is not None:
-                return found
-            existing = self.get_plan(plan.id)
-            raise ConflictError(
-                "title",
+        return self._save_new(
+            req,
+            c,
+            plan,
+            "title",
+            lambda existing: (
                 f"partnership {existing.partnership!r} already has a plan titled {existing.title!r}"
-                f" (id {existing.id}, version {existing.version})",
-                existing.version,
-            ) from None
+                f" (id {existing.id}, version {existing.version})"
+            ),
+        )
 
     def _define_measure(self, c: DefineMeasure, req: Request) -> Written:
         plan = self.get_plan(c.plan_id)
@@ -157,17 +155,24 @@ class Ledger(Application[UUID]):
             discrepancy_threshold=plan.discrepancy_threshold,
             actor=req.actor,
         )
+        return self._save_new(
+            req,
+            c,
+            measure,
+            "number",
+            lambda existing: f"measure {existing.number} is already defined in this plan (id {existing.id})",
+        )
+
+    def _save_new(self, req: Request, c: Command, new: A, field: str, taken: Callable[[A], str]) -> Written:
+        """Save a new plan or measure. Its name (`field`) already taken is a conflict, saying `taken` of the one
+        that has it, unless this is a retry of the very write that took it."""
         try:
-            return self._save_change(req, c, measure)
+            return self._save_change(req, c, new)
         except IntegrityError:
             if (found := self._replay(c, req)) is not None:
                 return found
-            existing = self.get_measure(measure.id)
-            raise ConflictError(
-                "number",
-                f"measure {existing.number} is already defined in this plan (id {existing.id})",
-                existing.version,
-            ) from None
+            existing = self._get(type(new), new.id)
+            raise ConflictError(field, taken(existing), existing.version) from None
 
     def _change(
         self,
