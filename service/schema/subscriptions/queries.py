@@ -18,9 +18,9 @@ from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES
 from service.schema.access import feed_filters
 from service.schema.cursors import parse_status_change_cursor
-from service.schema.descriptions import CONNECTION_FIRST, STATUS_CHANGE_AFTER
+from service.schema.descriptions import CONNECTION_FIRST
 from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
-from service.schema.subscriptions.types import StatusChange
+from service.schema.subscriptions.types import AfterChange, OfMeasure, OfPlan, StatusChange
 
 
 @strawberry.type
@@ -37,12 +37,10 @@ class StatusChangeQueries:
     async def status_changes(
         self,
         info: Info,
-        plan_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this plan's changes.")] = None,
-        measure_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this measure's changes.")
-        ] = None,
+        plan_id: OfPlan = None,
+        measure_id: OfMeasure = None,
         first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=STATUS_CHANGE_AFTER)] = None,
+        after: AfterChange = None,
     ) -> Connection[StatusChange]:
         filters = await feed_filters(
             info.context, Action.READ_CURRENT, "statusChanges", planId=plan_id, measureId=measure_id

@@ -18,10 +18,9 @@ from service.cursors import ledger_event_cursor, status_change_cursor
 from service.schema.access import feed_filters
 from service.schema.audit.types import AuditEntry
 from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
-from service.schema.descriptions import STATUS_CHANGE_AFTER
 from service.schema.errors import error
 from service.schema.subscriptions.feeds import deliver
-from service.schema.subscriptions.types import StatusChange
+from service.schema.subscriptions.types import AfterChange, OfMeasure, OfPlan, StatusChange
 
 
 def _require_principal(info: Info) -> None:
@@ -45,11 +44,9 @@ class Subscription:
     async def status_changed(
         self,
         info: Info,
-        plan_id: Annotated[strawberry.ID | None, strawberry.argument(description="Only this plan's changes.")] = None,
-        measure_id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this measure's changes.")
-        ] = None,
-        after: Annotated[str | None, strawberry.argument(description=STATUS_CHANGE_AFTER)] = None,
+        plan_id: OfPlan = None,
+        measure_id: OfMeasure = None,
+        after: AfterChange = None,
     ) -> AsyncGenerator[StatusChange, None]:
         # Checked here, before the stream starts, so a bad argument is an `error` message, not a `next`.
         _require_principal(info)

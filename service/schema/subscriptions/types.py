@@ -6,14 +6,20 @@ A ledger event reaches its subscribers as an `AuditEntry` (service/schema/audit/
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 
 from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES, Row
-from service.schema.descriptions import ACTOR, RECORDED_AT
+from service.schema.descriptions import ACTOR, RECORDED_AT, STATUS_CHANGE_AFTER
 from service.schema.enums import Quarter, Status
 from service.schema.ids import object_id
+
+# The arguments `statusChanges` (paged) and `statusChanged` (live) share.
+OfPlan = Annotated[strawberry.ID | None, strawberry.argument(description="Only this plan's changes.")]
+OfMeasure = Annotated[strawberry.ID | None, strawberry.argument(description="Only this measure's changes.")]
+AfterChange = Annotated[str | None, strawberry.argument(description=STATUS_CHANGE_AFTER)]
 
 
 @strawberry.type(description="A quarter whose status an event changed, whatever the cause.")
