@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import strawberry
 from strawberry.types import Info
+from strawberry.types.arguments import StrawberryArgumentAnnotation
 
 from service import read_model
 from service.auth.policy import Action
 from service.schema.errors import error
+
+
+def as_of_argument(what: str) -> StrawberryArgumentAnnotation:
+    """The `asOf` argument of a query reading `what` (e.g. `measure`): `Annotated[datetime | None, as_of_argument(
+    "measure")]`."""
+    return strawberry.argument(
+        description=f"A moment, with its offset: the {what} as the ledger showed it then. Needs the auditor role. "
+        "Null: now."
+    )
 
 
 def reading_action(as_of: datetime | None) -> Action:

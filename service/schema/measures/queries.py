@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from service.schema.as_of import position_at, reading_action
+from service.schema.as_of import as_of_argument, position_at, reading_action
 from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
 from service.schema.targets import Target
@@ -25,13 +25,7 @@ class MeasureQueries:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The measure's `id`; not an id: VALIDATION.")],
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="A moment, with its offset: the measure as the ledger showed it then. Needs the auditor "
-                "role. Null: now."
-            ),
-        ] = None,
+        as_of: Annotated[datetime | None, as_of_argument("measure")] = None,
     ) -> Measure | None:
         measure_id = parse_id(id, "id")
         at = await position_at(info, as_of)

@@ -12,7 +12,7 @@ from strawberry.types import Info
 from service import read_model
 from service.auth.policy import partnership_filter
 from service.cursors import ledger_event_cursor
-from service.schema.as_of import position_at, reading_action
+from service.schema.as_of import as_of_argument, position_at, reading_action
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.cycle.queries import publication_of
 from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST
@@ -78,13 +78,7 @@ class PlanQueries:
         self,
         info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The plan's `id`; not an id: VALIDATION.")],
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="A moment, with its offset: the plan as the ledger showed it then. Needs the auditor role. "
-                "Null: now."
-            ),
-        ] = None,
+        as_of: Annotated[datetime | None, as_of_argument("plan")] = None,
         publication: Annotated[
             strawberry.ID | None,
             strawberry.argument(

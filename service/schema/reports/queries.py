@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from service.auth.policy import Action
 from service.auth.report_links import PARAMETER, query_of, view_of
+from service.schema.as_of import as_of_argument
 from service.schema.cycle.queries import publication_of
 from service.schema.descriptions import PLAN_ID
 from service.schema.errors import error, parse_id
@@ -45,13 +46,7 @@ class ReportQueries:
         self,
         info: Info,
         plan_id: Annotated[strawberry.ID, strawberry.argument(description=PLAN_ID)],
-        as_of: Annotated[
-            datetime | None,
-            strawberry.argument(
-                description="A moment, with its offset: the report as the ledger showed it then. Needs the auditor "
-                "role. Null: now."
-            ),
-        ] = None,
+        as_of: Annotated[datetime | None, as_of_argument("report")] = None,
         format: Annotated[
             ReportFormat, strawberry.argument(description="What the link opens: HTML (the default), PDF or CSV.")
         ] = ReportFormat.HTML,
