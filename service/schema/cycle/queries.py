@@ -16,6 +16,7 @@ from service import cycle_reads
 from service.auth.policy import Action
 from service.schema.audit.queries import audit_page
 from service.schema.audit.types import AuditConnection
+from service.schema.columns import from_columns
 from service.schema.cycle.types import (
     AgencyReturns,
     ComponentEntry,
@@ -109,19 +110,12 @@ def tracking_of(plan_id: UUID, quarter: Quarter, tracking: cycle_reads.Tracking,
             for c in tracking.components.get(m["id"], [])
         ]
         measures.append(
-            MeasureReturn(
+            from_columns(
+                MeasureReturn,
+                m,
                 measure_id=strawberry.ID(str(m["id"])),
-                number=m["number"],
-                title=m["title"],
-                theme_code=m["theme_code"],
                 owner=m["principal"],
-                agency=m["agency"],
                 state=state,
-                submitted_by=m["submitted_by"],
-                submitted_at=m["submitted_at"],
-                acted_by=m["acted_by"],
-                acted_at=m["acted_at"],
-                reason=m["reason"],
                 overdue=late and state not in LOCKING,
                 components=components,
             )
