@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import strawberry
 
 from domain.errors import DomainError
 from service import audit_trail as trail
+from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST
 from service.schema.errors import error, from_domain
 
 # Entries a page holds when `first` is not given, and at most: the same for every connection of the ledger.
 DEFAULT_PAGE, MAX_PAGE = trail.DEFAULT_PAGE, trail.MAX_PAGE
 
 T = TypeVar("T")
+
+# The arguments of a paged list: `first: First = None, after: After = None`.
+First = Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)]
+After = Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)]
 
 
 def page_size(first: int | None) -> int:

@@ -18,9 +18,8 @@ from service.auth.policy import Action
 from service.schema.access import spanning
 from service.schema.audit.types import AuditConnection, AuditDigest, AuditEdge, AuditEntry, AuditFilter
 from service.schema.cursors import parse_ledger_event_cursor
-from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST
 from service.schema.errors import from_domain
-from service.schema.pages import PageInfo, page_size
+from service.schema.pages import After, First, PageInfo, page_size
 
 
 @strawberry.type
@@ -41,8 +40,8 @@ class AuditQueries:
                 "partnership reads its plans' entries only."
             ),
         ] = None,
-        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
+        first: First = None,
+        after: After = None,
     ) -> AuditConnection:
         chosen = filter or AuditFilter()
         try:

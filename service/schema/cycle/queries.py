@@ -26,11 +26,11 @@ from service.schema.cycle.types import (
     ReturnCounts,
     ReturnsTracking,
 )
-from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST, PLAN_ID
+from service.schema.descriptions import PLAN_ID
 from service.schema.enums import Quarter, member
 from service.schema.errors import error, parse_id
 from service.schema.loaders import Row
-from service.schema.pages import page_size
+from service.schema.pages import After, First, page_size
 
 ENTRY = {None: Entry.MISSING, True: Entry.FIGURE, False: Entry.UNAVAILABLE}
 
@@ -86,8 +86,8 @@ class CycleQueries:
         publication_id: Annotated[
             strawberry.ID, strawberry.argument(description="The publication's `id`. Needs the auditor role.")
         ],
-        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
+        first: First = None,
+        after: After = None,
     ) -> AuditConnection:
         row = await publication_of(info, publication_id, "publicationId", Action.READ_AUDIT)
         if row is None:

@@ -24,8 +24,6 @@ from service.schema.descriptions import (
     BASELINE_PERIOD,
     BASELINE_PROFILE,
     BASIS,
-    CONNECTION_AFTER,
-    CONNECTION_FIRST,
     DIRECTION,
     FIGURE_COMMENTARY,
     MEASURE_DESCRIPTION,
@@ -39,7 +37,7 @@ from service.schema.descriptions import (
 from service.schema.enums import Basis, Direction, Quarter, Status, member
 from service.schema.ids import object_id
 from service.schema.loaders import Row
-from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
+from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, After, Connection, First, page_size
 from service.schema.targets import Target
 
 # A measure's plan and theme are types of plans/types.py, which lists a plan's measures: named lazily
@@ -424,8 +422,8 @@ class Measure:
     async def history_connection(
         self,
         info: Info,
-        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Revision]:
         await self._may_read_history(info)
         chosen = trail.Selection(measure_id=UUID(self.id), until=self.at)

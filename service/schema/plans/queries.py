@@ -15,9 +15,8 @@ from service.cursors import ledger_event_cursor
 from service.schema.as_of import as_of_argument, position_at, reading_action
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.cycle.queries import publication_of
-from service.schema.descriptions import CONNECTION_AFTER, CONNECTION_FIRST
 from service.schema.errors import error, parse_id
-from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
+from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, After, Connection, First, page_size
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
 
@@ -57,8 +56,8 @@ class PlanQueries:
             str | None,
             strawberry.argument(description="Only this partnership's plans (ignoring case), as for `plans`."),
         ] = None,
-        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
-        after: Annotated[str | None, strawberry.argument(description=CONNECTION_AFTER)] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Plan]:
         visible = partnership_filter(info.context.principal, partnership)
         size = page_size(first)

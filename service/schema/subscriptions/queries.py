@@ -8,8 +8,6 @@ only ever grows in (position, quarter) order.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import strawberry
 from strawberry.types import Info
 
@@ -18,8 +16,7 @@ from service.cursors import status_change_cursor
 from service.fanout import STATUS_CHANGES
 from service.schema.access import feed_filters
 from service.schema.cursors import parse_status_change_cursor
-from service.schema.descriptions import CONNECTION_FIRST
-from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, page_size
+from service.schema.pages import DEFAULT_PAGE, MAX_PAGE, Connection, First, page_size
 from service.schema.subscriptions.types import AfterChange, OfMeasure, OfPlan, StatusChange
 
 
@@ -39,7 +36,7 @@ class StatusChangeQueries:
         info: Info,
         plan_id: OfPlan = None,
         measure_id: OfMeasure = None,
-        first: Annotated[int | None, strawberry.argument(description=CONNECTION_FIRST)] = None,
+        first: First = None,
         after: AfterChange = None,
     ) -> Connection[StatusChange]:
         filters = await feed_filters(
