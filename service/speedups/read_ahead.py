@@ -35,8 +35,9 @@ from strawberry.dataloader import DataLoader
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.field import StrawberryField
 
+from service.schema.figures.types import Figure
 from service.schema.loaders import Row
-from service.schema.measures.types import Component, Figure, Measure, QuarterResult
+from service.schema.measures.types import Component, Measure, QuarterResult
 from service.speedups.completers import keep_ready, mark_ready
 
 K = TypeVar("K")
