@@ -57,6 +57,7 @@ class OwnPostgres:
         if SYSTEM_USER:
             entry = ensure_user_exists(SYSTEM_USER)
             ensure_prefix_permissions(self.data)
+            ensure_prefix_permissions(BIN)  # the system user runs the binaries from inside the venv
             for path in (self.folder, self.data, *([self.folder / "pwfile"] if self.password else [])):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self._run("initdb", *auth, "--encoding=utf8", "-U", "postgres")

