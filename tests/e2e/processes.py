@@ -175,6 +175,7 @@ def interrupt(process: subprocess.Popen[Any], seconds: float = 30) -> None:
         process.wait(seconds)
     except subprocess.TimeoutExpired:
         process.kill()
+        process.wait()  # reaped here, or the next test fails on its ResourceWarning instead of this one
         raise
 
 
