@@ -87,9 +87,7 @@ class ReturnInput(Write):
 @write_input(
     description="A measure's return for a quarter to send back or reopen, with the reason. Needs the approver role."
 )
-class ReturnWithReasonInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
-    quarter: Quarter = strawberry.field(description="The quarter of the return.")
+class ReturnWithReasonInput(ReturnInput):
     reason: str = strawberry.field(description="What to change (sending back), or why it is reopened; required.")
 
 

@@ -82,7 +82,7 @@ class FigureField(Enum):
 KEEP = "Left out or null: kept as recorded."
 
 
-@strawberry.input(
+@write_input(
     description="A correction of a recorded figure. Only what is given changes: a field left out, or sent as "
     "null, keeps its recorded value, so a form may send just the fields the officer edited. To remove a field, "
     "name it in `clear`. A revision that would leave the figure exactly as it is is refused (VALIDATION, "
@@ -113,12 +113,6 @@ class ReviseFigureInput(Write):
         description="The fields to remove, e.g. [REPORTED_CHANGE]. A field may not be both given and cleared, "
         "and the figure keeps a value or a numerator and a denominator (markFigureUnavailable says it could "
         "not be had).",
-    )
-    expected_version: int | None = strawberry.field(
-        default=None, description="The measure's version the client last read; another is refused with CONFLICT."
-    )
-    idempotency_key: str | None = strawberry.field(
-        default=None, description="A key of the client's choosing: a retry with it returns the first result."
     )
 
 
