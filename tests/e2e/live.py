@@ -15,6 +15,8 @@ from starlette.applications import Starlette
 
 from service.app import create_app
 from service.settings import Settings
+from service.webhooks.safety import AllowedHosts
+from service.webhooks.settings import WebhookSettings
 
 
 class LiveServer:
@@ -58,6 +60,11 @@ def serving(database_url: str, **settings: Any) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+def local_webhooks(**changes: Any) -> WebhookSettings:
+    """Webhook settings that let the service call a receiver on 127.0.0.1, and look for work twice a second."""
+    return WebhookSettings(allowed=AllowedHosts.parse("127.0.0.1"), poll_seconds=0.5, **changes)
 
 
 @dataclass

@@ -15,12 +15,10 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer, serving
+from tests.e2e.live import GraphQLClient, LiveServer, local_webhooks, serving
 from tests.e2e.test_subscriptions import STATUS_CHANGED
 from tests.e2e.ws_client import graphql_ws
 from tests.receiver import Receiver
@@ -57,17 +55,8 @@ def scrape(url: str, token: str) -> Samples:
 @pytest.fixture
 def server(database_url: str) -> Iterator[LiveServer]:
     """The service, allowed to call a receiver on 127.0.0.1."""
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": database_url,
-            "ML_LOAD_DEMO": "0",
-            "ML_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-            "ML_WEBHOOK_POLL_SECONDS": "0.5",
-        }
-    )
-    live = LiveServer(create_app(settings)).start()
-    yield live
-    live.stop()
+    with serving(database_url, webhooks=local_webhooks()) as live:
+        yield live
 
 
 def recorded(database_url: str) -> int:

@@ -9,12 +9,10 @@ from typing import Any
 
 import pytest
 
-from service.app import create_app
 from service.auth.tokens import create_token
-from service.settings import Settings
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, LiveServer, local_webhooks, serving
 from tests.receiver import FAIL, OK, Receiver
 
 pytestmark = pytest.mark.timeout(120, func_only=True)
@@ -37,19 +35,8 @@ LIST = "{ webhooks { id url } }"
 @pytest.fixture
 def server(database_url: str) -> Iterator[LiveServer]:
     """The service, allowed to call a receiver on 127.0.0.1, retrying quickly; it leads the deliveries."""
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": database_url,
-            "ML_LOAD_DEMO": "0",
-            "ML_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-            "ML_WEBHOOK_RETRY_BASE_SECONDS": "0.05",
-            "ML_WEBHOOK_RETRY_MAX_SECONDS": "0.2",
-            "ML_WEBHOOK_POLL_SECONDS": "0.5",
-        }
-    )
-    live = LiveServer(create_app(settings)).start()
-    yield live
-    live.stop()
+    with serving(database_url, webhooks=local_webhooks(retry_base_seconds=0.05, retry_max_seconds=0.2)) as live:
+        yield live
 
 
 @pytest.fixture
