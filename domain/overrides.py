@@ -14,16 +14,12 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.domain import Aggregate
 
 from domain.errors import NotFoundError
+from domain.parts import AggregatePart
 from domain.records import Override, stamp_of
 from domain.values import QUARTER_OF, Quarter, Status, required_text
 
-if TYPE_CHECKING:
-    _Aggregate = Aggregate
-else:
-    _Aggregate = object
 
-
-class MeasureOverrides(_Aggregate):
+class MeasureOverrides(AggregatePart):
     """Status overrides: mixed into Measure, whose events these are."""
 
     class StatusOverridden(Aggregate.Event):

@@ -29,6 +29,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 from domain.errors import ValidationError
+from domain.parts import AggregatePart
 from domain.records import Stamp, stamp_of
 from domain.values import MAX_LABEL, QUARTER_OF, Quarter, required_text, text
 
@@ -100,13 +101,7 @@ def _outstanding(entries: Sequence[dict[str, str]]) -> tuple[Outstanding, ...]:
     return tuple(Outstanding(e["number"], e["state"]) for e in entries)
 
 
-if TYPE_CHECKING:
-    _Aggregate = Aggregate
-else:
-    _Aggregate = object
-
-
-class PlanCycle(_Aggregate):
+class PlanCycle(AggregatePart):
     """Collections and publications: mixed into Plan, whose events these are."""
 
     class CollectionOpened(Aggregate.Event):

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.domain import Aggregate
 
 from domain.errors import ForbiddenError, LockedError, ValidationError
+from domain.parts import AggregatePart
 from domain.records import Stamp, stamp_of
 from domain.values import MAX_LABEL, QUARTER_OF, Quarter, required_text, text
 
@@ -81,12 +82,8 @@ if TYPE_CHECKING:
     from domain.definition import Definition
     from domain.records import FigureRecord
 
-    _Aggregate = Aggregate
-else:
-    _Aggregate = object
 
-
-class MeasureCycle(_Aggregate):
+class MeasureCycle(AggregatePart):
     """Owner, returns and locks: mixed into Measure, whose events these are."""
 
     class OwnerAssigned(Aggregate.Event):
