@@ -23,6 +23,7 @@ import asyncpg
 from domain.values import Quarter
 from service.report import marks
 from service.report.moment import Kind, Shown
+from service.schema.columns import from_columns
 from service.schema.loaders import Loaders, Row
 
 QUARTERS = tuple(q.value for q in Quarter)
@@ -202,17 +203,7 @@ async def load_report(pool: asyncpg.Pool, plan_id: UUID, shown: Shown) -> Report
     revised = sum(
         len(q.reported_since) + sum(f.later is not None for f in q.figures) for r in reports for q in r.quarters
     )
-    return Report(
-        plan_id=plan_id,
-        partnership=plan["partnership"],
-        title=plan["title"],
-        year=plan["year"],
-        period_start=plan["period_start"],
-        period_end=plan["period_end"],
-        shown=shown,
-        themes=by_theme,
-        revised_since=revised,
-    )
+    return from_columns(Report, plan, plan_id=plan_id, shown=shown, themes=by_theme, revised_since=revised)
 
 
 def _measure(
@@ -238,16 +229,9 @@ def _measure(
         absent = [c for c in components if (c["key"], q) not in cells]
         since = [(c["label"], _later(now[(c["key"], q)], rate, True)) for c in absent if now and (c["key"], q) in now]
         quarter_cells.append(_quarter(q, results.get(q), shown, [c["label"] for c in absent], since))
-    return MeasureReport(
-        id=m["id"],
-        theme_code=m["theme_code"],
-        number=m["number"],
-        title=m["title"],
-        description=m["description"],
-        direction=m["direction"],
-        basis=m["basis"],
-        unit=m["unit"],
-        status=m["status"],
+    return from_columns(
+        MeasureReport,
+        m,
         baselines=[_baseline(c, baselines, now_baselines, rate) for c in components],
         quarters=quarter_cells,
     )
@@ -259,39 +243,22 @@ def _figure(m: Row, f: Row, label: str, rate: bool, now: dict[tuple[str, str], R
         current = now.get((f["component"], f["quarter"]))
         if current is not None and current["revision"] != f["revision"]:
             later = _later(current, rate, first=False)
-    return FigureCell(
+    return from_columns(
+        FigureCell,
+        f,
         measure_number=m["number"],
-        component=f["component"],
         label=label,
-        quarter=f["quarter"],
         text=_figure_text(f, rate),
         change=marks.change(f["change"], rate),
         change_plain=marks.plain_change(f["change"]),
-        status=f["status"],
-        rule=f["rule"],
-        available=f["available"],
-        unavailable_reason=f["unavailable_reason"],
         discrepancy_reason=f["discrepancy_reason"] if f["discrepancy"] else None,
-        commentary=f["commentary"],
-        revision=f["revision"],
-        reason=f["reason"],
-        recorded_at=f["recorded_at"],
-        recorded_by=f["recorded_by"],
-        measured=f["measured"],
         comparison=f["comparison_value"],
         later=later,
     )
 
 
 def _later(current: Row, rate: bool, first: bool) -> Later:
-    return Later(
-        text=_figure_text(current, rate),
-        revision=current["revision"],
-        reason=current["reason"],
-        recorded_at=current["recorded_at"],
-        recorded_by=current["recorded_by"],
-        first_reported=first,
-    )
+    return from_columns(Later, current, text=_figure_text(current, rate), first_reported=first)
 
 
 def _figure_text(f: Row, rate: bool) -> str:
@@ -329,15 +296,12 @@ def _baseline(c: Row, rows: list[Row], now_rows: list[Row] | None, rate: bool) -
         now_own = [n for n in now_rows if n["component"] == c["key"]]
         if now_own and now_own[-1]["seq"] != b["seq"]:
             reset_since = _amount_text(now_own[-1], rate)
-    return BaselineText(
+    return from_columns(
+        BaselineText,
+        b,
         component=c["key"],
         label=c["label"],
         text=text,
-        period=b["period"],
-        note=b["note"],
-        is_reset=b["is_reset"],
-        reason=b["reason"],
-        recorded_at=b["recorded_at"],
         discrepancy_reason=b["discrepancy_reason"] if b["discrepancy"] else None,
         earlier=earlier,
         reset_since=reset_since,
