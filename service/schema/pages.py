@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 import strawberry
 
@@ -70,17 +70,24 @@ class Edge(Generic[T]):
     node: T = strawberry.field(description="The entry.")
 
 
+class Paged(Generic[T]):
+    """How a connection type's page is made: its edges (of `edge`, whose type a named connection names too:
+    AuditConnection's are AuditEdge) and their PageInfo."""
+
+    edge: ClassVar[type[Edge[Any]]] = Edge
+
+    @classmethod
+    def of(cls, nodes: Sequence[T], cursor: Callable[[T], str], after: str | None, more: bool) -> Self:
+        """The page of these entries, asked for after `after`; `more` if entries follow it."""
+        edges = [cls.edge(cursor=cursor(node), node=node) for node in nodes]
+        return cls(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], after, more))  # type: ignore[call-arg]
+
+
 @strawberry.type(description="A page of a list, oldest first, read forward by cursor: see `PageInfo`.")
-class Connection(Generic[T]):
+class Connection(Paged[T]):
     edges: list[Edge[T]] = strawberry.field(description="The page's entries with their cursors, oldest first.")
     page_info: PageInfo = strawberry.field(description="Where the page starts and ends, and whether more follow.")
 
     @strawberry.field(description="The page's entries, without their edges.")
     def nodes(self) -> list[T]:
         return [edge.node for edge in self.edges]
-
-    @classmethod
-    def of(cls, nodes: Sequence[T], cursor: Callable[[T], str], after: str | None, more: bool) -> Connection[T]:
-        """The page of these entries, asked for after `after`; `more` if entries follow it."""
-        edges = [Edge(cursor=cursor(node), node=node) for node in nodes]
-        return cls(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], after, more))

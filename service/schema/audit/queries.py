@@ -16,10 +16,10 @@ from domain.errors import DomainError
 from service import audit_trail as trail
 from service.auth.policy import Action
 from service.schema.access import spanning
-from service.schema.audit.types import AuditConnection, AuditDigest, AuditEdge, AuditEntry, AuditFilter
+from service.schema.audit.types import AuditConnection, AuditDigest, AuditEntry, AuditFilter
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.errors import from_domain
-from service.schema.pages import After, First, PageInfo, page_size
+from service.schema.pages import After, First, page_size
 
 
 @strawberry.type
@@ -76,8 +76,7 @@ class AuditQueries:
 async def audit_page(info: Info, selection: trail.Selection, size: int, after: str | None) -> AuditConnection:
     """A page of `size` selected entries after the cursor `after`, for a caller already let read them."""
     rows, more = await audit_rows(info, selection, size, after)
-    edges = [AuditEdge(cursor=entry.cursor, node=entry) for entry in map(AuditEntry.from_row, rows)]
-    return AuditConnection(edges=edges, page_info=PageInfo.of([e.cursor for e in edges], after, more))
+    return AuditConnection.of([AuditEntry.from_row(r) for r in rows], lambda e: e.cursor, after, more)
 
 
 async def audit_rows(

@@ -24,7 +24,7 @@ from service.schema.descriptions import (
 )
 from service.schema.enums import Quarter
 from service.schema.ids import object_id
-from service.schema.pages import PageInfo
+from service.schema.pages import Connection, Edge
 
 
 @strawberry.type(description="One field an event changed, with its value before and after, as text.")
@@ -124,21 +124,16 @@ class AuditFilter:
 
 
 @strawberry.type(description="One entry of a page of the audit trail, with its cursor.")
-class AuditEdge:
-    cursor: str = strawberry.field(description="The entry's cursor: pass it as `after` for the entries after it.")
-    node: AuditEntry = strawberry.field(description="The entry.")
+class AuditEdge(Edge[AuditEntry]):
+    pass
 
 
 @strawberry.type(description="A page of the audit trail.")
-class AuditConnection:
-    edges: list[AuditEdge] = strawberry.field(
+class AuditConnection(Connection[AuditEntry]):
+    edges: list[AuditEdge] = strawberry.field(  # type: ignore[assignment]
         description="The page's entries with their cursors, in the filter's order."
     )
-    page_info: PageInfo = strawberry.field(description="Where the page starts and ends, and whether more follow.")
-
-    @strawberry.field(description="The page's entries, without their edges.")
-    def nodes(self) -> list[AuditEntry]:
-        return [edge.node for edge in self.edges]
+    edge = AuditEdge
 
 
 @strawberry.type(

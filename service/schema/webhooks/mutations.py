@@ -88,8 +88,7 @@ class WebhookPayload:
 
 
 @strawberry.type(description="A webhook with its new signing secret, which is shown this once.")
-class WebhookSecretPayload:
-    webhook: Webhook = strawberry.field(description="The webhook after the write.")
+class WebhookSecretPayload(WebhookPayload):
     secret: str = strawberry.field(description="The signing secret (`whsec_…`): shown this once, never again.")
 
 

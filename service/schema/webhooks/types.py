@@ -16,7 +16,7 @@ from service.schema.columns import from_columns
 from service.schema.enums import described
 from service.schema.errors import error
 from service.schema.ids import object_id
-from service.schema.pages import PageInfo
+from service.schema.pages import Edge, Paged, PageInfo
 from service.webhooks import registry
 from service.webhooks.kinds import EventKind
 
@@ -84,17 +84,18 @@ class WebhookDelivery:
 
 
 @strawberry.type(description="One attempt of a page of the delivery log, with its cursor.")
-class WebhookDeliveryEdge:
-    cursor: str = strawberry.field(description="Pass it as `after` for the older attempts.")
-    node: WebhookDelivery = strawberry.field(description="The attempt.")
+class WebhookDeliveryEdge(Edge[WebhookDelivery]):
+    pass
 
 
+# Not a Connection: the log has no `nodes`.
 @strawberry.type(description="A page of a webhook's delivery log, newest first.")
-class WebhookDeliveryConnection:
+class WebhookDeliveryConnection(Paged[WebhookDelivery]):
     edges: list[WebhookDeliveryEdge] = strawberry.field(description="The page's attempts, newest first.")
     page_info: PageInfo = strawberry.field(
         description="Where the page starts and ends, and whether older attempts follow."
     )
+    edge = WebhookDeliveryEdge
 
 
 def _log_cursor(attempt_id: int) -> str:
@@ -167,12 +168,9 @@ class Webhook:
             raise error("LIMIT_EXCEEDED", f"first: between 1 and {MAX_PAGE} attempts a page, not {first}", "first")
         before = _parse_log_cursor(after) if after is not None else None
         rows = await registry.attempts(info.context.services.pool, UUID(self.id), first + 1, before)
-        edges = [
-            WebhookDeliveryEdge(cursor=_log_cursor(r["id"]), node=WebhookDelivery.from_row(r)) for r in rows[:first]
-        ]
-        return WebhookDeliveryConnection(
-            edges=edges, page_info=PageInfo.of([e.cursor for e in edges], after, len(rows) > first)
-        )
+        cursors = {object_id("WebhookDelivery", r["id"]): _log_cursor(r["id"]) for r in rows}
+        page = [WebhookDelivery.from_row(r) for r in rows[:first]]
+        return WebhookDeliveryConnection.of(page, lambda d: cursors[d.id], after, len(rows) > first)
 
     @classmethod
     def from_row(cls, r: registry.Row) -> Webhook:
