@@ -18,7 +18,7 @@ from domain.measure import Measure
 from domain.plan import Plan
 from domain.publishing import PlanCycle
 from domain.records import FigureRecord, amount_of, figure_record
-from domain.returns import MeasureCycle, Owner, ReturnState
+from domain.returns import MeasureCycle, Owner, ReturnEvent
 from domain.revisions import FieldChange, figure_changes
 from domain.values import QUARTER_OF, Amount
 
@@ -145,14 +145,6 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
     return AuditFacts(action, **base, reason=reason)
 
 
-RETURN_STATE = {
-    MeasureCycle.ReturnSubmitted: ReturnState.SUBMITTED,
-    MeasureCycle.ReturnApproved: ReturnState.APPROVED,
-    MeasureCycle.ReturnSentBack: ReturnState.SENT_BACK,
-    MeasureCycle.ReturnReopened: ReturnState.REOPENED,
-}
-
-
 # The reporting cycle's events, as the aggregates name them (one set lookup for every other event).
 CYCLE_EVENTS = frozenset(
     {
@@ -160,7 +152,10 @@ CYCLE_EVENTS = frozenset(
         Plan.CollectionDueDateChanged,
         Plan.QuarterPublished,
         Measure.OwnerAssigned,
-        *(getattr(Measure, kind.__name__) for kind in RETURN_STATE),
+        Measure.ReturnSubmitted,
+        Measure.ReturnApproved,
+        Measure.ReturnSentBack,
+        Measure.ReturnReopened,
     }
 )
 
@@ -202,8 +197,8 @@ def describe_cycle(event: Any, before: Any) -> AuditFacts:
             after=f"{event.principal} for {event.agency}",
             reason=reason,
         )
-    state = next(s for kind, s in RETURN_STATE.items() if isinstance(event, kind))
-    after = state.value
+    assert isinstance(event, ReturnEvent)
+    after = event.state.value
     if isinstance(event, MeasureCycle.ReturnSubmitted) and event.missing:
         after += f" (missing: {', '.join(event.missing)})"
     return AuditFacts(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
@@ -65,17 +65,28 @@ class ReturnRecord:
     missing: tuple[str, ...]  # components with neither a figure nor an unavailable mark when submitted
 
 
-def _moved(aggregate: Any, event: Any, state: ReturnState) -> None:
-    """A return's next state after an approver's action; its submission stays as it was."""
-    quarter = QUARTER_OF[event.quarter]
-    earlier: ReturnRecord = aggregate.returns[quarter]
-    stamp = stamp_of(event, getattr(event, "reason", None))
-    _put(aggregate, quarter, ReturnRecord(state, stamp, earlier.submitted, earlier.missing))
-
-
 def _put(aggregate: Any, quarter: Quarter, record: ReturnRecord) -> None:
     aggregate.returns[quarter] = record
     aggregate.return_history.setdefault(quarter, []).append(record)
+
+
+class ReturnEvent(Aggregate.Event):
+    """An action on a quarter's return, and the state it leaves the return in."""
+
+    state: ClassVar[ReturnState]
+    quarter: str
+
+
+class ReturnMoved(ReturnEvent):
+    """An approver's action on a submitted or approved return: its submission stays as it was."""
+
+    actor: str
+
+    def apply(self, aggregate: Any) -> None:
+        quarter = QUARTER_OF[self.quarter]
+        earlier: ReturnRecord = aggregate.returns[quarter]
+        stamp = stamp_of(self, getattr(self, "reason", None))
+        _put(aggregate, quarter, ReturnRecord(self.state, stamp, earlier.submitted, earlier.missing))
 
 
 if TYPE_CHECKING:
@@ -95,38 +106,26 @@ class MeasureCycle(AggregatePart):
         def apply(self, aggregate: Any) -> None:
             aggregate.owners.append(Owner(self.principal, self.agency, stamp_of(self, self.reason)))
 
-    class ReturnSubmitted(Aggregate.Event):
-        quarter: str
+    class ReturnSubmitted(ReturnEvent):
+        state = ReturnState.SUBMITTED
         missing: list[str]
         actor: str
 
         def apply(self, aggregate: Any) -> None:
             stamp = stamp_of(self)
-            record = ReturnRecord(ReturnState.SUBMITTED, stamp, stamp, tuple(self.missing))
+            record = ReturnRecord(self.state, stamp, stamp, tuple(self.missing))
             _put(aggregate, QUARTER_OF[self.quarter], record)
 
-    class ReturnApproved(Aggregate.Event):
-        quarter: str
-        actor: str
+    class ReturnApproved(ReturnMoved):
+        state = ReturnState.APPROVED
 
-        def apply(self, aggregate: Any) -> None:
-            _moved(aggregate, self, ReturnState.APPROVED)
-
-    class ReturnSentBack(Aggregate.Event):
-        quarter: str
-        actor: str
+    class ReturnSentBack(ReturnMoved):
+        state = ReturnState.SENT_BACK
         reason: str
 
-        def apply(self, aggregate: Any) -> None:
-            _moved(aggregate, self, ReturnState.SENT_BACK)
-
-    class ReturnReopened(Aggregate.Event):
-        quarter: str
-        actor: str
+    class ReturnReopened(ReturnMoved):
+        state = ReturnState.REOPENED
         reason: str
-
-        def apply(self, aggregate: Any) -> None:
-            _moved(aggregate, self, ReturnState.REOPENED)
 
     if TYPE_CHECKING:  # the Measure's state this reads, and its own (assigned by the events above)
         number: str
