@@ -18,6 +18,7 @@ from domain.values import Amount, Quarter, Status
 from service.plan_export import measures_of_plan
 from service.plan_file import ImportReport, PlanFileError, import_plan, load_plan_file
 from service.settings import eventsourcing_env
+from tests.cases import named
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import DEMO, FIGURE_DISCREPANCIES
 
@@ -291,92 +292,42 @@ def refused_import(ledger: Ledger, path: Path) -> PlanFileError:
     return refused.value
 
 
+def edited(old: str, new: str) -> str:
+    """SMALL with `old` replaced by `new`; `old` must be there, so that no case tests an unchanged file."""
+    assert old in SMALL, old
+    return SMALL.replace(old, new)
+
+
+# (case, the file, the line and the field at fault, what is wrong with it)
 BAD_FILES = [
-    pytest.param(
-        SMALL.replace("        direction: REDUCE\n", ""),
-        11,
-        f"{MEASURE}.direction",
-        "is required",
-        id="missing key",
-    ),
-    pytest.param(
-        SMALL.replace("direction: REDUCE", "direction: DOWN"),
-        13,
-        f"{MEASURE}.direction",
-        "must be one of REDUCE, INCREASE, MAINTAIN, MONITOR, not 'DOWN'",
-        id="unknown direction",
-    ),
-    pytest.param(
-        SMALL.replace('{value: "995"}', '{value: "nine hundred"}'),
-        21,
-        f"{FIGURES}.Q2.value",
-        "must be a number, not 'nine hundred'",
-        id="text in a number field",
-    ),
-    pytest.param(
-        SMALL.replace('{value: "995"}', '{value: "-995"}'),
-        21,
-        f"{FIGURES}.Q2.value",
-        "must not be negative, not -995",
-        id="negative count",
-    ),
-    pytest.param(
-        SMALL + SMALL[SMALL.index('      - number: "5.1"') :],
-        22,
-        "themes[0].measures[1].number",
-        "measure 5.1 is already given at {path}:11",
-        id="duplicate measure number",
-    ),
-    pytest.param(
-        SMALL.replace(
-            "            label: Criminal damage offences\n",
-            "            label: Criminal damage offences\n          - key: criminal-damage\n            label: Again\n",
-        ),
-        18,
-        f"{MEASURE}.components[1].key",
-        "'criminal-damage' appears twice",
-        id="duplicate component key",
-    ),
-    pytest.param(
-        SMALL.replace('Q2: {value: "995"}', 'Q5: {value: "995"}'),
-        21,
-        f"{FIGURES}.Q5",
-        "must be one of Q1, Q2, Q3, Q4, not 'Q5'",
-        id="unknown quarter",
-    ),
-    pytest.param(
-        SMALL.replace("plan@1", "plan@2"),
-        1,
-        "format",
-        "must be 'measure-ledger/plan@1', the only format this version reads",
-        id="unknown format",
-    ),
-    pytest.param(
-        "- a list\n- not a plan\n",
-        1,
-        "",
-        "must be a mapping with the keys format, partnership, plan, themes, cycle",
-        id="not a mapping",
-    ),
-    pytest.param(
-        SMALL.replace('reported_change: "-16.3"', 'reported_chnage: "-16.3"'),
-        20,
-        f"{FIGURES}.Q1.reported_chnage",
-        "is not a key here; expected value, numerator, denominator, reported_change, commentary, unavailable,"
-        " revisions",
-        id="misspelt key",
-    ),
-    pytest.param(
-        SMALL.replace('{value: "995"}', '{value: "995", unavailable: "not yet"}'),
-        21,
-        f"{FIGURES}.Q2.value",
-        "an entry marked unavailable has no figure: give one or other",
-        id="both a figure and unavailable",
-    ),
-]
+    ("missing key", edited("        direction: REDUCE\n", ""), 11, f"{MEASURE}.direction", "is required"),
+    ("unknown direction", edited("direction: REDUCE", "direction: DOWN"), 13, f"{MEASURE}.direction",
+     "must be one of REDUCE, INCREASE, MAINTAIN, MONITOR, not 'DOWN'"),
+    ("text in a number field", edited('{value: "995"}', '{value: "nine hundred"}'), 21, f"{FIGURES}.Q2.value",
+     "must be a number, not 'nine hundred'"),
+    ("negative count", edited('{value: "995"}', '{value: "-995"}'), 21, f"{FIGURES}.Q2.value",
+     "must not be negative, not -995"),
+    ("duplicate measure number", SMALL + SMALL[SMALL.index('      - number: "5.1"') :], 22,
+     "themes[0].measures[1].number", "measure 5.1 is already given at {path}:11"),
+    ("duplicate component key",
+     edited("label: Criminal damage offences\n", "label: Criminal damage offences\n          - key: criminal-damage\n"
+            "            label: Again\n"),
+     18, f"{MEASURE}.components[1].key", "'criminal-damage' appears twice"),
+    ("unknown quarter", edited('Q2: {value: "995"}', 'Q5: {value: "995"}'), 21, f"{FIGURES}.Q5",
+     "must be one of Q1, Q2, Q3, Q4, not 'Q5'"),
+    ("unknown format", edited("plan@1", "plan@2"), 1, "format",
+     "must be 'measure-ledger/plan@1', the only format this version reads"),
+    ("not a mapping", "- a list\n- not a plan\n", 1, "",
+     "must be a mapping with the keys format, partnership, plan, themes, cycle"),
+    ("misspelt key", edited('reported_change: "-16.3"', 'reported_chnage: "-16.3"'), 20,
+     f"{FIGURES}.Q1.reported_chnage",
+     "is not a key here; expected value, numerator, denominator, reported_change, commentary, unavailable, revisions"),
+    ("both a figure and unavailable", edited('{value: "995"}', '{value: "995", unavailable: "not yet"}'), 21,
+     f"{FIGURES}.Q2.value", "an entry marked unavailable has no figure: give one or other"),
+]  # fmt: skip
 
 
-@pytest.mark.parametrize(("text", "line", "field", "expected"), BAD_FILES)
+@pytest.mark.parametrize(("text", "line", "field", "expected"), named(BAD_FILES))
 def test_a_bad_plan_file_is_refused_with_the_place_and_the_reason(
     demo: tuple[Ledger, ImportReport, list[tuple[int, int]]],
     tmp_path: Path,
