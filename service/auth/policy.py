@@ -18,6 +18,7 @@ Rules:
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Required, TypedDict, Unpack
 
 from graphql import GraphQLError
 
@@ -127,29 +128,23 @@ def _listed(values: frozenset[str] | None) -> str:
     return ", ".join(sorted(values)) or "none"
 
 
-def can(
-    principal: Principal | None,
-    action: Action,
-    *,
-    partnership: str | None,
-    theme_code: str | None = None,
-    measure_number: str | None = None,
-) -> bool:
+class Where(TypedDict, total=False):
+    """What an action is aimed at, as `refusal` takes it: `partnership` always (None: not one partnership), and
+    for writes the theme or measure (a scope is checked against them)."""
+
+    partnership: Required[str | None]
+    theme_code: str | None
+    measure_number: str | None
+
+
+def can(principal: Principal | None, action: Action, **where: Unpack[Where]) -> bool:
     """Whether `principal` may do `action` in `partnership` (on that theme or measure, for writes)."""
-    found = refusal(principal, action, partnership=partnership, theme_code=theme_code, measure_number=measure_number)
-    return found is None
+    return refusal(principal, action, **where) is None
 
 
-def require(
-    principal: Principal | None,
-    action: Action,
-    *,
-    partnership: str | None,
-    theme_code: str | None = None,
-    measure_number: str | None = None,
-) -> Principal:
+def require(principal: Principal | None, action: Action, **where: Unpack[Where]) -> Principal:
     """The principal, if it may do `action`; else raise UNAUTHENTICATED or FORBIDDEN with the reason."""
-    found = refusal(principal, action, partnership=partnership, theme_code=theme_code, measure_number=measure_number)
+    found = refusal(principal, action, **where)
     if found is not None:
         raise found
     assert principal is not None  # refusal() answers UNAUTHENTICATED for None

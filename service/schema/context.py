@@ -99,13 +99,7 @@ class Context:
             # Nothing there: say so only to a caller who could have read it.
             principal = require(self.principal, action, partnership=_own(self.principal))
             return principal
-        return require(
-            self.principal,
-            action,
-            partnership=target.partnership,
-            theme_code=target.theme_code,
-            measure_number=target.measure_number,
-        )
+        return require(self.principal, action, **target.where())
 
     async def plan_target(self, plan_id: UUID) -> Target | None:
         """The partnership a plan belongs to: as seen before, or from the read model, or else the ledger."""

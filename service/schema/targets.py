@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 from uuid import UUID
 
+from service.auth.policy import Where
+
 # About 100 bytes an entry; a national ledger has some 9,000 measures and 3,000 plans.
 MAX_ENTRIES = 20_000
 
@@ -23,6 +25,10 @@ class Target:
     partnership: str
     theme_code: str | None = None
     measure_number: str | None = None
+
+    def where(self) -> Where:
+        """The target as the policy's `can` and `require` take it."""
+        return {"partnership": self.partnership, "theme_code": self.theme_code, "measure_number": self.measure_number}
 
 
 Kind = Literal["plan", "measure"]

@@ -197,14 +197,7 @@ class CycleMutations:
 
 def _edits(principal: Principal | None, target: Target | None) -> bool:
     """Whether the caller may edit the measure `target` names (an editor gives returns in for owners)."""
-    if target is None:
-        return False
-    where = {
-        "partnership": target.partnership,
-        "theme_code": target.theme_code,
-        "measure_number": target.measure_number,
-    }
-    return can(principal, Action.EDIT, **where)
+    return target is not None and can(principal, Action.EDIT, **target.where())
 
 
 async def _publication_payload(info: Info, w: Written) -> PublicationPayload:
