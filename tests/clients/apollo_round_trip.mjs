@@ -8,7 +8,9 @@ import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from "@apollo/
 import { PersistedQueryLink } from "@apollo/client/link/persisted-queries";
 
 const [url, token, planId, measureId, operations] = process.argv.slice(2);
-const load = (name) => gql(readFileSync(`${operations}/${name}.graphql`, "utf8"));
+const read = (name) => readFileSync(`${operations}/${name}.graphql`, "utf8");
+// An operation with the fragment it spreads, as GraphQL Code Generator reads them together from the folder.
+const load = (name) => gql(read(name) + read("measure-figures"));
 
 const requests = [];
 async function recordingFetch(input, init = {}) {
