@@ -50,24 +50,38 @@ def _round1(value: Decimal | None) -> Decimal | None:
     return None if value is None else value.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
-def _figure(r: Row) -> dict[str, Any]:
-    return {
-        "quarter": r["quarter"],
-        "value": r["value"],
-        "numerator": r["numerator"],
-        "denominator": r["denominator"],
-        "available": r["available"],
-        "unavailableReason": r["unavailable_reason"],
-        "comparisonValue": r["comparison_value"],
-        "change": _round1(r["change"]),
-        "reportedChange": r["reported_change"],
-        "discrepancy": r["discrepancy"],
-        "status": r["status"],
-        "commentary": r["commentary"],
-        "revision": r["revision"],
-        "recordedAt": r["recorded_at"],
-        "recordedBy": r["recorded_by"],
-    }
+# The columns of each object the dashboard returns, in its order, each under the API's name of it (`_api_name`).
+MEASURE_COLUMNS = ("id", "number", "title", "direction", "basis", "tolerance", "unit", "status", "version")
+AMOUNT_COLUMNS = ("value", "numerator", "denominator")
+BASELINE_COLUMNS = (*AMOUNT_COLUMNS, "period", "note", "is_reset")
+FIGURE_COLUMNS = (
+    "quarter",
+    *AMOUNT_COLUMNS,
+    "available",
+    "unavailable_reason",
+    "comparison_value",
+    "change",
+    "reported_change",
+    "discrepancy",
+    "status",
+    "commentary",
+    "revision",
+    "recorded_at",
+    "recorded_by",
+)
+QUARTER_FIGURE_COLUMNS = ("value", "change", "status")
+DECIMAL_COLUMNS = frozenset({*AMOUNT_COLUMNS, "comparison_value", "reported_change", "tolerance"})
+
+
+def _api_name(column: str) -> str:
+    """`unavailable_reason` as the API names it: `unavailableReason`."""
+    first, *rest = column.split("_")
+    return first + "".join(word.title() for word in rest)
+
+
+def _fields(r: Row, columns: tuple[str, ...]) -> dict[str, Any]:
+    """The row's `columns` under their API names; a change rounded to one place, as the API gives it."""
+    return {_api_name(c): _round1(r[c]) if c == "change" else r[c] for c in columns}
 
 
 async def _fetch(
@@ -94,23 +108,13 @@ async def measures_json(conn: asyncpg.Connection, measures: list[Row]) -> list[d
             by_key[f["component"]].append(f)
         out.append(
             {
-                **{k: m[k] for k in ("id", "number", "title", "direction", "basis", "tolerance", "unit", "status")},
-                "version": m["version"],
+                **_fields(m, MEASURE_COLUMNS),
                 "components": [
                     {
                         "key": c["key"],
                         "label": c["label"],
-                        "baseline": None
-                        if c["key"] not in base
-                        else {
-                            "value": base[c["key"]]["value"],
-                            "numerator": base[c["key"]]["numerator"],
-                            "denominator": base[c["key"]]["denominator"],
-                            "period": base[c["key"]]["period"],
-                            "note": base[c["key"]]["note"],
-                            "isReset": base[c["key"]]["is_reset"],
-                        },
-                        "figures": [_figure(f) for f in by_key[c["key"]]],
+                        "baseline": _fields(base[c["key"]], BASELINE_COLUMNS) if c["key"] in base else None,
+                        "figures": [_fields(f, FIGURE_COLUMNS) for f in by_key[c["key"]]],
                     }
                     for c in components[m["id"]]
                 ],
@@ -137,7 +141,7 @@ async def measures_json(conn: asyncpg.Connection, measures: list[Row]) -> list[d
 
 def _quarter_figure(figures: list[Row], quarter: str) -> dict[str, Any] | None:
     f = next((f for f in figures if f["quarter"] == quarter), None)
-    return None if f is None else {"value": f["value"], "change": _round1(f["change"]), "status": f["status"]}
+    return None if f is None else _fields(f, QUARTER_FIGURE_COLUMNS)
 
 
 # -- the dashboard built inside PostgreSQL -------------------------------------------------------------------------
@@ -155,31 +159,23 @@ def _list(value: str, rows: str, order: str) -> str:
     return f"(SELECT coalesce(json_agg({value} ORDER BY {order}), '[]') FROM {rows})"
 
 
-def _amount(alias: str) -> dict[str, str]:
-    return {name: decimal_text(f"{alias}.{name}") for name in ("value", "numerator", "denominator")}
+def _sql_fields(alias: str, columns: tuple[str, ...]) -> dict[str, str]:
+    """`_fields` inside PostgreSQL: the columns of `alias`, each formatted as the API formats it."""
+
+    def formatted(column: str) -> str:
+        if column == "change":
+            return decimal_text(f"round({alias}.change, 1)")
+        if column in DECIMAL_COLUMNS:
+            return decimal_text(f"{alias}.{column}")
+        if column == "recorded_at":
+            return moment_text(f"{alias}.{column}")
+        return f"{alias}.{column}"
+
+    return {_api_name(c): formatted(c) for c in columns}
 
 
-_FIGURE = _object(
-    quarter="f.quarter",
-    **_amount("f"),
-    available="f.available",
-    unavailableReason="f.unavailable_reason",
-    comparisonValue=decimal_text("f.comparison_value"),
-    change=decimal_text("round(f.change, 1)"),
-    reportedChange=decimal_text("f.reported_change"),
-    discrepancy="f.discrepancy",
-    status="f.status",
-    commentary="f.commentary",
-    revision="f.revision",
-    recordedAt=moment_text("f.recorded_at"),
-    recordedBy="f.recorded_by",
-)
-_BASELINE = _object(
-    **_amount("b"),
-    period="b.period",
-    note="b.note",
-    isReset="b.is_reset",
-)
+_FIGURE = _object(**_sql_fields("f", FIGURE_COLUMNS))
+_BASELINE = _object(**_sql_fields("b", BASELINE_COLUMNS))
 
 
 def _of_component(alias: str) -> str:
@@ -193,7 +189,7 @@ _COMPONENT = _object(
     baseline=f"(SELECT {_BASELINE} FROM baselines b WHERE {_of_component('b')} ORDER BY b.seq DESC LIMIT 1)",
     figures=_list(_FIGURE, f"figures f WHERE {_of_component('f')}", "f.quarter"),
 )
-_QUARTER_FIGURE = _object(value=decimal_text("f.value"), change=decimal_text("round(f.change, 1)"), status="f.status")
+_QUARTER_FIGURE = _object(**_sql_fields("f", QUARTER_FIGURE_COLUMNS))
 _QUARTER = _object(
     quarter="q.quarter",
     status="q.status",
@@ -212,15 +208,7 @@ _QUARTER = _object(
     ),
 )
 _MEASURE = _object(
-    id="m.id",
-    number="m.number",
-    title="m.title",
-    direction="m.direction",
-    basis="m.basis",
-    tolerance=decimal_text("m.tolerance"),
-    unit="m.unit",
-    status="m.status",
-    version="m.version",
+    **_sql_fields("m", MEASURE_COLUMNS),
     components=_list(_COMPONENT, f"components c WHERE c.measure_id = m.id AND c.{CURRENT}", "c.ordinal"),
     quarters=_list(_QUARTER, f"quarter_results q WHERE q.measure_id = m.id AND q.{CURRENT}", "q.quarter"),
 )
