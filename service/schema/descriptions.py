@@ -22,6 +22,13 @@ IDEMPOTENCY_KEY = (
 )
 MEASURE_ID = "The measure's `id`."
 PLAN_ID = "The plan's `id`."
+# A plan's own fields, as Plan shows them and CreatePlanInput takes them (each adds its own ending).
+PLAN_TITLE = "The plan's title, e.g. `Community Safety Plan 2012-13`"
+PLAN_YEAR = "The reporting year as the plan names it, e.g. `2012-13`."
+DISCREPANCY_THRESHOLD = (
+    "How far a report's own arithmetic may be off before it is flagged, in the change's unit (percent, or points "
+    "for RATE)"
+)
 COMPONENT_KEY = "The component's `key`, e.g. `criminal-damage`: one of the measure's components."
 RECORDED_AT = "When the ledger recorded it, in UTC."
 RECORDED_BY = "Who recorded it: the principal's name, e.g. `alice@stockton.gov.uk`."

@@ -14,7 +14,7 @@ from domain import commands
 from domain.ledger import Written
 from service.auth.policy import Action
 from service.schema.after_write import UNREAD, WritePayload, payload_after
-from service.schema.descriptions import IDEMPOTENCY_KEY, PLAN_ID
+from service.schema.descriptions import DISCREPANCY_THRESHOLD, IDEMPOTENCY_KEY, PLAN_ID, PLAN_TITLE, PLAN_YEAR
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
 from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
@@ -28,10 +28,8 @@ class CreatePlanInput:
         description="The partnership, e.g. `Safer Stockton Partnership` (compared ignoring case); with the "
         "title it must be new."
     )
-    title: str = strawberry.field(
-        description="The plan's title, e.g. `Community Safety Plan 2012-13`; unique within the partnership."
-    )
-    year: str = strawberry.field(description="The reporting year as the plan names it, e.g. `2012-13`.")
+    title: str = strawberry.field(description=f"{PLAN_TITLE}; unique within the partnership.")
+    year: str = strawberry.field(description=PLAN_YEAR)
     period_start: date = strawberry.field(
         description="The first day of the plan's period, e.g. `2012-04-01`: Q1 starts here."
     )
@@ -40,8 +38,7 @@ class CreatePlanInput:
     )
     discrepancy_threshold: Decimal | None = strawberry.field(
         default=None,
-        description="How far a report's own arithmetic may be off before it is flagged, in the change's unit "
-        "(percent, points for RATE); greater than zero. Null: 1.0.",
+        description=f"{DISCREPANCY_THRESHOLD}; greater than zero. Null: 1.0.",
     )
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 from service.schema.columns import from_columns
 from service.schema.cycle.types import Collection, Publication
-from service.schema.descriptions import THEME_CODE
+from service.schema.descriptions import DISCREPANCY_THRESHOLD, PLAN_TITLE, PLAN_YEAR, THEME_CODE
 from service.schema.ids import object_id
 from service.schema.loaders import Row
 from service.schema.measures.types import Measure
@@ -35,13 +35,10 @@ class Plan:
     partnership: str = strawberry.field(
         description="The partnership whose plan it is, e.g. `Safer Stockton Partnership`."
     )
-    title: str = strawberry.field(description="The plan's title, e.g. `Community Safety Plan 2012-13`.")
-    year: str = strawberry.field(description="The reporting year as the plan names it, e.g. `2012-13`.")
+    title: str = strawberry.field(description=f"{PLAN_TITLE}.")
+    year: str = strawberry.field(description=PLAN_YEAR)
     period: Period = strawberry.field(description="The reporting period: Q1 starts at its start.")
-    discrepancy_threshold: Decimal = strawberry.field(
-        description="How far a report's own arithmetic may be off before it is flagged, in the change's unit "
-        "(percent, or points for RATE), e.g. `1`."
-    )
+    discrepancy_threshold: Decimal = strawberry.field(description=f"{DISCREPANCY_THRESHOLD}, e.g. `1`.")
     version: int = strawberry.field(
         description="Counts the plan's own events (themes, collections, publications); pass it as `expectedVersion`."
     )
