@@ -73,6 +73,13 @@ class Operation:
         return role in (self.needs, "admin", *self.also) or self.needs == "viewer"
 
 
+def writing(
+    name: str, needs: str, call: Call, fresh: Callable[[World], str] | None = None, also: tuple[str, ...] = ()
+) -> Operation:
+    """An operation that records one event for a caller allowed it."""
+    return Operation(name, needs, call, fresh, writes=True, also=also)
+
+
 def query(document: str, **variables: Any) -> Call:
     def call(world: World, token: str, target: str) -> Outcome:
         values = {k: (v(world, target) if callable(v) else v) for k, v in variables.items()}
@@ -82,6 +89,16 @@ def query(document: str, **variables: Any) -> Call:
 
 
 REVISED = itertools.count(493)
+
+
+def revised() -> str:
+    """A figure not given before."""
+    return str(next(REVISED))
+
+
+def number() -> str:
+    """A measure number not used before."""
+    return unique("5.")
 
 
 def mutation(document: str, **fields: Any) -> Call:
@@ -230,6 +247,8 @@ def approved_q1(world: World) -> str:
 
 BOARD = {"quarter": "Q1", "title": "Partnership board", "presentedOn": "2012-09-25"}
 Q1 = {"quarter": "Q1"}
+TOTAL = {"component": "total"}
+OWNER = {"principal": "officer@stockton.gov.uk", "agency": "Cleveland Police"}
 
 
 PLAN = "query($id: ID!) { plan(id: $id) { id title } }"
@@ -277,122 +296,48 @@ OPERATIONS = [
     Operation("ledgerEvents", "auditor", subscription(LEDGER_EVENTS, "ledgerEvents")),
     Operation("changesSince", "auditor", query(doc.CHANGES_SINCE, id=target), fresh=a_publication),
     # submit
-    Operation(
-        "submitFigure",
-        "submitter",
-        mutation(doc.SUBMIT_FIGURE, component="total", quarter="Q1", value="500"),
-        fresh=fresh_measure,
-        writes=True,
-    ),
-    Operation(
-        "reviseFigure",
-        "submitter",
-        # A new value each call: a revision that changes nothing is refused whoever asks.
-        mutation(doc.REVISE_FIGURE, component="total", quarter="Q1", value=lambda: str(next(REVISED)), reason="late"),
-        writes=True,
-    ),
-    Operation(
+    writing("submitFigure", "submitter", mutation(doc.SUBMIT_FIGURE, **TOTAL, **Q1, value="500"), fresh_measure),
+    # A new value each call: a revision that changes nothing is refused whoever asks.
+    writing("reviseFigure", "submitter", mutation(doc.REVISE_FIGURE, **TOTAL, **Q1, value=revised, reason="late")),
+    writing(
         "markFigureUnavailable",
         "submitter",
-        mutation(doc.MARK_UNAVAILABLE, component="total", quarter="Q4", reason="system outage"),
-        writes=True,
+        mutation(doc.MARK_UNAVAILABLE, **TOTAL, quarter="Q4", reason="system outage"),
     ),
-    Operation(
-        "updateCommentary",
-        "submitter",
-        mutation(doc.UPDATE_COMMENTARY, quarter="Q2", text="Improving."),
-        writes=True,
-    ),
+    writing("updateCommentary", "submitter", mutation(doc.UPDATE_COMMENTARY, quarter="Q2", text="Improving.")),
     # edit
-    Operation("createPlan", "editor", create_plan, writes=True),
-    Operation(
-        "addTheme", "editor", plan_mutation(doc.ADD_THEME, code=lambda: unique("T"), title="Reoffending"), writes=True
+    writing("createPlan", "editor", create_plan),
+    writing("addTheme", "editor", plan_mutation(doc.ADD_THEME, code=lambda: unique("T"), title="Reoffending")),
+    writing("defineMeasure", "editor", plan_mutation(doc.DEFINE_MEASURE, themeCode="5", number=number, **DEFINITION)),
+    writing("setBaseline", "editor", mutation(doc.SET_BASELINE, **TOTAL, value="2472"), measure_without_baseline),
+    writing("resetBaseline", "editor", mutation(doc.RESET_BASELINE, **TOTAL, value="2500", reason="recount")),
+    writing(
+        "overrideStatus", "editor", mutation(doc.OVERRIDE_STATUS, quarter="Q3", status="AT_RISK", reason="partial data")
     ),
-    Operation(
-        "defineMeasure",
-        "editor",
-        plan_mutation(doc.DEFINE_MEASURE, themeCode="5", number=lambda: unique("5."), **DEFINITION),
-        writes=True,
-    ),
-    Operation(
-        "setBaseline",
-        "editor",
-        mutation(doc.SET_BASELINE, component="total", value="2472"),
-        fresh=measure_without_baseline,
-        writes=True,
-    ),
-    Operation(
-        "resetBaseline",
-        "editor",
-        mutation(doc.RESET_BASELINE, component="total", value="2500", reason="recount"),
-        writes=True,
-    ),
-    Operation(
-        "overrideStatus",
-        "editor",
-        mutation(doc.OVERRIDE_STATUS, quarter="Q3", status="AT_RISK", reason="partial data"),
-        writes=True,
-    ),
-    Operation(
+    writing(
         "clearStatusOverride",
         "editor",
         mutation(doc.CLEAR_OVERRIDE, quarter="Q2", reason="data now complete"),
-        fresh=overridden_q2,
-        writes=True,
+        overridden_q2,
     ),
-    Operation(
-        "redefineMeasure",
-        "editor",
-        mutation(doc.REDEFINE_MEASURE, **DEFINITION, reason="wording agreed at the board"),
-        writes=True,
+    writing(
+        "redefineMeasure", "editor", mutation(doc.REDEFINE_MEASURE, **DEFINITION, reason="wording agreed at the board")
     ),
-    Operation(
-        "assignOwner",
-        "editor",
-        mutation(doc.ASSIGN_OWNER, principal="officer@stockton.gov.uk", agency="Cleveland Police"),
-        fresh=fresh_measure,
-        writes=True,
-    ),
+    writing("assignOwner", "editor", mutation(doc.ASSIGN_OWNER, **OWNER), fresh_measure),
     # submit a return: a submitter of a measure with no owner yet, or an editor for its owner
-    Operation(
-        "submitReturn",
-        "submitter",
-        mutation(doc.SUBMIT_RETURN, **Q1),
-        fresh=fresh_measure,
-        writes=True,
-        also=("editor",),
-    ),
+    writing("submitReturn", "submitter", mutation(doc.SUBMIT_RETURN, **Q1), fresh_measure, also=("editor",)),
     # approve
-    Operation("approveReturn", "approver", mutation(doc.APPROVE_RETURN, **Q1), fresh=submitted_q1, writes=True),
-    Operation(
-        "sendBackReturn",
-        "approver",
-        mutation(doc.SEND_BACK_RETURN, **Q1, reason="check it"),
-        fresh=submitted_q1,
-        writes=True,
-    ),
-    Operation(
-        "reopenReturn",
-        "approver",
-        mutation(doc.REOPEN_RETURN, **Q1, reason="a correction"),
-        fresh=approved_q1,
-        writes=True,
-    ),
-    Operation(
-        "openCollection",
-        "approver",
-        on_plan(doc.OPEN_COLLECTION, quarter="Q1", dueOn="2012-07-31"),
-        fresh=fresh_plan,
-        writes=True,
-    ),
-    Operation(
+    writing("approveReturn", "approver", mutation(doc.APPROVE_RETURN, **Q1), submitted_q1),
+    writing("sendBackReturn", "approver", mutation(doc.SEND_BACK_RETURN, **Q1, reason="check it"), submitted_q1),
+    writing("reopenReturn", "approver", mutation(doc.REOPEN_RETURN, **Q1, reason="a correction"), approved_q1),
+    writing("openCollection", "approver", on_plan(doc.OPEN_COLLECTION, **Q1, dueOn="2012-07-31"), fresh_plan),
+    writing(
         "changeDueDate",
         "approver",
-        on_plan(doc.CHANGE_DUE_DATE, quarter="Q1", dueOn="2012-08-15", reason="holidays"),
-        fresh=plan_collecting_q1,
-        writes=True,
+        on_plan(doc.CHANGE_DUE_DATE, **Q1, dueOn="2012-08-15", reason="holidays"),
+        plan_collecting_q1,
     ),
-    Operation("publishQuarter", "approver", on_plan(doc.PUBLISH_QUARTER, **BOARD), fresh=fresh_plan, writes=True),
+    writing("publishQuarter", "approver", on_plan(doc.PUBLISH_QUARTER, **BOARD), fresh_plan),
     # admin: webhooks (configuration, not events of the ledger)
     Operation("webhooks", "admin", query("{ webhooks { id url } }")),
     Operation("webhook", "admin", query("query($id: ID!) { webhook(id: $id) { id } }", id=target), fresh=a_webhook),
