@@ -4,6 +4,9 @@ and never holding up another webhook's deliveries."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -17,15 +20,32 @@ from tests.webhooks.given import a_webhook, flip, until
 
 pytestmark = pytest.mark.timeout(120, func_only=True)
 
+Failing = Callable[..., AbstractAsyncContextManager[UUID]]
+
+
+@pytest.fixture
+def failing(
+    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+) -> Failing:
+    """`async with failing(name, mode, changes=n, failures=k, **settings) as hook:` a webhook posting to the
+    receiver's `name`, which answers as `mode` says, while a dispatcher runs with `settings`; the block starts
+    once `n` status changes are recorded and `k` attempts to deliver them have failed."""
+
+    @asynccontextmanager
+    async def run(name: str, mode: str, *, changes: int, failures: int, **settings: Any) -> AsyncIterator[UUID]:
+        hook = await a_webhook(pool, receiver, name, mode=mode)
+        async with dispatching(**settings):
+            flip(ledger, measure_id, changes)
+            await until(lambda: _attempts(pool, hook, delivered=False, at_least=failures))
+            yield hook
+
+    return run
+
 
 async def test_a_failing_receiver_is_tried_again_until_it_takes_every_message_once_in_order(
-    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    failing: Failing, pool: asyncpg.Pool, receiver: Receiver
 ) -> None:
-    hook = await a_webhook(pool, receiver, "crm", mode=FAIL)
-
-    async with dispatching():
-        flip(ledger, measure_id, 4)
-        await until(lambda: _attempts(pool, hook, delivered=False, at_least=3))
+    async with failing("crm", FAIL, changes=4, failures=3) as hook:
         receiver.set_mode("crm", OK)
         received = await asyncio.to_thread(receiver.wait_for, "crm", 4)
 
@@ -81,16 +101,10 @@ async def test_a_stalled_receiver_holds_up_only_its_own_webhook(
     assert len(stalled) == 1, "the stalled receiver's first message is still awaiting its answer"
 
 
-async def test_redirects_are_not_followed_and_count_as_failures(
-    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
-) -> None:
-    hook = await a_webhook(pool, receiver, "moved", mode=REDIRECT)
+async def test_redirects_are_not_followed_and_count_as_failures(failing: Failing, pool: asyncpg.Pool) -> None:
+    async with failing("moved", REDIRECT, changes=1, failures=1) as hook:
+        (attempt, *_) = await registry.attempts(pool, hook, 1)
 
-    async with dispatching():
-        flip(ledger, measure_id, 1)
-        await until(lambda: _attempts(pool, hook, delivered=False, at_least=1))
-
-    (attempt, *_) = await registry.attempts(pool, hook, 1)
     assert attempt["status_code"] == 302
     assert attempt["error"] == "HTTP 302: redirects are not followed (to https://example.invalid/elsewhere)"
 
@@ -107,13 +121,9 @@ async def _paused(pool: asyncpg.Pool, hook: object) -> bool:
 
 
 async def test_a_receiver_that_does_not_answer_in_time_fails_the_attempt_and_is_tried_again(
-    ledger: Ledger, measure_id: UUID, pool: asyncpg.Pool, receiver: Receiver, dispatching: Dispatching
+    failing: Failing, pool: asyncpg.Pool, receiver: Receiver
 ) -> None:
-    hook = await a_webhook(pool, receiver, "slow", mode=STALL)
-
-    async with dispatching(timeout_seconds=0.3):
-        flip(ledger, measure_id, 1)
-        await until(lambda: _attempts(pool, hook, delivered=False, at_least=2))
+    async with failing("slow", STALL, changes=1, failures=2, timeout_seconds=0.3) as hook:
         receiver.set_mode("slow", OK)
         await until(lambda: _attempts(pool, hook, delivered=True, at_least=1))
 
