@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from uuid import UUID
 
 import yaml
 
 from domain import commands
-from domain.commands import MeasureCommand
+from domain.commands import MeasureCommand, PlanCommand
 from domain.measure import Measure
+from domain.publishing import PublicationFacts
 from domain.returns import ReturnState
 from domain.values import MAX_LABEL, Quarter, required_text
 from service.plan_file.lines import Reader, Scalar, Where, stripped
@@ -141,6 +143,12 @@ class PublicationSpec:
     after_quarter: Quarter  # recorded after this quarter's data
     where: Where
 
+    def command(self, plan_id: UUID, facts: PublicationFacts) -> commands.PublishQuarter:
+        """The command that records this publication, decided on `facts`."""
+        return commands.PublishQuarter(
+            plan_id, self.quarter, self.title, self.presented_on, facts, force=self.forced, reason=self.reason
+        )
+
 
 @dataclass(frozen=True)
 class QuarterCycle:
@@ -149,6 +157,13 @@ class QuarterCycle:
     quarter: Quarter
     due_dates: tuple[DueDate, ...]
     publications: tuple[PublicationSpec, ...]
+
+    def due_date_command(self, plan_id: UUID, i: int) -> PlanCommand:
+        """The command that records the `i`th due date: the first opens the collection, a later one changes it."""
+        due = self.due_dates[i]
+        if i == 0:
+            return commands.OpenCollection(plan_id, self.quarter, due.due_on)
+        return commands.ChangeDueDate(plan_id, self.quarter, due.due_on, reason=due.reason)
 
 
 def read_owners(r: Reader, node: yaml.Node | None, path: str) -> list[Step]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from domain.ledger import change_plan, publish
 from domain.measure import Measure
 from domain.plan import Plan
 from domain.publishing import Outstanding, PublicationFacts
@@ -41,27 +42,13 @@ def check_cycle(r: Reader, plan: Plan, cycle: list[QuarterCycle], measures: list
     expected = [spec.expected for spec in measures]
     for quarter in cycle:
         for i, due in enumerate(quarter.due_dates):
-            node, path = due.where.node, due.where.path
+            node = due.where.node
             assert node is not None
-            if i == 0:
-                r.check(node, path, plan.open_collection, quarter.quarter, due.due_on, actor=due.by or checker)
-            else:
-                change = plan.change_due_date
-                r.check(node, path, change, quarter.quarter, due.due_on, reason=due.reason, actor=due.by or checker)
+            command = quarter.due_date_command(plan.id, i)
+            r.check(node, due.where.path, change_plan, plan, command, due.by or checker)
     for quarter in cycle:
         for spec in quarter.publications:
             node = spec.where.node
             assert node is not None
-            r.check(
-                node,
-                spec.where.path,
-                plan.publish,
-                spec.quarter,
-                title=spec.title,
-                presented_on=spec.presented_on,
-                force=spec.forced,
-                reason=spec.reason,
-                facts=facts(expected, spec),
-                position=0,
-                actor=spec.by or checker,
-            )
+            publication = spec.command(plan.id, facts(expected, spec))
+            r.check(node, spec.where.path, publish, plan, publication, 0, spec.by or checker)

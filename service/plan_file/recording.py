@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TypeVar
 from uuid import UUID
 
@@ -17,13 +17,10 @@ from eventsourcing.application import AggregateNotFoundError
 from domain.assessed import assess_measure
 from domain.commands import (
     AddTheme,
-    ChangeDueDate,
     Command,
     CreatePlan,
     DefineMeasure,
-    OpenCollection,
     OverrideStatus,
-    PublishQuarter,
 )
 from domain.errors import DomainError
 from domain.ledger import Ledger, Request
@@ -130,20 +127,14 @@ def _plan_writes(ledger: Ledger, plan_file: PlanFile, problems: list[Problem]) -
     expected, where = plan_file.plan, plan_file.where
     recorded = load_recorded(ledger, plan_file.plan_id, Plan)
     writes: list[_Write] = []
+    # What the file says of the plan, by the names CreatePlan takes and the recorded Plan holds.
+    stated = {f.name: getattr(expected, f.name) for f in fields(CreatePlan)}
     if recorded is None:
-        create = CreatePlan(
-            partnership=expected.partnership,
-            title=expected.title,
-            year=expected.year,
-            period_start=expected.period_start,
-            period_end=expected.period_end,
-            discrepancy_threshold=expected.discrepancy_threshold,
-        )
         line = f"createPlan {expected.partnership} / {expected.title} ({expected.year})"
-        writes.append(_Write(line, where, create, FIRST))
+        writes.append(_Write(line, where, CreatePlan(**stated), FIRST))
     else:
-        for name in ("partnership", "title", "year", "period_start", "period_end", "discrepancy_threshold"):
-            mine, theirs = getattr(expected, name), getattr(recorded, name)
+        for name, mine in stated.items():
+            theirs = getattr(recorded, name)
             if mine != theirs:
                 message = f"the plan is already recorded with {name} {theirs}; the file says {mine}"
                 problems.append(Problem(where.location, f"plan.{name}", mine, message))
@@ -241,11 +232,7 @@ def cycle_writes(ledger: Ledger, plan_file: PlanFile, measures: list[Measure], p
                     message = f"{q.value} returns were already due {held[i][0]}: add a due date change instead"
                     problems.append(Problem(due.where.location, due.where.path, due.due_on.isoformat(), message))
                 continue
-            command: Command = (
-                OpenCollection(plan_id, q, due.due_on)
-                if i == 0
-                else ChangeDueDate(plan_id, q, due.due_on, reason=due.reason)
-            )
+            command = quarter.due_date_command(plan_id, i)
             order = (quarter_phase(q), COLLECTIONS, q.number, i, 0)
             writes.append(_Write(f"{command.name} {q.value} {due.due_on}", due.where, command, order, due.by))
         published = recorded.published(q) if recorded is not None else []
@@ -256,9 +243,7 @@ def cycle_writes(ledger: Ledger, plan_file: PlanFile, measures: list[Measure], p
                     message = f"{q.value} was already published as {found.title!r}, presented {found.presented_on}"
                     problems.append(Problem(spec.where.location, spec.where.path, spec.title, message))
                 continue
-            publish = PublishQuarter(
-                plan_id, q, spec.title, spec.presented_on, facts(measures, spec), force=spec.forced, reason=spec.reason
-            )
+            publish = spec.command(plan_id, facts(measures, spec))
             order = (quarter_phase(spec.after_quarter), PUBLICATIONS, q.number, spec.position, 0)
             writes.append(_Write(f"publishQuarter {q.value} {spec.title}", spec.where, publish, order, spec.by))
         extra = len(held) - len(quarter.due_dates), len(published) - len(quarter.publications)
