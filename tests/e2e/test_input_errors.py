@@ -24,65 +24,46 @@ def _revise(fields: str) -> str:
 
 REVISE_BY_VARIABLE = "mutation($input: ReviseFigureInput!) { reviseFigure(input: $input) { version } }"
 REVISE = {"measureId": MEASURE, "component": "total"}
+Case = tuple[str, str, str, dict[str, Any], list[tuple[str, str]]]
 
+
+def revising(case: str, inline: str, fields: dict[str, Any], expected: list[tuple[str, str]]) -> Case:
+    """A case of reviseFigure's input: its fields written `inline` in the document, or sent as `fields`."""
+    return (case, _revise(inline), REVISE_BY_VARIABLE, {"input": {**REVISE, **fields}}, expected)
+
+
+NOT_A_DECIMAL = 'must be a decimal number, such as "-19.5", not'
+REVISING: list[Case] = [
+    revising("text for a decimal", 'quarter: Q1, reason: "typo", value: "abc"',
+             {"quarter": "Q1", "reason": "typo", "value": "abc"}, [("value", f"{NOT_A_DECIMAL} 'abc'")]),
+    revising("a boolean for a decimal", 'quarter: Q1, reason: "typo", value: true',
+             {"quarter": "Q1", "reason": "typo", "value": True},
+             [("value", 'must be a decimal number written as a string, such as "-19.5", not True')]),
+    revising("a quarter that is not one", 'quarter: Q5, reason: "typo", value: "5"',
+             {"quarter": "Q5", "reason": "typo", "value": "5"},
+             [("quarter", "must be one of Q1, Q2, Q3, Q4, not 'Q5'")]),
+    revising("a required field left out", 'quarter: Q1, value: "5"', {"quarter": "Q1", "value": "5"},
+             [("reason", "is required")]),
+    revising("null for a required field", 'quarter: Q1, reason: null, value: "5"',
+             {"quarter": "Q1", "reason": None, "value": "5"}, [("reason", "must not be null")]),
+    revising("a field the input does not have, and a bad value beside it",
+             'quarter: Q1, reason: "typo", value: "x", budget: 5',
+             {"quarter": "Q1", "reason": "typo", "value": "x", "budget": 5},
+             [("value", f"{NOT_A_DECIMAL} 'x'"),
+              ("budget", "is not a field of ReviseFigureInput, which has measureId, component, quarter, reason, "
+                         "value, numerator, denominator, reportedChange, commentary, clear, expectedVersion, "
+                         "idempotencyKey")]),
+]  # fmt: skip
 # (case, inline document, the same by variables, variables, [(field, what is wrong)])
-CASES: list[tuple[str, str, str, dict[str, Any], list[tuple[str, str]]]] = [
-    (
-        "text for a decimal",
-        _revise('quarter: Q1, reason: "typo", value: "abc"'),
-        REVISE_BY_VARIABLE,
-        {"input": {**REVISE, "quarter": "Q1", "reason": "typo", "value": "abc"}},
-        [("value", "must be a decimal number, such as \"-19.5\", not 'abc'")],
-    ),
-    (
-        "a boolean for a decimal",
-        _revise('quarter: Q1, reason: "typo", value: true'),
-        REVISE_BY_VARIABLE,
-        {"input": {**REVISE, "quarter": "Q1", "reason": "typo", "value": True}},
-        [("value", 'must be a decimal number written as a string, such as "-19.5", not True')],
-    ),
-    (
-        "a quarter that is not one",
-        _revise('quarter: Q5, reason: "typo", value: "5"'),
-        REVISE_BY_VARIABLE,
-        {"input": {**REVISE, "quarter": "Q5", "reason": "typo", "value": "5"}},
-        [("quarter", "must be one of Q1, Q2, Q3, Q4, not 'Q5'")],
-    ),
-    (
-        "a required field left out",
-        _revise('quarter: Q1, value: "5"'),
-        REVISE_BY_VARIABLE,
-        {"input": {**REVISE, "quarter": "Q1", "value": "5"}},
-        [("reason", "is required")],
-    ),
-    (
-        "null for a required field",
-        _revise('quarter: Q1, reason: null, value: "5"'),
-        REVISE_BY_VARIABLE,
-        {"input": {**REVISE, "quarter": "Q1", "reason": None, "value": "5"}},
-        [("reason", "must not be null")],
-    ),
-    (
-        "a field the input does not have, and a bad value beside it",
-        _revise('quarter: Q1, reason: "typo", value: "x", budget: 5'),
-        REVISE_BY_VARIABLE,
-        {"input": {**REVISE, "quarter": "Q1", "reason": "typo", "value": "x", "budget": 5}},
-        [
-            ("value", "must be a decimal number, such as \"-19.5\", not 'x'"),
-            (
-                "budget",
-                "is not a field of ReviseFigureInput, which has measureId, component, quarter, reason, value, "
-                "numerator, denominator, reportedChange, commentary, clear, expectedVersion, idempotencyKey",
-            ),
-        ],  # fmt: skip
-    ),
+CASES: list[Case] = [
+    *REVISING,
     (
         "a bad item of a list",
         f'mutation {{ setBaseline(input: {{measureId: "{MEASURE}", component: "total", value: "4", '
         'profile: ["1", "2", "x", "1"]}) { version } }',
         "mutation($input: SetBaselineInput!) { setBaseline(input: $input) { version } }",
         {"input": {**REVISE, "value": "4", "profile": ["1", "2", "x", "1"]}},
-        [("profile[2]", "must be a decimal number, such as \"-19.5\", not 'x'")],
+        [("profile[2]", f"{NOT_A_DECIMAL} 'x'")],
     ),
     (
         "a field of an object in a list",
