@@ -1,8 +1,9 @@
-"""What mutations' inputs share: the argument itself, and the two fields every write's input ends with,
-the version the client last read and its idempotency key.
+"""What mutations' inputs share: the argument itself, the measure, component or plan a write names first,
+and the two fields every write's input ends with, the version the client last read and its idempotency key.
 
-An inherited input type's fields would come first in the schema, so `write_input` adds these after the
-input's own fields instead; `Write` declares them for type checkers and readers.
+An inherited input type's fields come first in the schema: so the measure, component or plan is inherited
+(`MeasureWrite`, `ComponentWrite`, `PlanWrite`), and `write_input` adds the last two after the input's own
+fields instead; `Write` declares them for type checkers and readers.
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import Annotated, TypeVar
 import strawberry
 
 from service.schema.descriptions import (
+    COMPONENT_KEY,
     EXPECTED_MEASURE_VERSION,
     EXPECTED_PLAN_VERSION,
     IDEMPOTENCY_KEY,
+    MEASURE_ID,
     MUTATION_INPUT,
+    PLAN_ID,
 )
 
 T = TypeVar("T")
@@ -24,8 +28,6 @@ W = TypeVar("W", bound=type)
 
 # A mutation's one argument, `input`: `input: MutationInput[SubmitFigureInput]`.
 MutationInput = Annotated[T, strawberry.argument(description=MUTATION_INPUT)]
-
-MEASURE, PLAN = EXPECTED_MEASURE_VERSION, EXPECTED_PLAN_VERSION
 
 
 class Write:
@@ -35,11 +37,27 @@ class Write:
     idempotency_key: str | None
 
 
-def write_input(description: str, version: str = MEASURE) -> Callable[[W], W]:
-    """An input type described by `description`, ending in `expectedVersion` (of a measure, or of a PLAN as
-    `version` says) and `idempotencyKey`, both optional."""
+@strawberry.input(description="A write to one measure: the measure it names comes first.")
+class MeasureWrite(Write):
+    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+
+
+@strawberry.input(description="A write to one component of a measure.")
+class ComponentWrite(MeasureWrite):
+    component: str = strawberry.field(description=COMPONENT_KEY)
+
+
+@strawberry.input(description="A write to one plan, checked against the plan's version: the plan comes first.")
+class PlanWrite(Write):
+    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+
+
+def write_input(description: str) -> Callable[[W], W]:
+    """An input type described by `description`, ending in `expectedVersion` (of the plan for a PlanWrite, else
+    of the measure) and `idempotencyKey`, both optional."""
 
     def make(cls: W) -> W:
+        version = EXPECTED_PLAN_VERSION if issubclass(cls, PlanWrite) else EXPECTED_MEASURE_VERSION
         own = cls.__dict__.get("__annotations__", {})
         cls.__annotations__ = {**own, "expected_version": "int | None", "idempotency_key": "str | None"}
         cls.expected_version = strawberry.field(default=None, description=version)  # type: ignore[attr-defined]

@@ -21,41 +21,32 @@ from service.auth.principal import Principal
 from service.schema.after_write import UNREAD, WritePayload, payload_after
 from service.schema.context import in_command_thread
 from service.schema.cycle.types import Publication
-from service.schema.descriptions import (
-    MEASURE_ID,
-    PLAN_ID,
-)
 from service.schema.enums import Quarter
 from service.schema.errors import error, parse_id
 from service.schema.measures.mutations import MeasurePayload, measure_payload, on_measure
 from service.schema.plans.mutations import PlanPayload, on_plan
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
-from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
+from service.schema.write_inputs import MeasureWrite, MutationInput, PlanWrite, write_input
 
 
-@write_input(description="Asks for a quarter's returns by a due date. Needs the approver role.", version=PLAN)
-class OpenCollectionInput(Write):
-    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+@write_input(description="Asks for a quarter's returns by a due date. Needs the approver role.")
+class OpenCollectionInput(PlanWrite):
     quarter: Quarter = strawberry.field(description="The quarter whose returns are asked for.")
     due_on: date = strawberry.field(
         description="The date the returns are due, after the quarter ends, e.g. `2012-07-31`."
     )
 
 
-@write_input(
-    description="A new due date for a quarter's returns, with the reason. Needs the approver role.", version=PLAN
-)
-class ChangeDueDateInput(Write):
-    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+@write_input(description="A new due date for a quarter's returns, with the reason. Needs the approver role.")
+class ChangeDueDateInput(PlanWrite):
     quarter: Quarter = strawberry.field(description="The quarter whose collection it is.")
     due_on: date = strawberry.field(description="The new due date, after the quarter ends.")
     reason: str = strawberry.field(description="Why it moves; required.")
 
 
-@write_input(description="A quarter's report as presented to the board. Needs the approver role.", version=PLAN)
-class PublishQuarterInput(Write):
-    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+@write_input(description="A quarter's report as presented to the board. Needs the approver role.")
+class PublishQuarterInput(PlanWrite):
     quarter: Quarter = strawberry.field(description="The quarter published.")
     title: str = strawberry.field(
         description="The publication's title, e.g. `Safer Stockton Partnership board, 27 November 2012`."
@@ -66,8 +57,7 @@ class PublishQuarterInput(Write):
 
 
 @write_input(description="Who reports a measure, and for which partner agency. Needs the editor role.")
-class AssignOwnerInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+class AssignOwnerInput(MeasureWrite):
     principal: str = strawberry.field(
         description="The owner's principal name, as their token or sign-in gives it, e.g. `bob@police.example`."
     )
@@ -79,8 +69,7 @@ class AssignOwnerInput(Write):
     description="A measure's return for a quarter, to submit (its owner, or the submitter role for them) or"
     " approve (the approver role; not whoever submitted it)."
 )
-class ReturnInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+class ReturnInput(MeasureWrite):
     quarter: Quarter = strawberry.field(description="The quarter of the return.")
 
 

@@ -19,23 +19,19 @@ from service.schema.descriptions import (
     BASELINE_NOTE,
     BASELINE_PERIOD,
     BASELINE_PROFILE,
-    COMPONENT_KEY,
     DENOMINATOR,
     FIGURE_COMMENTARY,
-    MEASURE_ID,
     NUMERATOR,
     REPORTED_CHANGE,
     VALUE,
 )
 from service.schema.enums import Quarter, Status
 from service.schema.measures.mutations import MeasurePayload, on_measure
-from service.schema.write_inputs import MutationInput, Write, write_input
+from service.schema.write_inputs import ComponentWrite, MeasureWrite, MutationInput, write_input
 
 
 @write_input(description="A component's first baseline (then resetBaseline). Needs the editor role.")
-class SetBaselineInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
-    component: str = strawberry.field(description=COMPONENT_KEY)
+class SetBaselineInput(ComponentWrite):
     value: Decimal | None = strawberry.field(default=None, description=VALUE)
     numerator: Decimal | None = strawberry.field(default=None, description=NUMERATOR)
     denominator: Decimal | None = strawberry.field(default=None, description=DENOMINATOR)
@@ -56,9 +52,7 @@ class ResetBaselineInput(SetBaselineInput):
     description="A component's figure for a quarter, reported once (then reviseFigure). Needs the submitter"
     " role; refused with LOCKED while the quarter's return is submitted or approved."
 )
-class SubmitFigureInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
-    component: str = strawberry.field(description=COMPONENT_KEY)
+class SubmitFigureInput(ComponentWrite):
     quarter: Quarter = strawberry.field(
         description="The quarter the figure reports: year to date for YTD_PRO_RATA, twelve months to its end "
         "for ROLLING_12_MONTHS."
@@ -88,9 +82,7 @@ KEEP = "Left out or null: kept as recorded."
     "name it in `clear`. A revision that would leave the figure exactly as it is is refused (VALIDATION, "
     "field `input`) and records nothing."
 )
-class ReviseFigureInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description="The measure whose figure is revised.")
-    component: str = strawberry.field(description="The component's key, e.g. `criminal-damage`.")
+class ReviseFigureInput(ComponentWrite):
     quarter: Quarter = strawberry.field(description="The quarter whose figure is revised.")
     reason: str = strawberry.field(description="Why the figure is revised; required, kept in the audit trail.")
     value: Decimal | None = strawberry.field(
@@ -120,9 +112,7 @@ class ReviseFigureInput(Write):
     description="Says a quarter's figure could not be had, and why; the quarter is then NO_DATA for that "
     "component. Needs the submitter role."
 )
-class MarkFigureUnavailableInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
-    component: str = strawberry.field(description=COMPONENT_KEY)
+class MarkFigureUnavailableInput(ComponentWrite):
     quarter: Quarter = strawberry.field(description="The quarter whose figure could not be had.")
     reason: str = strawberry.field(description="Why, e.g. `system migration`; required.")
 
@@ -130,8 +120,7 @@ class MarkFigureUnavailableInput(Write):
 @write_input(
     description="The officer's narrative for a measure's quarter, replacing the last. Needs the submitter role."
 )
-class UpdateCommentaryInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+class UpdateCommentaryInput(MeasureWrite):
     quarter: Quarter = strawberry.field(description="The quarter it is about.")
     text: str | None = strawberry.field(description="The new narrative; null removes it.")
 
@@ -140,16 +129,14 @@ class UpdateCommentaryInput(Write):
     description="A status for a measure's quarter set by hand over the computed one, with the reason. Needs"
     " the editor role."
 )
-class OverrideStatusInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+class OverrideStatusInput(MeasureWrite):
     quarter: Quarter = strawberry.field(description="The quarter whose status is overridden.")
     status: Status = strawberry.field(description="The status to show instead of the computed one.")
     reason: str = strawberry.field(description="Why; required, kept in the audit trail.")
 
 
 @write_input(description="Returns a quarter to its computed status, with the reason. Needs the editor role.")
-class ClearStatusOverrideInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+class ClearStatusOverrideInput(MeasureWrite):
     quarter: Quarter = strawberry.field(description="The quarter whose override is removed.")
     reason: str = strawberry.field(description="Why; required, kept in the audit trail.")
 

@@ -25,17 +25,15 @@ from service.schema.descriptions import (
     COMPONENTS,
     DIRECTION,
     MEASURE_DESCRIPTION,
-    MEASURE_ID,
     MEASURE_NUMBER,
     MEASURE_TITLE,
-    PLAN_ID,
     TOLERANCE,
     UNIT,
 )
 from service.schema.enums import Basis, Direction
 from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
-from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
+from service.schema.write_inputs import MeasureWrite, MutationInput, PlanWrite, write_input
 
 
 @strawberry.input(description="A component of a measure, e.g. one ward, or one offence type.")
@@ -48,11 +46,9 @@ class ComponentInput:
 
 @write_input(
     description="A new measure in one of a plan's themes. Needs the editor role (a scoped token: for that "
-    "theme or number).",
-    version=PLAN,
+    "theme or number)."
 )
-class DefineMeasureInput(Write):
-    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+class DefineMeasureInput(PlanWrite):
     theme_code: str = strawberry.field(description="The code of one of the plan's themes, e.g. `5`.")
     number: str = strawberry.field(description=MEASURE_NUMBER)
     title: str = strawberry.field(description=MEASURE_TITLE)
@@ -68,8 +64,7 @@ class DefineMeasureInput(Write):
     description="A measure's whole new definition, with the reason; figures and baselines stay and are "
     "judged again. Needs the editor role."
 )
-class RedefineMeasureInput(Write):
-    measure_id: strawberry.ID = strawberry.field(description=MEASURE_ID)
+class RedefineMeasureInput(MeasureWrite):
     title: str = strawberry.field(description=MEASURE_TITLE)
     direction: Direction = strawberry.field(description=DIRECTION)
     basis: Basis = strawberry.field(description=BASIS)
@@ -133,7 +128,7 @@ def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
 
 
 async def on_measure(
-    info: Info, i: Write, command: Callable[[UUID], commands.MeasureCommand], action: Action = Action.EDIT
+    info: Info, i: MeasureWrite, command: Callable[[UUID], commands.MeasureCommand], action: Action = Action.EDIT
 ) -> MeasurePayload:
     """The shape of every measure mutation: the write (Context.write_to), then the measure after it."""
     return await measure_payload(info, await info.context.write_to("measure", i, command, action))

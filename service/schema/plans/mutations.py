@@ -14,10 +14,10 @@ from domain import commands
 from domain.ledger import Written
 from service.auth.policy import Action
 from service.schema.after_write import UNREAD, WritePayload, payload_after
-from service.schema.descriptions import DISCREPANCY_THRESHOLD, IDEMPOTENCY_KEY, PLAN_ID, PLAN_TITLE, PLAN_YEAR
+from service.schema.descriptions import DISCREPANCY_THRESHOLD, IDEMPOTENCY_KEY, PLAN_TITLE, PLAN_YEAR
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
-from service.schema.write_inputs import PLAN, MutationInput, Write, write_input
+from service.schema.write_inputs import MutationInput, PlanWrite, write_input
 
 
 @strawberry.input(
@@ -43,9 +43,8 @@ class CreatePlanInput:
     idempotency_key: str | None = strawberry.field(default=None, description=IDEMPOTENCY_KEY)
 
 
-@write_input(description="A new theme of a plan. Needs the editor role.", version=PLAN)
-class AddThemeInput(Write):
-    plan_id: strawberry.ID = strawberry.field(description=PLAN_ID)
+@write_input(description="A new theme of a plan. Needs the editor role.")
+class AddThemeInput(PlanWrite):
     code: str = strawberry.field(
         description="The theme's code, unique in the plan, e.g. `5`; measures name it as `themeCode`."
     )
@@ -88,7 +87,7 @@ async def plan_payload(info: Info, w: Written) -> PlanPayload:
 
 
 async def on_plan(
-    info: Info, i: Write, command: Callable[[UUID], commands.PlanCommand], action: Action = Action.EDIT
+    info: Info, i: PlanWrite, command: Callable[[UUID], commands.PlanCommand], action: Action = Action.EDIT
 ) -> PlanPayload:
     """The shape of every plan mutation: the write (Context.write_to), then the plan after it."""
     return await plan_payload(info, await info.context.write_to("plan", i, command, action))
