@@ -6,7 +6,7 @@ never has to diff two snapshots by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -38,6 +38,10 @@ class AuditFacts:
     # Every field the event changed, before and after: a figure's value, numerator, denominator, reported
     # change, commentary and availability.
     changes: tuple[FieldChange, ...] = ()
+
+
+# The facts an audit entry keeps in a column of each one's own name; `changes` is kept as three arrays.
+FACT_COLUMNS = tuple(f.name for f in fields(AuditFacts) if f.name != "changes")
 
 
 def show_amount(amount: Amount | None) -> str | None:

@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from domain.audit import AuditFacts, describe
+from domain.audit import FACT_COLUMNS, AuditFacts, describe
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
@@ -76,16 +76,7 @@ def entry(event: Any, facts: AuditFacts, **more: Any) -> dict[str, Any]:
     return {
         "recorded_at": event.timestamp,
         "actor": event.actor,
-        "action": facts.action,
-        "plan_id": facts.plan_id,
-        "measure_id": facts.measure_id,
-        "measure_number": facts.measure_number,
-        "component": facts.component,
-        "quarter": facts.quarter,
-        "field": facts.field,
-        "before": facts.before,
-        "after": facts.after,
-        "reason": facts.reason,
+        **{column: getattr(facts, column) for column in FACT_COLUMNS},
         # Each field the event changed, one array element per field (domain/revisions.py names them).
         "changed_fields": [c.field for c in facts.changes],
         "changed_from": [c.before for c in facts.changes],

@@ -17,6 +17,7 @@ from uuid import UUID
 
 import asyncpg
 
+from domain.audit import FACT_COLUMNS
 from domain.errors import ValidationError
 from domain.measure import Measure
 from domain.plan import Plan
@@ -26,21 +27,7 @@ from projections.ledger_store.chain import TABLE as CHAIN
 
 Row: TypeAlias = asyncpg.Record
 
-COLUMNS = (
-    "position",
-    "recorded_at",
-    "actor",
-    "action",
-    "plan_id",
-    "measure_id",
-    "measure_number",
-    "component",
-    "quarter",
-    "field",
-    "before",
-    "after",
-    "reason",
-)
+COLUMNS = ("position", "recorded_at", "actor", *FACT_COLUMNS)
 # Each field an entry's event changed: three arrays of one element a field, read as AuditEntry.changes.
 CHANGE_COLUMNS = ("changed_fields", "changed_from", "changed_to")
 DEFAULT_PAGE = 50
