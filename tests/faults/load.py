@@ -24,9 +24,14 @@ UPDATE_COMMENTARY = """mutation($input: UpdateCommentaryInput!) {
   updateCommentary(input: $input) { position version replayed measure { id version } } }"""
 
 
+def commentary(measure: str, text: str) -> dict[str, Any]:
+    """The variables of UPDATE_COMMENTARY for a commentary on a measure's Q1, keyed by its text."""
+    return {"input": {"measureId": measure, "quarter": "Q1", "text": text, "idempotencyKey": text}}
+
+
 def write(http: httpx.Client, url: str, measure: str, text: str, expected: int | None = None) -> dict[str, Any]:
     """One commentary on a measure's Q1, keyed by its text; the body of its answer, which must be a 200."""
-    variables = {"input": {"measureId": measure, "quarter": "Q1", "text": text, "idempotencyKey": text}}
+    variables = commentary(measure, text)
     if expected is not None:
         variables["input"]["expectedVersion"] = expected
     response = http.post(url + "/graphql", json={"query": UPDATE_COMMENTARY, "variables": variables})
@@ -58,29 +63,24 @@ class Tally:
             self.unexpected.append(problem)
 
 
+@dataclass
 class Writers:
-    """`count` threads, each writing commentary on its own measure, `per_writer` writes with fresh keys."""
+    """A thread for each of `measures`, writing commentary on it, `per_writer` writes with fresh keys."""
 
-    def __init__(
-        self,
-        url: Callable[[], str],
-        token: str,
-        measures: list[str],
-        per_writer: int,
-        database_down: Clock = lambda: False,
-        give_up_seconds: float = 90,
-    ) -> None:
-        self.url = url
-        self.token = token
-        self.measures = measures
-        self.per_writer = per_writer
-        self.database_down = database_down
-        self.give_up_seconds = give_up_seconds
-        self.tally = Tally()
-        self.progress = [0] * len(measures)
+    url: Callable[[], str]
+    token: str
+    measures: list[str]
+    per_writer: int
+    database_down: Clock = lambda: False
+    give_up_seconds: float = 90
+    tally: Tally = field(default_factory=Tally, init=False)
+    progress: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.progress = [0] * len(self.measures)
         self._threads = [
             threading.Thread(target=self._write, args=(n,), name=f"writer-{n}", daemon=True)
-            for n in range(len(measures))
+            for n in range(len(self.measures))
         ]
 
     def start(self) -> Writers:
@@ -109,10 +109,7 @@ class Writers:
         with httpx.Client(timeout=30, headers={"authorization": f"Bearer {self.token}"}) as http:
             for i in range(self.per_writer):
                 key = f"writer-{n}-{i}"
-                variables = {
-                    "input": {"measureId": self.measures[n], "quarter": "Q1", "text": key, "idempotencyKey": key}
-                }
-                if not self._until_answered(http, key, variables):
+                if not self._until_answered(http, key, commentary(self.measures[n], key)):
                     return
                 self.progress[n] += 1
 
