@@ -84,12 +84,17 @@ def _fields(r: Row, columns: tuple[str, ...]) -> dict[str, Any]:
     return {_api_name(c): _round1(r[c]) if c == "change" else r[c] for c in columns}
 
 
+def _current(columns: str, table: str, where: str, order: str = "") -> str:
+    """A SELECT of `columns` of the current rows of `table` that `where` matches, in `order`."""
+    query = f"SELECT {columns} FROM {table} WHERE {where} AND {CURRENT}"  # noqa: S608
+    return f"{query} ORDER BY {order}" if order else query
+
+
 async def _fetch(
     conn: asyncpg.Connection, table: str, owner: str, keys: list[UUID], order: str
 ) -> dict[UUID, list[Row]]:
     found: dict[UUID, list[Row]] = defaultdict(list)
-    query = f"SELECT * FROM {table} WHERE {owner} = ANY($1::uuid[]) AND {CURRENT} ORDER BY {order}"  # noqa: S608
-    for r in await conn.fetch(query, keys):
+    for r in await conn.fetch(_current("*", table, f"{owner} = ANY($1::uuid[])", order), keys):
         found[r[owner]].append(r)
     return found
 
@@ -243,15 +248,9 @@ def create_app() -> Starlette:
         assert pool is not None
         plan_id = UUID(request.path_params["plan_id"])
         async with pool.acquire() as conn:
-            plan = await conn.fetchrow(f"SELECT id, title FROM plans WHERE id = $1 AND {CURRENT}", plan_id)  # noqa: S608
-            themes = await conn.fetch(
-                f"SELECT code, title FROM themes WHERE plan_id = $1 AND {CURRENT} ORDER BY ordinal",  # noqa: S608
-                plan_id,
-            )
-            measures = await conn.fetch(
-                f"SELECT * FROM measures WHERE plan_id = $1 AND {CURRENT} ORDER BY sort_key",  # noqa: S608
-                plan_id,
-            )
+            plan = await conn.fetchrow(_current("id, title", "plans", "id = $1"), plan_id)
+            themes = await conn.fetch(_current("code, title", "themes", "plan_id = $1", "ordinal"), plan_id)
+            measures = await conn.fetch(_current("*", "measures", "plan_id = $1", "sort_key"), plan_id)
             body = None
             if plan is not None:
                 body = {
@@ -271,7 +270,7 @@ def create_app() -> Starlette:
         assert pool is not None
         measure_id = UUID(request.path_params["measure_id"])
         async with pool.acquire() as conn:
-            rows = await conn.fetch(f"SELECT * FROM measures WHERE id = $1 AND {CURRENT}", measure_id)  # noqa: S608
+            rows = await conn.fetch(_current("*", "measures", "id = $1"), measure_id)
             history = await conn.fetch(
                 "SELECT * FROM audit_entries WHERE measure_id = $1 ORDER BY position", measure_id
             )
