@@ -38,19 +38,10 @@ from domain.measure import Measure
 from domain.publishing import Outstanding, PublicationFacts, quarter_end
 from domain.returns import ReturnState
 from domain.values import Basis, Direction, Quarter, Status, parse_amount
+from projections import rows
 from projections.catch_up import catch_up
 from projections.current_state import CurrentState
 from projections.read_model_tables import TABLES
-from projections.rows import (
-    Rows,
-    baseline_row,
-    component_row,
-    figure_row,
-    measure_row,
-    owner_row,
-    quarter_row,
-    return_row,
-)
 from projections.view import open_view
 from service.plan_file import import_plan, load_plan_file
 from tests.integration.given import OFFICER, a_measure, a_plan
@@ -76,21 +67,21 @@ SHAPES = (
 )
 
 
-def whole_measure_rows(measure: Measure) -> Rows:
+def whole_measure_rows(measure: Measure) -> rows.Rows:
     """Every row of a measure, from its whole assessment, keyed as the projection keys them."""
     a = assess_measure(measure)
     mid, m = a.id, a.id.int
     definition = (a.id, a.plan_id, a.theme_code, a.number, a.definition)
     return {
-        "measures": {(m,): measure_row(*definition, a.status, a.version, a.modified_at)},
-        "components": {(m, c.key): component_row(mid, i, c) for i, c in enumerate(a.components)},
+        "measures": {(m,): rows.measure_row(*definition, a.status, a.version, a.modified_at)},
+        "components": {(m, c.key): rows.component_row(mid, i, c) for i, c in enumerate(a.components)},
         "baselines": {
-            (m, key, seq): baseline_row(mid, key, seq, b.record, b.discrepancy_reason, a.definition.basis)
+            (m, key, seq): rows.baseline_row(mid, key, seq, b.record, b.discrepancy_reason, a.definition.basis)
             for key, baselines in a.baselines.items()
             for seq, b in enumerate(baselines, start=1)
         },
         "figures": {
-            (m, f.component, f.quarter): figure_row(
+            (m, f.component, f.quarter): rows.figure_row(
                 mid,
                 f.component,
                 f.quarter,
@@ -101,24 +92,24 @@ def whole_measure_rows(measure: Measure) -> Rows:
             for f in a.figures
         },
         "quarter_results": {
-            (m, q.quarter): quarter_row(
+            (m, q.quarter): rows.quarter_row(
                 mid, q.quarter, q.computed_status, q.override, q.commentary, q.commentary_at, q.commentary_by
             )
             for q in a.quarters
         },
         # The cycle's rows are no assessment: the measure's own records.
-        "owners": {(m,): owner_row(mid, owner)} if (owner := measure.owner) else {},
-        "returns": {(m, q): return_row(mid, q, record) for q, record in measure.returns.items()},
+        "owners": {(m,): rows.owner_row(mid, owner)} if (owner := measure.owner) else {},
+        "returns": {(m, q): rows.return_row(mid, q, record) for q, record in measure.returns.items()},
     }
 
 
 class WholeMeasureReference(CurrentState):
     """The reference projection: every row of a measure made again from its whole assessment, every event."""
 
-    def rows_of(self, aggregate: Any) -> Rows:
+    def rows_of(self, aggregate: Any) -> rows.Rows:
         return whole_measure_rows(aggregate) if isinstance(aggregate, Measure) else super().rows_of(aggregate)
 
-    def changed_rows(self, event: Any, aggregate: Any, before: Rows) -> Rows | None:
+    def changed_rows(self, event: Any, aggregate: Any, before: rows.Rows) -> rows.Rows | None:
         return None
 
 

@@ -42,35 +42,25 @@ def judge(
     )
 
 
+def away_from(comparison: int) -> Callable[[Decimal], Amount]:
+    """For a change `ch` (percent), the count that is `ch` percent away from `comparison`."""
+    return lambda ch: count(D(comparison) * (100 + ch) / 100)
+
+
 # A baseline and a way to build the figure that lands exactly on a given change,
 # for each basis (the change is percent, or points for RATE).
 SCENARIOS: dict[str, tuple[Basis, Baseline, Quarter, Callable[[Decimal], Amount]]] = {
     # 400 a year, so 300 by Q3.
-    "YTD_PRO_RATA": (
-        Basis.YTD_PRO_RATA,
-        Baseline(count(400)),
-        Quarter.Q3,
-        lambda ch: count(D(300) * (100 + ch) / 100),
-    ),
+    "YTD_PRO_RATA": (Basis.YTD_PRO_RATA, Baseline(count(400)), Quarter.Q3, away_from(300)),
     # A quarterly profile: 50 + 150 = 200 by Q2, whatever the annual total.
     "YTD_PRO_RATA with a quarterly profile": (
         Basis.YTD_PRO_RATA,
         Baseline(count(400), profile=(D(50), D(150), D(100), D(100))),
         Quarter.Q2,
-        lambda ch: count(D(200) * (100 + ch) / 100),
+        away_from(200),
     ),
-    "ROLLING_12_MONTHS": (
-        Basis.ROLLING_12_MONTHS,
-        Baseline(count(200)),
-        Quarter.Q2,
-        lambda ch: count(D(200) * (100 + ch) / 100),
-    ),
-    "RATE given as a value": (
-        Basis.RATE,
-        Baseline(percent(50)),
-        Quarter.Q1,
-        lambda ch: percent(D(50) + ch),
-    ),
+    "ROLLING_12_MONTHS": (Basis.ROLLING_12_MONTHS, Baseline(count(200)), Quarter.Q2, away_from(200)),
+    "RATE given as a value": (Basis.RATE, Baseline(percent(50)), Quarter.Q1, lambda ch: percent(D(50) + ch)),
     "RATE given as numerator and denominator": (
         Basis.RATE,
         Baseline(fraction(144, 288)),
