@@ -66,10 +66,8 @@ class OwnerStep(Step):
         return f"{self.principal} ({self.agency})"
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        if self.index >= len(measure.owners):
-            return None
-        owner = measure.owners[self.index]
-        return (owner.principal, owner.agency, owner.stamp.reason)
+        owner = self.held(measure.owners)
+        return None if owner is None else (owner.principal, owner.agency, owner.stamp.reason)
 
     def actor(self, default: str) -> str:
         return self.by or default
@@ -113,11 +111,8 @@ class ReturnStep(Step):
         return self.quarter.value
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        history = measure.return_history.get(self.quarter, [])
-        if self.index >= len(history):
-            return None
-        record = history[self.index]
-        return (record.state, record.stamp.reason)
+        record = self.held(measure.return_history.get(self.quarter, []))
+        return None if record is None else (record.state, record.stamp.reason)
 
     def actor(self, default: str) -> str:
         return self.by or default

@@ -7,8 +7,10 @@ Ledger; quarterly returns use the same figure steps.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypeVar
 from uuid import UUID
 
 from domain import commands
@@ -30,6 +32,8 @@ def amount_text(amount: Amount | None) -> str:
         return fraction
     return f"{amount.value} ({fraction})" if fraction else str(amount.value)
 
+
+T = TypeVar("T")
 
 # A measure's id for a command built only to learn its name.
 _ANY_MEASURE = UUID(int=0)
@@ -71,6 +75,10 @@ class Step:
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
         """What `measure` holds at this step's place, or None if nothing yet."""
         raise NotImplementedError
+
+    def held(self, series: Sequence[T]) -> T | None:
+        """What `series` (as the measure holds it) has at this step's place; None where it is shorter."""
+        return series[self.index] if self.index < len(series) else None
 
     @property
     def name(self) -> str:
@@ -120,10 +128,8 @@ class Redefine(Step):
         return self.definition.title
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        if self.index >= len(measure.definitions):
-            return None
-        definition, stamp = measure.definitions[self.index]
-        return (definition, stamp.reason)
+        held = self.held(measure.definitions)
+        return None if held is None else (held[0], held[1].reason)
 
 
 @dataclass(frozen=True)
@@ -150,19 +156,10 @@ class SetBaseline(Step):
         return self.position
 
     def command(self, measure_id: UUID) -> MeasureCommand:
+        stated = {"period": self.period, "profile": self.profile, "note": self.note}
         if self.reason is None:
-            return commands.SetBaseline(
-                measure_id, self.key, self.amount, period=self.period, profile=self.profile, note=self.note
-            )
-        return commands.ResetBaseline(
-            measure_id,
-            self.key,
-            self.amount,
-            reason=self.reason,
-            period=self.period,
-            profile=self.profile,
-            note=self.note,
-        )
+            return commands.SetBaseline(measure_id, self.key, self.amount, **stated)
+        return commands.ResetBaseline(measure_id, self.key, self.amount, reason=self.reason, **stated)
 
     def subject(self, number: str) -> str:
         what = "baseline" if self.position == 0 else f"baseline reset {self.position}"
@@ -172,11 +169,8 @@ class SetBaseline(Step):
         return f"{self.key} {amount_text(self.amount)}"
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        records = measure.baselines.get(self.key, [])
-        if self.index >= len(records):
-            return None
-        b = records[self.index]
-        return (b.amount, b.period, b.profile, b.note, b.is_reset, b.stamp.reason)
+        b = self.held(measure.baselines.get(self.key, []))
+        return None if b is None else (b.amount, b.period, b.profile, b.note, b.is_reset, b.stamp.reason)
 
 
 @dataclass(frozen=True)
@@ -250,11 +244,8 @@ class FigureStep(Step):
         return f"{self.key} {self.quarter.value}{shown}"
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        history = measure.figure_history.get((self.key, self.quarter), [])
-        if self.index >= len(history):
-            return None
-        f = history[self.index]
-        return (f.amount, f.reported_change, f.commentary, f.unavailable_reason, f.stamp.reason)
+        f = self.held(measure.figure_history.get((self.key, self.quarter), []))
+        return None if f is None else (f.amount, f.reported_change, f.commentary, f.unavailable_reason, f.stamp.reason)
 
 
 @dataclass(frozen=True)
