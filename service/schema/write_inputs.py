@@ -3,13 +3,16 @@ and the two fields every write's input ends with, the version the client last re
 
 An inherited input type's fields come first in the schema: so the measure, component or plan is inherited
 (`MeasureWrite`, `ComponentWrite`, `PlanWrite`), and `write_input` adds the last two after the input's own
-fields instead; `Write` declares them for type checkers and readers.
+fields instead; `Write` declares them for type checkers and readers. `values_of` hands an input's fields (a
+query's filter's too) to a command or function that takes them by the same names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from dataclasses import fields
+from enum import Enum
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 
@@ -65,3 +68,13 @@ def write_input(description: str) -> Callable[[W], W]:
         return strawberry.input(description=description)(cls)
 
     return make
+
+
+def values_of(i: Any, *leaving_out: str) -> dict[str, Any]:
+    """An input's fields by their Python names, as plain values (an enum by its value): the keywords of a
+    command, or of a function, whose parameters are named as the input's fields are."""
+    return {
+        f.name: v.value if isinstance(v := getattr(i, f.name), Enum) else v
+        for f in fields(i)
+        if f.name not in leaving_out
+    }

@@ -20,6 +20,7 @@ from service.schema.audit.types import AuditConnection, AuditDigest, AuditEntry,
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.errors import from_domain
 from service.schema.pages import After, First, page_size
+from service.schema.write_inputs import values_of
 
 
 @strawberry.type
@@ -45,17 +46,7 @@ class AuditQueries:
     ) -> AuditConnection:
         chosen = filter or AuditFilter()
         try:
-            selection = trail.selection(
-                plan_id=chosen.plan_id,
-                measure_id=chosen.measure_id,
-                actor=chosen.actor,
-                action=chosen.action,
-                component=chosen.component,
-                quarter=chosen.quarter.value if chosen.quarter else None,
-                recorded_from=chosen.recorded_from,
-                recorded_to=chosen.recorded_to,
-                order=chosen.order.value,
-            )
+            selection = trail.selection(**values_of(chosen))
         except DomainError as e:
             raise from_domain(e) from None
         size = page_size(first)
