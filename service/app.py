@@ -45,6 +45,7 @@ from service.schema import build_schema
 from service.schema.context import Services
 from service.schema.subscriptions.feeds import open_feeds
 from service.settings import Settings, eventsourcing_env
+from service.speedups.live_delivery import LeanSubscriptions
 from service.startup import create_tables
 from service.webhooks import tables as webhook_tables
 from service.webhooks.dispatcher import run_dispatcher
@@ -266,6 +267,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         lifespan=lifespan,
         exception_handlers={Exception: internal_error},
         middleware=[
+            # Outside the others, so that a subscriber's socket is not held inside their frames (speedups/).
+            *(
+                [Middleware(LeanSubscriptions, graphql=graphql)]
+                if settings.speedups and not settings.opentelemetry
+                else []
+            ),
             Middleware(logs.RequestIds, trace=settings.opentelemetry),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *([cors.middleware(settings.allowed_origins)] if settings.allowed_origins else []),

@@ -26,7 +26,7 @@ import logging
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Final, Protocol, TypeAlias
 from uuid import UUID
 
 import asyncpg
@@ -92,6 +92,27 @@ STATUS_CHANGES = Source("status_changes", by_quarter=True)
 LEDGER_EVENTS = Source("audit_entries", by_quarter=False)
 
 
+def matches(filters: Filters, row: Row) -> bool:
+    return all(row[column] == value for column, value in filters.items())
+
+
+# The last item of `Feed.replay`.
+CAUGHT_UP: Final = object()
+
+
+class Listener(Protocol):
+    """What a feed offers its rows to: a `Subscriber`, or a live operation that writes them itself."""
+
+    filters: Filters
+
+    @property
+    def buffered(self) -> int: ...
+
+    def matches(self, row: Row) -> bool: ...
+
+    def offer(self, item: tuple[Key, Any]) -> None: ...
+
+
 class Subscriber:
     """One live stream's bounded buffer of (key, payload) not yet delivered.
 
@@ -114,7 +135,7 @@ class Subscriber:
         return len(self._rows) if self._rows else 0
 
     def matches(self, row: Row) -> bool:
-        return all(row[column] == value for column, value in self.filters.items())
+        return matches(self.filters, row)
 
     def offer(self, item: tuple[Key, Any]) -> None:
         """Buffer a payload; past capacity, give up on this subscriber instead of waiting for it."""
@@ -161,7 +182,9 @@ class Feed:
         self.last: Key = (0, "")
         # Poked while nobody listened, so rows after `last` went unread: see `_read_new_rows`.
         self.skipped = False
-        self._subscribers: set[Subscriber] = set()
+        self._subscribers: set[Listener] = set()
+        # Called after each batch of rows has been offered (service/speedups/live_delivery.py writes them then).
+        self.after_offers: list[Callable[[], None]] = []
         # Subscribers closed for falling behind, since the feed started (for service/metrics.py).
         self.fell_behind = 0
         self._wake = asyncio.Event()
@@ -222,6 +245,8 @@ class Feed:
                             payload = self.convert(row)  # once, for every subscriber
                         subscriber.offer((key, payload))
                 self.last = key
+            for offered in self.after_offers:
+                offered()
             if len(rows) < BATCH:
                 return
 
@@ -233,11 +258,9 @@ class Feed:
         if not self._subscribers:
             self.last = max(self.last, newest)
 
-    async def stream(self, after: Key | None, filters: Filters) -> AsyncGenerator[Any, None]:
-        """Every matching row after `after` (None: from now), converted, exactly once and in key order.
-
-        Raises `FellBehind` if the live part overflows its buffer.
-        """
+    async def replay(self, after: Key | None, filters: Filters) -> AsyncGenerator[tuple[Key, Any], None]:
+        """(key, converted row) of every matching row after `after` (None: from now) that this feed has read,
+        then (the key delivered up to, CAUGHT_UP): join the live rows (`join`) before awaiting anything else."""
         if self.skipped:
             await self._skip_unread()
         delivered: Key = self.last if after is None else after
@@ -247,15 +270,35 @@ class Feed:
             rows = await self.source.rows_after(self.pool, delivered, BATCH, filters)
             for row in rows:
                 delivered = self.source.key(row)
-                yield self.convert(row)
+                yield delivered, self.convert(row)
             if len(rows) < BATCH:
                 delivered = max(delivered, horizon)
-        # Joined with no await since the check above: every row after `self.last` will be offered.
-        subscriber = Subscriber(filters, self.capacity)
-        self._subscribers.add(subscriber)
+        yield delivered, CAUGHT_UP
+
+    def join(self, listener: Listener) -> None:
+        """Offer `listener` every row read from now on."""
+        self._subscribers.add(listener)
         if self.skipped:
-            # Rows came while nobody listened, after the skip above: read them for this subscriber now.
+            # Rows came while nobody listened, after the replay's skip: read them for this subscriber now.
             self._wake.set()
+
+    def leave(self, listener: Listener) -> None:
+        self._subscribers.discard(listener)
+
+    async def stream(self, after: Key | None, filters: Filters) -> AsyncGenerator[Any, None]:
+        """Every matching row after `after` (None: from now), converted, exactly once and in key order.
+
+        Raises `FellBehind` if the live part overflows its buffer.
+        """
+        delivered: Key = (0, "")
+        async for key, payload in self.replay(after, filters):
+            if payload is CAUGHT_UP:
+                delivered = key
+            else:
+                yield payload
+        # Joined with no await since the replay's last check: every row after `self.last` will be offered.
+        subscriber = Subscriber(filters, self.capacity)
+        self.join(subscriber)
         try:
             while (item := await subscriber.next()) is not None:
                 key, payload = item

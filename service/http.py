@@ -264,27 +264,39 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             return context
         # A WebSocket: credentials come in connection_init (on_ws_connect), or in the handshake's header.
         # Never the public reader: on_ws_connect refuses connections without a principal, even in public mode.
-        try:
-            bearer = bearer_from_header(request.headers.get("authorization"))
-            principal = await authenticate(self.services.pool, self.services.verifier, bearer)
-        except AuthenticationError:
-            principal = None
+        principal = await self.handshake_principal(request.headers.get("authorization"))
         return LedgerContext(self.services, principal, request, response)
 
     async def on_ws_connect(self, context: Any) -> Any:
-        bearer = bearer_from_params(getattr(context, "connection_params", None))
+        context.principal = await self.connecting(
+            getattr(context, "connection_params", None), getattr(context, "principal", None)
+        )
+        return None
+
+    async def connecting(self, params: object, from_handshake: Principal | None) -> Principal:
+        """Who opens a WebSocket: the token of its connection_init payload, else that of the handshake's
+        Authorization header (`from_handshake`); ConnectionRejectionError (closed with 4403) if neither."""
+        bearer = bearer_from_params(params)
+        principal = from_handshake
         if bearer:
             try:
-                context.principal = await authenticate(self.services.pool, self.services.verifier, bearer)
+                principal = await authenticate(self.services.pool, self.services.verifier, bearer)
             except AuthenticationError as e:
                 raise ConnectionRejectionError(
                     {"message": e.reason, "extensions": {"code": "UNAUTHENTICATED"}}
                 ) from None
         # Subscriptions are for integrations: no anonymous connections (closed with 4403).
         # A non-browser client may instead have sent the token in the handshake's Authorization header.
-        if getattr(context, "principal", None) is None:
+        if principal is None:
             raise ConnectionRejectionError({"message": "a token is required"})
-        return None
+        return principal
+
+    async def handshake_principal(self, authorization: str | None) -> Principal | None:
+        """The principal of a WebSocket handshake's Authorization header; None if absent or refused."""
+        try:
+            return await authenticate(self.services.pool, self.services.verifier, bearer_from_header(authorization))
+        except AuthenticationError:
+            return None
 
     async def process_result(self, request: Any, result: ExecutionResult) -> Any:
         data: dict[str, Any] = await super().process_result(request, result)

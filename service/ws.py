@@ -24,8 +24,8 @@ class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
     """Strawberry's handler; a subscription over the per-connection limit gets `LIMIT_EXCEEDED`, and
     errors without a code get one (as over HTTP)."""
 
-    # This process's open connections, counted by service/metrics.py.
-    connections: ClassVar[set[LedgerTransportWSHandler]] = set()
+    # This process's open connections (and service/speedups/live_delivery.py's), counted by service/metrics.py.
+    connections: ClassVar[set[Any]] = set()
 
     async def handle(self) -> None:
         LedgerTransportWSHandler.connections.add(self)
@@ -46,11 +46,7 @@ class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             and message["id"] not in self.operations
             and len(self.operations) >= limit
         ):
-            refusal = error(
-                "LIMIT_EXCEEDED",
-                f"at most {limit} subscriptions may run on one connection; complete one or open another connection",
-            )
-            await self.send_message({"id": message["id"], "type": "error", "payload": [refusal.formatted]})
+            await self.send_message({"id": message["id"], "type": "error", "payload": [self.refusal(limit)]})
             return
         # A document refused while it is parsed (too many tokens, a syntax error) makes the parsing extensions
         # raise, which over WebSocket is only logged and answered with `complete`: refuse it here, as an `error`.
@@ -63,6 +59,14 @@ class LedgerTransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
 
     async def send_message(self, message: Message) -> None:
         await super().send_message(_coded(message))
+
+    @staticmethod
+    def refusal(limit: int) -> dict[str, Any]:
+        """The error of a subscription past the per-connection limit."""
+        return error(
+            "LIMIT_EXCEEDED",
+            f"at most {limit} subscriptions may run on one connection; complete one or open another connection",
+        ).formatted
 
 
 def _unparsable(query: str) -> dict[str, Any] | None:

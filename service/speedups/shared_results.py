@@ -34,7 +34,7 @@ class _VariableNames(Visitor):
         self.names.add(node.name.value)
 
 
-def _variables_below_root(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> list[str]:
+def variables_below_root(operation: OperationDefinitionNode, fragments: dict[str, Any]) -> list[str]:
     """The variables the selection uses other than as the root field's arguments (e.g. in @include)."""
     found = _VariableNames()
     for selection in operation.selection_set.selections:
@@ -84,7 +84,7 @@ class SharedResultsExecutionContext(FastFieldsExecutionContext):
             return super().build_per_event_executor(payload)
         if self._share_key is None:
             # Worked out once per subscription, on the executor every event's copy is made from.
-            names = _variables_below_root(self.operation, self.fragment_definitions)
+            names = variables_below_root(self.operation, self.fragment_definitions)
             values = self.variable_values.coerced
             self._share_key = (id(self.operation), repr([(name, values.get(name)) for name in names]))
         # The AST is kept with the result, so its id cannot be reused by another document meanwhile.

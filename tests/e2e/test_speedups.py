@@ -4,6 +4,7 @@ history, the audit trail, fragments and directives, errors, mutation payloads, a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,19 +15,22 @@ import httpx
 import pytest
 from graphql import FieldNode, FragmentDefinitionNode, OperationDefinitionNode, parse
 from starlette.routing import Route
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from bench.latency import DASHBOARD
 from service.app import create_app
 from service.auth.tokens import create_token
 from service.settings import Settings
-from service.speedups import LedgerExecutionContext
+from service.speedups import LedgerExecutionContext, live_delivery
 from service.speedups.compiled_reads import compile_object
+from service.ws import LedgerTransportWSHandler
 from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.demo import import_demo, wait_for_read_model
 from tests.e2e.live import LiveServer
 from tests.e2e.principals import FROM_THE_START
-from tests.e2e.ws_client import graphql_ws
+from tests.e2e.ws_client import PROTOCOL, graphql_ws
 
 PARTNERSHIP = "Safer Stockton Partnership"
 EVERYTHING = (
@@ -351,3 +355,88 @@ async def _all(ws: Any, op_id: str, field: str) -> list[Any]:
             return messages
         assert message["type"] == "next" and "errors" not in message["payload"], message
         messages.append(message["payload"]["data"][field])
+
+
+SHAPED_CHANGE = """subscription Shaped($planId: ID, $full: Boolean!) {
+  changed: statusChanged(planId: $planId) { ...Change reason @include(if: $full) __typename } }
+fragment Change on StatusChange { position q: quarter to }"""
+OVER_THE_SOCKET: list[tuple[str, dict[str, Any]]] = [
+    (STATUS_CHANGED, {"after": "not a cursor!"}),  # an error from the resolver
+    ("subscription { statusChanged { nope } }", {}),  # not valid
+    ("subscription { statusChanged {", {}),  # does not parse
+    ("query($id: ID!) { plan(id: $id) { id title } }", {}),  # a query over the socket
+    (STATUS_CHANGED, {"planId": 7}),  # a variable of the wrong type
+]
+
+
+async def _frames(ws: Any, wait: float = 1) -> list[str]:
+    """Every frame the server sends until it has been quiet for `wait` seconds, as sent."""
+    frames = []
+    while True:
+        try:
+            frames.append(await asyncio.wait_for(ws.recv(), wait))
+        except TimeoutError:
+            return frames
+
+
+async def test_subscription_messages_are_the_same_frame_for_frame(twins: Twins) -> None:
+    """graphql-transport-ws without Strawberry's handler (speedups/live_delivery.py) sends what it sends."""
+    init = {"Authorization": f"Bearer {twins.token}"}
+    async with graphql_ws(_ws(twins.fast), init) as fast:
+        # The fast server serves the socket itself, not through Strawberry's handler.
+        assert [type(c) for c in LedgerTransportWSHandler.connections] == [live_delivery.Connection]
+        async with graphql_ws(_ws(twins.plain), init) as plain:
+            sockets = (fast, plain)
+            for ws in sockets:
+                await ws.ws.send(json.dumps({"type": "ping"}))
+                for n, (query, variables) in enumerate(OVER_THE_SOCKET):
+                    await ws.subscribe(f"other-{n}", query, {"id": twins.plan_id, **variables})
+                for n, full in ((1, True), (2, False), (3, True)):
+                    await ws.subscribe(f"shaped-{n}", SHAPED_CHANGE, {"planId": twins.plan_id, "full": full})
+                await ws.subscribe("stranger", STATUS_CHANGED, {"planId": twins.plan_id})
+                await ws.subscribe("gone", STATUS_CHANGED, {"planId": twins.plan_id})
+                await ws.complete("gone")
+            # Operations run side by side: each one's messages in order, not the operations'. (A compiled read's
+            # JSON is set in as PostgreSQL wrote it: the same values, spaced otherwise.)
+            before = [sorted(json.dumps(json.loads(frame)) for frame in await _frames(ws.ws)) for ws in sockets]
+            assert before[0] == before[1]
+            assert len(before[0]) == 1 + len(OVER_THE_SOCKET) + 1  # pong, one each, the query's `complete`
+            given = {"measureId": twins.measure_id, "quarter": "Q4", "status": "AT_RISK", "reason": "live frames"}
+            status, body = twins.post(twins.fast, doc.OVERRIDE_STATUS, {"input": given})
+            assert status == 200 and "errors" not in body, body
+            live = [sorted(await _frames(ws.ws)) for ws in sockets]
+    assert live[0] == live[1]
+    shaped = {message["id"]: message["payload"] for message in map(json.loads, live[0])}
+    assert set(shaped) == {"shaped-1", "shaped-2", "shaped-3", "stranger"}
+    assert shaped["shaped-1"] == shaped["shaped-3"] and "reason" not in shaped["shaped-2"]["data"]["changed"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "token"),
+    [
+        ([{"type": "connection_init", "payload": {"Authorization": "Bearer mlt_0000_forged"}}], "forged"),
+        ([{"type": "subscribe", "id": "1", "payload": {"query": STATUS_CHANGED}}], "before init"),
+        ([{"type": "connection_init", "payload": None}], "null payload"),
+        ([{"type": "connection_init"}, {"type": "connection_init"}], "twice"),
+        ([{"type": "connection_init"}, {"type": "who knows"}], "unknown type"),
+        ([{"type": "connection_init"}, {"id": "1"}], "no type"),
+        ([{"type": "connection_init"}, {"type": "subscribe", "id": "1", "payload": {}}], "no query"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+async def test_a_connection_is_closed_the_same_way(twins: Twins, messages: list[Any], token: str) -> None:
+    closed = []
+    for url in (twins.fast, twins.plain):
+        headers = {"Authorization": f"Bearer {twins.token}"}
+        async with connect(_ws(url), subprotocols=[PROTOCOL], additional_headers=headers, open_timeout=10) as ws:
+            for message in messages:
+                await ws.send(json.dumps(message))
+            frames = []
+            with pytest.raises(ConnectionClosed) as ended:
+                async with asyncio.timeout(10):
+                    while True:
+                        frames.append(await ws.recv())
+        assert ended.value.rcvd is not None
+        closed.append((frames, ended.value.rcvd.code, ended.value.rcvd.reason))
+    assert closed[0] == closed[1]
+    assert closed[0][1] >= 4400

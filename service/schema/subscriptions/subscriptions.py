@@ -19,7 +19,7 @@ from service.schema.access import feed_filters
 from service.schema.audit.types import AuditEntry
 from service.schema.cursors import parse_ledger_event_cursor, parse_status_change_cursor
 from service.schema.errors import error
-from service.schema.subscriptions.feeds import deliver
+from service.schema.subscriptions.feeds import stream
 from service.schema.subscriptions.types import AfterChange, OfMeasure, OfPlan, StatusChange
 
 
@@ -56,7 +56,7 @@ class Subscription:
         info.context.forget_reads()
         start = None if after is None else parse_status_change_cursor(after)
         feed = info.context.services.feeds.status_changes
-        return deliver("statusChanged", feed, start, filters, status_change_cursor)
+        return stream("statusChanged", feed, start, filters, status_change_cursor)
 
     @strawberry.subscription(
         description="Every event the ledger records, optionally of one plan, for mirrors. With `after` (a "
@@ -83,4 +83,4 @@ class Subscription:
         info.context.forget_reads()
         start = None if after is None else parse_ledger_event_cursor(after)
         feed = info.context.services.feeds.ledger_events
-        return deliver("ledgerEvents", feed, start, filters, ledger_event_cursor)
+        return stream("ledgerEvents", feed, start, filters, ledger_event_cursor)
