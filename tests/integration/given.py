@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
+from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 from domain.commands import AddTheme, CreatePlan, DefineMeasure, SetBaseline
@@ -12,6 +13,15 @@ from domain.ledger import Ledger, Request
 from domain.values import Basis, Direction, parse_amount
 
 OFFICER = Request("officer@stockton.gov.uk")
+# A definition's fields as parse_definition takes them, but for its title: one component, reduced year to date.
+DEFINITION: dict[str, Any] = {
+    "description": None,
+    "direction": Direction.REDUCE,
+    "basis": Basis.YTD_PRO_RATA,
+    "tolerance": None,
+    "unit": None,
+    "components": [("total", "Total")],
+}
 
 
 def a_plan(
@@ -21,6 +31,7 @@ def a_plan(
     partnership: str = "SSP",
     start_year: int = 2012,
     theme: tuple[str, str] = ("5", "Criminal damage"),
+    discrepancy_threshold: Decimal | None = None,
 ) -> UUID:
     """A plan for the year from April `start_year`, with one theme (by default 5, Criminal damage)."""
     plan = ledger.handle(
@@ -30,6 +41,7 @@ def a_plan(
             year=f"{start_year}-{(start_year + 1) % 100:02d}",
             period_start=date(start_year, 4, 1),
             period_end=date(start_year + 1, 3, 31),
+            discrepancy_threshold=discrepancy_threshold,
         ),
         OFFICER,
     )
@@ -37,24 +49,10 @@ def a_plan(
     return plan.id
 
 
-def a_definition(
-    number: str = "5.1",
-    *,
-    direction: Direction = Direction.REDUCE,
-    basis: Basis = Basis.YTD_PRO_RATA,
-    tolerance: object = None,
-    components: Sequence[tuple[object, object]] = (("total", "Total"),),
-) -> Definition:
-    """Measure `number`'s definition, by default one component, `total`, to be reduced year to date."""
-    return parse_definition(
-        title=f"Measure {number}",
-        description=None,
-        direction=direction,
-        basis=basis,
-        tolerance=tolerance,
-        unit=None,
-        components=list(components),
-    )
+def a_definition(number: str = "5.1", **fields: Any) -> Definition:
+    """Measure `number`'s definition, by default one component, `total`, to be reduced year to date; `fields`
+    are any of parse_definition's to give instead."""
+    return parse_definition(**{**DEFINITION, "title": f"Measure {number}", **fields})
 
 
 def a_measure(
@@ -63,17 +61,14 @@ def a_measure(
     number: str = "5.1",
     *,
     theme_code: str = "5",
-    direction: Direction = Direction.REDUCE,
-    basis: Basis = Basis.YTD_PRO_RATA,
-    tolerance: object = None,
-    components: Sequence[tuple[object, object]] = (("total", "Total"),),
     baseline: str | None = "2472",
+    **definition: Any,
 ) -> UUID:
-    """Measure `number` (by default of theme 5, with one component, `total`) and, unless None, its
-    baseline for `total`."""
-    definition = a_definition(number, direction=direction, basis=basis, tolerance=tolerance, components=components)
+    """Measure `number` (by default of theme 5, with one component, `total`; `definition` as a_definition takes
+    it) and, unless None, its baseline for `total`."""
     measure_id = ledger.handle(
-        DefineMeasure(plan_id, theme_code=theme_code, number=number, definition=definition), OFFICER
+        DefineMeasure(plan_id, theme_code=theme_code, number=number, definition=a_definition(number, **definition)),
+        OFFICER,
     ).id
     if baseline is not None:
         ledger.handle(SetBaseline(measure_id, "total", parse_amount(baseline, None, None)), OFFICER)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from uuid import UUID
@@ -13,15 +12,16 @@ from uuid import UUID
 import pytest
 
 from domain import commands
-from domain.definition import Definition, parse_definition
+from domain.definition import Definition
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
-from domain.values import Amount, Basis, Direction, Quarter, Status
+from domain.values import Amount, Quarter, Status
 from service.plan_export import export_plan_csv, export_plan_yaml
 from service.plan_file import import_plan, load_plan_file
 from service.settings import eventsourcing_env
 from tests.conftest import DatabaseFactory
 from tests.e2e.demo import DEMO, FIGURE_DISCREPANCIES
+from tests.integration.given import a_definition, a_plan
 
 D = Decimal
 REQ = Request(actor="officer@example.org")
@@ -79,29 +79,18 @@ def test_importing_an_export_into_the_ledger_it_came_from_records_nothing(
 def a_measure_with_a_long_history(ledger: Ledger) -> UUID:
     """Revisions, a late figure after an unavailable mark, a baseline reset, a profile, cleared
     commentary, redefinitions that add and drop components, and overrides."""
-    plan = ledger.handle(
-        commands.CreatePlan(
-            partnership="Test Partnership",
-            title="History",
-            year="2013-14",
-            period_start=date(2013, 4, 1),
-            period_end=date(2014, 3, 31),
-            discrepancy_threshold=D("2.0"),
-        ),
-        REQ,
-    ).id
-    ledger.handle(commands.AddTheme(plan, code="7", title="Everything that can happen"), REQ)
+    plan = a_plan(
+        ledger,
+        "History",
+        partnership="Test Partnership",
+        start_year=2013,
+        theme=("7", "Everything that can happen"),
+        discrepancy_threshold=D("2.0"),
+    )
 
     def definition(title: str, *keys: str) -> Definition:
-        return parse_definition(
-            title=title,
-            description=None,
-            direction=Direction.REDUCE,
-            basis=Basis.YTD_PRO_RATA,
-            tolerance="2.5",
-            unit="incidents",
-            components=[(k, k.title()) for k in keys],
-        )
+        components = [(k, k.title()) for k in keys]
+        return a_definition(title=title, tolerance="2.5", unit="incidents", components=components)
 
     first = definition("Reduce incidents", "north", "south")
     m = ledger.handle(commands.DefineMeasure(plan, theme_code="7", number="7.1", definition=first), REQ).id
