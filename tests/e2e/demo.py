@@ -108,3 +108,11 @@ def serving_demo(database_url: str, **settings: Any) -> Iterator[tuple[LiveServe
     with serving(database_url, **settings) as server:
         wait_for_read_model(server.url, position)
         yield server, plan_id
+
+
+@contextmanager
+def served_to_the_officer(database_url: str, **settings: Any) -> Iterator[tuple[GraphQLClient, UUID]]:
+    """The demo served as serving_demo serves it, a client of its officer (an admin of every partnership) and the
+    plan's id."""
+    with serving_demo(database_url, **settings) as (server, plan_id):
+        yield GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk")), plan_id

@@ -13,14 +13,10 @@ from uuid import UUID
 import httpx
 import pytest
 
-from service.auth.tokens import create_token
 from service.cli import main
-from tests.e2e.demo import of_stockton, serving_demo
-from tests.e2e.live import GraphQLClient
+from tests.e2e.demo import of_stockton, revise_after_publication, served_to_the_officer
 
 MEASURES = "query($id: ID!) { plan(id: $id) { measures { id number } } }"
-REOPEN = """mutation($input: ReturnWithReasonInput!) { reopenReturn(input: $input) { position } }"""
-REVISE = """mutation($input: ReviseFigureInput!) { reviseFigure(input: $input) { position } }"""
 RESET = """mutation($input: ResetBaselineInput!) { resetBaseline(input: $input) { position } }"""
 METHOD = "baseline re-set using new repeat identification methodology"
 
@@ -51,19 +47,14 @@ class Story:
 @pytest.fixture(scope="module")
 def story(new_database: object) -> Iterator[Story]:
     database_url = new_database()  # type: ignore[operator]
-    with serving_demo(database_url) as (server, plan_id):
-        operator = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
+    with served_to_the_officer(database_url) as (operator, plan_id):
         auditor = of_stockton(database_url, "auditor")
         measures = {m["number"]: m["id"] for m in operator.execute(MEASURES, {"id": str(plan_id)})["plan"]["measures"]}
         time.sleep(0.01)
         moment = datetime.now(UTC).isoformat()
-        story = Story(database_url, server.url, plan_id, auditor, moment, "", measures)
+        story = Story(database_url, operator.url, plan_id, auditor, moment, "", measures)
         story = Story(**{**story.__dict__, "then": story.page(asOf=moment)})
-        revision = {"measureId": measures["5.1"], "component": "criminal-damage", "quarter": "Q2"}
-        # The demo's Q2 is approved and published: reopened for the correction first.
-        reopen = {"measureId": measures["5.1"], "quarter": "Q2", "reason": "late crimes recorded"}
-        operator.execute(REOPEN, {"input": reopen})
-        operator.execute(REVISE, {"input": {**revision, "value": "1001", "reason": "late crimes recorded"}})
+        revise_after_publication(operator, plan_id)
         reset = {
             "measureId": measures["4.3"],
             "component": "repeat-positive-tests",

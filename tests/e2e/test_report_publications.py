@@ -17,7 +17,7 @@ import pytest
 from service.auth.tokens import create_token
 from service.cli import main
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import of_stockton, revise_after_publication, serving_demo
+from tests.e2e.demo import of_stockton, revise_after_publication, served_to_the_officer
 from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.test_report import Demo as Served
 from tests.e2e.test_report_moments import cell, digest, row
@@ -47,14 +47,13 @@ class Demo(Served):
 def demo(new_database: DatabaseFactory) -> Iterator[Demo]:
     """The demo served; 5.1's Q2 figure reopened and revised after the Q2 board saw it."""
     database_url = new_database()
-    with serving_demo(database_url) as (server, plan_id):
-        officer = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
+    with served_to_the_officer(database_url) as (officer, plan_id):
         plan = officer.execute(PUBLISHED, {"id": str(plan_id)})["plan"]
         publications = {p["quarter"]: p for p in plan["publications"]}
         viewer = of_stockton(database_url, "viewer")
         shown = officer.execute(PUBLISHED, {"id": str(plan_id), "publication": publications["Q2"]["id"]})["plan"]
         before = httpx.get(
-            f"{server.url}/reports/{plan_id}",
+            f"{officer.url}/reports/{plan_id}",
             params={"publication": publications["Q2"]["id"]},
             headers={"authorization": f"Bearer {viewer}"},
             timeout=60,
@@ -62,7 +61,7 @@ def demo(new_database: DatabaseFactory) -> Iterator[Demo]:
         revise_after_publication(officer, plan_id)
         yield Demo(
             database_url,
-            server.url,
+            officer.url,
             plan_id,
             viewer=viewer,
             auditor=of_stockton(database_url, "auditor"),
