@@ -9,8 +9,10 @@ quarter's returns and publications come after that quarter's figures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 import yaml
@@ -66,8 +68,11 @@ class OwnerStep(Step):
         return f"{self.principal} ({self.agency})"
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        owner = self.held(measure.owners)
+        owner = self.held(measure)
         return None if owner is None else (owner.principal, owner.agency, owner.stamp.reason)
+
+    def series(self, measure: Measure) -> Sequence[Any]:
+        return measure.owners
 
     def actor(self, default: str) -> str:
         return self.by or default
@@ -111,8 +116,11 @@ class ReturnStep(Step):
         return self.quarter.value
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        record = self.held(measure.return_history.get(self.quarter, []))
+        record = self.held(measure)
         return None if record is None else (record.state, record.stamp.reason)
+
+    def series(self, measure: Measure) -> Sequence[Any]:
+        return measure.return_history.get(self.quarter, [])
 
     def actor(self, default: str) -> str:
         return self.by or default

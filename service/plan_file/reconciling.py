@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from domain.definition import Definition
 from domain.measure import Measure
-from domain.values import Amount, Quarter
+from domain.values import Amount
 from service.plan_file.parsed import MeasureSpec
 from service.plan_file.problems import Problem
 from service.plan_file.steps import CommentaryStep, Step, amount_text
@@ -41,18 +41,10 @@ def compare_lengths(spec: MeasureSpec, recorded: Measure, problems: list[Problem
             counts[step.family] = max(counts.get(step.family, 0), step.index + 1)
     for family, count in counts.items():
         kind = family[0]
-        if kind == "definition":
-            held = len(recorded.definitions)
-        elif kind == "baseline":
-            held = len(recorded.baselines.get(str(family[1]), []))
-        elif kind == "owner":
-            held = len(recorded.owners)
-        elif kind == "return":
-            held = len(recorded.return_history.get(Quarter(str(family[1])), []))
-        else:
-            held = len(recorded.figure_history.get((str(family[1]), Quarter(str(family[2]))), []))
+        latest = last.get(family)
+        # A file with no redefinition still gives the first definition, with the measure.
+        held = len(latest.series(recorded)) if latest else len(recorded.definitions)
         if held > count:
-            latest = last.get(family)
             where = latest.where if latest else spec.where
             subject = " ".join(str(part) for part in family[1:]) or "definition"
             message = (

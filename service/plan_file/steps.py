@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TypeVar
+from typing import Any
 from uuid import UUID
 
 from domain import commands
@@ -32,8 +32,6 @@ def amount_text(amount: Amount | None) -> str:
         return fraction
     return f"{amount.value} ({fraction})" if fraction else str(amount.value)
 
-
-T = TypeVar("T")
 
 # A measure's id for a command built only to learn its name.
 _ANY_MEASURE = UUID(int=0)
@@ -76,8 +74,13 @@ class Step:
         """What `measure` holds at this step's place, or None if nothing yet."""
         raise NotImplementedError
 
-    def held(self, series: Sequence[T]) -> T | None:
-        """What `series` (as the measure holds it) has at this step's place; None where it is shorter."""
+    def series(self, measure: Measure) -> Sequence[Any]:
+        """What `measure` holds of the step's family, oldest first: `index` is a place in it."""
+        raise NotImplementedError
+
+    def held(self, measure: Measure) -> Any:
+        """What `measure` holds at this step's place in its series; None where the series is shorter."""
+        series = self.series(measure)
         return series[self.index] if self.index < len(series) else None
 
     @property
@@ -128,8 +131,11 @@ class Redefine(Step):
         return self.definition.title
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        held = self.held(measure.definitions)
+        held = self.held(measure)
         return None if held is None else (held[0], held[1].reason)
+
+    def series(self, measure: Measure) -> Sequence[Any]:
+        return measure.definitions
 
 
 @dataclass(frozen=True)
@@ -169,8 +175,11 @@ class SetBaseline(Step):
         return f"{self.key} {amount_text(self.amount)}"
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        b = self.held(measure.baselines.get(self.key, []))
+        b = self.held(measure)
         return None if b is None else (b.amount, b.period, b.profile, b.note, b.is_reset, b.stamp.reason)
+
+    def series(self, measure: Measure) -> Sequence[Any]:
+        return measure.baselines.get(self.key, [])
 
 
 @dataclass(frozen=True)
@@ -244,8 +253,11 @@ class FigureStep(Step):
         return f"{self.key} {self.quarter.value}{shown}"
 
     def entry(self, measure: Measure) -> tuple[object, ...] | None:
-        f = self.held(measure.figure_history.get((self.key, self.quarter), []))
+        f = self.held(measure)
         return None if f is None else (f.amount, f.reported_change, f.commentary, f.unavailable_reason, f.stamp.reason)
+
+    def series(self, measure: Measure) -> Sequence[Any]:
+        return measure.figure_history.get((self.key, self.quarter), [])
 
 
 @dataclass(frozen=True)
