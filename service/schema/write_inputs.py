@@ -3,15 +3,15 @@ and the two fields every write's input ends with, the version the client last re
 
 An inherited input type's fields come first in the schema: so the measure, component or plan is inherited
 (`MeasureWrite`, `ComponentWrite`, `PlanWrite`), and `write_input` adds the last two after the input's own
-fields instead; `Write` declares them for type checkers and readers. `values_of` hands an input's fields (a
+fields instead; `Write` declares them for type checkers and readers. `by_name` hands an input's fields (a
 query's filter's too) to a command or function that takes them by the same names.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from dataclasses import fields
-from enum import Enum
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 import strawberry
@@ -28,6 +28,7 @@ from service.schema.descriptions import (
 
 T = TypeVar("T")
 W = TypeVar("W", bound=type)
+R = TypeVar("R")
 
 # A mutation's one argument, `input`: `input: MutationInput[SubmitFigureInput]`.
 MutationInput = Annotated[T, strawberry.argument(description=MUTATION_INPUT)]
@@ -70,11 +71,12 @@ def write_input(description: str) -> Callable[[W], W]:
     return make
 
 
-def values_of(i: Any, *leaving_out: str) -> dict[str, Any]:
-    """An input's fields by their Python names, as plain values (an enum by its value): the keywords of a
-    command, or of a function, whose parameters are named as the input's fields are."""
-    return {
-        f.name: v.value if isinstance(v := getattr(i, f.name), Enum) else v
-        for f in fields(i)
-        if f.name not in leaving_out
-    }
+def by_name(target: Callable[..., R], i: Any, **given: Any) -> R:
+    """`target` (a command, or a function taking keywords) called with its parameters taken from the input's
+    fields of the same names, except those `given` (worked out from the input, or named otherwise)."""
+    return target(**{n: getattr(i, n) for n in _parameters(target) if n not in given}, **given)
+
+
+@cache
+def _parameters(target: Callable[..., Any]) -> tuple[str, ...]:
+    return tuple(inspect.signature(target).parameters)

@@ -20,7 +20,7 @@ from service.schema.audit.types import AuditConnection, AuditDigest, AuditEntry,
 from service.schema.cursors import parse_ledger_event_cursor
 from service.schema.errors import from_domain
 from service.schema.pages import After, First, page_size
-from service.schema.write_inputs import values_of
+from service.schema.write_inputs import by_name
 
 
 @strawberry.type
@@ -46,7 +46,7 @@ class AuditQueries:
     ) -> AuditConnection:
         chosen = filter or AuditFilter()
         try:
-            selection = trail.selection(**values_of(chosen))
+            selection = by_name(trail.selection, chosen, order=chosen.order.value)
         except DomainError as e:
             raise from_domain(e) from None
         size = page_size(first)

@@ -33,7 +33,7 @@ from service.schema.descriptions import (
 from service.schema.enums import Basis, Direction
 from service.schema.errors import parse_id
 from service.schema.measures.types import Measure
-from service.schema.write_inputs import MeasureWrite, MutationInput, PlanWrite, write_input
+from service.schema.write_inputs import MeasureWrite, MutationInput, PlanWrite, by_name, write_input
 
 
 @strawberry.input(description="A component of a measure, e.g. one ward, or one offence type.")
@@ -116,15 +116,7 @@ async def measure_payload(info: Info, w: Written) -> MeasurePayload:
 
 
 def _definition(i: DefineMeasureInput | RedefineMeasureInput) -> Definition:
-    return parse_definition(
-        title=i.title,
-        description=i.description,
-        direction=i.direction,
-        basis=i.basis,
-        tolerance=i.tolerance,
-        unit=i.unit,
-        components=[(c.key, c.label) for c in i.components],
-    )
+    return by_name(parse_definition, i, components=[(c.key, c.label) for c in i.components])
 
 
 async def on_measure(

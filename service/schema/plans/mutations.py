@@ -17,7 +17,7 @@ from service.schema.after_write import UNREAD, WritePayload, payload_after
 from service.schema.descriptions import DISCREPANCY_THRESHOLD, IDEMPOTENCY_KEY, PLAN_TITLE, PLAN_YEAR
 from service.schema.plans.types import Plan
 from service.schema.targets import Target
-from service.schema.write_inputs import MutationInput, PlanWrite, values_of, write_input
+from service.schema.write_inputs import MutationInput, PlanWrite, by_name, write_input
 
 
 @strawberry.input(
@@ -65,7 +65,7 @@ class PlanMutations:
         ctx, i = info.context, input
         req = ctx.request_for(None, i.idempotency_key)
         ctx.require(Action.EDIT, Target(i.partnership))
-        command = commands.CreatePlan(**values_of(i, "idempotency_key"))
+        command = by_name(commands.CreatePlan, i)
         return await plan_payload(info, await ctx.write(command, req))
 
     @strawberry.mutation(description="Add a numbered theme to a plan.")
