@@ -16,14 +16,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from service import downloads, read_model
-from service.app import create_app
 from service.auth import tokens
 from service.auth.tokens import create_token
-from service.settings import Settings
-from tests.conftest import DatabaseFactory
 from tests.e2e import documents as doc
 from tests.e2e.given import a_plan, criminal_damage
-from tests.e2e.live import GraphQLClient, LiveServer
+from tests.e2e.live import GraphQLClient, serving
 from tests.e2e.principals import downloaded, first_message, posted
 from tests.e2e.ws_client import graphql_ws
 
@@ -40,30 +37,21 @@ class Servers(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def servers(new_database: DatabaseFactory) -> Iterator[Servers]:
-    database_url = new_database()
-    reader = {"database_url": database_url, "load_demo": False, "run_projection": False}
-    production = Settings(
-        **reader,
-        graphiql=False,
-        introspection=False,
-        allowed_origins=(DASHBOARD_ORIGIN,),
-    )
-    started = [LiveServer(create_app(Settings(database_url=database_url, load_demo=False))).start()]
-    try:
-        started += [
-            LiveServer(create_app(production)).start(),
-            LiveServer(create_app(Settings(**reader, public_read=True))).start(),
-        ]
-        operator = GraphQLClient(started[0].url, create_token(database_url, "operator@ledger.example"))
+def servers(shared_database: str) -> Iterator[Servers]:
+    """The three servers on the module's database, and a plan whose measure 5.1 has a Q1 figure."""
+    reader = {"run_projection": False}
+    locked_down = {**reader, "graphiql": False, "introspection": False, "allowed_origins": (DASHBOARD_ORIGIN,)}
+    with (
+        serving(shared_database) as ordinary,
+        serving(shared_database, **locked_down) as production,
+        serving(shared_database, **reader, public_read=True) as public,
+    ):
+        operator = GraphQLClient(ordinary.url, create_token(shared_database, "operator@ledger.example"))
         plan_id = a_plan(operator)
         measure_id = criminal_damage(operator, plan_id)["id"]
         q1 = {"measureId": measure_id, "component": "total", "quarter": "Q1", "value": "492"}
         operator.execute(doc.SUBMIT_FIGURE, {"input": q1})
-        yield Servers(operator, started[1].url, started[2].url, plan_id, measure_id)
-    finally:
-        for server in started:
-            server.stop()
+        yield Servers(operator, production.url, public.url, plan_id, measure_id)
 
 
 def boom(*args: Any, **kwargs: Any) -> Any:
