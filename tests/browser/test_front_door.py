@@ -28,10 +28,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class Door:
-    url: str
-    client: GraphQLClient
+    client: GraphQLClient  # the officer's, of the service served
     plan_id: str
     measure_id: str
+
+    @property
+    def url(self) -> str:
+        return self.client.url
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +44,7 @@ def door(new_database: DatabaseFactory) -> Iterator[Door]:
         client = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
         plan_id = a_plan(client)
         measure_id = criminal_damage(client, plan_id)["id"]
-        yield Door(server.url, client, plan_id, measure_id)
+        yield Door(client, plan_id, measure_id)
 
 
 @pytest.fixture

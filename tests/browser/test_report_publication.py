@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from service.auth.tokens import create_token
 from service.cli import main
 from tests.browser.harness import Axe, assert_accessible_on_a_desktop_and_a_phone
 from tests.conftest import DatabaseFactory
-from tests.e2e.demo import of_stockton, revise_after_publication, serving_demo
+from tests.e2e.demo import of_stockton, revise_after_publication, served_to_the_officer
 from tests.e2e.live import GraphQLClient
 
 Q2_TITLE = "Safer Stockton Partnership board, 27 November 2012"
@@ -34,13 +33,12 @@ class Paper:
 def paper(new_database: DatabaseFactory) -> Iterator[Paper]:
     """The demo served, 5.1's Q2 criminal damage figure revised after the Q2 board saw it."""
     database_url = new_database()
-    with serving_demo(database_url) as (server, plan_id):
-        officer = GraphQLClient(server.url, create_token(database_url, "officer@stockton.gov.uk"))
+    with served_to_the_officer(database_url) as (officer, plan_id):
         plan = officer.execute(PLAN, {"id": str(plan_id)})["plan"]
         q2 = next(p for p in plan["publications"] if p["quarter"] == "Q2")
         revise_after_publication(officer, plan_id)
         auditor = of_stockton(database_url, "auditor")
-        link = GraphQLClient(server.url, auditor).execute(LINK, {"plan": str(plan_id), "publication": q2["id"]})
+        link = GraphQLClient(officer.url, auditor).execute(LINK, {"plan": str(plan_id), "publication": q2["id"]})
         yield Paper(database_url, link["reportLink"]["url"], q2["digest"])
 
 
