@@ -91,12 +91,12 @@ def query(document: str, **variables: Any) -> Call:
 REVISED = itertools.count(493)
 
 
-def revised() -> str:
+def a_new_value() -> str:
     """A figure not given before."""
     return str(next(REVISED))
 
 
-def number() -> str:
+def a_new_number() -> str:
     """A measure number not used before."""
     return unique("5.")
 
@@ -298,7 +298,7 @@ OPERATIONS = [
     # submit
     writing("submitFigure", "submitter", mutation(doc.SUBMIT_FIGURE, **TOTAL, **Q1, value="500"), fresh_measure),
     # A new value each call: a revision that changes nothing is refused whoever asks.
-    writing("reviseFigure", "submitter", mutation(doc.REVISE_FIGURE, **TOTAL, **Q1, value=revised, reason="late")),
+    writing("reviseFigure", "submitter", mutation(doc.REVISE_FIGURE, **TOTAL, **Q1, value=a_new_value, reason="late")),
     writing(
         "markFigureUnavailable",
         "submitter",
@@ -308,7 +308,9 @@ OPERATIONS = [
     # edit
     writing("createPlan", "editor", create_plan),
     writing("addTheme", "editor", plan_mutation(doc.ADD_THEME, code=lambda: unique("T"), title="Reoffending")),
-    writing("defineMeasure", "editor", plan_mutation(doc.DEFINE_MEASURE, themeCode="5", number=number, **DEFINITION)),
+    writing(
+        "defineMeasure", "editor", plan_mutation(doc.DEFINE_MEASURE, themeCode="5", number=a_new_number, **DEFINITION)
+    ),
     writing("setBaseline", "editor", mutation(doc.SET_BASELINE, **TOTAL, value="2472"), measure_without_baseline),
     writing("resetBaseline", "editor", mutation(doc.RESET_BASELINE, **TOTAL, value="2500", reason="recount")),
     writing(
