@@ -6,9 +6,8 @@ never has to diff two snapshots by hand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from eventsourcing.domain import Aggregate
 
@@ -23,8 +22,10 @@ from domain.revisions import FieldChange, figure_changes
 from domain.values import QUARTER_OF, Amount
 
 
-@dataclass(frozen=True)
-class AuditFacts:
+class AuditFacts(NamedTuple):
+    """What one event did, for its audit entry. A named tuple: one is made for every event projected, and a
+    tuple is made in one step where a frozen dataclass sets each field in turn."""
+
     action: str
     plan_id: Any = None
     measure_id: Any = None
@@ -41,7 +42,7 @@ class AuditFacts:
 
 
 # The facts an audit entry keeps in a column of each one's own name; `changes` is kept as three arrays.
-FACT_COLUMNS = tuple(f.name for f in fields(AuditFacts) if f.name != "changes")
+FACT_COLUMNS = tuple(name for name in AuditFacts._fields if name != "changes")
 
 
 def show_amount(amount: Amount | None) -> str | None:

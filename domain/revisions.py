@@ -9,10 +9,9 @@ every entry of a figure's history changed something.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.definition import Definition
 from domain.entries import figure_fields
@@ -39,9 +38,10 @@ AMOUNT_PARTS = (
 )
 
 
-@dataclass(frozen=True)
-class FieldChange:
-    """One field an event changed, before and after, as text (None where it had or has no value)."""
+class FieldChange(NamedTuple):
+    """One field an event changed, before and after, as text (None where it had or has no value).
+
+    A named tuple, as AuditFacts (domain/audit.py): several are made for every figure event projected."""
 
     field: str  # the API's name: value, numerator, denominator, reportedChange, commentary, availability
     before: str | None
@@ -129,9 +129,14 @@ def figure_changes(before: FigureRecord | None, after: FigureRecord) -> tuple[Fi
     return tuple(FieldChange(name, old[name], new[name]) for name in new if old[name] != new[name])
 
 
+NOTHING_SHOWN: dict[str, str | None] = dict.fromkeys(
+    ("value", "numerator", "denominator", "reportedChange", "commentary", "availability")
+)
+
+
 def _shown(record: FigureRecord | None) -> dict[str, str | None]:
     if record is None:
-        return dict.fromkeys(("value", "numerator", "denominator", "reportedChange", "commentary", "availability"))
+        return NOTHING_SHOWN
     amount = record.amount or Amount()
     return {
         "value": _number(amount.value),

@@ -39,7 +39,7 @@ from uuid import UUID
 
 from domain.assessed import assess_figure, baseline_discrepancy
 from domain.measure import Measure
-from domain.rules import current_quarter, worst
+from domain.rules import worst
 from domain.values import QUARTER_OF, Quarter, Status
 from projections.rows import (
     Key,
@@ -73,6 +73,7 @@ REACHES: dict[type, str] = {
     Measure.ReturnReopened: RETURN,
 }
 QUARTERS = tuple(Quarter)
+LATEST_FIRST = QUARTERS[::-1]
 NO_DATA = Status.NO_DATA
 
 
@@ -192,13 +193,26 @@ def _quarter_row(
     return quarter_row(mid, quarter, worst(statuses), measure.overrides.get(quarter), text, at, by)
 
 
+def _current_quarter(measure: Measure, keys: list[str]) -> Quarter | None:
+    """`rules.current_quarter` of the quarters with a figure of a current component or an override.
+
+    Asked from the last quarter back, so a measure's dozen figures are not listed and ordered on every event.
+    """
+    figures, overrides = measure.figures, measure.overrides
+    for quarter in LATEST_FIRST:
+        if quarter in overrides:
+            return quarter
+        for key in keys:
+            if (key, quarter) in figures:
+                return quarter
+    return None
+
+
 def _measure_row(
     mid: UUID, measure: Measure, keys: list[str], results: dict[Key, Row], old_results: dict[Key, Row]
 ) -> Row:
     """The measures row, its status the one shown for the measure's current quarter."""
-    reported = [q for component, q in measure.figures if component in keys]
-    reported.extend(measure.overrides)
-    latest = current_quarter(reported)
+    latest = _current_quarter(measure, keys)
     if latest is None:
         status = NO_DATA
     else:
