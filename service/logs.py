@@ -106,14 +106,19 @@ class RequestIds:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        traceparent = headers.get("traceparent")
-        current = RequestLog(request_id(headers.get("x-request-id")), trace_id(traceparent))
+        # Only the two headers read here are decoded (every request passes through this).
+        sent_id = traceparent = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                sent_id = value.decode("latin-1")
+            elif name == b"traceparent":
+                traceparent = value.decode("latin-1")
+        current = RequestLog(request_id(sent_id), trace_id(traceparent))
         scope.setdefault("state", {})["request_id"] = current.request_id
         token = CURRENT.set(current)
-        undo = tracing.continue_trace(headers) if self.trace else None
-        # This frame lives as long as a WebSocket does: keep only what it needs (a KiB per subscriber).
-        del headers
+        # The whole header list for OpenTelemetry's propagator only when tracing is on. This frame lives as long
+        # as a WebSocket does: it keeps no copy of the headers (a KiB per subscriber).
+        undo = tracing.continue_trace(_decoded(scope["headers"])) if self.trace else None
         started = time.perf_counter()
         status = 0
 
@@ -145,7 +150,13 @@ class RequestIds:
             CURRENT.reset(token)
 
 
+def _decoded(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in headers}
+
+
 def _access(scope: Scope, status: int, seconds: float) -> None:
+    if not ACCESS.isEnabledFor(logging.INFO):
+        return  # nothing of the line is made when it would not be written
     current = CURRENT.get()
     operation = current.operation if current is not None else None
     outcome = current.outcome if current is not None else None

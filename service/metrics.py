@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -205,8 +206,7 @@ def multiprocess_mode() -> bool:
 def operation_label(name: str | None, query: str | None) -> str:
     """The operation a request is counted under: its name, bounded in length and number."""
     if not name and query:
-        found = _NAMED.search(query)
-        name = found.group(1) if found else None
+        name = _named_in(query)
     if not name:
         return "anonymous"
     if not _OPERATION.fullmatch(name):
@@ -218,10 +218,24 @@ def operation_label(name: str | None, query: str | None) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=256)
+def _named_in(query: str) -> str | None:
+    """The name an unnamed request's document gives its operation, if any (clients send the same few again)."""
+    found = _NAMED.search(query)
+    return found.group(1) if found else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _answered_series(operation: str, outcome: str) -> tuple[Any, Any]:
+    # Both label sets are bounded (MAX_OPERATIONS names, a few outcomes): the children are looked up once each.
+    return REQUESTS.labels(operation, outcome), LATENCY.labels(operation)
+
+
 def graphql_answered(operation: str, outcome: str, seconds: float, cache: str | None) -> None:
     """Hook: a GraphQL request over HTTP was answered (`cache`: its x-cache header, if it was cacheable)."""
-    REQUESTS.labels(operation, outcome).inc()
-    LATENCY.labels(operation).observe(seconds)
+    requests, latency = _answered_series(operation, outcome)
+    requests.inc()
+    latency.observe(seconds)
     if cache in ("hit", "miss"):
         CACHE_LOOKUPS.labels(cache).inc()
 
