@@ -92,8 +92,12 @@ STATUS_CHANGES = Source("status_changes", by_quarter=True)
 LEDGER_EVENTS = Source("audit_entries", by_quarter=False)
 
 
-def matches(filters: Filters, row: Row) -> bool:
-    return all(row[column] == value for column, value in filters.items())
+# Filters as a dict key: (column, value) pairs in column order.
+FilterKey = tuple[tuple[str, UUID], ...]
+
+
+def _filter_key(filters: Filters) -> FilterKey:
+    return tuple(sorted(filters.items()))
 
 
 # The last item of `Feed.replay`.
@@ -107,8 +111,6 @@ class Listener(Protocol):
 
     @property
     def buffered(self) -> int: ...
-
-    def matches(self, row: Row) -> bool: ...
 
     def offer(self, item: tuple[Key, Any]) -> None: ...
 
@@ -133,9 +135,6 @@ class Subscriber:
     def buffered(self) -> int:
         """Payloads waiting to be delivered."""
         return len(self._rows) if self._rows else 0
-
-    def matches(self, row: Row) -> bool:
-        return matches(self.filters, row)
 
     def offer(self, item: tuple[Key, Any]) -> None:
         """Buffer a payload; past capacity, give up on this subscriber instead of waiting for it."""
@@ -182,7 +181,8 @@ class Feed:
         self.last: Key = (0, "")
         # Poked while nobody listened, so rows after `last` went unread: see `_read_new_rows`.
         self.skipped = False
-        self._subscribers: set[Listener] = set()
+        # Listeners by their filters, so that a row is matched once per distinct filter, not once per listener.
+        self._subscribers: dict[FilterKey, set[Listener]] = {}
         # Called after each batch of rows has been offered (service/speedups/live_delivery.py writes them then).
         self.after_offers: list[Callable[[], None]] = []
         # Subscribers closed for falling behind, since the feed started (for service/metrics.py).
@@ -191,11 +191,11 @@ class Feed:
         self._task: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
-        return len(self._subscribers)
+        return sum(map(len, self._subscribers.values()))
 
     def buffers(self) -> list[int]:
         """How many payloads each live subscriber has waiting."""
-        return [subscriber.buffered for subscriber in self._subscribers]
+        return [subscriber.buffered for listeners in self._subscribers.values() for subscriber in listeners]
 
     async def start(self) -> None:
         """Begin at the table's newest row: older rows reach subscribers by replay."""
@@ -239,11 +239,12 @@ class Feed:
             # sees `last` and the rows offered so far move together.
             for row in rows:
                 key, payload = self.source.key(row), None
-                for subscriber in self._subscribers:
-                    if subscriber.matches(row):
+                for filters, listeners in self._subscribers.items():
+                    if all(row[column] == value for column, value in filters):
                         if payload is None:
                             payload = self.convert(row)  # once, for every subscriber
-                        subscriber.offer((key, payload))
+                        for subscriber in listeners:
+                            subscriber.offer((key, payload))
                 self.last = key
             for offered in self.after_offers:
                 offered()
@@ -277,13 +278,17 @@ class Feed:
 
     def join(self, listener: Listener) -> None:
         """Offer `listener` every row read from now on."""
-        self._subscribers.add(listener)
+        self._subscribers.setdefault(_filter_key(listener.filters), set()).add(listener)
         if self.skipped:
             # Rows came while nobody listened, after the replay's skip: read them for this subscriber now.
             self._wake.set()
 
     def leave(self, listener: Listener) -> None:
-        self._subscribers.discard(listener)
+        key = _filter_key(listener.filters)
+        if (listeners := self._subscribers.get(key)) is not None:
+            listeners.discard(listener)
+            if not listeners:
+                del self._subscribers[key]
 
     async def stream(self, after: Key | None, filters: Filters) -> AsyncGenerator[Any, None]:
         """Every matching row after `after` (None: from now), converted, exactly once and in key order.
@@ -309,7 +314,7 @@ class Feed:
             self.fell_behind += 1
             raise FellBehind(self.capacity, delivered)
         finally:
-            self._subscribers.discard(subscriber)
+            self.leave(subscriber)
 
 
 @dataclass

@@ -50,7 +50,7 @@ from strawberry.schema.schema import validate_document
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.protocol import State
 
-from service.fanout import CAUGHT_UP, Feed, FellBehind, Filters, Key, Row, matches
+from service.fanout import CAUGHT_UP, Feed, FellBehind, Filters, Key
 from service.graphql_request import UnreadableJSON
 from service.limits import token_refusal
 from service.logs import request_id
@@ -162,7 +162,7 @@ class Hub:
 
     def __init__(self, feed: Feed) -> None:
         self.feed = feed
-        self.offered: list[tuple[LiveOperation, Key, Any]] = []
+        self.offered: list[tuple[LiveOperation, tuple[Key, Any]]] = []
         self.behind: list[LiveOperation] = []
         feed.after_offers.append(self.write)
 
@@ -170,7 +170,7 @@ class Hub:
         offered, self.offered = self.offered, []
         payloads: dict[tuple[int, int], str] = {}  # (id of the row, id of the group) -> JSON
         frames: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (payload JSON, operation id) -> text, frame
-        for operation, key, row in offered:
+        for operation, (key, row) in offered:
             operation.pending = 0
             if operation.overflowed or key <= operation.delivered:
                 continue
@@ -183,8 +183,8 @@ class Hub:
                 text = f'{{"id":{dumps(operation.id)},"type":"next","payload":{payload}}}'.encode()
                 written = frames[(payload, operation.id)] = (text, frame(text))
             operation.delivered = key
-            operation.size = len(written[1])
-            operation.connection.write(*written)
+            # Messages still waiting in the socket's buffer, counted in messages of this size.
+            operation.backlog = operation.connection.write(*written) // len(written[1])
         behind, self.behind = self.behind, []
         for operation in behind:
             self.feed.fell_behind += 1
@@ -204,7 +204,19 @@ def hub(feed: Feed) -> Hub:
 class LiveOperation:
     """One live subscription of one connection: offered its feed's matching rows, written by its hub."""
 
-    __slots__ = ("connection", "delivered", "filters", "group", "hub", "id", "live", "overflowed", "pending", "size")
+    __slots__ = (
+        "backlog",
+        "capacity",
+        "connection",
+        "delivered",
+        "filters",
+        "group",
+        "hub",
+        "id",
+        "live",
+        "overflowed",
+        "pending",
+    )
 
     def __init__(self, connection: Connection, op_id: str, group: Group, live: Live) -> None:
         self.connection = connection
@@ -214,26 +226,24 @@ class LiveOperation:
         self.filters: Filters = live.filters
         self.hub = hub(live.feed)
         self.delivered: Key = (0, "")
+        self.capacity = live.feed.capacity
         self.pending = 0  # offered in the batch being offered
+        self.backlog = 0  # written, not yet sent by the socket (as of the last write)
         self.overflowed = False
-        self.size = 1  # bytes of the last frame written
 
     @property
     def buffered(self) -> int:
-        return self.pending + self.connection.unsent() // self.size
-
-    def matches(self, row: Row) -> bool:
-        return matches(self.filters, row)
+        return self.pending + self.backlog
 
     def offer(self, item: tuple[Key, Any]) -> None:
         if self.overflowed:
             return
-        if self.buffered >= self.live.feed.capacity:
+        if self.pending + self.backlog >= self.capacity:
             self.overflowed = True
             self.hub.behind.append(self)
             return
         self.pending += 1
-        self.hub.offered.append((self, *item))
+        self.hub.offered.append((self, item))
 
     def join(self, delivered: Key) -> None:
         self.delivered = delivered
@@ -316,25 +326,20 @@ class Connection:
 
     # --- writing
 
-    def write(self, text: bytes, framed: bytes) -> None:
-        """One message, now: straight to the transport, or through websockets' protocol if it compresses."""
+    def write(self, text: bytes, framed: bytes) -> int:
+        """One message, now: straight to the transport, or through websockets' protocol if it compresses. Returns
+        the bytes the socket has yet to send."""
         protocol = self.protocol
-        if (
-            self.closed
-            or protocol.close_sent
-            or protocol.transport.is_closing()
-            or protocol.conn.state is not State.OPEN
-        ):
-            return
-        if protocol.conn.extensions:
-            protocol.conn.send_text(text)
-            protocol.transport.write(b"".join(protocol.conn.data_to_send()))
+        transport = protocol.transport
+        if self.closed or protocol.close_sent or transport.is_closing() or protocol.conn.state is not State.OPEN:
+            return 0
+        conn = protocol.conn
+        if conn.extensions:
+            conn.send_text(text)
+            transport.write(b"".join(conn.data_to_send()))
         else:
-            protocol.transport.write(framed)
-
-    def unsent(self) -> int:
-        transport = self.protocol.transport
-        return transport.get_write_buffer_size() if transport is not None else 0
+            transport.write(framed)
+        return transport.get_write_buffer_size()
 
     async def send_text(self, text: str) -> None:
         await self.send({"type": "websocket.send", "text": text})
