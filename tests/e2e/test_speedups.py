@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -30,7 +31,7 @@ from tests.e2e import documents as doc
 from tests.e2e.demo import import_demo, wait_for_read_model
 from tests.e2e.live import LiveServer
 from tests.e2e.principals import FROM_THE_START
-from tests.e2e.ws_client import PROTOCOL, graphql_ws
+from tests.e2e.ws_client import PROTOCOL, GraphQLWebSocket, graphql_ws
 
 PARTNERSHIP = "Safer Stockton Partnership"
 EVERYTHING = (
@@ -329,16 +330,22 @@ async def test_subscriptions_replay_and_deliver_the_same_messages(twins: Twins) 
         replays = [{name: await _all(ws, f"{name}-replay", name) for name, _, _ in feeds} for ws in (fast, plain)]
         assert replays[0] == replays[1] and replays[0]["statusChanged"] and replays[0]["ledgerEvents"]
         # One write, received live on both servers.
-        now = twins.both(ONE_MEASURE, {"id": twins.measure_id})["data"]["measure"]
-        q1 = next(q["status"] for q in now["quarters"] if q["quarter"] == "Q1")
-        other = next(s for s in ("ON_TRACK", "AT_RISK", "OFF_TRACK") if s != q1)
-        given = {"measureId": twins.measure_id, "quarter": "Q1", "status": other, "reason": "seen live"}
-        status, body = twins.post(twins.fast, doc.OVERRIDE_STATUS, {"input": given})
-        assert status == 200 and "errors" not in body, body
+        other = _flip(twins, "Q1", "seen live")
         live = [{f"{name}-{n}": await ws.take(f"{name}-live-{n}", 1, name) for name, _, _ in feeds for n in (1, 2)}
                 for ws in (fast, plain)]  # fmt: skip
     assert live[0] == live[1]
     assert live[0]["statusChanged-1"] == live[0]["statusChanged-2"] and live[0]["statusChanged-1"][0]["to"] == other
+
+
+def _flip(twins: Twins, quarter: str, reason: str) -> str:
+    """Override a quarter's status of measure 5.1 to another than it has: one status change. Returns the new one."""
+    now = twins.both(ONE_MEASURE, {"id": twins.measure_id})["data"]["measure"]
+    status = next(q["status"] for q in now["quarters"] if q["quarter"] == quarter)
+    other = next(s for s in ("ON_TRACK", "AT_RISK", "OFF_TRACK") if s != status)
+    given = {"measureId": twins.measure_id, "quarter": quarter, "status": other, "reason": reason}
+    answered, body = twins.post(twins.fast, doc.OVERRIDE_STATUS, {"input": given})
+    assert answered == 200 and "errors" not in body, body
+    return other
 
 
 def _ws(url: str) -> str:
@@ -379,13 +386,22 @@ async def _frames(ws: Any, wait: float = 1) -> list[str]:
             return frames
 
 
-async def test_subscription_messages_are_the_same_frame_for_frame(twins: Twins) -> None:
-    """graphql-transport-ws without Strawberry's handler (speedups/live_delivery.py) sends what it sends."""
-    init = {"Authorization": f"Bearer {twins.token}"}
-    async with graphql_ws(_ws(twins.fast), init) as fast:
+@asynccontextmanager
+async def _acknowledged(url: str, token: str, compression: str | None) -> AsyncIterator[GraphQLWebSocket]:
+    async with connect(_ws(url), subprotocols=[PROTOCOL], compression=compression, open_timeout=10) as ws:
+        await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "connection_ack", "payload": None}
+        yield GraphQLWebSocket(ws)
+
+
+@pytest.mark.parametrize("compression", ["deflate", None], ids=["compressed", "uncompressed"])
+async def test_subscription_messages_are_the_same_frame_for_frame(twins: Twins, compression: str | None) -> None:
+    """graphql-transport-ws without Strawberry's handler (speedups/live_delivery.py) sends what it sends, whether
+    its frames are written to the socket as they are or through permessage-deflate."""
+    async with _acknowledged(twins.fast, twins.token, compression) as fast:
         # The fast server serves the socket itself, not through Strawberry's handler.
         assert [type(c) for c in LedgerTransportWSHandler.connections] == [live_delivery.Connection]
-        async with graphql_ws(_ws(twins.plain), init) as plain:
+        async with _acknowledged(twins.plain, twins.token, compression) as plain:
             sockets = (fast, plain)
             for ws in sockets:
                 await ws.ws.send(json.dumps({"type": "ping"}))
@@ -401,9 +417,7 @@ async def test_subscription_messages_are_the_same_frame_for_frame(twins: Twins) 
             before = [sorted(json.dumps(json.loads(frame)) for frame in await _frames(ws.ws)) for ws in sockets]
             assert before[0] == before[1]
             assert len(before[0]) == 1 + len(OVER_THE_SOCKET) + 1  # pong, one each, the query's `complete`
-            given = {"measureId": twins.measure_id, "quarter": "Q4", "status": "AT_RISK", "reason": "live frames"}
-            status, body = twins.post(twins.fast, doc.OVERRIDE_STATUS, {"input": given})
-            assert status == 200 and "errors" not in body, body
+            _flip(twins, "Q4", "live frames")
             live = [sorted(await _frames(ws.ws)) for ws in sockets]
     assert live[0] == live[1]
     shaped = {message["id"]: message["payload"] for message in map(json.loads, live[0])}

@@ -14,6 +14,7 @@ import ast
 import asyncio
 import hashlib
 import inspect
+import re
 import textwrap
 from collections.abc import Callable
 from importlib.metadata import version
@@ -219,3 +220,28 @@ def test_a_dataloader_keeps_a_loaded_key_as_a_done_future() -> None:
         return isinstance(again, asyncio.Future) and again.done()
 
     assert asyncio.run(run()), "see service/speedups/read_ahead.py: loaded()"
+
+
+def test_uvicorn_s_websocket_protocol_uses_only_what_the_lean_path_gives_it() -> None:
+    """speedups/live_delivery.py's `lighten` swaps an accepted connection's queue and flow-control flag for lighter
+    objects and drops the handshake's request and response: uvicorn must call nothing else on them, and read
+    the request and response only while the handshake runs."""
+    from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+    from service.speedups.live_delivery import _Inbox, _Writable
+
+    source = inspect.getsource(WebSocketsSansIOProtocol)
+    for attribute, light in (("queue", _Inbox), ("writable", _Writable)):
+        called = set(re.findall(rf"self\.{attribute}\.(\w+)", source))
+        assert called and called <= {name for name in dir(light) if not name.startswith("__")}, (attribute, called)
+    readers = {
+        node.name
+        for node in ast.walk(ast.parse(textwrap.dedent(source)))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and re.search(r"self\.(request|response)\b", ast.unparse(node))
+    }
+    assert readers == {"handle_connect", "send"}, readers
+    send = inspect.getsource(WebSocketsSansIOProtocol.send)
+    # In `send`, only the branch taken before the handshake completes reads them.
+    assert send.index("if not self.handshake_complete") < send.index("self.response")
+    assert "self.response" not in send[send.index("elif not self.close_sent") :]
