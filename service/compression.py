@@ -15,10 +15,10 @@ import zlib
 from typing import Final
 
 import anyio.to_thread
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
 from starlette.middleware.gzip import GZipMiddleware, IdentityResponder
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GZIP: Final = "gzip"
 # Below this a body gains little and costs a gzip header; Starlette's own default.
@@ -80,18 +80,36 @@ class GZip(GZipMiddleware):
             return
 
         async def send_vary_once(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # Looked for in the raw list first: most responses have no Vary, and this runs for every one.
+            if message["type"] == "http.response.start" and any(k.lower() == b"vary" for k, _ in message["headers"]):
                 headers = MutableHeaders(raw=message["headers"])
-                if "vary" in headers:
-                    names = {name.strip().lower(): name.strip() for name in reversed(headers["vary"].split(","))}
-                    headers["vary"] = ", ".join(reversed(names.values()))
+                names = {name.strip().lower(): name.strip() for name in reversed(headers["vary"].split(","))}
+                headers["vary"] = ", ".join(reversed(names.values()))
             await send(message)
 
-        if accepts_gzip(Headers(scope=scope).get("accept-encoding")):
+        if accepts_gzip(_accept_encoding(scope)):
             await super().__call__(scope, receive, send_vary_once)
         else:
-            identity = IdentityResponder(self.app, self.minimum_size, exclude_content_types=self.exclude_content_types)
+            identity = _Identity(self.app, self.minimum_size, self.exclude_content_types)
             await identity(scope, receive, send_vary_once)
+
+
+def _accept_encoding(scope: Scope) -> str | None:
+    """The request's Accept-Encoding (the first, as Starlette's Headers gives), without making a Headers of every
+    request's headers."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"accept-encoding":
+            return str(value.decode("latin-1"))
+    return None
+
+
+class _Identity(IdentityResponder):
+    """Starlette's responder for a client that takes no gzip, given the middleware's content types as it already
+    normalised them rather than normalising them again for every request."""
+
+    def __init__(self, app: ASGIApp, minimum_size: int, exclude_content_types: tuple[str, ...]) -> None:
+        super().__init__(app, minimum_size, exclude_content_types=())
+        self.exclude_content_types = exclude_content_types
 
 
 def middleware() -> Middleware:

@@ -231,13 +231,18 @@ def _answered_series(operation: str, outcome: str) -> tuple[Any, Any]:
     return REQUESTS.labels(operation, outcome), LATENCY.labels(operation)
 
 
+@functools.lru_cache(maxsize=2)
+def _cache_lookups(state: str) -> Any:
+    return CACHE_LOOKUPS.labels(state)
+
+
 def graphql_answered(operation: str, outcome: str, seconds: float, cache: str | None) -> None:
     """Hook: a GraphQL request over HTTP was answered (`cache`: its x-cache header, if it was cacheable)."""
     requests, latency = _answered_series(operation, outcome)
     requests.inc()
     latency.observe(seconds)
     if cache in ("hit", "miss"):
-        CACHE_LOOKUPS.labels(cache).inc()
+        _cache_lookups(cache).inc()
 
 
 def dispatcher_leading(leading: bool) -> None:
