@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -37,49 +38,82 @@ def _many(fetch: Fetch, key: str) -> DataLoader[UUID, list[Row]]:
     return DataLoader(load_fn=load)
 
 
-@dataclass
 class Loaders:
-    """Loaders of the read model as it was at position `at` (None: now)."""
+    """Loaders of the read model as it was at position `at` (None: now).
 
-    pool: asyncpg.Pool
-    at: int | None = None
-    plan: DataLoader[UUID, Row | None] = field(init=False)
-    measure: DataLoader[UUID, Row | None] = field(init=False)
-    themes: DataLoader[UUID, list[Row]] = field(init=False)
-    measures: DataLoader[UUID, list[Row]] = field(init=False)
-    components: DataLoader[UUID, list[Row]] = field(init=False)
-    baselines: DataLoader[UUID, list[Row]] = field(init=False)
-    figures: DataLoader[UUID, list[Row]] = field(init=False)
-    quarters: DataLoader[UUID, list[Row]] = field(init=False)
-    history: DataLoader[UUID, list[Row]] = field(init=False)
-    owner: DataLoader[UUID, Row | None] = field(init=False)
-    returns: DataLoader[UUID, list[Row]] = field(init=False)
-    collections: DataLoader[UUID, list[Row]] = field(init=False)
-    publications: DataLoader[UUID, list[Row]] = field(init=False)
-    links: DataLoader[int, Row | None] = field(init=False)
-    revised: DataLoader[UUID, frozenset[tuple[str, str]]] = field(init=False)
+    Each loader is made the first time it is asked for: a request uses a few of the fifteen (a write's payload
+    two or three), and every request makes at least one set.
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(self, pool: asyncpg.Pool, at: int | None = None) -> None:
+        self.pool, self.at = pool, at
+
+    def _of(self, table: str) -> Fetch:
         pool, at = self.pool, self.at
+        return lambda ids: read_model.rows(pool, table, ids, at)
 
-        def of(table: str) -> Fetch:
-            return lambda ids: read_model.rows(pool, table, ids, at)
+    @cached_property
+    def plan(self) -> DataLoader[UUID, Row | None]:
+        return _one(self._of("plans"))
 
-        self.plan = _one(of("plans"))
-        self.measure = _one(lambda ids: read_model.measures_by_id(pool, ids, at))
-        self.themes = _many(of("themes"), "plan_id")
-        self.measures = _many(of("measures"), "plan_id")
-        self.components = _many(of("components"), "measure_id")
-        self.baselines = _many(of("baselines"), "measure_id")
-        self.figures = _many(of("figures"), "measure_id")
-        self.quarters = _many(of("quarter_results"), "measure_id")
-        self.history = _many(lambda ids: read_model.history_by_measure(pool, ids, at), "measure_id")
-        self.owner = _one(of("owners"), "measure_id")
-        self.returns = _many(of("returns"), "measure_id")
-        self.collections = _many(of("collections"), "plan_id")
-        self.publications = _many(of("publications"), "plan_id")
-        self.links = _one(lambda positions: cycle_reads.links(pool, positions), "position")
-        self.revised = _revised(pool, self.measure, self.publications, self.figures)
+    @cached_property
+    def measure(self) -> DataLoader[UUID, Row | None]:
+        pool, at = self.pool, self.at
+        return _one(lambda ids: read_model.measures_by_id(pool, ids, at))
+
+    @cached_property
+    def themes(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("themes"), "plan_id")
+
+    @cached_property
+    def measures(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("measures"), "plan_id")
+
+    @cached_property
+    def components(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("components"), "measure_id")
+
+    @cached_property
+    def baselines(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("baselines"), "measure_id")
+
+    @cached_property
+    def figures(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("figures"), "measure_id")
+
+    @cached_property
+    def quarters(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("quarter_results"), "measure_id")
+
+    @cached_property
+    def history(self) -> DataLoader[UUID, list[Row]]:
+        pool, at = self.pool, self.at
+        return _many(lambda ids: read_model.history_by_measure(pool, ids, at), "measure_id")
+
+    @cached_property
+    def owner(self) -> DataLoader[UUID, Row | None]:
+        return _one(self._of("owners"), "measure_id")
+
+    @cached_property
+    def returns(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("returns"), "measure_id")
+
+    @cached_property
+    def collections(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("collections"), "plan_id")
+
+    @cached_property
+    def publications(self) -> DataLoader[UUID, list[Row]]:
+        return _many(self._of("publications"), "plan_id")
+
+    @cached_property
+    def links(self) -> DataLoader[int, Row | None]:
+        pool = self.pool
+        return _one(lambda positions: cycle_reads.links(pool, positions), "position")
+
+    @cached_property
+    def revised(self) -> DataLoader[UUID, frozenset[tuple[str, str]]]:
+        return _revised(self.pool, self.measure, self.publications, self.figures)
 
 
 def _revised(
