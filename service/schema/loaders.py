@@ -38,6 +38,28 @@ def _many(fetch: Fetch, key: str) -> DataLoader[UUID, list[Row]]:
     return DataLoader(load_fn=load)
 
 
+Read = Callable[[asyncpg.Pool, Sequence[Any], int | None], Awaitable[list[Row]]]
+
+
+def _loader(read: str | Read, key: str = "id", many: bool = False) -> Any:
+    """A loader of a set, made the first time it is asked for: of each key's row, or of its rows (`many`), keyed
+    by `key`, read at the set's position from the read model's table of that name, or by `read`."""
+
+    def make(self: Loaders) -> DataLoader[Any, Any]:
+        pool, at = self.pool, self.at
+        if isinstance(read, str):
+            fetch: Fetch = lambda ids: read_model.rows(pool, read, ids, at)  # noqa: E731
+        else:
+            fetch = lambda ids: read(pool, ids, at)  # noqa: E731
+        return _many(fetch, key) if many else _one(fetch, key)
+
+    return cached_property(make)
+
+
+def _links(pool: asyncpg.Pool, positions: Sequence[Any], at: int | None) -> Awaitable[list[Row]]:
+    return cycle_reads.links(pool, positions)  # the hash chain's links are the same at every position
+
+
 class Loaders:
     """Loaders of the read model as it was at position `at` (None: now).
 
@@ -48,68 +70,20 @@ class Loaders:
     def __init__(self, pool: asyncpg.Pool, at: int | None = None) -> None:
         self.pool, self.at = pool, at
 
-    def _of(self, table: str) -> Fetch:
-        pool, at = self.pool, self.at
-        return lambda ids: read_model.rows(pool, table, ids, at)
-
-    @cached_property
-    def plan(self) -> DataLoader[UUID, Row | None]:
-        return _one(self._of("plans"))
-
-    @cached_property
-    def measure(self) -> DataLoader[UUID, Row | None]:
-        pool, at = self.pool, self.at
-        return _one(lambda ids: read_model.measures_by_id(pool, ids, at))
-
-    @cached_property
-    def themes(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("themes"), "plan_id")
-
-    @cached_property
-    def measures(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("measures"), "plan_id")
-
-    @cached_property
-    def components(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("components"), "measure_id")
-
-    @cached_property
-    def baselines(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("baselines"), "measure_id")
-
-    @cached_property
-    def figures(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("figures"), "measure_id")
-
-    @cached_property
-    def quarters(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("quarter_results"), "measure_id")
-
-    @cached_property
-    def history(self) -> DataLoader[UUID, list[Row]]:
-        pool, at = self.pool, self.at
-        return _many(lambda ids: read_model.history_by_measure(pool, ids, at), "measure_id")
-
-    @cached_property
-    def owner(self) -> DataLoader[UUID, Row | None]:
-        return _one(self._of("owners"), "measure_id")
-
-    @cached_property
-    def returns(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("returns"), "measure_id")
-
-    @cached_property
-    def collections(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("collections"), "plan_id")
-
-    @cached_property
-    def publications(self) -> DataLoader[UUID, list[Row]]:
-        return _many(self._of("publications"), "plan_id")
-
-    @cached_property
-    def links(self) -> DataLoader[int, Row | None]:
-        pool = self.pool
-        return _one(lambda positions: cycle_reads.links(pool, positions), "position")
+    plan: DataLoader[UUID, Row | None] = _loader("plans")
+    measure: DataLoader[UUID, Row | None] = _loader(read_model.measures_by_id)
+    themes: DataLoader[UUID, list[Row]] = _loader("themes", "plan_id", many=True)
+    measures: DataLoader[UUID, list[Row]] = _loader("measures", "plan_id", many=True)
+    components: DataLoader[UUID, list[Row]] = _loader("components", "measure_id", many=True)
+    baselines: DataLoader[UUID, list[Row]] = _loader("baselines", "measure_id", many=True)
+    figures: DataLoader[UUID, list[Row]] = _loader("figures", "measure_id", many=True)
+    quarters: DataLoader[UUID, list[Row]] = _loader("quarter_results", "measure_id", many=True)
+    history: DataLoader[UUID, list[Row]] = _loader(read_model.history_by_measure, "measure_id", many=True)
+    owner: DataLoader[UUID, Row | None] = _loader("owners", "measure_id")
+    returns: DataLoader[UUID, list[Row]] = _loader("returns", "measure_id", many=True)
+    collections: DataLoader[UUID, list[Row]] = _loader("collections", "plan_id", many=True)
+    publications: DataLoader[UUID, list[Row]] = _loader("publications", "plan_id", many=True)
+    links: DataLoader[int, Row | None] = _loader(_links, "position")
 
     @cached_property
     def revised(self) -> DataLoader[UUID, frozenset[tuple[str, str]]]:
