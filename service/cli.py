@@ -11,16 +11,30 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from service.settings import Settings, eventsourcing_env
+if TYPE_CHECKING:
+    from service.settings import Settings
+    from service.stopping import SignalStop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_PLAN = ROOT / "examples" / "community-safety-plan-2012-13.yaml"
 DEMO_PRINCIPAL = "demo"
 # The exit status of any command whose DATABASE_URL cannot be used.
 EXIT_DATABASE_UNUSABLE = 3
+# The commands that stop between two units of work on SIGTERM or SIGINT (service/stopping.py `stop_on_signals`).
+# Their handlers are installed before the rest of the service is imported, which takes a second or more: a
+# process started with SIGINT ignored (a script's background job, a runner with no terminal) drops a signal
+# that comes before its handler, and would run on, leading the projection, after a stop sent while it started.
+STOPPING_COMMANDS = frozenset({"project"})
+
+
+def eventsourcing_env(url: str) -> dict[str, str]:
+    """service/settings.py's, imported only once a command runs (see STOPPING_COMMANDS)."""
+    from service.settings import eventsourcing_env
+
+    return eventsourcing_env(url)
 
 
 @contextmanager
@@ -312,12 +326,9 @@ def _demo_token(settings: Settings, url: str) -> str:
 
 def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
     from projections.runner import run_projection
-    from projections.runtime import exit_with_parent
-    from service.stopping import stop_on_signals
-
-    exit_with_parent()  # started by `serve`: ends with it, however it ends
-    stop = stop_on_signals()
     from service import metrics
+
+    stop: SignalStop = args.stop  # since the process started (`main`)
 
     metrics.sample_in_thread(stop)
     try:
@@ -495,6 +506,8 @@ def cmd_audit_export(args: argparse.Namespace, settings: Settings) -> int:
 
 def parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     """The command line; `serve`'s defaults are `settings`' (the environment's, from `main`)."""
+    from service.settings import Settings
+
     settings = settings or Settings()
     p = argparse.ArgumentParser(prog="measure-ledger", description=__doc__)
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -612,7 +625,23 @@ def parser(settings: Settings | None = None) -> argparse.ArgumentParser:
     return p
 
 
+def _stopping_early(arguments: Sequence[str]) -> SignalStop | None:
+    """For a command of STOPPING_COMMANDS, its stop, set by SIGTERM or SIGINT from now on; else None."""
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    if command not in STOPPING_COMMANDS:
+        return None
+    from projections.runtime import exit_with_parent
+    from service.stopping import stop_on_signals
+
+    exit_with_parent()  # started by `serve`: ends with it, however it ends
+    return stop_on_signals()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    stop = _stopping_early(arguments)  # first, before the imports below
+    from service.settings import Settings
+
     settings = Settings.from_env()
     from service.logs import FORMATS, log_config
 
@@ -622,7 +651,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.config.dictConfig(log_config(settings.log_format))
     global _progress_bars
     _progress_bars = settings.log_format != "json"
-    args = parser(settings).parse_args(argv)
+    args = parser(settings).parse_args(arguments)
+    args.stop = stop
     from service.startup import DatabaseUnusable
 
     try:

@@ -140,3 +140,48 @@ def test_a_burst_of_signals_during_a_catch_up_ends_the_projector_promptly_and_fr
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# Loaded by every Python process started with it on PYTHONPATH: the process signals itself with SIGINT
+# the moment it first imports the database driver, part way through loading the service's modules.
+SIGINT_WHILE_LOADING = """
+import os, signal, sys
+
+def _on_import(event, args):
+    if event == "import" and args[0] == "psycopg" and not sent:
+        sent.append(True)
+        os.kill(os.getpid(), signal.SIGINT)
+
+sent = []
+sys.addaudithook(_on_import)
+"""
+# Starts its arguments with SIGINT ignored, as a shell starts a script's background job.
+SIGINT_IGNORED = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_IGN); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def test_a_sigint_while_the_projector_starts_with_sigint_ignored_stops_it_before_it_leads(
+    database_url: str, tmp_path: Path
+) -> None:
+    # A signal that comes while its disposition is still the inherited "ignore" is lost for good: the
+    # projector's handlers are in place before it loads the rest of the service, which takes a second or more.
+    a_ledger(database_url, Size(1, 3, 1))
+    (tmp_path / "sitecustomize.py").write_text(SIGINT_WHILE_LOADING)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_IGNORED, str(CLI), "project"],
+        env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        code = process.wait(30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the projector ran on after a SIGINT sent while it started") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0, "it did not stop as asked"
+    assert position(database_url) == 0, "it took the lead after it was asked to stop"
+    assert leaders(database_url) == 0
