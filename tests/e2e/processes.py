@@ -155,6 +155,20 @@ def children_of(pid: int, argument: str) -> list[int]:
     return found
 
 
+def handles(pid: int, *signals: int) -> bool:
+    """Whether process `pid` has a handler of its own for each of `signals` (SigCgt in /proc/PID/status).
+
+    A signal sent before its handler is installed meets the disposition the process inherited: the default
+    (which ends it on the spot) or, for SIGINT where the process that started it ignores SIGINT (a script's
+    background job, a runner with no terminal such as CI's), "ignore": the signal is lost."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = next((int(line.split()[1], 16) for line in status.splitlines() if line.startswith("SigCgt:")), 0)
+    return all(caught >> (s - 1) & 1 for s in signals)
+
+
 def wait_until_serving(url: str, process: subprocess.Popen[Any], output: Path, timeout: float = 60) -> None:
     """Until `url/health` answers 200; fails with the process's output in `output` if it ends or is late."""
     deadline = time.monotonic() + timeout

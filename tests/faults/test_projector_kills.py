@@ -16,7 +16,7 @@ import pytest
 
 from bench.generate import Size
 from projections.runner import leaders
-from tests.e2e.processes import children_of, interrupt
+from tests.e2e.processes import children_of, handles, interrupt
 from tests.e2e.test_cli_import import run
 from tests.e2e.test_leadership import a_ledger
 from tests.e2e.test_serve_command import CLI
@@ -55,6 +55,14 @@ def until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None
         time.sleep(0.02)
 
 
+def handling_stops(project: subprocess.Popen[bytes]) -> None:
+    """Until `project` handles SIGTERM and SIGINT (service/stopping.py), so that a stop is handled as an operator's
+    is and does not meet the disposition the process inherited. A projector whose predecessor had caught up was
+    signalled within milliseconds of its start: SIGTERM's default ended it before it ran, and SIGINT, ignored
+    where the test run was started without a terminal, was lost and left it leading."""
+    until(lambda: handles(project.pid, signal.SIGTERM, signal.SIGINT) or project.poll() is not None, "no handlers")
+
+
 def end(project: subprocess.Popen[bytes], how: str, database_url: str) -> None:
     """kill -9; or five SIGTERMs at once, as an impatient supervisor sends them, which must end it promptly
     (a signal arriving inside the handling of another once left it holding the lead for ever)."""
@@ -62,6 +70,7 @@ def end(project: subprocess.Popen[bytes], how: str, database_url: str) -> None:
         project.send_signal(signal.SIGKILL)
         project.wait(10)
         return
+    handling_stops(project)
     for _ in range(5):
         project.send_signal(signal.SIGTERM)
         time.sleep(0.01)
@@ -97,8 +106,11 @@ def test_the_projector_stopped_during_a_catch_up_resumes_where_it_stopped(
     try:
         until_projected(fault_database)
         recovered = time.monotonic() - resumed
+        handling_stops(project)
     finally:
         interrupt(project)
+    assert project.returncode == 0, "the last projector did not stop as asked"
+    assert leaders(fault_database) == 0, "the lead outlived the last projector"
 
     assert killed_at == sorted(killed_at) and killed_at[0] > 0
     assert_read_model_is_a_rebuild(fault_database)
