@@ -191,6 +191,9 @@ class ReviseFigure(MeasureCommand):
     reported_change: object = None
     commentary: object = None
     clear: tuple[object, ...] = field(default=(), metadata=ADDED)
+    # A plan file's history is recorded as it stands: a revision that changed nothing, recorded before revisions
+    # had to change something, is kept, so the figure's history and its revision numbers come back the same.
+    as_recorded: bool = field(default=False, metadata=ADDED)
 
 
 @dataclass(frozen=True)

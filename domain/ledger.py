@@ -327,6 +327,7 @@ def change_measure(measure: Measure, c: MeasureCommand, actor: str) -> None:
                 reported_change=c.reported_change,
                 commentary=c.commentary,
                 clear=c.clear,
+                unchanged_allowed=c.as_recorded,
                 actor=actor,
             )
         case MarkFigureUnavailable():

@@ -284,12 +284,14 @@ class Measure(SharesRecords, MeasureOverrides, MeasureCycle, Aggregate):
         reported_change: object = None,
         commentary: object = None,
         clear: Sequence[object] = (),
+        unchanged_allowed: bool = False,
         actor: str,
     ) -> None:
         """Correct a recorded figure, saying why: only the fields given change, and those named in `clear` go.
 
         `amount`'s parts left None keep their value. A revision that changes nothing is refused
-        (NoChangeError), so every entry of the figure's history changed something.
+        (NoChangeError), so every new entry of the figure's history changes something; `unchanged_allowed`
+        is for history recorded before that rule, brought back from a plan file as it stands.
         """
         key = self._component(component)
         self.check_unlocked(quarter)
@@ -302,7 +304,7 @@ class Measure(SharesRecords, MeasureOverrides, MeasureCycle, Aggregate):
         self.trigger_event(
             self.FigureRevised,
             **revised_figure_fields(
-                self.definition, key, quarter, previous, amount, reported_change, commentary, clear
+                self.definition, key, quarter, previous, amount, reported_change, commentary, clear, unchanged_allowed
             ),
             actor=actor,
             reason=why,

@@ -3,7 +3,8 @@
 A revision changes only the fields it gives: a field left out (or given as
 null) keeps its value, and a field is cleared only by naming it in `clear`.
 A revision that would leave the figure exactly as it is is refused, so that
-every entry of a figure's history changed something.
+every new entry of a figure's history changes something (one recorded before
+that rule comes back from a plan file as it stands).
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ def revised_figure_fields(
     reported_change: object,
     commentary: object,
     clear: Iterable[object],
+    unchanged_allowed: bool = False,
 ) -> dict[str, Any]:
     """The fields of the FigureRevised event: `previous` with what is given put in and what is cleared taken out.
 
-    Raises NoChangeError where that is `previous` unchanged, and ValidationError naming the field at fault.
+    Raises NoChangeError where that is `previous` unchanged (unless `unchanged_allowed`), and ValidationError
+    naming the field at fault.
     """
     cleared = {parse_enum(FigureField, raw, "clear") for raw in clear}
     amount = given or Amount()
@@ -99,7 +102,7 @@ def revised_figure_fields(
         None if FigureField.REPORTED_CHANGE in cleared else _given_or(reported_change, previous.reported_change),
         None if FigureField.COMMENTARY in cleared else _given_or(commentary, previous.commentary),
     )
-    if previous.available and _same_figure(previous, fields):
+    if previous.available and not unchanged_allowed and _same_figure(previous, fields):
         raise NoChangeError(
             "input",
             f"changes nothing: {key!r} {quarter.value} already has these values; give a field a new value, "

@@ -230,6 +230,7 @@ class FigureStep(Step):
             reported_change=self.reported_change,
             commentary=None if _blank(self.commentary) else self.commentary,
             clear=self._left_out() if self.replaces else (),
+            as_recorded=self.replaces,
         )
 
     def _left_out(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ import pytest
 
 from domain import commands
 from domain.definition import Definition
+from domain.errors import NoChangeError
 from domain.ledger import Ledger, Request
 from domain.measure import Measure
 from domain.values import Amount, Quarter, Status
@@ -145,6 +146,60 @@ def test_a_long_history_exported_and_imported_into_an_empty_ledger_exports_the_s
             (r.amount, r.stamp.reason) for r in original.figure_history[("north", Quarter.Q2)]
         ]
         assert copied.overrides[Quarter.Q3].status is Status.NOT_ASSESSED
+    finally:
+        ledger.close()
+
+
+def test_a_revision_that_changed_nothing_recorded_before_that_was_refused_comes_back_from_the_plan_file(
+    es_env: dict[str, str], fresh: Ledger, tmp_path: Path
+) -> None:
+    ledger = Ledger(env=es_env)
+    try:
+        plan = a_plan(ledger, "Older history", partnership="Test Partnership", start_year=2013)
+        m = ledger.handle(commands.DefineMeasure(plan, theme_code="5", number="5.1", definition=a_definition()), REQ).id
+        ledger.handle(commands.SubmitFigure(m, "total", Quarter.Q1, Amount(D(12)), commentary="as counted"), REQ)
+        # Recorded as a release before revisions had to change something recorded it: the event itself.
+        measure = ledger.get_measure(m)
+        measure.trigger_event(
+            Measure.FigureRevised,
+            component="total",
+            quarter="Q1",
+            value=D(12),
+            numerator=None,
+            denominator=None,
+            reported_change=None,
+            commentary="as counted",
+            actor="officer@example.org",
+            reason="checked again, no change",
+        )
+        ledger.save(measure)
+        ledger.handle(commands.ReviseFigure(m, "total", Quarter.Q1, Amount(D(13)), reason="late crimes"), REQ)
+        exported = export_plan_yaml(ledger, plan)
+
+        _, again = round_trip(exported, fresh, tmp_path)
+
+        assert again == exported
+        assert "checked again, no change" in exported
+        copied = fresh.get_measure(m).figure_history[("total", Quarter.Q1)]
+        assert [(r.amount, r.revision, r.stamp.reason) for r in copied] == [
+            (r.amount, r.revision, r.stamp.reason) for r in ledger.get_measure(m).figure_history[("total", Quarter.Q1)]
+        ]
+        assert len(copied) == 3
+    finally:
+        ledger.close()
+
+
+def test_a_new_revision_that_changes_nothing_is_still_refused(es_env: dict[str, str]) -> None:
+    ledger = Ledger(env=es_env)
+    try:
+        plan = a_plan(ledger, "Refused", partnership="Test Partnership", start_year=2013)
+        m = ledger.handle(commands.DefineMeasure(plan, theme_code="5", number="5.1", definition=a_definition()), REQ).id
+        ledger.handle(commands.SubmitFigure(m, "total", Quarter.Q1, Amount(D(12))), REQ)
+
+        with pytest.raises(NoChangeError):
+            ledger.handle(commands.ReviseFigure(m, "total", Quarter.Q1, Amount(D(12)), reason="again"), REQ)
+
+        assert len(ledger.get_measure(m).figure_history[("total", Quarter.Q1)]) == 1
     finally:
         ledger.close()
 
