@@ -115,10 +115,12 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             return
         started = time.perf_counter()
         request = Request(scope, receive=receive)
+        state = request.state
         # Given by the RequestIds middleware (service/logs.py), where the app has it.
-        request.state.request_id = getattr(request.state, "request_id", None) or request_id(
-            request.headers.get("x-request-id")
-        )
+        state.request_id = getattr(state, "request_id", None) or request_id(request.headers.get("x-request-id"))
+        # What the getattr(request.state, name, default) reads below find when nothing set them: set here, since
+        # Starlette's State raises and catches an exception for every name it does not hold.
+        state.outcome, state.replica_failed, state.request_error, state.context = "ok", False, False, None
         try:
             # Authentication first, always: a revoked token is refused even for a result already cached.
             request.state.principal = await self.principal(request.headers.get("authorization"))
