@@ -238,13 +238,13 @@ class Feed:
             # No await from here to the end of the loop body: a stream that joins
             # sees `last` and the rows offered so far move together.
             for row in rows:
-                key, payload = self.source.key(row), None
+                key, item = self.source.key(row), None
                 for filters, listeners in self._subscribers.items():
                     if all(row[column] == value for column, value in filters):
-                        if payload is None:
-                            payload = self.convert(row)  # once, for every subscriber
+                        if item is None:
+                            item = (key, self.convert(row))  # once, for every subscriber
                         for subscriber in listeners:
-                            subscriber.offer((key, payload))
+                            subscriber.offer(item)
                 self.last = key
             for offered in self.after_offers:
                 offered()

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from typing import Any
 
 from graphql import (
@@ -170,21 +170,27 @@ class Hub:
         offered, self.offered = self.offered, []
         payloads: dict[tuple[int, int], str] = {}  # (id of the row, id of the group) -> JSON
         frames: dict[tuple[str, str], tuple[bytes, bytes]] = {}  # (payload JSON, operation id) -> text, frame
+        # Offers come row by row, mostly of one document and operation id: the last message is the next one too.
+        last: tuple[Any, Group | None, str] = (None, None, "")
+        text = framed = b""
         for operation, (key, row) in offered:
             operation.pending = 0
             if operation.overflowed or key <= operation.delivered:
                 continue
-            group = operation.group
-            payload = payloads.get((id(row), id(group)))
-            if payload is None:
-                payload = payloads[(id(row), id(group))] = group.payload(row)
-            written = frames.get((payload, operation.id))
-            if written is None:
-                text = f'{{"id":{dumps(operation.id)},"type":"next","payload":{payload}}}'.encode()
-                written = frames[(payload, operation.id)] = (text, frame(text))
+            group, op_id = operation.group, operation.id
+            if row is not last[0] or group is not last[1] or op_id != last[2]:
+                payload = payloads.get((id(row), id(group)))
+                if payload is None:
+                    payload = payloads[(id(row), id(group))] = group.payload(row)
+                written = frames.get((payload, op_id))
+                if written is None:
+                    text = f'{{"id":{dumps(op_id)},"type":"next","payload":{payload}}}'.encode()
+                    written = frames[(payload, op_id)] = (text, frame(text))
+                text, framed = written
+                last = (row, group, op_id)
             operation.delivered = key
             # Messages still waiting in the socket's buffer, counted in messages of this size.
-            operation.backlog = operation.connection.write(*written) // len(written[1])
+            operation.backlog = operation.connection.write(text, framed) // len(framed)
         behind, self.behind = self.behind, []
         for operation in behind:
             self.feed.fell_behind += 1
@@ -528,7 +534,7 @@ class _Inbox:
     __slots__ = ("_items", "_waiter")
 
     def __init__(self) -> None:
-        self._items: deque[Any] = deque()
+        self._items: list[Any] = []  # a few at most: a deque's first block alone is 600 bytes
         self._waiter: asyncio.Future[None] | None = None
 
     def put_nowait(self, item: Any) -> None:
@@ -538,13 +544,13 @@ class _Inbox:
             waiter.set_result(None)
 
     def get_nowait(self) -> Any:
-        return self._items.popleft()
+        return self._items.pop(0)
 
     async def get(self) -> Any:
         while not self._items:
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
-        return self._items.popleft()
+        return self._items.pop(0)
 
     def empty(self) -> bool:
         return not self._items
