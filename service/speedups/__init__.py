@@ -15,7 +15,10 @@ their internals (tests/unit/test_library_internals.py checks those):
   not once per subscriber;
 - short_caches.py: parsed and validated documents kept, if short;
 - compiled_reads.py: `plan(id)` with a plain selection answered by one SQL
-  statement that builds its JSON.
+  statement that builds its JSON;
+- live_delivery.py: graphql-transport-ws without Strawberry's per-connection
+  handler, each live row executed and encoded once and its frame written to
+  every subscribed socket (installed by service/app.py, as an ASGI middleware).
 
 `ML_SPEEDUPS=0` turns them all off (service/settings.py).
 """
