@@ -71,19 +71,17 @@ def _by_quarter(item: tuple[Any, dict[str, Any]]) -> str:
     return quarter
 
 
-def entry(event: Any, facts: AuditFacts, **more: Any) -> dict[str, Any]:
-    """An audit row for an event, less its position (unless given in `more`)."""
-    return {
-        "recorded_at": event.timestamp,
-        "actor": event.actor,
-        # The facts are a tuple in FACT_COLUMNS' order, `changes` last: zip pairs them without a lookup each.
-        **dict(zip(FACT_COLUMNS, facts, strict=False)),
-        # Each field the event changed, one array element per field (domain/revisions.py names them).
-        "changed_fields": [c.field for c in facts.changes],
-        "changed_from": [c.before for c in facts.changes],
-        "changed_to": [c.after for c in facts.changes],
-        **more,
-    }
+def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> dict[str, Any]:
+    """An event's audit row."""
+    # The facts are a tuple in FACT_COLUMNS' order, `changes` last: zip pairs them without a lookup each.
+    row = dict(zip(FACT_COLUMNS, facts, strict=False))
+    row["position"], row["known_at"] = position, known_at
+    row["recorded_at"], row["actor"] = event.timestamp, event.actor
+    # Each field the event changed, one array element per field (domain/revisions.py names them): the changes'
+    # fields, befores and afters, as three lists.
+    changed = [list(column) for column in zip(*facts.changes, strict=True)] if facts.changes else [[], [], []]
+    row["changed_fields"], row["changed_from"], row["changed_to"] = changed
+    return row
 
 
 class CurrentState(Projection[CurrentStateView]):
@@ -177,7 +175,7 @@ class CurrentState(Projection[CurrentStateView]):
         # later position with an earlier time; `known_at` is the running maximum,
         # which makes "what was known at T" move forward as T does.
         self.known_at = max(self.known_at or event.timestamp, event.timestamp)
-        audit = entry(event, facts, position=position, known_at=self.known_at)
+        audit = entry(event, facts, position, self.known_at)
         self.changes.add("audit_entries", [audit])
         changed = self.changed_rows(event, aggregate, before)
         if changed is None:
