@@ -66,7 +66,7 @@ def main() -> None:
         http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
         http.headers["authorization"] = f"Bearer {token}"
         plan_id, _ = a_measure_with_a_figure(http)
-        clients = Clients(1, f"ws://127.0.0.1:{port}/graphql", token, plan_id, "none")
+        clients = Clients(1, f"ws://127.0.0.1:{port}/graphql", token, plan_id, "none", "websockets")
         try:
             clients.connect(100)  # warm the code paths, so their first use does not count
             clients.close()

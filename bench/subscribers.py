@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -165,6 +166,114 @@ async def subscriber(
     return ws
 
 
+class RawSubscriber(asyncio.Protocol):
+    """A graphql-transport-ws subscriber on asyncio's Protocol (`--receiver raw`): frames are read off the socket as
+    they arrive, and each `next` is stamped when `data_received` gets it. Through the websockets client, its own
+    work per message (parsing, assembling, a task's wake-up) delayed the stamps, and 10,000 of them per event on the
+    service's cores slowed the service down too. Offers no compression; the service runs without it.
+    """
+
+    def __init__(self, url: str, token: str, plan_id: str, deliveries: Deliveries) -> None:
+        self.url, self.token, self.plan_id, self.deliveries = url, token, plan_id, deliveries
+        self.buffer = b""
+        self.upgraded = False
+        loop = asyncio.get_running_loop()
+        self.subscribed: asyncio.Future[None] = loop.create_future()
+        self.lost: asyncio.Future[None] = loop.create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        host, path = self.url.removeprefix("ws://").split("/", 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            f"GET /{path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n".encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()  # first thing
+        buffer = self.buffer + data if self.buffer else data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buffer
+                return
+            if b" 101 " not in buffer[: buffer.find(b"\r\n")]:
+                self._fail(RuntimeError(f"handshake refused: {buffer[:end]!r}"))
+                return
+            self.upgraded, buffer = True, buffer[end + 4 :]
+            self.send({"type": "connection_init", "payload": {"Authorization": f"Bearer {self.token}"}})
+        at, size = 0, len(buffer)
+        while size - at >= 2:
+            length, head = buffer[at + 1] & 0x7F, 2
+            if length == 126:
+                length, head = int.from_bytes(buffer[at + 2 : at + 4], "big"), 4
+            elif length == 127:
+                length, head = int.from_bytes(buffer[at + 2 : at + 10], "big"), 10
+            if size - at < head + length:
+                break
+            self.frame(buffer[at] & 0x0F, buffer[at + head : at + head + length], now)
+            at += head + length
+        self.buffer = buffer[at:]
+
+    def frame(self, opcode: int, payload: bytes, now: float) -> None:
+        if opcode == 0x1:
+            if b'"type":"next"' in payload:
+                self.deliveries.record(now, payload.decode())
+            elif b'"type":"connection_ack"' in payload:
+                variables = {"query": SUBSCRIPTION, "variables": {"planId": self.plan_id}}
+                self.send({"id": "1", "type": "subscribe", "payload": variables})
+                if not self.subscribed.done():
+                    self.subscribed.set_result(None)
+            elif b'"type":"ping"' in payload:
+                self.send({"type": "pong"})
+        elif opcode == 0x9:
+            self.write_frame(0xA, payload)
+        elif opcode == 0x8:
+            assert self.transport is not None
+            self.transport.close()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.write_frame(0x1, json.dumps(message).encode())
+
+    def write_frame(self, opcode: int, data: bytes) -> None:
+        """A masked frame, as a client sends them (RFC 6455 §5.3)."""
+        mask, n = os.urandom(4), len(data)
+        head = bytes((0x80 | opcode, 0x80 | n)) if n < 126 else bytes((0x80 | opcode, 0xFE)) + n.to_bytes(2, "big")
+        assert self.transport is not None
+        self.transport.write(head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+
+    def _fail(self, error: Exception) -> None:
+        if not self.subscribed.done():
+            self.subscribed.set_exception(error)
+        assert self.transport is not None
+        self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.subscribed.done():
+            self.subscribed.set_exception(exc or ConnectionError("closed before subscribing"))
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    async def close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.write_frame(0x8, (1000).to_bytes(2, "big"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self.lost), 5)
+            self.transport.close()
+
+
+async def raw_subscriber(url: str, token: str, plan_id: str, deliveries: Deliveries) -> RawSubscriber:
+    host, port = url.removeprefix("ws://").split("/", 1)[0].rsplit(":", 1)
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(lambda: RawSubscriber(url, token, plan_id, deliveries), host, int(port))
+    await asyncio.wait_for(protocol.subscribed, 30)
+    return protocol
+
+
 def wait_for_subscribers(http: httpx.Client, count: int, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while http.get("/health").json()["subscribers"]["status_changes"] != count:
@@ -193,8 +302,8 @@ class Clients:
     received N messages or the time-out passed, with what they received as JSON), `quit`.
     """
 
-    def __init__(self, processes: int, ws_url: str, token: str, plan_id: str, compression: str) -> None:
-        command = [sys.executable, "-m", "bench.subscribers", "--client", ws_url, token, plan_id, compression]
+    def __init__(self, processes: int, ws_url: str, token: str, plan_id: str, compression: str, receiver: str) -> None:
+        command = [sys.executable, "-m", "bench.subscribers", "--client", ws_url, token, plan_id, compression, receiver]
         self.processes = [
             subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             for _ in range(processes)
@@ -233,15 +342,17 @@ class Clients:
                 process.kill()
 
 
-async def client(ws_url: str, token: str, plan_id: str, compression: str) -> None:
+async def client(ws_url: str, token: str, plan_id: str, compression: str, receiver: str) -> None:
     """One client process's part (see `Clients`)."""
     deliveries = Deliveries()
-    sockets: list[ClientConnection] = []
+    sockets: list[ClientConnection | RawSubscriber] = []
     offer = None if compression == "none" else "deflate"
     gate = asyncio.Semaphore(50)  # connect in waves, not every handshake at once
 
-    async def one() -> ClientConnection:
+    async def one() -> ClientConnection | RawSubscriber:
         async with gate:
+            if receiver == "raw":
+                return await raw_subscriber(ws_url, token, plan_id, deliveries)
             return await subscriber(ws_url, token, plan_id, deliveries, offer)
 
     loop = asyncio.get_running_loop()
@@ -277,7 +388,8 @@ def run(args: argparse.Namespace) -> None:
         ):
             http.headers["authorization"] = f"Bearer {token}"
             plan_id, measure_id = a_measure_with_a_figure(http)
-            clients = Clients(processes, f"ws://127.0.0.1:{port}/graphql", token, plan_id, args.compression)
+            ws_url = f"ws://127.0.0.1:{port}/graphql"
+            clients = Clients(processes, ws_url, token, plan_id, args.compression, args.receiver)
             try:
                 # Warm the code paths a subscriber uses, so their first use does not count as its memory; as many
                 # at once as the run will connect, so fixed costs that grow with concurrency (the connection pool
@@ -337,7 +449,8 @@ def run(args: argparse.Namespace) -> None:
     since_response = [(t - responses[p]) * 1000 for p, times in received_at.items() if p in responses for t in times]
     first = [(min(t) - recorded_at[p]) * 1000 for p, t in received_at.items()]
     spread = [(max(t) - min(t)) * 1000 for t in received_at.values()]
-    print(f"{args.subscribers} subscribers in {processes} client processes (clients offer {args.compression}, "
+    offered = "none" if args.receiver == "raw" else args.compression
+    print(f"{args.subscribers} subscribers in {processes} client processes ({args.receiver} receivers offer {offered}, "
           f"server --ws {args.ws}, deflate {'on' if args.server_deflate else 'off'}) connected in "
           f"{connect_seconds:.1f} s; {args.mutations} mutations, {args.gap * 1000:.0f} ms apart; "
           f"{delivered} of {expected} messages delivered")  # fmt: skip
@@ -360,7 +473,7 @@ def run(args: argparse.Namespace) -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--client"]:
-        asyncio.run(client(*sys.argv[2:6]))
+        asyncio.run(client(*sys.argv[2:7]))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--subscribers", type=int, default=1000)
@@ -371,6 +484,12 @@ def main() -> None:
         choices=("deflate", "none"),
         default="deflate",
         help="what the clients offer (websockets' default: deflate)",
+    )
+    parser.add_argument(
+        "--receiver",
+        choices=("raw", "websockets"),
+        default="raw",
+        help="how the clients read their sockets: frames off asyncio's Protocol (raw), or the websockets client",
     )
     parser.add_argument(
         "--server-deflate",
