@@ -82,6 +82,9 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
     action = type(event).__name__
     if type(event) in CYCLE_EVENTS:
         return describe_cycle(event, before)
+    if isinstance(event, FIGURE_EVENTS):
+        # Asked first: most events are figures.
+        return describe_figure(event, before)
     if isinstance(event, Plan.PlanCreated):
         return AuditFacts(action, plan_id=event.originator_id, field="plan", after=event.title)
     if isinstance(event, Plan.ThemeAdded):
@@ -113,24 +116,6 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
             after=_show_event_amount(event),
             reason=reason,
         )
-    if isinstance(event, (Measure.FigureSubmitted, Measure.FigureMarkedUnavailable)):
-        old_figure = before.figures.get((event.component, QUARTER_OF[event.quarter]))
-        unavailable = isinstance(event, Measure.FigureMarkedUnavailable)
-        # The record the event makes, as the measure's own apply makes it.
-        new_figure = figure_record(
-            event, None if unavailable else amount_of(event), reason if unavailable else None, reason, old_figure, 0
-        )
-        return AuditFacts(
-            action,
-            **base,
-            component=event.component,
-            quarter=event.quarter,
-            field="figure",
-            before=show_figure(old_figure),
-            after=f"unavailable: {reason}" if unavailable else _show_event_amount(event),
-            reason=reason,
-            changes=figure_changes(old_figure, new_figure),
-        )
     if isinstance(event, Measure.CommentaryUpdated):
         old_text = before.commentary.get(QUARTER_OF[event.quarter], (None, None))[0]
         return AuditFacts(action, **base, quarter=event.quarter, field="commentary", before=old_text, after=event.text)
@@ -148,6 +133,34 @@ def describe(event: Any, before: Aggregate | None) -> AuditFacts:
             action, **base, quarter=event.quarter, field="status", before=old_status, after=after_status, reason=reason
         )
     return AuditFacts(action, **base, reason=reason)
+
+
+FIGURE_EVENTS = (Measure.FigureSubmitted, Measure.FigureMarkedUnavailable)
+
+
+def describe_figure(event: Any, before: Any) -> AuditFacts:
+    """The facts of a figure submitted or marked unavailable, given its measure just before."""
+    assert isinstance(before, Measure), f"{type(event).__name__} needs its measure"
+    reason = getattr(event, "reason", None)
+    old_figure = before.figures.get((event.component, QUARTER_OF[event.quarter]))
+    unavailable = isinstance(event, Measure.FigureMarkedUnavailable)
+    # The record the event makes, as the measure's own apply makes it.
+    new_figure = figure_record(
+        event, None if unavailable else amount_of(event), reason if unavailable else None, reason, old_figure, 0
+    )
+    return AuditFacts(
+        type(event).__name__,
+        plan_id=before.plan_id,
+        measure_id=before.id,
+        measure_number=before.number,
+        component=event.component,
+        quarter=event.quarter,
+        field="figure",
+        before=show_figure(old_figure),
+        after=f"unavailable: {reason}" if unavailable else _show_event_amount(event),
+        reason=reason,
+        changes=figure_changes(old_figure, new_figure),
+    )
 
 
 # The reporting cycle's events, as the aggregates name them (one set lookup for every other event).
