@@ -18,7 +18,8 @@ their internals (tests/unit/test_library_internals.py checks those):
   statement that builds its JSON;
 - live_delivery.py: graphql-transport-ws without Strawberry's per-connection
   handler, each live row executed and encoded once and its frame written to
-  every subscribed socket (installed by service/app.py, as an ASGI middleware).
+  every subscribed socket (installed by service/app.py, as an ASGI middleware);
+- parallel_writes.py: those frames written to the sockets from two threads.
 
 `ML_SPEEDUPS=0` turns them all off (service/settings.py).
 """

@@ -8,8 +8,9 @@ coroutine that reads its messages; a `statusChanged` or `ledgerEvents`
 subscription is one `LiveOperation` that the feed (service/fanout.py) offers its
 rows to directly. After each batch of rows the feed has offered, every row is
 executed once per distinct document and the variables its selection reads
-(`Group`), encoded once, and the same frame written to each subscribed socket's
-transport in one loop.
+(`Group`), encoded once, and each subscribed socket's frames of the batch written
+in one go: straight to the socket, from two threads at once, where its transport
+holds nothing (parallel_writes.py), else to its transport.
 
 Everything else keeps Strawberry's path, operation by operation: a query or a
 mutation sent over the socket, a document that does not parse or validate, a
@@ -57,6 +58,7 @@ from service.logs import request_id
 from service.schema import LIMITS
 from service.schema.context import Context
 from service.schema.subscriptions.feeds import Live, failed, fell_behind, lean_streams
+from service.speedups.parallel_writes import direct_fd, write_all
 from service.speedups.shared_results import variables_below_root
 from service.speedups.short_caches import LONGEST, PARSED_DOCUMENTS
 from service.ws import LedgerTransportWSHandler, _coded, dumps
@@ -173,6 +175,8 @@ class Hub:
         # Offers come row by row, mostly of one document and operation id: the last message is the next one too.
         last: tuple[Any, Group | None, str] = (None, None, "")
         text = framed = b""
+        direct: dict[Connection, bytes] = {}  # a socket's frames of the batch, written below
+        sizes: list[tuple[LiveOperation, int]] = []
         for operation, (key, row) in offered:
             operation.pending = 0
             if operation.overflowed or key <= operation.delivered:
@@ -189,8 +193,25 @@ class Hub:
                 text, framed = written
                 last = (row, group, op_id)
             operation.delivered = key
-            # Messages still waiting in the socket's buffer, counted in messages of this size.
-            operation.backlog = operation.connection.write(text, framed) // len(framed)
+            connection = operation.connection
+            if connection.fd >= 0:
+                direct[connection] = direct[connection] + framed if connection in direct else framed
+                sizes.append((operation, len(framed)))
+            else:
+                # Messages still waiting in the socket's buffer, counted in messages of this size.
+                operation.backlog = connection.write(text, framed) // len(framed)
+        if direct:
+            writes = []
+            for connection, data in direct.items():
+                transport = connection.open_transport()
+                if transport is not None:
+                    if transport.get_write_buffer_size():
+                        transport.write(data)  # behind what it holds
+                    else:
+                        writes.append((transport, connection.fd, data))
+            write_all(writes)
+            for operation, size in sizes:
+                operation.backlog = operation.connection.protocol.transport.get_write_buffer_size() // size
         behind, self.behind = self.behind, []
         for operation in behind:
             self.feed.fell_behind += 1
@@ -301,6 +322,7 @@ class Connection:
         "closed",
         "endpoint",
         "fallback",
+        "fd",
         "operations",
         "principal",
         "protocol",
@@ -329,17 +351,25 @@ class Connection:
         self.fallback: LedgerTransportWSHandler | None = None
         self.tasks: set[asyncio.Task[None]] | None = None  # replays running
         self.closed = False
+        self.fd = -1  # the socket's, once accepted, if its hub may write frames to it directly (parallel_writes.py)
 
     # --- writing
+
+    def open_transport(self) -> Any:
+        """The transport, if a message may be written to it now."""
+        protocol = self.protocol
+        transport = protocol.transport
+        if self.closed or protocol.close_sent or transport.is_closing() or protocol.conn.state is not State.OPEN:
+            return None
+        return transport
 
     def write(self, text: bytes, framed: bytes) -> int:
         """One message, now: straight to the transport, or through websockets' protocol if it compresses. Returns
         the bytes the socket has yet to send."""
-        protocol = self.protocol
-        transport = protocol.transport
-        if self.closed or protocol.close_sent or transport.is_closing() or protocol.conn.state is not State.OPEN:
+        transport = self.open_transport()
+        if transport is None:
             return 0
-        conn = protocol.conn
+        conn = self.protocol.conn
         if conn.extensions:
             conn.send_text(text)
             transport.write(b"".join(conn.data_to_send()))
@@ -369,6 +399,8 @@ class Connection:
             {"type": "websocket.accept", "subprotocol": SUBPROTOCOL, "headers": [(b"x-request-id", rid.encode())]}
         )
         lighten(self.protocol)
+        if not self.protocol.conn.extensions:  # permessage-deflate: compressed per connection, by websockets
+            self.fd = direct_fd(self.protocol.transport)
         LedgerTransportWSHandler.connections.add(self)
         try:
             await self._read()

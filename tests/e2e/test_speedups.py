@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from bench.latency import DASHBOARD
 from service.app import create_app
 from service.auth.tokens import create_token
 from service.settings import Settings
-from service.speedups import LedgerExecutionContext, live_delivery
+from service.speedups import LedgerExecutionContext, live_delivery, parallel_writes
 from service.speedups.compiled_reads import compile_object
 from service.ws import LedgerTransportWSHandler
 from tests.conftest import DatabaseFactory
@@ -454,3 +455,50 @@ async def test_a_connection_is_closed_the_same_way(twins: Twins, messages: list[
         closed.append((frames, ended.value.rcvd.code, ended.value.rcvd.reason))
     assert closed[0] == closed[1]
     assert closed[0][1] >= 4400
+
+
+async def test_a_subscriber_that_stops_reading_gets_every_message_in_order_once_it_reads_again(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Frames written straight to the socket (speedups/parallel_writes.py) until it takes no more: the rest waits in
+    its transport's buffer, behind what was written, and arrives in order once the client reads again."""
+    monkeypatch.setattr(parallel_writes, "SPLIT_FROM", 1)  # shared with the worker thread even for a few sockets
+    init = {"Authorization": f"Bearer {twins.token}"}
+    stalled = socket.create_connection(("127.0.0.1", int(twins.fast.rsplit(":", 1)[1])))
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    operations = [f"events-{n}" for n in range(20)]  # the most a connection may have: 20 frames an event
+    async with (
+        graphql_ws(_ws(twins.fast), init) as witness,
+        connect(
+            _ws(twins.fast), sock=stalled, subprotocols=[PROTOCOL], compression=None, max_queue=1, open_timeout=10
+        ) as ws,
+    ):
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        await witness.subscribe("witness", LEDGER_EVENTS, {"planId": twins.plan_id})
+        for op_id in operations:
+            await ws.send(json.dumps({"type": "subscribe", "id": op_id, "payload": {
+                "query": LEDGER_EVENTS, "variables": {"planId": twins.plan_id}}}))  # fmt: skip
+        port = stalled.getsockname()[1]
+        async with asyncio.timeout(10):
+            while True:  # the server's side of the stalled socket, once subscribed
+                served = [c for c in LedgerTransportWSHandler.connections
+                          if c.protocol.transport.get_extra_info("peername")[1] == port]  # fmt: skip
+                if served and len(served[0].operations) == len(operations):
+                    break
+                await asyncio.sleep(0.05)
+        [connection] = served
+        assert isinstance(connection, live_delivery.Connection) and connection.fd >= 0
+        # Its send buffer small, as the kernel would otherwise let it grow to megabytes.
+        connection.protocol.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        flips = [_flip(twins, ("Q1", "Q4")[n % 2], f"while stalled {n}") for n in range(12)]
+        witnessed = [event["position"] for event in await _all(witness, "witness", "ledgerEvents")]
+        assert len(witnessed) >= len(flips)
+        # What the socket did not take waits in the transport's buffer.
+        assert connection.protocol.transport.get_write_buffer_size() > 0
+        frames = [json.loads(frame) for frame in await _frames(ws, 2)]
+    received: dict[str, list[int]] = {}
+    for message in frames:
+        assert message["type"] == "next" and "errors" not in message["payload"], message
+        received.setdefault(message["id"], []).append(message["payload"]["data"]["ledgerEvents"]["position"])
+    assert received == {op_id: witnessed for op_id in operations}
