@@ -27,7 +27,7 @@ EXIT_DATABASE_UNUSABLE = 3
 # Their handlers are installed before the rest of the service is imported, which takes a second or more: a
 # process started with SIGINT ignored (a script's background job, a runner with no terminal) drops a signal
 # that comes before its handler, and would run on, leading the projection, after a stop sent while it started.
-STOPPING_COMMANDS = frozenset({"project"})
+STOPPING_COMMANDS = frozenset({"project", "deliver"})
 
 
 def eventsourcing_env(url: str) -> dict[str, str]:
@@ -340,12 +340,11 @@ def cmd_project(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
-    from projections.runtime import exit_with_parent
     from service.webhooks.process import deliver
 
-    exit_with_parent()  # started by `serve`: ends with it, however it ends
+    stop: SignalStop = args.stop  # since the process started (`main`)
     with database(settings) as url:
-        deliver(url, settings.webhooks)
+        deliver(url, settings.webhooks, stop)
     return 0
 
 

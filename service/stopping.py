@@ -42,6 +42,10 @@ class SignalStop:
     def is_set(self) -> bool:
         return self._set
 
+    def fileno(self) -> int:
+        """A descriptor that becomes readable once the stop is set, for an event loop to watch."""
+        return self._read
+
     def wait(self, timeout: float | None = None) -> bool:
         if not self._set:
             select.select([self._read], [], [], timeout)

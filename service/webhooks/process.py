@@ -12,20 +12,30 @@ import signal
 
 from service import metrics
 from service.pools import asyncpg_args
+from service.stopping import SignalStop
 from service.webhooks.dispatcher import run_dispatcher
 from service.webhooks.settings import WebhookSettings
 
 
-def deliver(database_url: str, settings: WebhookSettings) -> None:
-    """Lead the deliveries whenever this process can, until SIGTERM or SIGINT."""
-    asyncio.run(_deliver(database_url, settings))
+def deliver(database_url: str, settings: WebhookSettings, asked: SignalStop) -> None:
+    """Lead the deliveries whenever this process can, until `asked` is set (by SIGTERM or SIGINT)."""
+    if not asked.is_set():
+        asyncio.run(_deliver(database_url, settings, asked))
 
 
-async def _deliver(database_url: str, settings: WebhookSettings) -> None:
+async def _deliver(database_url: str, settings: WebhookSettings, asked: SignalStop) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def stopping() -> None:
+        loop.remove_reader(asked.fileno())
+        stop.set()
+
+    # `asked` has taken the signals since the process started (service/cli.py): a stop sent while it loaded is
+    # kept. From here the loop takes them, and still sets `asked`, whose grace period then runs.
+    loop.add_reader(asked.fileno(), stopping)
     for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, asked.set)
     # Under `serve`, its leadership reaches the web processes' /metrics (service/metrics.py).
     sampling = asyncio.create_task(metrics.Sampler().sample_forever(stop)) if metrics.multiprocess_mode() else None
     try:

@@ -22,6 +22,7 @@ from projections.locks import LOCK_KEY
 from projections.runner import leaders
 from service.projector import stop
 from service.settings import eventsourcing_env
+from service.webhooks.tables import LOCK_KEY as DELIVERY_LOCK
 from tests.e2e.test_projector_process import _leader_backend, _until
 
 pytestmark = pytest.mark.slow  # runs `measure-ledger project` in processes of its own
@@ -185,3 +186,54 @@ def test_a_sigint_while_the_projector_starts_with_sigint_ignored_stops_it_before
     assert code == 0, "it did not stop as asked"
     assert position(database_url) == 0, "it took the lead after it was asked to stop"
     assert leaders(database_url) == 0
+
+
+def test_a_sigint_while_the_webhook_deliverer_starts_with_sigint_ignored_stops_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    (tmp_path / "sitecustomize.py").write_text(SIGINT_WHILE_LOADING)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_IGNORED, str(CLI), "deliver"],
+        env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        code = process.wait(30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the deliverer ran on after a SIGINT sent while it started") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0, "it did not stop as asked"
+
+
+def delivery_leaders(database_url: str) -> int:
+    """How many sessions hold the webhook deliveries' lock: 1 while some process leads them."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND ((classid::bigint << 32) | objid::bigint) = %s",
+            (DELIVERY_LOCK,),
+        ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_the_webhook_deliverer_leading_stops_on_sigterm_and_frees_the_lead(database_url: str) -> None:
+    process = subprocess.Popen(
+        [str(CLI), "deliver"],
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert _until(lambda: delivery_leaders(database_url) == 1, 30), "it never led the deliveries"
+        process.send_signal(signal.SIGTERM)
+        code = process.wait(30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert code == 0, "it did not stop as asked"
+    assert delivery_leaders(database_url) == 0
