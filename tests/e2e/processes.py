@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import httpx
+import psycopg
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,3 +203,15 @@ def start_all(processes: Iterable[ServiceProcess]) -> list[ServiceProcess]:
         for p in launched:
             p.stop()
         raise
+
+
+def lock_holder(database_url: str, key: int) -> int | None:
+    """The PostgreSQL backend holding advisory lock `key` (a leader's lock) in this database, if any."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+            " AND ((classid::bigint << 32) | objid::bigint) = %s"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (key,),
+        ).fetchone()
+    return int(row[0]) if row else None

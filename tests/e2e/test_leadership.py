@@ -23,6 +23,7 @@ from projections.runner import leaders
 from service.projector import stop
 from service.settings import eventsourcing_env
 from service.webhooks.tables import LOCK_KEY as DELIVERY_LOCK
+from tests.e2e.processes import lock_holder
 from tests.e2e.test_projector_process import _leader_backend, _until
 
 pytestmark = pytest.mark.slow  # runs `measure-ledger project` in processes of its own
@@ -162,28 +163,35 @@ SIGINT_IGNORED = (
 )
 
 
+def stopped_while_starting(command: str, database_url: str, tmp_path: Path) -> int:
+    """`measure-ledger command` started with SIGINT ignored and sent SIGINT as it loads the database driver:
+    its exit status, or AssertionError if it runs on."""
+    (tmp_path / "sitecustomize.py").write_text(SIGINT_WHILE_LOADING)
+    process = subprocess.Popen(
+        [sys.executable, "-c", SIGINT_IGNORED, str(CLI), command],
+        env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        return process.wait(30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{command} ran on after a SIGINT sent while it started") from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
 def test_a_sigint_while_the_projector_starts_with_sigint_ignored_stops_it_before_it_leads(
     database_url: str, tmp_path: Path
 ) -> None:
     # A signal that comes while its disposition is still the inherited "ignore" is lost for good: the
     # projector's handlers are in place before it loads the rest of the service, which takes a second or more.
     a_ledger(database_url, Size(1, 3, 1))
-    (tmp_path / "sitecustomize.py").write_text(SIGINT_WHILE_LOADING)
-    process = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_IGNORED, str(CLI), "project"],
-        env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        code = process.wait(30)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("the projector ran on after a SIGINT sent while it started") from None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert code == 0, "it did not stop as asked"
+
+    assert stopped_while_starting("project", database_url, tmp_path) == 0, "it did not stop as asked"
+
     assert position(database_url) == 0, "it took the lead after it was asked to stop"
     assert leaders(database_url) == 0
 
@@ -191,33 +199,7 @@ def test_a_sigint_while_the_projector_starts_with_sigint_ignored_stops_it_before
 def test_a_sigint_while_the_webhook_deliverer_starts_with_sigint_ignored_stops_it(
     database_url: str, tmp_path: Path
 ) -> None:
-    (tmp_path / "sitecustomize.py").write_text(SIGINT_WHILE_LOADING)
-    process = subprocess.Popen(
-        [sys.executable, "-c", SIGINT_IGNORED, str(CLI), "deliver"],
-        env={**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(tmp_path)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        code = process.wait(30)
-    except subprocess.TimeoutExpired:
-        raise AssertionError("the deliverer ran on after a SIGINT sent while it started") from None
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert code == 0, "it did not stop as asked"
-
-
-def delivery_leaders(database_url: str) -> int:
-    """How many sessions hold the webhook deliveries' lock: 1 while some process leads them."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-            " AND ((classid::bigint << 32) | objid::bigint) = %s",
-            (DELIVERY_LOCK,),
-        ).fetchone()
-    return int(row[0]) if row else 0
+    assert stopped_while_starting("deliver", database_url, tmp_path) == 0, "it did not stop as asked"
 
 
 def test_the_webhook_deliverer_leading_stops_on_sigterm_and_frees_the_lead(database_url: str) -> None:
@@ -228,7 +210,7 @@ def test_the_webhook_deliverer_leading_stops_on_sigterm_and_frees_the_lead(datab
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert _until(lambda: delivery_leaders(database_url) == 1, 30), "it never led the deliveries"
+        assert _until(lambda: lock_holder(database_url, DELIVERY_LOCK) is not None, 30), "it never led the deliveries"
         process.send_signal(signal.SIGTERM)
         code = process.wait(30)
     finally:
@@ -236,4 +218,4 @@ def test_the_webhook_deliverer_leading_stops_on_sigterm_and_frees_the_lead(datab
             process.kill()
             process.wait()
     assert code == 0, "it did not stop as asked"
-    assert delivery_leaders(database_url) == 0
+    assert lock_holder(database_url, DELIVERY_LOCK) is None

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from projections.locks import LOCK_KEY
@@ -20,7 +19,7 @@ from projections.runner import leaders
 from service.auth.tokens import create_token
 from tests.e2e.given import a_plan
 from tests.e2e.live import GraphQLClient
-from tests.e2e.processes import children_of, free_port, interrupt
+from tests.e2e.processes import children_of, free_port, interrupt, lock_holder
 
 pytestmark = pytest.mark.slow  # runs `serve` and its projector process, and kills them
 
@@ -82,13 +81,7 @@ def _until(condition: Callable[[], bool], seconds: float) -> bool:
 
 def _leader_backend(database_url: str) -> int | None:
     """The PostgreSQL backend holding the projection leader's lock, if any."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND objid = %s"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-            (LOCK_KEY,),
-        ).fetchone()
-    return int(row[0]) if row else None
+    return lock_holder(database_url, LOCK_KEY)
 
 
 def _shown(client: GraphQLClient) -> set[str]:
