@@ -11,13 +11,14 @@ gzip only: the standard library has it, every HTTP client accepts it, and JSON c
 
 from __future__ import annotations
 
+import functools
 import zlib
 from typing import Final
 
 import anyio.to_thread
 from starlette.datastructures import MutableHeaders
 from starlette.middleware import Middleware
-from starlette.middleware.gzip import GZipMiddleware, IdentityResponder
+from starlette.middleware.gzip import GZipMiddleware, GZipResponder, IdentityResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 GZIP: Final = "gzip"
@@ -29,6 +30,7 @@ LEVEL: Final = 6
 THREAD_BYTES: Final = 128 * 1024
 
 
+@functools.lru_cache(maxsize=256)  # clients send the same few headers again and again
 def accepts_gzip(accept_encoding: str | None) -> bool:
     """Whether an Accept-Encoding header admits gzip (RFC 9110 §12.5.3: `gzip;q=0` refuses it, `*` admits it)."""
     if not accept_encoding:
@@ -78,20 +80,86 @@ class GZip(GZipMiddleware):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        accept_encoding = _accept_encoding(scope)
+        # Starlette's own test of the header picks its responder once gzip is admitted.
+        gzip = accepts_gzip(accept_encoding) and "gzip" in (accept_encoding or "")
+        await self.app(scope, receive, _Outgoing(self, send, gzip))
 
-        async def send_vary_once(message: Message) -> None:
-            # Looked for in the raw list first: most responses have no Vary, and this runs for every one.
-            if message["type"] == "http.response.start" and any(k.lower() == b"vary" for k, _ in message["headers"]):
-                headers = MutableHeaders(raw=message["headers"])
-                names = {name.strip().lower(): name.strip() for name in reversed(headers["vary"].split(","))}
-                headers["vary"] = ", ".join(reversed(names.values()))
-            await send(message)
-
-        if accepts_gzip(_accept_encoding(scope)):
-            await super().__call__(scope, receive, send_vary_once)
+    def responder(self, gzip: bool, send: Send) -> IdentityResponder:
+        """Starlette's responder for this client, sending through `send`."""
+        responder: IdentityResponder
+        if gzip:
+            responder = GZipResponder(
+                self.app,
+                self.minimum_size,
+                compresslevel=self.compresslevel,
+                thread_minimum_size=self.thread_minimum_size,
+                exclude_content_types=(),
+            )
+            responder.exclude_content_types = self.exclude_content_types
         else:
-            identity = _Identity(self.app, self.minimum_size, self.exclude_content_types)
-            await identity(scope, receive, send_vary_once)
+            responder = _Identity(self.app, self.minimum_size, self.exclude_content_types)
+        responder.send = send
+        return responder
+
+
+class _Outgoing:
+    """One response on its way out. Most of what the service answers again and again (cached results, assets)
+    is already encoded as the client asked, its Vary naming Accept-Encoding: Starlette's responder would pass it
+    on as it is, so it is sent on at once, without a responder or the headers read more than once."""
+
+    __slots__ = ("middleware", "send", "gzip", "responder")
+
+    def __init__(self, middleware: GZip, send: Send, gzip: bool) -> None:
+        self.middleware, self.send, self.gzip = middleware, send, gzip
+        self.responder: IdentityResponder | None = None
+
+    async def __call__(self, message: Message) -> None:
+        if self.responder is not None:
+            await self.responder.send_with_compression(message)
+        elif message["type"] != "http.response.start" or self._as_it_is(message.setdefault("headers", [])):
+            await self.send(message)
+        else:
+            self.responder = self.middleware.responder(self.gzip, self._vary_once)
+            await self.responder.send_with_compression(message)
+
+    def _as_it_is(self, headers: list[tuple[bytes, bytes]]) -> bool:
+        """Whether the responder would send this response on unchanged: it carries a Content-Encoding, or the
+        client takes identity and its one Vary already ends with Accept-Encoding (the responder adds that name
+        last, then it is named once); and its Vary names each header once already."""
+        encoded, vary, varies = False, b"", 0
+        for name, value in headers:
+            if name == b"content-encoding":
+                encoded = True
+            elif name == b"vary":
+                varies, vary = varies + 1, value
+            elif name.lower() == b"vary":
+                return False  # spelt otherwise: left to the responder
+        if varies == 0:
+            return encoded
+        once, last_accept_encoding = _vary_names(vary)
+        return varies == 1 and once and (encoded or (last_accept_encoding and not self.gzip))
+
+    async def _vary_once(self, message: Message) -> None:
+        # Looked for in the raw list first: most responses have no Vary.
+        if message["type"] == "http.response.start" and any(k.lower() == b"vary" for k, _ in message["headers"]):
+            headers = MutableHeaders(raw=message["headers"])
+            headers["vary"] = _named_once(headers["vary"])
+        await self.send(message)
+
+
+def _named_once(vary: str) -> str:
+    names = {name.strip().lower(): name.strip() for name in reversed(vary.split(","))}
+    return ", ".join(reversed(names.values()))
+
+
+@functools.lru_cache(maxsize=256)
+def _vary_names(vary: bytes) -> tuple[bool, bool]:
+    """Whether a Vary value names each header once as `_named_once` spells it, and whether Accept-Encoding is its
+    last name (a response's Vary is one of the service's few)."""
+    value = vary.decode("latin-1")
+    once = _named_once(value)
+    return once == value, once.rpartition(",")[2].strip().lower() == "accept-encoding"
 
 
 def _accept_encoding(scope: Scope) -> str | None:
