@@ -31,6 +31,8 @@ JSON = "application/json"
 # Vary: the result depends on who asks (Authorization), its media type on Accept, its bytes on Accept-Encoding.
 CACHE_CONTROL = "private, no-cache"
 VARY = "Authorization, Accept, Accept-Encoding"
+# The same for every answer: encoded once.
+_CACHE_HEADERS = [(b"cache-control", CACHE_CONTROL.encode()), (b"vary", VARY.encode())]
 
 
 def wants_graphql_response(request: Request) -> bool:
@@ -98,11 +100,13 @@ class CachedResponses:
 
     async def _answer(self, request: Request, lookup: Lookup, entry: Entry, state: str) -> Response:
         """The representation the client accepts, or 304 if it holds one that is still current."""
-        gzip = accepts_gzip(request.headers.get("accept-encoding")) and worth_compressing(entry.body)
+        headers = request.headers
+        gzip = accepts_gzip(headers.get("accept-encoding")) and worth_compressing(entry.body)
         # A client may hold either representation (it accepted gzip before, or not): a 304 names the one it
         # holds, which it then uses (RFC 9111 §4.3.4).
+        held = headers.get("if-none-match")
         for etag in (lookup.gzip_etag, lookup.etag) if gzip else (lookup.etag,):
-            if matches(request.headers.get("if-none-match"), etag):
+            if matches(held, etag):
                 return self._headed(Response(status_code=304), etag, state)
         if not gzip:
             return self._headed(Response(entry.body, media_type=lookup.media_type), lookup.etag, state)
@@ -145,8 +149,6 @@ class CachedResponses:
 
     @staticmethod
     def _headed(response: Response, etag: str, state: str) -> Response:
-        response.headers["etag"] = etag
-        response.headers["cache-control"] = CACHE_CONTROL
-        response.headers["vary"] = VARY
-        response.headers["x-cache"] = state
+        # A response made here holds none of these yet: added to its list as MutableHeaders would add them.
+        response.raw_headers += [(b"etag", etag.encode("latin-1")), *_CACHE_HEADERS, (b"x-cache", state.encode())]
         return response

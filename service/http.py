@@ -116,8 +116,9 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         started = time.perf_counter()
         request = Request(scope, receive=receive)
         state = request.state
-        # Given by the RequestIds middleware (service/logs.py), where the app has it.
-        state.request_id = getattr(state, "request_id", None) or request_id(request.headers.get("x-request-id"))
+        # Given by the RequestIds middleware (service/logs.py), where the app has it; it answers with it too.
+        given = getattr(state, "request_id", None)
+        state.request_id = given or request_id(request.headers.get("x-request-id"))
         # What the getattr(request.state, name, default) reads below find when nothing set them: set here, since
         # Starlette's State raises and catches an exception for every name it does not hold.
         state.outcome, state.replica_failed, state.request_error, state.context = "ok", False, False, None
@@ -145,7 +146,8 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             if (context := getattr(request.state, "context", None)) is not None:
                 context.forget_reads()
                 request.state.context = None
-        response.headers["x-request-id"] = request.state.request_id
+        if not given:
+            response.headers["x-request-id"] = request.state.request_id
         self._answered(request, response, time.perf_counter() - started)
         await response(scope, receive, send)
 

@@ -126,10 +126,14 @@ class RequestIds:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                answered = MutableHeaders(scope=message)
-                answered["x-request-id"] = current.request_id
-                if current.trace_id is not None and traceparent is not None:
-                    answered["traceparent"] = traceparent.strip()
+                headers = message["headers"]
+                if current.trace_id is not None or any(name == b"x-request-id" for name, _ in headers):
+                    answered = MutableHeaders(scope=message)
+                    answered["x-request-id"] = current.request_id
+                    if current.trace_id is not None and traceparent is not None:
+                        answered["traceparent"] = traceparent.strip()
+                else:  # as MutableHeaders would add it, without reading the list again
+                    message["headers"] = [*headers, (b"x-request-id", current.request_id.encode())]
             elif message["type"] == "websocket.accept":
                 message = {
                     **message,
