@@ -125,20 +125,17 @@ class _Outgoing:
 
     def _as_it_is(self, headers: list[tuple[bytes, bytes]]) -> bool:
         """Whether the responder would send this response on unchanged: it carries a Content-Encoding, or the
-        client takes identity and its one Vary already ends with Accept-Encoding (the responder adds that name
-        last, then it is named once); and its Vary names each header once already."""
-        encoded, vary, varies = False, b"", 0
-        for name, value in headers:
-            if name == b"content-encoding":
-                encoded = True
-            elif name == b"vary":
-                varies, vary = varies + 1, value
-            elif name.lower() == b"vary":
-                return False  # spelt otherwise: left to the responder
-        if varies == 0:
+        client takes identity and its Vary already ends with Accept-Encoding (the responder adds that name
+        last, then it is named once); and its one Vary names each header once already."""
+        found = dict(headers)
+        if len(found) < len(headers):
+            return False  # a name twice (two Vary headers would be made one): left to the responder
+        encoded = b"content-encoding" in found
+        vary = found.get(b"vary")
+        if vary is None:
             return encoded
         once, last_accept_encoding = _vary_names(vary)
-        return varies == 1 and once and (encoded or (last_accept_encoding and not self.gzip))
+        return once and (encoded or (last_accept_encoding and not self.gzip))
 
     async def _vary_once(self, message: Message) -> None:
         # Looked for in the raw list first: most responses have no Vary.
@@ -165,10 +162,8 @@ def _vary_names(vary: bytes) -> tuple[bool, bool]:
 def _accept_encoding(scope: Scope) -> str | None:
     """The request's Accept-Encoding (the first, as Starlette's Headers gives), without making a Headers of every
     request's headers."""
-    for name, value in scope["headers"]:
-        if name.lower() == b"accept-encoding":
-            return str(value.decode("latin-1"))
-    return None
+    value = dict(reversed(scope["headers"])).get(b"accept-encoding")
+    return None if value is None else str(value.decode("latin-1"))
 
 
 class _Identity(IdentityResponder):

@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from cross_web import HTTPException, StarletteRequestAdapter
 from graphql import ExecutionResult, GraphQLError
+from starlette.datastructures import Headers, State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -54,6 +55,32 @@ MAX_TOKENS = LimitConfig().max_tokens
 
 def media_type(request: Request) -> str:
     return GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
+
+
+class _Headers(Headers):
+    """Starlette's Headers, whose `get` reads a dict of each name's first value, made once: a request's handful
+    of lookups (token, media types, encodings, validators, position) then scan nothing, and a header the client
+    did not send raises no KeyError on the way."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        self._first = dict(reversed(self._list))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._first.get(key.lower().encode("latin-1"))
+        return default if value is None else value.decode("latin-1")
+
+
+class _Request(Request):
+    """The view's Starlette Request, its headers read as `_Headers` does."""
+
+    @property
+    def headers(self) -> Headers:
+        if self._looked_up is None:
+            self._looked_up = _Headers(self.scope)
+        return self._looked_up
+
+    _looked_up: _Headers | None = None
 
 
 class LedgerRequestAdapter(StarletteRequestAdapter):
@@ -114,7 +141,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             await super().__call__(scope, receive, send)
             return
         started = time.perf_counter()
-        request = Request(scope, receive=receive)
+        request = _Request(scope, receive=receive)
         state = request.state
         # Given by the RequestIds middleware (service/logs.py), where the app has it; it answers with it too.
         given = getattr(state, "request_id", None)
@@ -124,38 +151,38 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         state.outcome, state.replica_failed, state.request_error, state.context = "ok", False, False, None
         try:
             # Authentication first, always: a revoked token is refused even for a result already cached.
-            request.state.principal = await self.principal(request.headers.get("authorization"))
-            logs.note(principal=request.state.principal.name if request.state.principal else None)
+            state.principal = principal = await self.principal(request.headers.get("authorization"))
+            logs.note(principal=principal.name if principal else None)
             response = await self._answer(request)
         except AuthenticationError as e:
             # Credentials were presented and refused: say why, rather than treat the caller as anonymous.
             response = self._error(request, 401, f"not authenticated: {e.reason}", "UNAUTHENTICATED")
         except PersistedQueryError as e:
-            request.state.outcome = e.code
+            state.outcome = e.code
             response = JSONResponse(e.body(), status_code=e.status, media_type=media_type(request))
         except MinPositionError as e:
             response = self._error(request, 400, str(e), "VALIDATION", e.field)
         except HTTPException as e:
             response = self._refusal(request, e)
         except Exception:
-            log.exception("request %s failed outside execution", request.state.request_id)
+            log.exception("request %s failed outside execution", state.request_id)
             response = self._error(request, 503, "Service unavailable", "INTERNAL")
         finally:
             # Execution leaves the request's objects in reference cycles, which only the garbage collector
             # frees; the rows its loaders cached (about 1,000 records for a 50-measure dashboard) are freed now.
-            if (context := getattr(request.state, "context", None)) is not None:
+            if (context := state.context) is not None:
                 context.forget_reads()
-                request.state.context = None
+                state.context = None
         if not given:
-            response.headers["x-request-id"] = request.state.request_id
-        self._answered(request, response, time.perf_counter() - started)
+            response.headers["x-request-id"] = state.request_id
+        self._answered(state, response, time.perf_counter() - started)
         await response(scope, receive, send)
 
     @staticmethod
-    def _answered(request: Request, response: Response, seconds: float) -> None:
+    def _answered(state: State, response: Response, seconds: float) -> None:
         """Count the request by its operation and outcome (service/metrics.py), for its log line too."""
-        operation = getattr(request.state, "operation", None) or metrics.operation_label(None, None)
-        outcome = getattr(request.state, "outcome", "ok")
+        operation = getattr(state, "operation", None) or metrics.operation_label(None, None)
+        outcome = state.outcome
         logs.note(outcome=outcome)
         metrics.graphql_answered(operation, outcome, seconds, response.headers.get("x-cache"))
 
@@ -167,18 +194,19 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             resolved = self.persisted_queries.resolve(digest, params.query)
             params, keep_as = replace(params, query=resolved.query), resolved.keep_as
         # Strawberry reads these again through parse_http_body, rather than the body.
-        request.state.graphql_params = params
-        request.state.operation = metrics.operation_label(params.operation_name, params.query) if params else None
-        logs.note(operation=request.state.operation)
-        request.state.reads = await self._reads(request, params)
+        state = request.state
+        state.graphql_params = params
+        state.operation = operation = metrics.operation_label(params.operation_name, params.query) if params else None
+        logs.note(operation=operation)
+        state.reads = await self._reads(request, params)
         response = await self._serve(request, params)
-        if getattr(request.state, "replica_failed", False):
+        if state.replica_failed:
             # The standby went away under this query (service/replicas.py): answered whole from the primary.
-            request.state.reads, request.state.replica_failed = self.services.pool, False
+            state.reads, state.replica_failed = self.services.pool, False
             response = await self._serve(request, params)
         if keep_as is not None and params is not None and params.query is not None:
             # Kept only once it has passed parsing, validation and the limits, as Apollo Server does.
-            if response.status_code < 400 and not getattr(request.state, "request_error", False):
+            if response.status_code < 400 and not state.request_error:
                 self.persisted_queries.keep(keep_as, params.query)
         return response
 

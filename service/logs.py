@@ -106,13 +106,13 @@ class RequestIds:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        # Only the two headers read here are decoded (every request passes through this).
-        sent_id = traceparent = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                sent_id = value.decode("latin-1")
-            elif name == b"traceparent":
-                traceparent = value.decode("latin-1")
+        # Only the two headers read here are decoded (every request passes through this); the last of each.
+        sent = dict(scope["headers"])
+        sent_id, traceparent = sent.get(b"x-request-id"), sent.get(b"traceparent")
+        if sent_id is not None:
+            sent_id = sent_id.decode("latin-1")
+        if traceparent is not None:
+            traceparent = traceparent.decode("latin-1")
         current = RequestLog(request_id(sent_id), trace_id(traceparent))
         scope.setdefault("state", {})["request_id"] = current.request_id
         token = CURRENT.set(current)
@@ -127,7 +127,7 @@ class RequestIds:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message["headers"]
-                if current.trace_id is not None or any(name == b"x-request-id" for name, _ in headers):
+                if current.trace_id is not None or b"x-request-id" in dict(headers):
                     answered = MutableHeaders(scope=message)
                     answered["x-request-id"] = current.request_id
                     if current.trace_id is not None and traceparent is not None:
