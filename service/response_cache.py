@@ -64,6 +64,7 @@ one entry, replaced when its plans change.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -298,6 +299,24 @@ def _root_fields(
     return found
 
 
+_KEY_JSON: Final[dict[str, Any]] = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": False, "default": str}
+
+
+def _document_digest(build: str, query: str, operation_name: str | None) -> Any:
+    """SHA-256 fed the start of a key's JSON, up to the operation name: made once for each of the few documents
+    clients send (their JSON is most of a key's bytes)."""
+    if len(query) > MAX_DOCUMENT_CHARS:
+        return _document_digest_of(build, query, operation_name)
+    return _kept_document_digest(build, query, operation_name)
+
+
+def _document_digest_of(build: str, query: str, operation_name: str | None) -> Any:
+    return hashlib.sha256(json.dumps([build, query, operation_name], **_KEY_JSON)[:-1].encode())
+
+
+_kept_document_digest = functools.lru_cache(maxsize=MAX_SHAPES)(_document_digest_of)
+
+
 def visibility(principal: Principal | None) -> list[Any]:
     """Everything about a caller that can make a result differ, and nothing more (not the name)."""
     if principal is None:
@@ -376,9 +395,12 @@ class ResponseCache:
         self, query: str, operation_name: str | None, variables: Mapping[str, Any], principal: Principal | None
     ) -> bytes:
         """A digest of everything the result depends on except the plans' state."""
-        material = [self.build, query, operation_name, variables, visibility(principal)]
-        text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        return hashlib.sha256(text.encode()).digest()
+        # The JSON of [build, query, operation name, variables, visibility], hashed: the hash of its document part
+        # is taken once per document and carried on from a copy.
+        digest = _document_digest(self.build, query, operation_name).copy()
+        rest = json.dumps([variables, visibility(principal)], **_KEY_JSON)
+        digest.update(b"," + rest[1:].encode())
+        return digest.digest()
 
     async def validator(self, pool: asyncpg.Pool, scope: Scope) -> str | None:
         """The state of what `scope` reads: changes whenever any of it does. None while the read model is
