@@ -9,7 +9,8 @@ their internals (tests/unit/test_library_internals.py checks those):
   per-field machinery;
 - read_ahead.py: a resolver's measures get their components, quarters,
   baselines and figures ready-made, from one query per table;
-- lean_resolvers.py: resolvers without arguments called directly;
+- lean_resolvers.py: resolvers without arguments called directly, and those of
+  the object alone (a write's payload object) completed as plain fields;
 - fast_inputs.py: mutation inputs built from a field table;
 - shared_results.py: a live subscription message executed once per operation,
   not once per subscriber;

@@ -2,8 +2,10 @@
 
 A "plain" field is one whose answer needs no resolver call: a strawberry basic
 field (an attribute: no resolver, no arguments, no field extensions or
-permissions), or a field marked ready (`mark_ready`) on an object that carries
-its resolver's answer ready-made (`keep_ready`; read_ahead.py fills them in).
+permissions), a field marked ready (`mark_ready`) on an object that carries
+its resolver's answer ready-made (`keep_ready`; read_ahead.py fills them in),
+or one whose resolver reads the object alone (`mark_getter`: a write's payload
+object, a page's nodes), called here as strawberry would call it.
 Leaves are coerced with the field type's own output coercion (Decimal -> str,
 enums -> names, datetimes -> ISO strings), exactly as complete_leaf_value does.
 
@@ -74,6 +76,20 @@ def keep_ready(obj: Any, python_name: str, answer: Any) -> None:
     setattr(obj, _READY_PREFIX + python_name, answer)
 
 
+# The key, in a GraphQL field's extensions, of a resolver that reads its object alone (lean_resolvers.py).
+GETTER = "measure_ledger_getter"
+
+
+def mark_getter(field_def: GraphQLField, get: Callable[[Any], Any]) -> None:
+    """Complete this field as a plain one, its value `get(object)`: for a synchronous resolver that takes the
+    object alone (no info, no arguments, no extensions), which strawberry would call with just that.
+
+    `get` may raise: graphql-core then executes the field as ever, calling the resolver again, and reports
+    what it raises at the field's path.
+    """
+    field_def.extensions = {**(field_def.extensions or {}), GETTER: get}
+
+
 def _ready_getter(field_def: GraphQLField, definition: StrawberryField) -> Callable[[Any], Any] | None:
     if not (field_def.extensions or {}).get(READY) or definition.extensions or definition.arguments:
         return None
@@ -89,7 +105,8 @@ def _ready_getter(field_def: GraphQLField, definition: StrawberryField) -> Calla
 
 
 def _attribute_getter(field_def: GraphQLField) -> Callable[[Any], Any] | None:
-    """How to read a plain field from its object: a strawberry basic field, or a resolver's ready-made answer.
+    """How to read a plain field from its object: a strawberry basic field, a getter (`mark_getter`), or a
+    resolver's ready-made answer.
 
     None if the field has a resolver that must be called.
     """
@@ -97,7 +114,10 @@ def _attribute_getter(field_def: GraphQLField) -> Callable[[Any], Any] | None:
     if not isinstance(definition, StrawberryField):
         return None
     if not definition.is_basic_field:
-        return None if field_def.args else _ready_getter(field_def, definition)
+        if field_def.args:
+            return None
+        get: Callable[[Any], Any] | None = (field_def.extensions or {}).get(GETTER)
+        return get if get is not None else _ready_getter(field_def, definition)
     if field_def.args or field_def.resolve is None or not getattr(field_def.resolve, "_is_default", False):
         return None
     if definition.default_resolver is getattr:

@@ -1,6 +1,6 @@
-"""Plain fields completed directly (service/speedups/fast_fields.py) and resolvers called directly
-(service/speedups/lean_resolvers.py) answer exactly as strawberry and graphql-core do: data, errors,
-paths and null propagation, including for values the schema does not allow."""
+"""Plain fields completed directly (service/speedups/fast_fields.py) and resolvers called directly or read
+as getters (service/speedups/lean_resolvers.py) answer exactly as strawberry and graphql-core do: data,
+errors, paths and null propagation, including for values the schema does not allow."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from service.schema.scalars import DecimalScalar
+from service.speedups.completers import GETTER
 from service.speedups.fast_fields import FastFieldsExecutionContext
 from service.speedups.lean_resolvers import lighten
 
@@ -61,6 +62,16 @@ class Holder:
         strict: list[Leaf] = info.context["strict"]
         return strict
 
+    @strawberry.field
+    def own(self) -> Leaf | None:
+        return self.leaf
+
+    @strawberry.field
+    def checked(self) -> Leaf:
+        if self.key != "k":
+            raise ValueError(f"not the key: {self.key!r}")
+        return self.required
+
 
 def _leaf(**changes: Any) -> Leaf:
     values: dict[str, Any] = {
@@ -103,6 +114,7 @@ QUERY = """query($yes: Boolean!) { holders { __typename key
   leaves { name colour count ratio at tags flags ... on Leaf { n: name } }
   later { name colour }
   strict { name count ...More }
+  own { name count ratio } checked { name colour }
 } }
 fragment More on Leaf { at tags flags c: count @skip(if: $yes) }"""
 
@@ -150,6 +162,8 @@ def test_the_fast_path_is_taken() -> None:
     assert isinstance(holder, GraphQLObjectType)
     resolve = holder.fields["leaves"].resolve
     assert resolve is not None and resolve.__qualname__.startswith("_direct")
+    # A resolver of the object alone is read as a plain field.
+    assert GETTER in (holder.fields["own"].extensions or {}) and GETTER in (holder.fields["checked"].extensions or {})
 
 
 def test_middleware_sees_every_field() -> None:
