@@ -148,18 +148,29 @@ def describe_figure(event: Any, before: Any) -> AuditFacts:
     new_figure = figure_record(
         event, None if unavailable else amount_of(event), reason if unavailable else None, reason, old_figure, 0
     )
+    return figure_facts(event, before, old_figure, new_figure)
+
+
+def figure_facts(event: Any, measure: Measure, old: FigureRecord | None, new: FigureRecord) -> AuditFacts:
+    """The facts of a figure event, given its slot's record before it (None: none yet) and the one it made.
+
+    For whoever applied the event and holds both records: the measure's plan, id and number are as before it.
+    """
+    reason = getattr(event, "reason", None)
     return AuditFacts(
         type(event).__name__,
-        plan_id=before.plan_id,
-        measure_id=before.id,
-        measure_number=before.number,
+        plan_id=measure.plan_id,
+        measure_id=measure.id,
+        measure_number=measure.number,
         component=event.component,
         quarter=event.quarter,
         field="figure",
-        before=show_figure(old_figure),
-        after=f"unavailable: {reason}" if unavailable else _show_event_amount(event),
+        before=show_figure(old),
+        after=f"unavailable: {reason}"
+        if isinstance(event, Measure.FigureMarkedUnavailable)
+        else _show_event_amount(event),
         reason=reason,
-        changes=figure_changes(old_figure, new_figure),
+        changes=figure_changes(old, new),
     )
 
 

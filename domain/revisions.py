@@ -127,28 +127,40 @@ def _same_figure(previous: FigureRecord, fields: dict[str, Any]) -> bool:
 
 
 def figure_changes(before: FigureRecord | None, after: FigureRecord) -> tuple[FieldChange, ...]:
-    """Every field of a figure that differs between two of its records (`before` None: none yet), in a fixed order."""
-    old, new = _shown(before), _shown(after)
-    return tuple(FieldChange(name, old[name], new[name]) for name in new if old[name] != new[name])
+    """Every field of a figure that differs between two of its records (`before` None: none yet), in a fixed order.
+
+    A field differs where its text does. Numbers equal in value have the same text (`plain`), so only the fields
+    whose values differ are written out to be compared: most of a revision's fields are as they were.
+    """
+    new_amount = after.amount or NO_AMOUNT
+    if before is None:
+        old_amount, old_change, old_commentary, old_availability = NO_AMOUNT, None, None, None
+    else:
+        old_amount, old_change, old_commentary = before.amount or NO_AMOUNT, before.reported_change, before.commentary
+        old_availability = _availability(before)
+    changes = [
+        FieldChange(name, _number(old), _number(new))
+        for name, old, new in (
+            ("value", old_amount.value, new_amount.value),
+            ("numerator", old_amount.numerator, new_amount.numerator),
+            ("denominator", old_amount.denominator, new_amount.denominator),
+            ("reportedChange", old_change, after.reported_change),
+        )
+        if old != new
+    ]
+    if old_commentary != after.commentary:
+        changes.append(FieldChange("commentary", old_commentary, after.commentary))
+    new_availability = _availability(after)
+    if old_availability != new_availability:
+        changes.append(FieldChange("availability", old_availability, new_availability))
+    return tuple(changes)
 
 
-NOTHING_SHOWN: dict[str, str | None] = dict.fromkeys(
-    ("value", "numerator", "denominator", "reportedChange", "commentary", "availability")
-)
+NO_AMOUNT = Amount()
 
 
-def _shown(record: FigureRecord | None) -> dict[str, str | None]:
-    if record is None:
-        return NOTHING_SHOWN
-    amount = record.amount or Amount()
-    return {
-        "value": _number(amount.value),
-        "numerator": _number(amount.numerator),
-        "denominator": _number(amount.denominator),
-        "reportedChange": _number(record.reported_change),
-        "commentary": record.commentary,
-        "availability": "available" if record.available else f"unavailable: {record.unavailable_reason}",
-    }
+def _availability(record: FigureRecord) -> str:
+    return "available" if record.amount is not None else f"unavailable: {record.unavailable_reason}"
 
 
 def _number(value: Decimal | None) -> str | None:

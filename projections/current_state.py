@@ -20,10 +20,11 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from domain.audit import FACT_COLUMNS, AuditFacts, describe
+from domain.audit import FACT_COLUMNS, FIGURE_EVENTS, AuditFacts, describe, figure_facts
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
+from domain.values import QUARTER_OF
 from projections.background_writer import BackgroundWriter
 from projections.ledger_store.chain import ChainView, link_through
 from projections.measure_rows import changed_rows, measure_rows
@@ -168,8 +169,19 @@ class CurrentState(Projection[CurrentStateView]):
         if self.chain is not None and type(event) is Plan.QuarterPublished:
             link_through(self.ledger, self.chain, event.position)
         previous, before = self._previous(event)
-        facts = describe(event, previous)
-        aggregate = event.mutate(previous)
+        aggregate: Aggregate
+        if isinstance(event, FIGURE_EVENTS):
+            # Described from the record the measure's apply made, rather than one made again alike: most events
+            # are figures'. The measure is changed in place.
+            assert isinstance(previous, Measure)
+            slot = (event.component, QUARTER_OF[event.quarter])
+            old = previous.figures.get(slot)
+            event.mutate(previous)
+            aggregate = previous
+            facts = figure_facts(event, previous, old, previous.figures[slot])
+        else:
+            facts = describe(event, previous)
+            aggregate = event.mutate(previous)
         position = tracking.notification_id
         # Timestamps are taken before commit, so concurrent writers can record a
         # later position with an earlier time; `known_at` is the running maximum,

@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from domain.assessed import assess_measure, computed_status
-from domain.audit import describe, show_amount
+from domain.audit import FIGURE_EVENTS, describe, figure_facts, show_amount
 from domain.definition import parse_definition
 from domain.measure import Measure
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
@@ -79,6 +79,28 @@ def test_override_audit_facts_are_the_whole_assessments(existing: Status | None)
     before.override_status(Quarter.Q1, Status.AT_RISK, reason="local issue", actor=OFFICER)
     facts = describe(cleared, before)
     assert (facts.before, facts.after) == ("AT_RISK", assess_measure(before).quarters[0].computed_status.value)
+
+
+def test_a_figure_events_facts_from_the_records_the_apply_made_are_describes() -> None:
+    m = two_components()
+    m.submit_figure("b", Quarter.Q2, parse_amount(None, 3, 4), reported_change="5", commentary="late", actor=OFFICER)
+    m.revise_figure("b", Quarter.Q2, Amount(D("0.75")), reported_change="5.0", reason="as a rate", actor=OFFICER)
+    m.mark_figure_unavailable("a", Quarter.Q2, reason="system down", actor=OFFICER)
+    m.revise_figure("a", Quarter.Q2, Amount(D(210)), reason="back", actor=OFFICER)
+    events = m.collect_events()
+    replayed: Measure | None = None
+    for event in events:
+        if isinstance(event, FIGURE_EVENTS):
+            assert replayed is not None
+            slot = (event.component, QUARTER_OF[event.quarter])
+            old = replayed.figures.get(slot)
+            described = describe(event, replayed)
+            replayed = event.mutate(replayed)
+            assert replayed is not None
+            assert figure_facts(event, replayed, old, replayed.figures[slot]) == described
+            assert described.changes
+        else:
+            replayed = event.mutate(replayed)
 
 
 @pytest.mark.parametrize(
