@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from domain.values import QUARTER_NUMBER, Amount, Basis, Direction, Quarter, Status, plain
 
@@ -31,9 +32,11 @@ class Baseline:
     profile: tuple[Decimal, ...] | None = None
 
 
-@dataclass(frozen=True)
-class Assessment:
-    """A figure's verdict, with everything it was computed from."""
+class Assessment(NamedTuple):
+    """A figure's verdict, with everything it was computed from.
+
+    A named tuple, as the audit's facts (domain/audit.py): one is made for every figure a projection assesses,
+    and a tuple is made in one step where a frozen dataclass sets each field in turn."""
 
     status: Status
     rule: str
@@ -188,7 +191,12 @@ def assess(
     status, rule = _verdict(direction, basis, tolerance, baseline, measured, comparison, ch)
     flags = discrepancies(basis, amount, reported_change, ch, threshold)
     reason = "; ".join(flags) or None
-    rate, reached = rate_shown(basis, amount), progress(basis, baseline, measured)
+    # As rate_shown and progress, without working out again what `measured` already is.
+    if basis is Basis.RATE or (amount.value is None and amount.is_fraction):
+        rate = measured  # the rate, worked out from the fraction where there is one
+    else:
+        rate = rate_shown(basis, amount)
+    reached = progress(basis, baseline, measured) if basis is Basis.TARGET_COUNT else None
     return Assessment(status, rule, measured, comparison, ch, bool(flags), reason, rate, reached)
 
 
