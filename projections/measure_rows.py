@@ -39,7 +39,7 @@ from uuid import UUID
 
 from domain.assessed import assess_figure, baseline_discrepancy
 from domain.measure import Measure
-from domain.rules import worst
+from domain.rules import WEIGHT
 from domain.values import QUARTER_OF, Quarter, Status
 from projections.rows import (
     Key,
@@ -183,14 +183,19 @@ def _quarter_row(
 ) -> Row:
     """A quarter's result from its components' figure rows (new where made again, else as they were)."""
     m = mid.int
-    statuses: list[Status] = []
+    # `rules.worst` of the components' statuses, as one pass over their weights: a component without a figure
+    # has no data (as `assess` says of a missing amount), which weighs least, as no component does.
+    computed, weight = NO_DATA, 0
     for key in keys:
-        row = figures.get((m, key, quarter)) or old_figures.get((m, key, quarter))
-        # A component without a figure has no data, as `assess` says of a missing amount.
-        statuses.append(NO_DATA if row is None else row["status"])
+        k = (m, key, quarter)
+        row = figures.get(k) or old_figures.get(k)
+        if row is not None:
+            status = row["status"]
+            if WEIGHT[status] > weight:
+                computed, weight = status, WEIGHT[status]
     text, stamp = measure.commentary.get(quarter, (None, None))
     at, by = (stamp.at, stamp.by) if stamp else (None, None)
-    return quarter_row(mid, quarter, worst(statuses), measure.overrides.get(quarter), text, at, by)
+    return quarter_row(mid, quarter, computed, measure.overrides.get(quarter), text, at, by)
 
 
 def _current_quarter(measure: Measure, keys: list[str]) -> Quarter | None:
