@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
-from domain.audit import FACT_COLUMNS, FIGURE_EVENTS, AuditFacts, describe, figure_facts
+from domain.audit import FIGURE_EVENTS, AuditFacts, describe, figure_facts
 from domain.ledger import Ledger
 from domain.measure import Measure
 from domain.plan import Plan
@@ -73,16 +73,33 @@ def _by_quarter(item: tuple[Any, dict[str, Any]]) -> str:
 
 
 def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> dict[str, Any]:
-    """An event's audit row."""
-    # The facts are a tuple in FACT_COLUMNS' order, `changes` last: zip pairs them without a lookup each.
-    row = dict(zip(FACT_COLUMNS, facts, strict=False))
-    row["position"], row["known_at"] = position, known_at
-    row["recorded_at"], row["actor"] = event.timestamp, event.actor
-    # Each field the event changed, one array element per field (domain/revisions.py names them): the changes'
-    # fields, befores and afters, as three lists.
-    changed = [list(column) for column in zip(*facts.changes, strict=True)] if facts.changes else [[], [], []]
-    row["changed_fields"], row["changed_from"], row["changed_to"] = changed
-    return row
+    """An event's audit row: its facts (domain/audit.py FACT_COLUMNS) in columns of their names, and each field
+    it changed (domain/revisions.py names them) as one element of three arrays: fields, befores and afters."""
+    # Unpacked and written out rather than zipped with the column names: this runs for every event.
+    action, plan_id, measure_id, measure_number, component, quarter, field, before, after, reason, changes = facts
+    if changes:
+        fields, befores, afters = map(list, zip(*changes, strict=True))
+    else:
+        fields, befores, afters = [], [], []
+    return {
+        "action": action,
+        "plan_id": plan_id,
+        "measure_id": measure_id,
+        "measure_number": measure_number,
+        "component": component,
+        "quarter": quarter,
+        "field": field,
+        "before": before,
+        "after": after,
+        "reason": reason,
+        "position": position,
+        "known_at": known_at,
+        "recorded_at": event.timestamp,
+        "actor": event.actor,
+        "changed_fields": fields,
+        "changed_from": befores,
+        "changed_to": afters,
+    }
 
 
 class CurrentState(Projection[CurrentStateView]):

@@ -9,11 +9,12 @@ from uuid import UUID
 import pytest
 
 from domain.assessed import assess_measure, computed_status
-from domain.audit import FIGURE_EVENTS, describe, figure_facts, show_amount
+from domain.audit import FACT_COLUMNS, FIGURE_EVENTS, describe, figure_facts, show_amount
 from domain.definition import parse_definition
 from domain.measure import Measure
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
 from projections.catch_up import LAST_WRITE_BATCH, WRITE_BATCH, write_batch
+from projections.current_state import entry
 from projections.read_model_tables import DDL, TABLES, TYPES
 
 D = Decimal
@@ -99,6 +100,11 @@ def test_a_figure_events_facts_from_the_records_the_apply_made_are_describes() -
             assert replayed is not None
             assert figure_facts(event, replayed, old, replayed.figures[slot]) == described
             assert described.changes
+            row = entry(event, described, 7, event.timestamp)
+            assert tuple(row)[: len(FACT_COLUMNS)] == FACT_COLUMNS
+            assert tuple(zip(row["changed_fields"], row["changed_from"], row["changed_to"], strict=True)) == (
+                described.changes
+            )
         else:
             replayed = event.mutate(replayed)
 
