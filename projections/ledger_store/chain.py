@@ -101,13 +101,15 @@ class ChainView(PostgresTrackingRecorder):
                 ).format(SQL(ROW_COLUMNS), Identifier(EVENTS)),
                 (previous.position, tracking.notification_id),
             ).fetchall()
-            links = []
             link = previous.hash
-            for row in rows:
-                link = next_link(link, row)
-                links.append((row["notification_id"], link))
-            curs.executemany(f"INSERT INTO {TABLE} (position, hash) VALUES (%s, %s)", links)  # noqa: S608
-        return len(links)
+            if rows:
+                # One binary COPY: an INSERT a link, even pipelined, cost several times the hashing in psycopg.
+                with curs.copy(f"COPY {TABLE} (position, hash) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(["bigint", "bytea"])
+                    for row in rows:
+                        link = next_link(link, row)
+                        copy.write_row((row["notification_id"], link))
+        return len(rows)
 
     def head(self) -> Link:
         """The last link: what to publish. Position 0 and the genesis hash before any event."""
