@@ -81,15 +81,17 @@ class PositionWatcher:
     async def _reached(self, position: int, timeout: float) -> bool:
         if self.position >= position:
             return True
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
         heapq.heappush(self._waiting, (position, next(self._order), future))
+        # A timer that settles the future, rather than asyncio.timeout's context manager around the wait: one
+        # handle to cancel, on every write. Settled by either, the future's entry goes when the position passes it.
+        timer = loop.call_later(timeout, _settle, future)
         try:
-            async with asyncio.timeout(timeout):
-                await future
-            return True
-        except TimeoutError:
-            # The future was cancelled with the wait; its entry goes when the position passes it.
-            return self.position >= position
+            await future
+        finally:
+            timer.cancel()
+        return self.position >= position
 
     def _advance(self, position: int) -> None:
         if position <= self.position:
@@ -132,3 +134,8 @@ class PositionWatcher:
         # Called on the event loop by asyncpg: the waiters it satisfies are woken straight away.
         with contextlib.suppress(ValueError):
             self._advance(int(payload))
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -53,7 +53,8 @@ async def payload_after(
 ) -> P:
     """A recorded write's payload: its position, and what `read` (given that position) finds after it, or the
     COMMITTED error saying why that is missing; never an error without the write's position."""
-    position = await position_after(lambda: info.context.position_of(w))
+    # Known unless an idempotent retry recorded nothing: then looked up.
+    position = w.position if w.position is not None else await position_after(lambda: info.context.position_of(w))
     row, unread = await read_after(what, position, w.version, lambda: read(position))
     return payload(row=row, unread=unread, position=position, version=w.version, replayed=w.replayed)
 
