@@ -48,6 +48,8 @@ def decode_json(raw: str | bytes) -> Any:
         value = json.loads(raw)
     except RecursionError:
         raise NestedTooDeep() from None
+    if raw.count("{") + raw.count("[") <= MAX_JSON_DEPTH:
+        return value  # each level opens with one of these, so no text with this few can nest deeper
     pending = [(value, 1)]
     while pending:
         item, depth = pending.pop()
