@@ -96,9 +96,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             build=build_id([release(), str(read_model_tables.VERSION), graphql.schema.as_str()]),
             max_tokens=LimitConfig().max_tokens,
         )
-        graphql.cached_responses = CachedResponses(
-            cache, lambda request: getattr(request.state, "reads", None) or graphql.services.pool
-        )
+
+        def validates(request: Request) -> Any:
+            """Where a request's plans' positions are read: where it reads, through its lease on the primary."""
+            reads = getattr(request.state, "reads", None) or graphql.services.pool
+            lease = getattr(request.state, "lease", None)
+            return lease if lease is not None and lease.pool is reads else reads
+
+        async def validated(request: Request) -> None:
+            # The lease is not held while the request waits for another's execution (which may need its
+            # connection) or executes.
+            if (lease := getattr(request.state, "lease", None)) is not None:
+                await lease.release()
+
+        graphql.cached_responses = CachedResponses(cache, validates, validated)
     graphql.persisted_queries = PersistedQueries(settings.persisted_queries_bytes)
     sampler = metrics.Sampler(cache=graphql.cached_responses.cache if graphql.cached_responses else None)
     front_door = graphql.front_door = FrontDoor(settings, graphql.schema.as_str)

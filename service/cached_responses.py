@@ -54,16 +54,24 @@ class Lookup:
 class CachedResponses:
     """The cache's side of the GraphQL view: serve a result while its plans are unchanged, else execute it."""
 
-    def __init__(self, cache: ResponseCache, pool: Callable[[Request], asyncpg.Pool]) -> None:
+    def __init__(
+        self,
+        cache: ResponseCache,
+        pool: Callable[[Request], asyncpg.Pool],
+        read: Callable[[Request], Awaitable[None]] | None = None,
+    ) -> None:
         # `pool(request)`: where the request reads, a standby or the primary; the plans' positions are read
         # there too, so a result is matched only against the state it was read at (service/replicas.py).
-        self.cache, self._pool = cache, pool
+        # `read(request)`: called once they are, before waiting for another request's execution or executing.
+        self.cache, self._pool, self._read = cache, pool, read
 
     async def serve(
         self, request: Request, params: GraphQLRequestData, execute: Callable[[], Awaitable[Response]]
     ) -> Response:
         cache = self.cache
         lookup = await self._lookup(request, params)
+        if self._read is not None:
+            await self._read(request)
         if lookup is None:
             return await execute()
         entry = cache.get(lookup.key, lookup.validator)

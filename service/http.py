@@ -42,6 +42,7 @@ from service.limits import LimitConfig
 from service.logs import request_id
 from service.operation_kind import reads_only
 from service.persisted_queries import PersistedQueries, PersistedQueryError, requested_hash
+from service.read_pool import Lease
 from service.replicas import MinPositionError, min_position
 from service.schema.context import Context as LedgerContext
 from service.schema.context import Services
@@ -149,9 +150,11 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         # What the getattr(request.state, name, default) reads below find when nothing set them: set here, since
         # Starlette's State raises and catches an exception for every name it does not hold.
         state.outcome, state.replica_failed, state.request_error, state.context = "ok", False, False, None
+        # The token's read and a cached result's validator take one connection of the primary's pool between them.
+        state.lease = lease = Lease(self.services.pool)
         try:
             # Authentication first, always: a revoked token is refused even for a result already cached.
-            state.principal = principal = await self.principal(request.headers.get("authorization"))
+            state.principal = principal = await self.principal(request.headers.get("authorization"), lease)
             logs.note(principal=principal.name if principal else None)
             response = await self._answer(request)
         except AuthenticationError as e:
@@ -168,6 +171,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             log.exception("request %s failed outside execution", state.request_id)
             response = self._error(request, 503, "Service unavailable", "INTERNAL")
         finally:
+            await lease.release()
             # Execution leaves the request's objects in reference cycles, which only the garbage collector
             # frees; the rows its loaders cached (about 1,000 records for a 50-measure dashboard) are freed now.
             if (context := state.context) is not None:
@@ -214,6 +218,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
         """The answer from the response cache, or executed."""
 
         async def execute() -> Response:
+            await request.state.lease.release()  # before execution takes connections of its own
             executed: Response = await self.run(request)
             return executed
 
@@ -229,6 +234,7 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
             return services.pool
         if not reads_only(params.query, params.operation_name, MAX_TOKENS):
             return services.pool
+        await request.state.lease.release()  # not held while a standby is waited for
         return await services.replicas.reader(at_least)
 
     async def parse_http_body(self, request_adapter: Any) -> GraphQLRequestData | list[GraphQLRequestData]:
@@ -278,11 +284,11 @@ class LedgerGraphQL(GraphQL[Context, RootValue]):
     def encode_json(self, data: object) -> str | bytes:
         return encode_message(data)
 
-    async def principal(self, authorization: str | None) -> Principal | None:
+    async def principal(self, authorization: str | None, reads: Lease | None = None) -> Principal | None:
         """Who presents these credentials; the public reader if none and public reading is on."""
         services = self.services
         return await principal_for(
-            services.pool,
+            reads or services.pool,
             services.verifier,
             bearer_from_header(authorization),
             public_read=services.settings.public_read,

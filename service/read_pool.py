@@ -48,10 +48,19 @@ class ReadPool(asyncpg.Pool):  # type: ignore[misc]
             async with self.acquire() as connection:
                 return await getattr(connection, method)(query, *args, **kwargs)
         except Exception as e:
-            if not lost_connection(e) or _WRITES.search(query):
-                raise
-            log.warning("a pooled connection was lost (%s: %s); reading again on a new one", type(e).__name__, e)
-            await self.expire_connections()
+            await self.lost(e, query)
+        return await self.read_again(method, query, *args, **kwargs)
+
+    async def lost(self, error: Exception, query: str) -> None:
+        """After a read failed with `error`: raises it unless the connection was lost under a read, else lets go
+        of the pool's other connections, most likely gone the same way."""
+        if not lost_connection(error) or _WRITES.search(query):
+            raise error
+        log.warning("a pooled connection was lost (%s: %s); reading again on a new one", type(error).__name__, error)
+        await self.expire_connections()
+
+    async def read_again(self, method: str, query: str, *args: Any, **kwargs: Any) -> Any:
+        """The one more try of a read after `lost`."""
         async with self.acquire() as connection:
             return await getattr(connection, method)(query, *args, **kwargs)
 
@@ -63,6 +72,37 @@ class ReadPool(asyncpg.Pool):  # type: ignore[misc]
 
     async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
         return await self._read("fetchval", query, *args, **kwargs)
+
+
+class Lease:
+    """One connection of a ReadPool lent to a request for the single reads it makes before executing (its token,
+    its cached result's validator): taken at the first read and given back by `release()`, after which reads go
+    to the pool. A cached hit's two reads then take and give back a connection once, not twice. `release()`
+    must come before anything that takes more connections from the pool (execution), which could otherwise
+    wait for this one. A read that meets a lost connection is tried once more, as the pool's are."""
+
+    def __init__(self, pool: ReadPool) -> None:
+        self.pool = pool
+        self._connection: Any = None
+        self._released = False
+
+    async def fetchrow(self, query: str, *args: Any) -> Any:
+        if self._released:
+            return await self.pool.fetchrow(query, *args)
+        try:
+            if self._connection is None:
+                self._connection = await self.pool.acquire()
+            return await self._connection.fetchrow(query, *args)
+        except Exception as e:
+            await self.release()
+            await self.pool.lost(e, query)
+        return await self.pool.read_again("fetchrow", query, *args)
+
+    async def release(self) -> None:
+        self._released = True
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await self.pool.release(connection)
 
 
 async def open_read_pool(connect_args: dict[str, Any], **options: Any) -> ReadPool:

@@ -211,6 +211,20 @@ def test_identical_reads_arriving_together_after_a_write_all_see_it(operator: Gr
     assert len({r.content for r in responses}) == 1
 
 
+def test_identical_reads_waiting_for_one_execution_leave_it_the_connections_it_needs(
+    shared_database: str, operator: GraphQLClient
+) -> None:
+    plan_id = a_plan(operator)
+    criminal_damage(operator, plan_id)
+    # Two connections: the followers waiting for the first's execution must not be holding them.
+    with serving(shared_database, response_cache=True, pool_size=2) as server:
+        client = GraphQLClient(server.url, operator.token)
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            responses = list(pool.map(lambda _: dashboard(client, plan_id), range(12)))
+    assert {r.status_code for r in responses} == {200}
+    assert len({r.content for r in responses}) == 1
+
+
 def test_a_measure_read_is_revalidated_by_its_plan(operator: GraphQLClient) -> None:
     plan_id = a_plan(operator)
     measure_id = criminal_damage(operator, plan_id)["id"]
