@@ -41,14 +41,12 @@ def wants_graphql_response(request: Request) -> bool:
 
 @dataclass(frozen=True)
 class Lookup:
-    """A cacheable request: its key, the state of what it reads, and the ETag of each representation."""
+    """A cacheable request: its key, the state of what it reads, and the media type it asks for."""
 
     key: bytes
     scope: ReadScope
     validator: str
     media_type: str
-    etag: str
-    gzip_etag: str
 
 
 class CachedResponses:
@@ -112,15 +110,19 @@ class CachedResponses:
         gzip = accepts_gzip(headers.get("accept-encoding")) and worth_compressing(entry.body)
         # A client may hold either representation (it accepted gzip before, or not): a 304 names the one it
         # holds, which it then uses (RFC 9111 §4.3.4).
-        held = headers.get("if-none-match")
-        for etag in (lookup.gzip_etag, lookup.etag) if gzip else (lookup.etag,):
-            if matches(held, etag):
-                return self._headed(Response(status_code=304), etag, state)
+        # Each ETag is made only when it is sent or compared.
+        etag = self.cache.etag(lookup.key, lookup.validator, lookup.media_type, GZIP if gzip else None)
+        if held := headers.get("if-none-match"):
+            for candidate in (
+                (etag, self.cache.etag(lookup.key, lookup.validator, lookup.media_type)) if gzip else (etag,)
+            ):
+                if matches(held, candidate):
+                    return self._headed(Response(status_code=304), candidate, state)
         if not gzip:
-            return self._headed(Response(entry.body, media_type=lookup.media_type), lookup.etag, state)
-        body = await self.cache.gzipped(lookup.key, entry)
+            return self._headed(Response(entry.body, media_type=lookup.media_type), etag, state)
+        body = entry.gzipped or await self.cache.gzipped(lookup.key, entry)
         response = Response(body, media_type=lookup.media_type, headers={"content-encoding": GZIP})
-        return self._headed(response, lookup.gzip_etag, state)
+        return self._headed(response, etag, state)
 
     async def _lookup(self, request: Request, params: GraphQLRequestData) -> Lookup | None:
         """The cache's view of a request, or None when it is not a query the cache can validate."""
@@ -143,8 +145,7 @@ class CachedResponses:
             return None
         key = cache.key(params.query, params.operation_name, variables, principal)
         media_type = GRAPHQL_RESPONSE if wants_graphql_response(request) else JSON
-        etag, gzip_etag = (cache.etag(key, validator, media_type, encoding) for encoding in (None, GZIP))
-        return Lookup(key, scope, validator, media_type, etag, gzip_etag)
+        return Lookup(key, scope, validator, media_type)
 
     async def validator(self, request: Request, scope: ReadScope) -> str | None:
         try:
