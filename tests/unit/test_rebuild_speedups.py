@@ -3,6 +3,7 @@ binary COPY's column types, and transactions that shrink towards the end."""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from decimal import Decimal
 from uuid import UUID
 
@@ -12,6 +13,7 @@ from domain.assessed import assess_measure, computed_status
 from domain.audit import FACT_COLUMNS, FIGURE_EVENTS, describe, figure_facts, show_amount
 from domain.definition import parse_definition
 from domain.measure import Measure
+from domain.records import FigureRecord, Stamp, amount_of, figure_record, stamp_of
 from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
 from projections.catch_up import LAST_WRITE_BATCH, WRITE_BATCH, write_batch
 from projections.current_state import entry
@@ -107,6 +109,26 @@ def test_a_figure_events_facts_from_the_records_the_apply_made_are_describes() -
             )
         else:
             replayed = event.mutate(replayed)
+
+
+def test_records_made_in_one_step_are_as_their_constructors_make_them() -> None:
+    m = two_components()
+    m.collect_events()
+    m.submit_figure("b", Quarter.Q2, parse_amount(7, 3, 4), reported_change="5", commentary="late", actor=OFFICER)
+    (event,) = m.collect_events()
+    amount = amount_of(event)
+    stamp = stamp_of(event, "why")
+    record = figure_record(event, amount, None, "why", None, 1)
+    constructed = [
+        Amount(D(7), D(3), D(4)),
+        Stamp(event.timestamp, OFFICER, "why"),
+        FigureRecord(Amount(D(7), D(3), D(4)), D(5), "late", None, 1, Stamp(event.timestamp, OFFICER, "why")),
+    ]
+    for made, by_constructor in zip([amount, stamp, record], constructed, strict=True):
+        assert type(made) is type(by_constructor) and not hasattr(type(made), "__post_init__")
+        assert made == by_constructor and hash(made) == hash(by_constructor)
+        assert list(vars(made).items()) == list(vars(by_constructor).items())
+        assert list(vars(made)) == [f.name for f in fields(made)]
 
 
 @pytest.mark.parametrize(
