@@ -49,6 +49,7 @@ from projections.rows import (
     component_row,
     figure_row,
     measure_row,
+    measure_row_moved,
     owner_row,
     quarter_row,
     return_row,
@@ -138,7 +139,8 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
     old_figures = rows.get("figures", {})
     results = {(m, q): _quarter_row(mid, measure, q, keys, figures, old_figures) for q in quarters}
     changed["quarter_results"] = results
-    changed["measures"] = {(m,): _measure_row(mid, measure, keys, results, rows.get("quarter_results", {}))}
+    old_results, old = rows.get("quarter_results", {}), rows.get("measures", {}).get((m,))
+    changed["measures"] = {(m,): _measure_row(mid, measure, keys, results, old_results, old)}
     return changed
 
 
@@ -148,7 +150,8 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
 def _cycle_rows(event: Any, mid: UUID, measure: Measure, keys: list[str], rows: Rows, reach: str) -> Rows:
     """The owners or returns row an event of the reporting cycle changed, and the measures row."""
     m = mid.int
-    changed: Rows = {"measures": {(m,): _measure_row(mid, measure, keys, {}, rows.get("quarter_results", {}))}}
+    old_results, old = rows.get("quarter_results", {}), rows.get("measures", {}).get((m,))
+    changed: Rows = {"measures": {(m,): _measure_row(mid, measure, keys, {}, old_results, old)}}
     if reach is OWNER:
         owner = measure.owner
         assert owner is not None
@@ -214,15 +217,26 @@ def _current_quarter(measure: Measure, keys: list[str]) -> Quarter | None:
 
 
 def _measure_row(
-    mid: UUID, measure: Measure, keys: list[str], results: dict[Key, Row], old_results: dict[Key, Row]
+    mid: UUID,
+    measure: Measure,
+    keys: list[str],
+    results: dict[Key, Row],
+    old_results: dict[Key, Row],
+    old: Row | None = None,
 ) -> Row:
-    """The measures row, its status the one shown for the measure's current quarter."""
+    """The measures row, its status the one shown for the measure's current quarter.
+
+    Given the row before an event that can change neither the definition nor the measure's plan, theme or
+    number (any in REACHES), that row with its status, version and modified_at moved on.
+    """
     latest = _current_quarter(measure, keys)
     if latest is None:
         status = NO_DATA
     else:
         k = (mid.int, latest)
         status = (results.get(k) or old_results[k])["status"]
+    if old is not None:
+        return measure_row_moved(old, status, measure.version, measure.modified_on)
     return measure_row(
         mid,
         measure.plan_id,

@@ -102,6 +102,12 @@ def measure_row(
     }
 
 
+def measure_row_moved(row: Row, status: Status, version: int, modified_at: datetime) -> Row:
+    """`measure_row` after an event that changed neither the definition nor the plan, theme or number: `row`,
+    the row before it, with its status, version and modified_at moved on."""
+    return {**row, "status": status, "version": version, "modified_at": modified_at}
+
+
 def component_row(mid: UUID, ordinal: int, component: Component) -> Row:
     """A component's row in `components`, in the definition's order."""
     return {"measure_id": mid, "key": component.key, "label": component.label, "ordinal": ordinal}
