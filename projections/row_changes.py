@@ -178,6 +178,7 @@ _ARRAY_HEAD = Struct("!iiiii")  # dimensions, has nulls, element type, length, l
 _EMPTY_ARRAY = Struct("!iii").pack(0, 0, TEXT_OID)  # no dimensions
 _LENGTH = Struct("!i")
 _NULL = _LENGTH.pack(-1)
+DUMPED = 512  # arrays kept a COPY, once dumped
 
 
 class TextArrayBinaryDumper(Dumper):
@@ -194,10 +195,17 @@ class TextArrayBinaryDumper(Dumper):
     def __init__(self, cls: type, context: Any = None) -> None:
         super().__init__(cls, context)
         self._encoding = self.connection.info.encoding if self.connection is not None else "utf-8"
+        # Most arrays come again and again: a figure's changed fields are a few names in a few combinations,
+        # and a first submission's befores are all null. Each is made once a COPY, up to DUMPED of them.
+        self._dumped: dict[tuple[str | None, ...], bytes] = {}
 
     def dump(self, obj: list[str | None]) -> bytes:
         if not obj:
             return _EMPTY_ARRAY
+        key = tuple(obj)
+        dumped = self._dumped.get(key)
+        if dumped is not None:
+            return dumped
         encoding = self._encoding
         parts = [b""]
         has_null = 0
@@ -210,7 +218,10 @@ class TextArrayBinaryDumper(Dumper):
                 parts.append(_LENGTH.pack(len(data)))
                 parts.append(data)
         parts[0] = _ARRAY_HEAD.pack(1, has_null, TEXT_OID, len(obj), 1)
-        return b"".join(parts)
+        dumped = b"".join(parts)
+        if len(self._dumped) < DUMPED:
+            self._dumped[key] = dumped
+        return dumped
 
 
 @contextmanager
