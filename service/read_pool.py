@@ -10,11 +10,17 @@ changes something is never run twice. A database that is still down fails the se
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import re
 from typing import Any
 
 import asyncpg
+import asyncpg.connection
+import asyncpg.pool
+
+from service.pools import keep_session
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +46,72 @@ def lost_connection(error: BaseException) -> bool:
     return isinstance(error, asyncpg.InterfaceError) and "closed" in str(error)
 
 
+# asyncpg's code that `ReadPool.release` does at once, by a hash of its text: where an upgrade changed any of it,
+# connections are released as asyncpg releases them (tests/integration/test_read_pool.py says so).
+RELEASE_CODE = {
+    "Pool.release": "e24e3da0c5bf1df6",
+    "PoolConnectionHolder.release": "a8af808680d4c5ce",
+    "PoolConnectionHolder._release": "daf444ce5b345cb1",
+    "Connection._reset": "3252aa6d5b0eb65f",
+}
+
+
+def release_code() -> dict[str, str]:
+    """The hashes of the asyncpg functions named in RELEASE_CODE, as installed."""
+    functions = {
+        "Pool.release": asyncpg.pool.Pool.release,
+        "PoolConnectionHolder.release": asyncpg.pool.PoolConnectionHolder.release,
+        "PoolConnectionHolder._release": asyncpg.pool.PoolConnectionHolder._release,
+        "Connection._reset": asyncpg.connection.Connection._reset,
+    }
+    return {name: hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16] for name, f in functions.items()}
+
+
+try:
+    _RELEASED_AT_ONCE = release_code() == RELEASE_CODE
+except (OSError, TypeError):  # no source to read
+    _RELEASED_AT_ONCE = False
+
+
 class ReadPool(asyncpg.Pool):  # type: ignore[misc]
-    """asyncpg.Pool; `fetch`, `fetchrow` and `fetchval` retried once on a lost connection."""
+    """asyncpg.Pool; `fetch`, `fetchrow` and `fetchval` retried once on a lost connection, and a connection
+    that needs nothing done to it released at once."""
+
+    async def release(self, connection: Any, *, timeout: float | None = None) -> None:
+        """As asyncpg's, which shields a task that resets the connection (a transaction to roll back, then the
+        pool's `reset`) and puts it back: each read paid for a task, a timeout scope and a turn of the event
+        loop. A connection with nothing to roll back, under a pool whose reset does nothing (service/pools.py),
+        is put back here at once, by the same steps, none of which waits."""
+        holder = getattr(connection, "_holder", None)
+        con = getattr(connection, "_con", None)
+        if (
+            not _RELEASED_AT_ONCE
+            or self._reset is not keep_session
+            or type(connection) is not asyncpg.pool.PoolConnectionProxy
+            or holder is None
+            or holder._pool is not self
+            or con is None
+            or holder._in_use is None
+            or not self._initialized
+            or self._closed
+            or self._closing
+            or con.is_closed()
+            or con._protocol.queries_count >= holder._max_queries
+            or holder._generation != self._generation
+            or con._protocol._is_cancelling()
+            or con._protocol.is_in_transaction()
+            or con._top_xact is not None
+        ):
+            await super().release(connection, timeout=timeout)
+            return
+        # Pool.release, then PoolConnectionHolder.release with nothing to wait for: Connection._reset's part
+        # before its ROLLBACK, and keep_session, which does nothing.
+        con._on_release()
+        holder._timeout = None
+        con._listeners.clear()
+        con._log_listeners.clear()
+        holder._release()
+        holder._setup_inactive_callback()
 
     async def _read(self, method: str, query: str, *args: Any, **kwargs: Any) -> Any:
         try:
