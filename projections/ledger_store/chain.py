@@ -27,6 +27,7 @@ from uuid import UUID
 from eventsourcing.persistence import InfrastructureFactory, IntegrityError, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.utils import Environment
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier
 
 from domain.ledger import Ledger
@@ -71,6 +72,11 @@ def next_link(previous: bytes, row: Mapping[str, Any]) -> bytes:
     covered = row_bytes(
         row["notification_id"], row["originator_id"], row["originator_version"], row["topic"], bytes(row["state"])
     )
+    return link_after(previous, covered)
+
+
+def link_after(previous: bytes, covered: bytes) -> bytes:
+    """The link of a stored row, given the previous link and the row's bytes (`row_bytes`)."""
     return hashlib.sha256(previous + covered).digest()
 
 
@@ -95,20 +101,23 @@ class ChainView(PostgresTrackingRecorder):
             self._insert_tracking(curs, tracking)
             head = curs.execute(f"SELECT position, hash FROM {TABLE} ORDER BY position DESC LIMIT 1").fetchone()  # noqa: S608
             previous = Link(head["position"], bytes(head["hash"])) if head else Link(0, GENESIS)
-            rows = curs.execute(
-                SQL(
-                    "SELECT {} FROM {} WHERE notification_id > %s AND notification_id <= %s ORDER BY notification_id"
-                ).format(SQL(ROW_COLUMNS), Identifier(EVENTS)),
-                (previous.position, tracking.notification_id),
-            ).fetchall()
+            # Binary tuples in ROW_COLUMNS' order: the state as bytes, without a dict or hex text a row.
+            with curs.connection.cursor(row_factory=tuple_row, binary=True) as reading:
+                rows = reading.execute(
+                    SQL(
+                        "SELECT {} FROM {} WHERE notification_id > %s AND notification_id <= %s"
+                        " ORDER BY notification_id"
+                    ).format(SQL(ROW_COLUMNS), Identifier(EVENTS)),
+                    (previous.position, tracking.notification_id),
+                ).fetchall()
             link = previous.hash
             if rows:
                 # One binary COPY: an INSERT a link, even pipelined, cost several times the hashing in psycopg.
                 with curs.copy(f"COPY {TABLE} (position, hash) FROM STDIN (FORMAT BINARY)") as copy:
                     copy.set_types(["bigint", "bytea"])
                     for row in rows:
-                        link = next_link(link, row)
-                        copy.write_row((row["notification_id"], link))
+                        link = link_after(link, row_bytes(*row))
+                        copy.write_row((row[0], link))
         return len(rows)
 
     def head(self) -> Link:
