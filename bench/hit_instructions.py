@@ -1,4 +1,4 @@
-"""Instructions per cached dashboard hit, counted by callgrind over the whole ASGI app in one process.
+"""Instructions per cached dashboard hit (or `--query measure`: per uncached one-measure + history read), by callgrind.
 
     python bench/hit_instructions.py setup URL FILE      # seed a small ledger into the empty database URL
     valgrind --tool=callgrind --instr-atstart=no --zero-before=getppid --dump-before=getpgrp \\
@@ -11,7 +11,9 @@ getppid() and one of getpgrp(), which callgrind is told to zero its counters bef
 dump (OUT.1) holds the hits and nothing else. Under valgrind it turns callgrind's instrumentation on only then
 (`callgrind_control -i on`), so that starting the service takes seconds rather than minutes. Requests go
 straight to the app (no server, no socket), with the headers bench.load sends, so that the figure is the
-service's own. It runs against older trees as well (PYTHONPATH naming the tree): only the app factory, the
+service's own. `--query measure` sends instead the bench's one measure + history query (MEASURE in
+bench/__main__.py, a measure of 100 revisions that `setup` makes) with the response cache off, so that
+every request is executed. It runs against older trees as well (PYTHONPATH naming the tree): only the app factory, the
 settings and the token are imported from the service.
 """
 
@@ -31,6 +33,7 @@ ENV = {"ML_RESPONSE_CACHE": "1", "ML_LOAD_DEMO": "0", "ML_RUN_PROJECTION": "0"}
 
 
 def setup(url: str, file: str) -> None:
+    from bench.__main__ import history_measure
     from bench.generate import SIZES, Size, generate
     from domain.ledger import Ledger
     from domain.plan import Plan
@@ -48,19 +51,32 @@ def setup(url: str, file: str) -> None:
     finally:
         ledger.close()
     catch_up_if_leader(eventsourcing_env(url))
+    ledger = Ledger(env=eventsourcing_env(url))
+    try:
+        revised = str(history_measure(ledger))
+    finally:
+        ledger.close()
+    catch_up_if_leader(eventsourcing_env(url))
     plan_id = str(Plan.create_id("Partnership 000", "Plan 2012-13"))
     with open(file, "w") as f:
-        json.dump({"url": url, "token": create_token(url, "bench"), "plan": plan_id}, f)
+        json.dump({"url": url, "token": create_token(url, "bench"), "plan": plan_id, "measure": revised}, f)
 
 
-async def hits(file: str, gzip: bool, warm: int, count: int) -> None:
+async def hits(file: str, gzip: bool, warm: int, count: int, query: str) -> None:
     with open(file) as f:
         given = json.load(f)
-    os.environ.update({**ENV, "DATABASE_URL": given["url"]})
+    cached = query == "dashboard"
+    os.environ.update({**ENV, "ML_RESPONSE_CACHE": "1" if cached else "0", "DATABASE_URL": given["url"]})
     from service.app import create_app
 
     app = create_app()
-    body = json.dumps({"query": DASHBOARD, "variables": {"id": given["plan"]}}).encode()
+    if cached:
+        body = json.dumps({"query": DASHBOARD, "variables": {"id": given["plan"]}}).encode()
+    else:
+        from bench.__main__ import MEASURE
+
+        body = json.dumps({"query": MEASURE, "variables": {"id": given["measure"]}}).encode()
+    cache = "hit" if cached else None
     headers = [
         (b"host", b"127.0.0.1:8000"),
         (b"accept", b"application/json"),
@@ -70,19 +86,19 @@ async def hits(file: str, gzip: bool, warm: int, count: int) -> None:
         (b"content-length", str(len(body)).encode()),
     ]
     async with app.router.lifespan_context(app):
-        await _hit(app, headers, body, gzip, "miss")  # executed once, then kept
+        await _hit(app, headers, body, gzip, "miss" if cached else None)  # executed once, then kept
         for _ in range(warm):
-            await _hit(app, headers, body, gzip)
+            await _hit(app, headers, body, gzip, cache)
         if "valgrind" in os.environ.get("LD_PRELOAD", ""):
             subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], stdout=subprocess.DEVNULL, check=True)
         os.getppid()  # callgrind zeroes its counters here
         for _ in range(count):
-            await _hit(app, headers, body, gzip)
+            await _hit(app, headers, body, gzip, cache)
         os.getpgrp()  # and dumps them here
     print(f"{count} hits after {warm}", file=sys.stderr)
 
 
-async def _hit(app: Any, headers: list[tuple[bytes, bytes]], body: bytes, gzip: bool, cache: str = "hit") -> None:
+async def _hit(app: Any, headers: list[tuple[bytes, bytes]], body: bytes, gzip: bool, cache: str | None) -> None:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -115,7 +131,8 @@ async def _hit(app: Any, headers: list[tuple[bytes, bytes]], body: bytes, gzip: 
     start = sent[0]
     assert start["status"] == 200, sent
     found = dict(start["headers"])
-    assert found.get(b"x-cache") == cache.encode(), found
+    assert found.get(b"x-cache") == (cache.encode() if cache else None), found
+    assert b'"errors"' not in b"".join(m.get("body", b"") for m in sent), sent
     # Trees before service/compression.py answer identity whatever the client accepts.
     assert gzip or b"content-encoding" not in found, found
 
@@ -131,6 +148,7 @@ def main() -> None:
     run.add_argument("--gzip", action="store_true", help="send Accept-Encoding: gzip")
     run.add_argument("--warm", type=int, default=300)
     run.add_argument("--hits", type=int, default=300)
+    run.add_argument("--query", choices=["dashboard", "measure"], default="dashboard")
     args = parser.parse_args()
     if args.command == "setup":
         setup(args.url, args.file)
@@ -138,9 +156,9 @@ def main() -> None:
     try:
         import uvloop
     except ImportError:
-        asyncio.run(hits(args.file, args.gzip, args.warm, args.hits))
+        asyncio.run(hits(args.file, args.gzip, args.warm, args.hits, args.query))
     else:
-        uvloop.run(hits(args.file, args.gzip, args.warm, args.hits))
+        uvloop.run(hits(args.file, args.gzip, args.warm, args.hits, args.query))
 
 
 if __name__ == "__main__":
