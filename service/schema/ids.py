@@ -15,4 +15,4 @@ import strawberry
 
 def object_id(type_name: str, *parts: object) -> strawberry.ID:
     """The id of a `type_name` object at this place, e.g. ("Figure", measure id, component, quarter)."""
-    return strawberry.ID(":".join((type_name, *(str(p) for p in parts))))
+    return strawberry.ID(":".join((type_name, *map(str, parts))))

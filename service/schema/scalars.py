@@ -102,7 +102,7 @@ DateTimeScalar = strawberry.scalar(
         "(2012-09-25T09:00:00Z, 2012-09-25T10:00:00+01:00); a time without one is refused."
     ),
     specified_by_url="https://www.rfc-editor.org/rfc/rfc3339#section-5.6",
-    serialize=_iso,
+    serialize=dt.datetime.isoformat,
     parse_value=_parse_datetime,
 )
 
