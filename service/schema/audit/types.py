@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 
@@ -64,12 +65,18 @@ class AuditEntry:
     )
     after: str | None = strawberry.field(description="The value after the event, as text, as `before`.")
     reason: str | None = strawberry.field(description=ENTRY_REASON)
-    changes: list[FieldChange] = strawberry.field(
+    # The changed fields as stored, three arrays of one length; made into FieldChanges only when asked for
+    # (a page of a measure's history rarely asks, and it holds a hundred entries).
+    changed: strawberry.Private[tuple[Sequence[str], Sequence[str | None], Sequence[str | None]]]
+
+    @strawberry.field(
         description="Every field the event changed, each with its value before and after, in a fixed order: for "
         "a figure's submission, revision or unavailable mark its value, numerator, denominator, reported change, "
         "commentary and availability (a revision that changed only the reported change lists only that). "
         "Empty for other events, whose `field`, `before` and `after` say what changed."
     )
+    def changes(self) -> list[FieldChange]:
+        return [FieldChange(field=f, before=b, after=a) for f, b, a in zip(*self.changed, strict=True)]
 
     @classmethod
     def from_row(cls, r: Row) -> AuditEntry:
@@ -81,10 +88,7 @@ class AuditEntry:
             plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
             measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
             quarter=Quarter(r["quarter"]) if r["quarter"] else None,
-            changes=[
-                FieldChange(field=f, before=b, after=a)
-                for f, b, a in zip(r["changed_fields"], r["changed_from"], r["changed_to"], strict=True)
-            ],
+            changed=(r["changed_fields"], r["changed_from"], r["changed_to"]),
         )
 
 
