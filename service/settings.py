@@ -10,14 +10,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg.conninfo
 
 from projections.runtime import GC_THRESHOLDS, parse_thresholds
 from projections.stall import DEFAULT_STALL_SECONDS
-from service.auth.jwt import JwtSettings
 from service.webhooks.safety import AllowedHosts
 from service.webhooks.settings import WebhookSettings
+
+if TYPE_CHECKING:
+    from service.auth.jwt import JwtSettings
 
 DEFAULT_DATA_DIR = Path(".measure-ledger")
 
@@ -143,6 +146,10 @@ def _jwt(env: Mapping[str, str]) -> JwtSettings | None:
     neither an issuer nor a secret is set (JWTs off)."""
     if not env.get("ML_OIDC_ISSUER") and not env.get("ML_JWT_HS256_SECRET"):
         return None
+    # Here rather than at the top: PyJWT and cryptography would otherwise be loaded by every process that reads
+    # its settings, the projector's and the webhook dispatcher's included, which never verify a token.
+    from service.auth.jwt import JwtSettings
+
     names = tuple(n.strip() for n in env.get("ML_OIDC_NAME_CLAIMS", "sub").split(",") if n.strip())
     return JwtSettings(
         issuer=env.get("ML_OIDC_ISSUER", ""),

@@ -1,20 +1,16 @@
 """Where webhooks may be sent: https to public addresses, unless the operator allows a host.
 
 A URL is checked when a webhook is made and again before every attempt (the setting may have changed).
-Its name is checked again where it matters, when connecting: `SafeResolver` is the HTTP client's
-resolver, so only the addresses it passes are ever connected to. A name that resolved to a public
-address when the webhook was made and to 127.0.0.1 a minute later (DNS rebinding) is refused then.
+Its name is checked again where it matters, when connecting: `SafeResolver` (service/webhooks/resolver.py)
+is the HTTP client's resolver, so only the addresses it passes are ever connected to. A name that resolved to
+a public address when the webhook was made and to 127.0.0.1 a minute later (DNS rebinding) is refused then.
 """
 
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -25,7 +21,8 @@ class Refused(ValueError):
     """A URL or an address webhooks may not be sent to; the message says why."""
 
 
-def _address(text: str) -> IPAddress | None:
+def address_of(text: str) -> IPAddress | None:
+    """The IP address `text` is, or None where it is a name."""
     try:
         return ipaddress.ip_address(text.strip("[]"))
     except ValueError:
@@ -63,7 +60,7 @@ class AllowedHosts:
 
     def host(self, host: str) -> bool:
         """Whether URLs naming this host are allowed http and any address."""
-        address = _address(host)
+        address = address_of(host)
         if address is None:
             return host.lower().rstrip(".") in self.names
         return self.address(address)
@@ -91,34 +88,9 @@ def check_url(url: str, allowed: AllowedHosts) -> str:
     trusted = allowed.host(host)
     if parts.scheme == "http" and not trusted:
         raise Refused(f"must use https (http is allowed only for hosts in ML_WEBHOOK_ALLOW_HOSTS; {host} is not)")
-    address = _address(host)
+    address = address_of(host)
     if not trusted and address is not None and not is_public(address):
         raise Refused(f"names a private, loopback or link-local address ({host}), which is not allowed")
     if not trusted and (host == "localhost" or host.endswith(".localhost")):
         raise Refused(f"names this machine ({host}), which is not allowed")
     return url.strip()
-
-
-class SafeResolver(AbstractResolver):
-    """The HTTP client's resolver: a host's addresses, less those webhooks may not be sent to."""
-
-    def __init__(self, allowed: AllowedHosts, inner: AbstractResolver | None = None) -> None:
-        self._allowed = allowed
-        self._inner = inner or DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        found = await self._inner.resolve(host, port, family)
-        if self._allowed.host(host):
-            return found
-        kept = [
-            r for r in found if (a := _address(r["host"])) is not None and (is_public(a) or self._allowed.address(a))
-        ]
-        if not kept:
-            addresses = ", ".join(sorted({r["host"] for r in found})) or "nothing"
-            raise OSError(f"{host} resolves to {addresses}: private, loopback or link-local addresses are refused")
-        return kept
-
-    async def close(self) -> None:
-        await self._inner.close()

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import aiohttp
 from aiohttp.abc import AbstractResolver
 
-from service.webhooks.safety import Refused, SafeResolver, check_url
+from service.webhooks.resolver import SafeResolver
+from service.webhooks.safety import Refused, check_url
 from service.webhooks.settings import WebhookSettings
 
 # How much of a failed response's body the delivery log keeps.

@@ -7,7 +7,8 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from service.webhooks.safety import AllowedHosts, Refused, SafeResolver, check_url
+from service.webhooks.resolver import SafeResolver
+from service.webhooks.safety import AllowedHosts, Refused, check_url
 from service.webhooks.sender import Sender
 from service.webhooks.settings import WebhookSettings
 
