@@ -26,7 +26,7 @@ from projections.ledger_store.chain import open_chain
 from projections.ledger_store.event_store import open_ledger
 from projections.runner import run_projection
 from projections.view import open_view
-from service import compression, cors, logs, metrics, read_model, speedups, tracing
+from service import compression, cors, metrics, metrics_endpoint, metrics_sampler, read_model, speedups, tracing
 from service.auth import report_links, tokens
 from service.auth.jwt import JwtVerifier
 from service.cached_responses import CachedResponses
@@ -40,6 +40,7 @@ from service.positions import PositionWatcher
 from service.read_pool import open_read_pool
 from service.replicas import Replicas
 from service.report import routes as report_routes
+from service.request_ids import RequestIds
 from service.response_cache import ResponseCache, build_id
 from service.schema import build_schema
 from service.schema.context import Services
@@ -111,7 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
         graphql.cached_responses = CachedResponses(cache, validates, validated)
     graphql.persisted_queries = PersistedQueries(settings.persisted_queries_bytes)
-    sampler = metrics.Sampler(cache=graphql.cached_responses.cache if graphql.cached_responses else None)
+    sampler = metrics_sampler.Sampler(cache=graphql.cached_responses.cache if graphql.cached_responses else None)
     front_door = graphql.front_door = FrontDoor(settings, graphql.schema.as_str)
 
     @asynccontextmanager
@@ -260,12 +261,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             body["replicaFallbacks"] = graphql.services.replicas.fallbacks
         return JSONResponse(body)
 
-    async def metrics_endpoint(request: Request) -> Response:
-        return await metrics.endpoint(request, graphql.services, sampler)
+    async def scrape(request: Request) -> Response:
+        return await metrics_endpoint.endpoint(request, graphql.services, sampler)
 
     return Starlette(
         routes=[
-            *([Route("/metrics", metrics_endpoint)] if settings.metrics else []),
+            *([Route("/metrics", scrape)] if settings.metrics else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/plans/{plan_id}/export", export),
@@ -284,7 +285,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 if settings.speedups and not settings.opentelemetry
                 else []
             ),
-            Middleware(logs.RequestIds, trace=settings.opentelemetry),
+            Middleware(RequestIds, trace=settings.opentelemetry),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
             *([cors.middleware(settings.allowed_origins)] if settings.allowed_origins else []),
             compression.middleware(),

@@ -4,6 +4,9 @@ Everything `prometheus_client` is here. The other modules count in their own ter
 how many fell behind, the response cache's evictions, whether this process leads the projection) and this
 module reads those numbers when it samples; only three hooks are called from elsewhere: a GraphQL request
 answered (service/http.py), a webhook attempt made (service/webhooks/worker.py), and a process to sample.
+A process with an event loop samples its objects with service/metrics_sampler.py, and a web process answers
+scrapes with service/metrics_endpoint.py; this module loads neither the database driver nor the web framework,
+so that the projector, which samples only itself, stays small.
 
 **Several processes.** `serve` runs web workers, a projector and a webhook dispatcher as separate processes.
 It points them all at one folder (prometheus-client's multiprocess mode, `PROMETHEUS_MULTIPROC_DIR`), so
@@ -19,18 +22,13 @@ some process leads) are the same from every process: each samples them, and the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import functools
-import logging
 import os
 import re
 import threading
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, Final
 
-import asyncpg
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -43,17 +41,9 @@ from prometheus_client import (
     values,
 )
 from prometheus_client.registry import Collector
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from projections import runner
 from projections.stall import Stop
-from service import read_model
-from service.auth.authenticate import authenticate, bearer_from_header
-from service.auth.errors import AuthenticationError
-from service.auth.principal import Role
-
-log = logging.getLogger(__name__)
 
 SAMPLE_SECONDS: Final = 5.0
 # Operation names are the clients' to choose: past this many distinct ones a process counts the rest as "other".
@@ -256,111 +246,15 @@ def webhook_attempted(delivered: bool, seconds: float) -> None:
     WEBHOOK_SECONDS.observe(seconds)
 
 
-@dataclass(frozen=True)
-class Positions:
-    """What PostgreSQL says of the projection, the same from every process."""
-
-    position: int
-    recorded: int
-    projection_led: bool
-    dispatch_led: bool
-    lag_seconds: float | None
+_PROCESS: Final = ProcessCollector(registry=None)
 
 
-@dataclass
-class Sampler:
-    """Copies one process's state into the gauges: its leadership and memory, and, in a web process, what its
-    `Services` hold (pool, feeds, response cache, WebSockets) and what PostgreSQL says of the projection."""
-
-    services: Any = None  # service.schema.context.Services, once the app has started
-    cache: Any = None  # service.response_cache.ResponseCache, when the cache is on
-    websockets: Collection[Any] = ()  # this process's open WebSocket connections (service/ws.py)
-    dispatcher_lock: int | None = None  # the webhook dispatcher leader's advisory lock (service/webhooks/tables.py)
-    # Counters kept by the service's own objects, as last copied: only what has happened since is added.
-    _seen: dict[tuple[str, str], int] = field(default_factory=dict)
-    _process: ProcessCollector = field(default_factory=lambda: ProcessCollector(registry=None))
-
-    def sample_process(self) -> None:
-        PROJECTION_LEADER.set(1 if runner.leading() else 0)
-        for family in self._process.collect():
-            if family.name == "process_resident_memory_bytes" and family.samples:
-                MEMORY.set(family.samples[0].value)
-
-    async def sample(self) -> None:
-        """Everything this process knows, read from PostgreSQL too; a failed read leaves the last values."""
-        self.sample_process()
-        services = self.services
-        if services is None:
-            return
-        self._sample_pool("primary", services.pool)
-        self._sample_replicas(services.replicas)
-        for feed in services.feeds.all():
-            table = feed.source.table
-            buffers = feed.buffers()
-            SUBSCRIBERS.labels(table).set(len(buffers))
-            BUFFERED.labels(table).set(sum(buffers))
-            FULLEST.labels(table).set(max(buffers, default=0) / max(feed.capacity, 1))
-            self._follow(FELL_BEHIND.labels(table), ("fell_behind", table), feed.fell_behind)
-        connections = list(self.websockets)
-        WEBSOCKETS.set(len(connections))
-        WEBSOCKET_OPERATIONS.set(sum(len(c.operations) for c in connections))
-        if self.cache is not None:
-            stats = self.cache.stats()
-            CACHE_ENTRIES.set(stats["entries"])
-            CACHE_BYTES.set(stats["bytes"])
-            self._follow(CACHE_EVICTIONS, ("evictions", ""), stats["evictions"])
-        with contextlib.suppress(Exception):  # the database may be down: /metrics still answers
-            self._sample_positions(await read_positions(services, self.dispatcher_lock))
-
-    def _follow(self, counter: Any, key: tuple[str, str], total: int) -> None:
-        added = total - self._seen.get(key, 0)
-        if added > 0:
-            counter.inc(added)
-        self._seen[key] = total
-
-    @staticmethod
-    def _sample_pool(name: str, pool: asyncpg.Pool) -> None:
-        size = pool.get_size()
-        POOL_CONNECTIONS.labels(name).set(size)
-        POOL_IN_USE.labels(name).set(size - pool.get_idle_size())
-        POOL_MAX.labels(name).set(pool.get_max_size())
-
-    def _sample_replicas(self, replicas: Any) -> None:
-        for replica in replicas.replicas:
-            self._sample_pool(replica.name, replica.pool)
-            IN_ROTATION.labels(replica.name).set(1 if replica.in_rotation else 0)
-            if replica.lag_seconds is not None:
-                REPLICA_LAG.labels(replica.name).set(replica.lag_seconds)
-            self._follow(REPLICA_READS.labels(replica.name), ("replica reads", replica.name), replica.reads)
-        self._follow(REPLICA_FALLBACKS, ("replica fallbacks", ""), replicas.fallbacks)
-
-    @staticmethod
-    def _sample_positions(positions: Positions) -> None:
-        POSITION.set(positions.position)
-        LEDGER_POSITION.set(positions.recorded)
-        BEHIND.set(max(0, positions.recorded - positions.position))
-        PROJECTION_LED.set(1 if positions.projection_led else 0)
-        DISPATCH_LED.set(1 if positions.dispatch_led else 0)
-        if positions.lag_seconds is not None:
-            LAG.set(positions.lag_seconds)
-
-    async def sample_forever(self, stop: asyncio.Event) -> None:
-        """Sample every SAMPLE_SECONDS until `stop` is set, so that another process's scrape sees this one."""
-        while not stop.is_set():
-            await self.sample()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), SAMPLE_SECONDS)
-
-
-async def read_positions(services: Any, dispatcher_lock: int | None) -> Positions:
-    ledger = services.ledger
-    events_table = ledger.recorder.events_table_name
-    position, recorded, led = await read_model.positions(services.pool, ledger.name, events_table)
-    dispatch_led = dispatcher_lock is not None and await read_model.lock_held(services.pool, dispatcher_lock)
-    lag: float | None = 0.0
-    if recorded > position:
-        lag = await read_model.oldest_unprojected_age(services.pool, events_table, position)
-    return Positions(position, recorded, led, dispatch_led, lag)
+def sample_process() -> None:
+    """This process's leadership and memory, into the gauges; every process's sampler starts here."""
+    PROJECTION_LEADER.set(1 if runner.leading() else 0)
+    for family in _PROCESS.collect():
+        if family.name == "process_resident_memory_bytes" and family.samples:
+            MEMORY.set(family.samples[0].value)
 
 
 def sample_in_thread(stop: Stop) -> threading.Thread | None:
@@ -368,11 +262,10 @@ def sample_in_thread(stop: Stop) -> threading.Thread | None:
     and memory, every SAMPLE_SECONDS, in a daemon thread; None when its metrics would reach no scrape."""
     if not multiprocess_mode():
         return None
-    sampler = Sampler()
 
     def run() -> None:
         while not stop.is_set():
-            sampler.sample_process()
+            sample_process()
             stop.wait(SAMPLE_SECONDS)
 
     thread = threading.Thread(target=run, name="metrics", daemon=True)
@@ -411,30 +304,3 @@ def exposition_registry() -> CollectorRegistry:
 def exposition() -> tuple[bytes, str]:
     """The metrics in Prometheus' text format, and its content type."""
     return generate_latest(exposition_registry()), CONTENT_TYPE_LATEST
-
-
-async def endpoint(request: Request, services: Any, sampler: Sampler) -> Response:
-    """`GET /metrics` on the API port: for a bearer token (or JWT) with the admin role, as operator tokens have."""
-    try:
-        principal = await authenticate(
-            services.pool, services.verifier, bearer_from_header(request.headers.get("authorization"))
-        )
-    except AuthenticationError as e:
-        return _refused(401, f"not authenticated: {e.reason}", "UNAUTHENTICATED")
-    except Exception:
-        # The token is checked in the database; the metrics of a port of their own need none.
-        log.warning("/metrics: the token could not be checked", exc_info=True)
-        refusal = "the database cannot be reached to check the token (ML_METRICS_PORT needs none)"
-        return _refused(503, refusal, "INTERNAL")
-    if principal is None:
-        return _refused(401, "the metrics need a bearer token with the admin role", "UNAUTHENTICATED")
-    if Role.ADMIN not in principal.roles:
-        return _refused(403, "the metrics are for tokens with the admin role", "FORBIDDEN")
-    await sampler.sample()
-    body, content_type = exposition()
-    return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
-
-
-def _refused(status: int, message: str, code: str) -> Response:
-    headers = {"www-authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status, headers=headers)

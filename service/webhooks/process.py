@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from service import metrics
+from service import metrics, metrics_sampler
 from service.pools import asyncpg_args
 from service.stopping import SignalStop
 from service.webhooks.dispatcher import run_dispatcher
@@ -37,7 +37,9 @@ async def _deliver(database_url: str, settings: WebhookSettings, asked: SignalSt
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, asked.set)
     # Under `serve`, its leadership reaches the web processes' /metrics (service/metrics.py).
-    sampling = asyncio.create_task(metrics.Sampler().sample_forever(stop)) if metrics.multiprocess_mode() else None
+    sampling = (
+        asyncio.create_task(metrics_sampler.Sampler().sample_forever(stop)) if metrics.multiprocess_mode() else None
+    )
     try:
         await run_dispatcher(asyncpg_args(database_url), settings, stop)
     finally:

@@ -146,3 +146,26 @@ def _running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+# C extensions of the web stack, which show in a process's memory map once imported: the database driver the
+# web process reads with, the webhook sender's HTTP client, and PyJWT's cryptography.
+WEB_STACK = ("asyncpg", "aiohttp", "cryptography")
+
+
+def _loaded(pid: int) -> set[str]:
+    """Which of WEB_STACK a process has loaded."""
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    return {name for name in WEB_STACK if f"/{name}/" in maps}
+
+
+def test_the_projector_process_loads_none_of_the_web_stack(database_url: str) -> None:
+    # It only projects: each library it need not load is memory held for as long as the service runs.
+    client_token = create_token(database_url, "alice@stockton.gov.uk")
+    with serving(database_url) as (url, process, projector):
+        client = GraphQLClient(url, client_token)
+        plan = a_plan(client)  # read back from the read model: the projector has projected it
+        assert plan in _shown(client)
+        assert _loaded(projector) == set()
+        # The same check finds them where they are used.
+        assert {"asyncpg", "cryptography"} <= _loaded(process.pid)
