@@ -14,7 +14,7 @@ from uuid import UUID
 from domain.definition import Component, Definition
 from domain.measure import Measure
 from domain.records import BaselineRecord, FigureRecord, Override
-from domain.rules import Assessment, assess, current_quarter, discrepancies, worst
+from domain.rules import Assessment, assess, current_quarter, discrepancy_reason, worst
 from domain.values import Quarter, Status
 
 
@@ -66,21 +66,24 @@ class AssessedMeasure:
 
 def assess_figure(measure: Measure, component: str, quarter: Quarter) -> tuple[Assessment, BaselineRecord | None]:
     """The verdict on one component's quarter against its baseline in force now."""
-    d = measure.definition
-    record = measure.figures.get((component, quarter))
     baseline = measure.baseline(component)
-    return (
-        assess(
-            direction=d.direction,
-            basis=d.basis,
-            tolerance=d.tolerance,
-            baseline=baseline.as_rule if baseline else None,
-            quarter=quarter,
-            amount=record.amount if record else None,
-            reported_change=record.reported_change if record else None,
-            threshold=measure.discrepancy_threshold,
-        ),
-        baseline,
+    return assess_record(measure, measure.figures.get((component, quarter)), quarter, baseline), baseline
+
+
+def assess_record(
+    measure: Measure, record: FigureRecord | None, quarter: Quarter, baseline: BaselineRecord | None
+) -> Assessment:
+    """The verdict on a quarter's figure `record` (None: no figure) against `baseline`, by the measure's definition."""
+    d = measure.definition
+    return assess(
+        direction=d.direction,
+        basis=d.basis,
+        tolerance=d.tolerance,
+        baseline=baseline.as_rule if baseline else None,
+        quarter=quarter,
+        amount=record.amount if record else None,
+        reported_change=record.reported_change if record else None,
+        threshold=measure.discrepancy_threshold,
     )
 
 
@@ -145,5 +148,4 @@ def _assessed_baseline(measure: Measure, record: BaselineRecord) -> AssessedBase
 
 def baseline_discrepancy(measure: Measure, record: BaselineRecord) -> str | None:
     """A stated baseline rate that its own fraction contradicts is flagged, like a figure."""
-    found = discrepancies(measure.definition.basis, record.amount, None, None, measure.discrepancy_threshold)
-    return "; ".join(found) or None
+    return discrepancy_reason(record.amount, measure.discrepancy_threshold)

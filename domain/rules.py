@@ -56,7 +56,28 @@ def round1(value: Decimal) -> Decimal:
 
 def shown(value: Decimal) -> str:
     """A computed number in a sentence (a rule, a discrepancy's reason): rounded as `round1`, written `plain`."""
-    return plain(round1(value))
+    # plain(round1(value)) without its general case: a number quantized to tenths is always written with one
+    # digit after the point and no exponent, so only a trailing ".0" and a negative zero are to be put right.
+    text = str(value.quantize(TENTH, rounding=ROUND_HALF_UP))
+    if text[-1] == "0":
+        text = text[:-2]
+        if text == "-0":
+            return "0"
+    return text
+
+
+# `plain` of a tolerance, by its value: a measure's rule names its tolerance on every figure assessed, and a plan
+# has only a handful of tolerances (bounded all the same).
+_PLAIN_TOLERANCE: dict[Decimal, str] = {}
+
+
+def _plain_tolerance(tolerance: Decimal) -> str:
+    text = _PLAIN_TOLERANCE.get(tolerance)
+    if text is None:
+        text = plain(tolerance)
+        if len(_PLAIN_TOLERANCE) < 256:
+            _PLAIN_TOLERANCE[tolerance] = text
+    return text
 
 
 def rate_of(amount: Amount) -> Decimal | None:
@@ -117,7 +138,7 @@ def change(basis: Basis, measured: Decimal, comparison: Decimal) -> Decimal | No
 
 
 def _banded(direction: Direction, ch: Decimal, tolerance: Decimal) -> tuple[Status, str]:
-    t = plain(tolerance)
+    t = _plain_tolerance(tolerance)
     if direction is Direction.REDUCE:
         if ch <= -tolerance:
             return Status.ON_TRACK, f"REDUCE: change {shown(ch)} <= -{t}"
@@ -143,7 +164,7 @@ def _banded(direction: Direction, ch: Decimal, tolerance: Decimal) -> tuple[Stat
 
 def _target(measured: Decimal, comparison: Decimal, tolerance: Decimal) -> tuple[Status, str]:
     # Counts and their pro-rata share: written plain, unrounded (a share of a target is at most two places).
-    m, c, t = plain(measured), plain(comparison), plain(tolerance)
+    m, c, t = plain(measured), plain(comparison), _plain_tolerance(tolerance)
     if measured >= comparison:
         return Status.ON_TRACK, f"TARGET_COUNT: {m} >= {c}"
     if measured >= comparison * (HUNDRED - tolerance) / HUNDRED:
@@ -159,16 +180,39 @@ def discrepancies(
     threshold: Decimal = DEFAULT_DISCREPANCY_THRESHOLD,
 ) -> list[str]:
     """Where the officer's own arithmetic disagrees with ours by the threshold or more."""
-    found: list[str] = []
-    if amount.value is not None and amount.is_fraction:
-        computed_rate, n, d = rate_of(amount), amount.numerator, amount.denominator
-        assert computed_rate is not None and n is not None and d is not None
-        if abs(amount.value - computed_rate) >= threshold:
-            found.append(f"stated rate {plain(amount.value)}% but {plain(n)} of {plain(d)} is {shown(computed_rate)}%")
+    reason = _discrepancy(amount, rate_of(amount), reported_change, computed_change, threshold)
+    # Neither finding has a "; " of its own: its numbers are written plain.
+    return reason.split("; ") if reason else []
+
+
+def discrepancy_reason(amount: Amount, threshold: Decimal = DEFAULT_DISCREPANCY_THRESHOLD) -> str | None:
+    """`discrepancies` of an amount alone (a baseline's), joined as a reason; None where there are none."""
+    return _discrepancy(amount, rate_of(amount), None, None, threshold)
+
+
+def _discrepancy(
+    amount: Amount,
+    computed_rate: Decimal | None,
+    reported_change: Decimal | None,
+    computed_change: Decimal | None,
+    threshold: Decimal,
+) -> str | None:
+    """`discrepancies` joined with "; ", None where there are none, given the amount's `rate_of`."""
+    reason = None
+    value, n, d = amount.value, amount.numerator, amount.denominator
+    if value is not None and n is not None and d is not None:
+        assert computed_rate is not None
+        if abs(value - computed_rate) >= threshold:
+            reason = f"stated rate {plain(value)}% but {plain(n)} of {plain(d)} is {shown(computed_rate)}%"
     if reported_change is not None and computed_change is not None:
         if abs(reported_change - computed_change) >= threshold:
-            found.append(f"reported change {plain(reported_change)} but computed {shown(computed_change)}")
-    return found
+            found = f"reported change {plain(reported_change)} but computed {shown(computed_change)}"
+            reason = found if reason is None else f"{reason}; {found}"
+    return reason
+
+
+NO_FIGURE = Assessment(Status.NO_DATA, "no figure for this quarter")
+_new = tuple.__new__
 
 
 def assess(
@@ -184,20 +228,25 @@ def assess(
 ) -> Assessment:
     """The status of one component in one quarter, explained."""
     if amount is None:
-        return Assessment(Status.NO_DATA, "no figure for this quarter")
-    measured = measured_value(basis, amount)
+        return NO_FIGURE
+    # The amount's rate (rate_of) worked out once, for measured_value, discrepancies and rate_shown alike: this runs
+    # for every figure assessed.
+    own_rate = rate_of(amount)
+    if basis is Basis.RATE:
+        measured, rate = own_rate, own_rate
+    else:
+        measured = amount.value if amount.value is not None else own_rate
+        rate = own_rate if amount.numerator is not None and amount.denominator is not None else None
     comparison = comparison_value(basis, baseline, quarter)
     ch = change(basis, measured, comparison) if measured is not None and comparison is not None else None
     status, rule = _verdict(direction, basis, tolerance, baseline, measured, comparison, ch)
-    flags = discrepancies(basis, amount, reported_change, ch, threshold)
-    reason = "; ".join(flags) or None
-    # As rate_shown and progress, without working out again what `measured` already is.
-    if basis is Basis.RATE or (amount.value is None and amount.is_fraction):
-        rate = measured  # the rate, worked out from the fraction where there is one
-    else:
-        rate = rate_shown(basis, amount)
+    reason = _discrepancy(amount, own_rate, reported_change, ch, threshold)
     reached = progress(basis, baseline, measured) if basis is Basis.TARGET_COUNT else None
-    return Assessment(status, rule, measured, comparison, ch, bool(flags), reason, rate, reached)
+    # The tuple Assessment(...) makes, without the named tuple's own __new__ in between.
+    made: Assessment = _new(
+        Assessment, (status, rule, measured, comparison, ch, reason is not None, reason, rate, reached)
+    )
+    return made
 
 
 def _verdict(

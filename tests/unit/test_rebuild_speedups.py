@@ -3,6 +3,7 @@ binary COPY's column types, and transactions that shrink towards the end."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import fields
 from decimal import Decimal
 from uuid import UUID
@@ -14,7 +15,8 @@ from domain.audit import FACT_COLUMNS, FIGURE_EVENTS, describe, figure_facts, sh
 from domain.definition import parse_definition
 from domain.measure import Measure
 from domain.records import FigureRecord, Stamp, amount_of, figure_record, stamp_of
-from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount
+from domain.rules import round1, shown
+from domain.values import QUARTER_NUMBER, QUARTER_OF, Amount, Basis, Direction, Quarter, Status, parse_amount, plain
 from projections.catch_up import LAST_WRITE_BATCH, WRITE_BATCH, write_batch
 from projections.current_state import entry
 from projections.read_model_tables import DDL, TABLES, TYPES
@@ -142,6 +144,17 @@ def test_records_made_in_one_step_are_as_their_constructors_make_them() -> None:
 )
 def test_amounts_show_as_before(amount: Amount | None, shown: str | None) -> None:
     assert show_amount(amount) == shown
+
+
+def test_a_computed_number_is_shown_as_plain_writes_it_rounded() -> None:
+    rng = random.Random(5)
+    edges = ["0", "-0", "-0.04", "0.05", "-0.05", "0.95", "-0.95", "12.0", "10", "99.95", "1E+3", "1E-10", "-1E-10"]
+    values = [D(v) for v in edges]
+    for _ in range(20_000):
+        values.append(D(rng.randint(-(10**6), 10**6)) / D(rng.randint(1, 10**4)))
+        values.append(D(rng.randint(-5000, 5000)) / 100)
+    for value in values:
+        assert shown(value) == plain(round1(value)), value
 
 
 def test_every_column_has_a_type_for_binary_copy() -> None:
