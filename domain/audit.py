@@ -157,21 +157,40 @@ def figure_facts(event: Any, measure: Measure, old: FigureRecord | None, new: Fi
     For whoever applied the event and holds both records: the measure's plan, id and number are as before it.
     """
     reason = getattr(event, "reason", None)
-    return AuditFacts(
-        type(event).__name__,
-        plan_id=measure.plan_id,
-        measure_id=measure.id,
-        measure_number=measure.number,
-        component=event.component,
-        quarter=event.quarter,
-        field="figure",
-        before=show_figure(old),
-        after=f"unavailable: {reason}"
-        if isinstance(event, Measure.FigureMarkedUnavailable)
-        else _show_event_amount(event),
-        reason=reason,
-        changes=figure_changes(old, new),
+    # show_figure(old), and the after as `describe` says it, without a call for each: this runs for every figure.
+    before: str | None = None
+    after: str | None
+    if old is not None:
+        amount = old.amount
+        if amount is None:
+            before = f"unavailable: {old.unavailable_reason}"
+        else:
+            before = _show(amount.value, amount.numerator, amount.denominator)
+    if isinstance(event, Measure.FigureMarkedUnavailable):
+        after = f"unavailable: {reason}"
+    else:
+        after = _show(event.value, event.numerator, event.denominator)
+    # The tuple AuditFacts(...) makes, in the order of its fields, without the named tuple's own __new__ in between.
+    facts: AuditFacts = _new(
+        AuditFacts,
+        (
+            type(event).__name__,
+            measure.plan_id,
+            event.originator_id,  # the measure's id, without the aggregate's Python-level property
+            measure.number,
+            event.component,
+            event.quarter,
+            "figure",
+            before,
+            after,
+            reason,
+            figure_changes(old, new),
+        ),
     )
+    return facts
+
+
+_new = tuple.__new__
 
 
 # The reporting cycle's events, as the aggregates name them (one set lookup for every other event).

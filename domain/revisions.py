@@ -133,35 +133,37 @@ def figure_changes(before: FigureRecord | None, after: FigureRecord) -> tuple[Fi
     whose values differ are written out to be compared: most of a revision's fields are as they were.
     """
     new_amount = after.amount or NO_AMOUNT
+    new_availability = "available" if after.amount is not None else f"unavailable: {after.unavailable_reason}"
     if before is None:
         old_amount, old_change, old_commentary, old_availability = NO_AMOUNT, None, None, None
     else:
         old_amount, old_change, old_commentary = before.amount or NO_AMOUNT, before.reported_change, before.commentary
-        old_availability = _availability(before)
-    changes = [
-        FieldChange(name, _number(old), _number(new))
-        for name, old, new in (
-            ("value", old_amount.value, new_amount.value),
-            ("numerator", old_amount.numerator, new_amount.numerator),
-            ("denominator", old_amount.denominator, new_amount.denominator),
-            ("reportedChange", old_change, after.reported_change),
-        )
-        if old != new
-    ]
+        old_availability = "available" if before.amount is not None else f"unavailable: {before.unavailable_reason}"
+    # One field at a time, each made a FieldChange only where it differs: this runs for every figure event. The
+    # tuples are made as FieldChange(...) makes them, without the named tuple's own __new__ in between.
+    changes: list[FieldChange] = []
+    old, new = old_amount.value, new_amount.value
+    if old != new:
+        changes.append(_numbers("value", old, new))
+    old, new = old_amount.numerator, new_amount.numerator
+    if old != new:
+        changes.append(_numbers("numerator", old, new))
+    old, new = old_amount.denominator, new_amount.denominator
+    if old != new:
+        changes.append(_numbers("denominator", old, new))
+    old, new = old_change, after.reported_change
+    if old != new:
+        changes.append(_numbers("reportedChange", old, new))
     if old_commentary != after.commentary:
-        changes.append(FieldChange("commentary", old_commentary, after.commentary))
-    new_availability = _availability(after)
+        changes.append(_new(FieldChange, ("commentary", old_commentary, after.commentary)))
     if old_availability != new_availability:
-        changes.append(FieldChange("availability", old_availability, new_availability))
+        changes.append(_new(FieldChange, ("availability", old_availability, new_availability)))
     return tuple(changes)
 
 
 NO_AMOUNT = Amount()
+_new = tuple.__new__
 
 
-def _availability(record: FigureRecord) -> str:
-    return "available" if record.amount is not None else f"unavailable: {record.unavailable_reason}"
-
-
-def _number(value: Decimal | None) -> str | None:
-    return None if value is None else plain(value)
+def _numbers(field: str, old: Decimal | None, new: Decimal | None) -> FieldChange:
+    return _new(FieldChange, (field, None if old is None else plain(old), None if new is None else plain(new)))
