@@ -42,13 +42,18 @@ def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: i
     if not old or not new:
         # A new measure, or an event that moved no quarter (a plan's, a baseline of a gone component).
         return []
-    measure = next(iter(after.get("measures", {}).values()), None)
-    changes = []
-    # Most events recompute one quarter: nothing to sort.
-    for key, row in sorted(new.items(), key=_by_quarter) if len(new) > 1 else new.items():
+    changes: list[dict[str, Any]] = []
+    measure = None
+    # In quarter order: every row builder makes a measure's quarters in order (projections/measure_rows.py).
+    for key, row in new.items():
         previous = old.get(key)
-        if previous is None or measure is None or previous["status"] == row["status"]:
+        if previous is None or previous["status"] == row["status"]:
             continue
+        if measure is None:
+            # Looked up on the first change only: most events change no quarter's status.
+            measure = next(iter(after.get("measures", {}).values()), None)
+            if measure is None:
+                return changes
         changes.append(
             {
                 "position": position,
@@ -65,11 +70,6 @@ def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: i
             }
         )
     return changes
-
-
-def _by_quarter(item: tuple[Any, dict[str, Any]]) -> str:
-    quarter: str = item[1]["quarter"]
-    return quarter
 
 
 def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> dict[str, Any]:
@@ -203,7 +203,9 @@ class CurrentState(Projection[CurrentStateView]):
         # Timestamps are taken before commit, so concurrent writers can record a
         # later position with an earlier time; `known_at` is the running maximum,
         # which makes "what was known at T" move forward as T does.
-        self.known_at = max(self.known_at or event.timestamp, event.timestamp)
+        at = event.timestamp
+        if self.known_at is None or at > self.known_at:
+            self.known_at = at
         audit = entry(event, facts, position, self.known_at)
         self.changes.add("audit_entries", [audit])
         changed = self.changed_rows(event, aggregate, before)
@@ -213,10 +215,11 @@ class CurrentState(Projection[CurrentStateView]):
             self.changes.move(before, after, position)
         else:
             # Every quarter whose status can have moved is in `changed`, with the measures row.
-            self.changes.add("status_changes", status_changes(before, changed, audit, position))
+            if statuses := status_changes(before, changed, audit, position):
+                self.changes.add("status_changes", statuses)
             self.changes.update(before, changed, position)
             after = before  # brought up to date in place
-        self._keep(aggregate, after)
+        self._keep(event.originator_id.int, aggregate, after)
         self._done(tracking)
 
     def _previous(self, event: Any) -> tuple[Aggregate | None, Rows]:
@@ -240,7 +243,8 @@ class CurrentState(Projection[CurrentStateView]):
         """Only the rows `event` can have changed, or None where it can change any (a plan's, a redefinition)."""
         return changed_rows(event, aggregate, before) if isinstance(aggregate, Measure) else None
 
-    def _keep(self, aggregate: Aggregate, rows: Rows) -> None:
-        self.cache[aggregate.id.int] = (aggregate, rows)
+    def _keep(self, key: int, aggregate: Aggregate, rows: Rows) -> None:
+        """Keep an aggregate and its rows under its id's int (the event's: `Aggregate.id` is a Python property)."""
+        self.cache[key] = (aggregate, rows)
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)

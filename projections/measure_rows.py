@@ -25,7 +25,10 @@ reach and makes only those, with the same builders (projections/rows.py) and the
   `changed_rows` returns None and the caller makes every row.
 - An owner assigned changes the owners row; a return's action, its quarter's
   returns row. Neither moves a figure or a status: only the measures row's
-  version with them.
+  version with them. Commentary changes its quarter's result row but no
+  status either, so the measures row keeps the status it had.
+- A figure of a current component makes its quarter one with a figure, so
+  the measure's current quarter is that one or a later one.
 
 A row's key holds the measure's UUID's `.int`: a UUID hashes through a Python-level __hash__, an int
 in C, and these keys are hashed some two dozen times an event. Quarters and statuses are `StrEnum`s,
@@ -34,10 +37,11 @@ which hash and compare as their text.
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
-from domain.assessed import assess_figure, baseline_discrepancy
+from domain.assessed import assess_record, baseline_discrepancy
 from domain.measure import Measure
 from domain.rules import WEIGHT
 from domain.values import QUARTER_OF, Quarter, Status
@@ -55,7 +59,7 @@ from projections.rows import (
     return_row,
 )
 
-BASELINE, FIGURE, QUARTER, OWNER, RETURN = "baseline", "figure", "quarter", "owner", "return"
+BASELINE, FIGURE, QUARTER, COMMENTARY, OWNER, RETURN = "baseline", "figure", "quarter", "commentary", "owner", "return"
 # What each event reaches besides the measures row, by the event's exact type: a type not listed
 # here (a redefinition, or one added later) makes every row again, which is always correct.
 REACHES: dict[type, str] = {
@@ -64,7 +68,7 @@ REACHES: dict[type, str] = {
     Measure.FigureSubmitted: FIGURE,
     Measure.FigureRevised: FIGURE,
     Measure.FigureMarkedUnavailable: FIGURE,
-    Measure.CommentaryUpdated: QUARTER,
+    Measure.CommentaryUpdated: COMMENTARY,
     Measure.StatusOverridden: QUARTER,
     Measure.StatusOverrideCleared: QUARTER,
     Measure.OwnerAssigned: OWNER,
@@ -75,6 +79,9 @@ REACHES: dict[type, str] = {
 }
 QUARTERS = tuple(Quarter)
 LATEST_FIRST = QUARTERS[::-1]
+# The quarters after each, latest first.
+LATER_FIRST = {q: LATEST_FIRST[: LATEST_FIRST.index(q)] for q in QUARTERS}
+KEY_OF = attrgetter("key")
 NO_DATA = Status.NO_DATA
 
 
@@ -87,8 +94,8 @@ def measure_rows(measure: Measure) -> Rows:
     figures: dict[Key, Row] = {}
     for quarter in QUARTERS:
         for key in keys:
-            _put_figure(figures, mid, measure, key, quarter)
-    results = {(m, q): _quarter_row(mid, measure, q, keys, figures, {}) for q in QUARTERS}
+            _put_figure(figures, mid, m, measure, key, quarter)
+    results = {(m, q): _quarter_row(mid, m, measure, q, keys, figures, {}) for q in QUARTERS}
     return {
         "measures": {(m,): _measure_row(mid, measure, keys, results, {})},
         "components": {(m, c.key): component_row(mid, i, c) for i, c in enumerate(components)},
@@ -114,44 +121,56 @@ def changed_rows(event: Any, measure: Measure, rows: Rows) -> Rows | None:
         return None
     mid = measure.id
     m = mid.int
-    keys = [c.key for c in measure.definition.components]
+    old = rows["measures"][(m,)]
     if reach is OWNER or reach is RETURN:
-        return _cycle_rows(event, mid, measure, keys, rows, reach)
+        return _cycle_rows(event, mid, measure, old, reach)
+    # Without a comprehension's own frame: this runs for every event.
+    keys = list(map(KEY_OF, measure.definition.components))
     figures: dict[Key, Row] = {}
     changed: Rows = {"figures": figures}
     quarters: tuple[Quarter, ...] = ()
-    if reach is BASELINE:
+    # The latest quarter the measure can show: the event's, where it made a figure of a current component there.
+    shown_from: Quarter | None = None
+    if reach is FIGURE:
+        # Figures of current components only are shown.
+        if event.component in keys:
+            quarter = QUARTER_OF[event.quarter]
+            _put_figure(figures, mid, m, measure, event.component, quarter)
+            quarters = (quarter,)
+            shown_from = quarter
+    elif reach is BASELINE:
         component = event.component
         seq = len(measure.baselines[component])
         changed["baselines"] = {(m, component, seq): _baseline_row(mid, measure, component, seq)}
         if component in keys:
             for quarter in QUARTERS:
-                _put_figure(figures, mid, measure, component, quarter)
+                _put_figure(figures, mid, m, measure, component, quarter)
             quarters = QUARTERS
-    elif reach is FIGURE:
-        # Figures of current components only are shown.
-        if event.component in keys:
-            quarter = QUARTER_OF[event.quarter]
-            _put_figure(figures, mid, measure, event.component, quarter)
-            quarters = (quarter,)
     else:
         quarters = (QUARTER_OF[event.quarter],)
     old_figures = rows.get("figures", {})
-    results = {(m, q): _quarter_row(mid, measure, q, keys, figures, old_figures) for q in quarters}
+    results: dict[Key, Row] = {}
+    for quarter in quarters:
+        results[(m, quarter)] = _quarter_row(mid, m, measure, quarter, keys, figures, old_figures)
     changed["quarter_results"] = results
-    old_results, old = rows.get("quarter_results", {}), rows.get("measures", {}).get((m,))
-    changed["measures"] = {(m,): _measure_row(mid, measure, keys, results, old_results, old)}
+    if reach is COMMENTARY:
+        # Commentary moves no figure, override or status: the measure's status is the one its row had.
+        changed["measures"] = {(m,): measure_row_moved(old, old["status"], measure.version, measure.modified_on)}
+    else:
+        measures = _measure_row(mid, measure, keys, results, rows["quarter_results"], old, shown_from)
+        changed["measures"] = {(m,): measures}
     return changed
 
 
 # The helpers below take the measure's id beside the measure: `Aggregate.id` is a Python-level property.
 
 
-def _cycle_rows(event: Any, mid: UUID, measure: Measure, keys: list[str], rows: Rows, reach: str) -> Rows:
-    """The owners or returns row an event of the reporting cycle changed, and the measures row."""
+def _cycle_rows(event: Any, mid: UUID, measure: Measure, old: Row, reach: str) -> Rows:
+    """The owners or returns row an event of the reporting cycle changed, and the measures row.
+
+    The cycle moves no figure, override or quarter, so the measure's status is the one its row had."""
     m = mid.int
-    old_results, old = rows.get("quarter_results", {}), rows.get("measures", {}).get((m,))
-    changed: Rows = {"measures": {(m,): _measure_row(mid, measure, keys, {}, old_results, old)}}
+    changed: Rows = {"measures": {(m,): measure_row_moved(old, old["status"], measure.version, measure.modified_on)}}
     if reach is OWNER:
         owner = measure.owner
         assert owner is not None
@@ -162,13 +181,14 @@ def _cycle_rows(event: Any, mid: UUID, measure: Measure, keys: list[str], rows: 
     return changed
 
 
-def _put_figure(figures: dict[Key, Row], mid: UUID, measure: Measure, component: str, quarter: Quarter) -> None:
+def _put_figure(figures: dict[Key, Row], mid: UUID, m: int, measure: Measure, component: str, quarter: Quarter) -> None:
     """The figures row of one component's quarter, if it has a figure, assessed against its baseline now."""
     record = measure.figures.get((component, quarter))
     if record is not None:
-        assessment, baseline = assess_figure(measure, component, quarter)
-        seq = len(measure.baselines[component]) if baseline else None
-        figures[(mid.int, component, quarter)] = figure_row(mid, component, quarter, record, assessment, seq)
+        baselines = measure.baselines.get(component)
+        assessment = assess_record(measure, record, quarter, baselines[-1] if baselines else None)
+        seq = len(baselines) if baselines else None
+        figures[(m, component, quarter)] = figure_row(mid, component, quarter, record, assessment, seq)
 
 
 def _baseline_row(mid: UUID, measure: Measure, component: str, seq: int) -> Row:
@@ -178,6 +198,7 @@ def _baseline_row(mid: UUID, measure: Measure, component: str, seq: int) -> Row:
 
 def _quarter_row(
     mid: UUID,
+    m: int,
     measure: Measure,
     quarter: Quarter,
     keys: list[str],
@@ -185,7 +206,6 @@ def _quarter_row(
     old_figures: dict[Key, Row],
 ) -> Row:
     """A quarter's result from its components' figure rows (new where made again, else as they were)."""
-    m = mid.int
     # `rules.worst` of the components' statuses, as one pass over their weights: a component without a figure
     # has no data (as `assess` says of a missing amount), which weighs least, as no component does.
     computed, weight = NO_DATA, 0
@@ -196,24 +216,27 @@ def _quarter_row(
             status = row["status"]
             if WEIGHT[status] > weight:
                 computed, weight = status, WEIGHT[status]
-    text, stamp = measure.commentary.get(quarter, (None, None))
-    at, by = (stamp.at, stamp.by) if stamp else (None, None)
-    return quarter_row(mid, quarter, computed, measure.overrides.get(quarter), text, at, by)
+    commentary = measure.commentary.get(quarter)
+    if commentary is None:
+        return quarter_row(mid, quarter, computed, measure.overrides.get(quarter), None, None, None)
+    text, stamp = commentary
+    return quarter_row(mid, quarter, computed, measure.overrides.get(quarter), text, stamp.at, stamp.by)
 
 
-def _current_quarter(measure: Measure, keys: list[str]) -> Quarter | None:
+def _current_quarter(measure: Measure, keys: list[str], shown_from: Quarter | None = None) -> Quarter | None:
     """`rules.current_quarter` of the quarters with a figure of a current component or an override.
 
-    Asked from the last quarter back, so a measure's dozen figures are not listed and ordered on every event.
+    Asked from the last quarter back, so a measure's dozen figures are not listed and ordered on every event; given
+    `shown_from`, a quarter known to have a figure of a current component, only the quarters after it are asked.
     """
     figures, overrides = measure.figures, measure.overrides
-    for quarter in LATEST_FIRST:
+    for quarter in LATEST_FIRST if shown_from is None else LATER_FIRST[shown_from]:
         if quarter in overrides:
             return quarter
         for key in keys:
             if (key, quarter) in figures:
                 return quarter
-    return None
+    return shown_from
 
 
 def _measure_row(
@@ -223,13 +246,14 @@ def _measure_row(
     results: dict[Key, Row],
     old_results: dict[Key, Row],
     old: Row | None = None,
+    shown_from: Quarter | None = None,
 ) -> Row:
     """The measures row, its status the one shown for the measure's current quarter.
 
     Given the row before an event that can change neither the definition nor the measure's plan, theme or
     number (any in REACHES), that row with its status, version and modified_at moved on.
     """
-    latest = _current_quarter(measure, keys)
+    latest = _current_quarter(measure, keys, shown_from)
     if latest is None:
         status = NO_DATA
     else:

@@ -41,6 +41,7 @@ def _key_values(columns: tuple[str, ...]) -> Callable[[Row], tuple[Any, ...]]:
 
 
 KEY_VALUES = {table: _key_values(columns) for table, columns in KEYS.items()}
+NO_ROWS: dict[Key, Row] = {}  # a table an aggregate has no rows in; never written to
 
 
 @dataclass
@@ -59,13 +60,25 @@ class RowChanges:
     def move(self, before: Rows, after: Rows, position: int) -> None:
         """Close the rows that stop being true at `position` and open the ones that start."""
         for table in KEYS:
-            old, new = before.get(table, {}), after.get(table, {})
-            for key, row in old.items():
-                if new.get(key) != row:
-                    self._close(table, key, row, position)
+            old, new = before.get(table, NO_ROWS), after.get(table, NO_ROWS)
+            if old:
+                for key, row in old.items():
+                    if new.get(key) != row:
+                        self._close(table, key, row, position)
+            if not new:
+                continue  # most tables: an aggregate has rows in some only
+            # Opened inline, the table's spans looked up once, on its first row opened: a new measure opens about
+            # ten rows.
+            opened = None
+            spans: list[Span] = []
             for key, row in new.items():
                 if old.get(key) != row:
-                    self._open(table, key, row, position)
+                    if opened is None:
+                        opened = self.opened.setdefault(table, {})
+                        spans = self.spans.setdefault(table, [])
+                    span = [row, position, None]
+                    spans.append(span)
+                    opened[key] = span
 
     def update(self, rows: Rows, changed: Rows, position: int) -> None:
         """Like `move` for the keys in `changed` only, bringing `rows` up to date in place."""
@@ -102,11 +115,6 @@ class RowChanges:
             span[2] = position
         else:
             self.ends.setdefault(table, []).append((position, *KEY_VALUES[table](row)))
-
-    def _open(self, table: str, key: Key, row: Row, position: int) -> None:
-        span = [row, position, None]
-        self.spans.setdefault(table, []).append(span)
-        self.opened.setdefault(table, {})[key] = span
 
     def add(self, table: str, rows: list[Row]) -> None:
         """Rows of an append-only table (audit entries, status changes)."""

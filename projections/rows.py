@@ -188,16 +188,22 @@ def quarter_row(
     commentary_by: str | None,
 ) -> Row:
     """A measure's quarter in `quarter_results`: the status shown (the override, else the computed one)."""
-    stamp = override.stamp if override else None
+    # Asked once rather than for each of the override's columns: most quarters have none.
+    if override is None:
+        status, overridden, reason, by, at = computed, None, None, None, None
+    else:
+        stamp = override.stamp
+        status = overridden = override.status
+        reason, by, at = stamp.reason, stamp.by, stamp.at
     return {
         "measure_id": mid,
         "quarter": quarter,
-        "status": override.status if override else computed,
+        "status": status,
         "computed_status": computed,
-        "override_status": override.status if override else None,
-        "override_reason": stamp.reason if stamp else None,
-        "override_by": stamp.by if stamp else None,
-        "override_at": stamp.at if stamp else None,
+        "override_status": overridden,
+        "override_reason": reason,
+        "override_by": by,
+        "override_at": at,
         "commentary": commentary,
         "commentary_at": commentary_at,
         "commentary_by": commentary_by,
