@@ -230,6 +230,8 @@ def _current_quarter(measure: Measure, keys: list[str], shown_from: Quarter | No
     `shown_from`, a quarter known to have a figure of a current component, only the quarters after it are asked.
     """
     figures, overrides = measure.figures, measure.overrides
+    if not figures and not overrides:
+        return shown_from  # a measure just defined, or with baselines only
     for quarter in LATEST_FIRST if shown_from is None else LATER_FIRST[shown_from]:
         if quarter in overrides:
             return quarter

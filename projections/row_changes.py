@@ -101,7 +101,7 @@ class RowChanges:
                         # Opened earlier in this batch: close it before it is ever written.
                         span[2] = position
                     else:
-                        self.ends.setdefault(table, []).append((position, *KEY_VALUES[table](old)))
+                        self.ends.setdefault(table, []).append((position,) + KEY_VALUES[table](old))
                 span = [row, position, None]
                 spans.append(span)
                 opened[key] = span
@@ -114,7 +114,7 @@ class RowChanges:
             # Opened earlier in this batch: close it before it is ever written.
             span[2] = position
         else:
-            self.ends.setdefault(table, []).append((position, *KEY_VALUES[table](row)))
+            self.ends.setdefault(table, []).append((position,) + KEY_VALUES[table](row))
 
     def add(self, table: str, rows: list[Row]) -> None:
         """Rows of an append-only table (audit entries, status changes)."""
