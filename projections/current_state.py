@@ -193,7 +193,11 @@ class CurrentState(Projection[CurrentStateView]):
             assert isinstance(previous, Measure)
             slot = (event.component, QUARTER_OF[event.quarter])
             old = previous.figures.get(slot)
-            event.mutate(previous)
+            # Event.mutate less its checks of the id and version, which `_previous` has made: apply, then move the
+            # version and time on.
+            event.apply(previous)
+            previous.version = event.originator_version
+            previous.modified_on = event.timestamp
             aggregate = previous
             facts = figure_facts(event, previous, old, previous.figures[slot])
         else:

@@ -3,6 +3,7 @@ binary COPY's column types, and transactions that shrink towards the end."""
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import fields
 from decimal import Decimal
@@ -112,6 +113,21 @@ def test_a_figure_events_facts_from_the_records_the_apply_made_are_describes() -
             )
         else:
             replayed = event.mutate(replayed)
+
+
+def test_a_figure_event_applied_as_the_projection_applies_it_is_as_mutate_leaves_the_measure() -> None:
+    m = two_components()
+    m.collect_events()
+    mutated, applied = copy.deepcopy(m), copy.deepcopy(m)
+    m.submit_figure("b", Quarter.Q2, parse_amount(3, None, None), actor=OFFICER)
+    m.mark_figure_unavailable("b", Quarter.Q2, reason="system down", actor=OFFICER)
+    events = m.collect_events()
+    for event in events:
+        assert isinstance(event, FIGURE_EVENTS)
+        event.mutate(mutated)
+        event.apply(applied)  # as projections/current_state.py applies a figure event
+        applied.version, applied.modified_on = event.originator_version, event.timestamp
+    assert vars(applied) == vars(mutated)
 
 
 def test_records_made_in_one_step_are_as_their_constructors_make_them() -> None:
