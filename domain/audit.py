@@ -41,7 +41,7 @@ class AuditFacts(NamedTuple):
     changes: tuple[FieldChange, ...] = ()
 
 
-# The facts an audit entry keeps in a column of each one's own name; `changes` is kept as three arrays.
+# The facts an audit entry keeps in a column of each one's own name; `changes` is kept as one json array.
 FACT_COLUMNS = tuple(name for name in AuditFacts._fields if name != "changes")
 
 

@@ -73,14 +73,10 @@ def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: i
 
 
 def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> dict[str, Any]:
-    """An event's audit row: its facts (domain/audit.py FACT_COLUMNS) in columns of their names, and each field
-    it changed (domain/revisions.py names them) as one element of three arrays: fields, befores and afters."""
+    """An event's audit row: its facts (domain/audit.py FACT_COLUMNS) in columns of their names, and the fields
+    it changed (domain/revisions.py names them) as they are, for the writer to encode (projections/field_changes.py)."""
     # Unpacked and written out rather than zipped with the column names: this runs for every event.
     action, plan_id, measure_id, measure_number, component, quarter, field, before, after, reason, changes = facts
-    if changes:
-        fields, befores, afters = map(list, zip(*changes, strict=True))
-    else:
-        fields, befores, afters = [], [], []
     return {
         "action": action,
         "plan_id": plan_id,
@@ -96,9 +92,7 @@ def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> d
         "known_at": known_at,
         "recorded_at": event.timestamp,
         "actor": event.actor,
-        "changed_fields": fields,
-        "changed_from": befores,
-        "changed_to": afters,
+        "changes": changes,
     }
 
 

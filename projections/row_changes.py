@@ -22,6 +22,7 @@ from psycopg.pq import Format
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier, Placeholder
 
+from projections.field_changes import FieldChangesBinaryDumper, json_param
 from projections.read_model_tables import KEYS, TYPES
 from projections.rows import Key, Row, Rows
 
@@ -160,7 +161,12 @@ class RowChanges:
             )
         for table, rows in self.inserts.items():
             columns = list(rows[0])
-            curs.executemany(_insert(table, tuple(columns)), list(map(itemgetter(*columns), rows)))
+            params = list(map(itemgetter(*columns), rows))
+            types = TYPES[table]
+            for i in (i for i, column in enumerate(columns) if types[column] == "json"):
+                # COPY's dumper goes by the column's type; an INSERT's parameters by their class, a plain tuple.
+                params = [(*values[:i], json_param(values[i]), *values[i + 1 :]) for values in params]
+            curs.executemany(_insert(table, tuple(columns)), params)
 
     def _end_rows(self, curs: Cursor[DictRow]) -> None:
         # Close before opening: the current-row indexes allow one open row per key.
@@ -193,8 +199,9 @@ class TextArrayBinaryDumper(Dumper):
     """A list of text (or None) as a one-dimensional `text[]`, in COPY's binary format.
 
     psycopg's own list dumper handles any element type and nesting, finding each element's dumper and
-    the list's dimensions as it goes; the audit entries carry three `text[]` columns each, and that
-    generality was a measurable part of the writer's time. Same bytes for these values.
+    the list's dimensions as it goes, and that generality was a measurable part of the writer's time when
+    every audit entry carried three `text[]` columns (now returns and publications carry them). Same bytes
+    for these values.
     """
 
     format = Format.BINARY
@@ -203,8 +210,8 @@ class TextArrayBinaryDumper(Dumper):
     def __init__(self, cls: type, context: Any = None) -> None:
         super().__init__(cls, context)
         self._encoding = self.connection.info.encoding if self.connection is not None else "utf-8"
-        # Most arrays come again and again: a figure's changed fields are a few names in a few combinations,
-        # and a first submission's befores are all null. Each is made once a COPY, up to DUMPED of them.
+        # An array often comes again within a COPY (a return's missing items, a publication's outstanding
+        # numbers): each is made once a COPY, up to DUMPED of them.
         self._dumped: dict[tuple[str | None, ...], bytes] = {}
 
     def dump(self, obj: list[str | None]) -> bytes:
@@ -245,9 +252,11 @@ def _copy(curs: Cursor[DictRow], table: str, columns: list[str]) -> Iterator[Cop
         Identifier(table), SQL(", ").join(Identifier(c) for c in columns)
     )
     types = TYPES[table]
+    # By type only (no Python class): the other writes' values are dumped as psycopg dumps them.
     if any(types[c] == "text[]" for c in columns):
-        # By type only (no Python class): the other writes' lists are dumped as psycopg dumps them.
         curs.adapters.register_dumper(None, TextArrayBinaryDumper)
+    if any(types[c] == "json" for c in columns):
+        curs.adapters.register_dumper(None, FieldChangesBinaryDumper)
     with curs.copy(statement) as copy:
         copy.set_types([types[c] for c in columns])
         yield copy

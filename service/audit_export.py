@@ -18,7 +18,9 @@ from typing import Any, TextIO
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.string import TextLoader
 
+from projections import field_changes
 from service import audit_trail
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
@@ -50,7 +52,7 @@ def record(row: Mapping[str, Any]) -> list[Any]:
 
 def _changes(row: Mapping[str, Any]) -> Iterable[dict[str, str | None]]:
     """Each field the entry's event changed, as AuditEntry.changes shows it."""
-    for field, before, after in zip(row["changed_fields"], row["changed_from"], row["changed_to"], strict=True):
+    for field, before, after in field_changes.loads(row["changes"]):
         yield {"field": field, "before": before, "after": after}
 
 
@@ -95,6 +97,8 @@ def export_to(conninfo: str, chosen: audit_trail.Selection, fmt: str, out: TextI
     sql, args = chosen.query(lambda _n: "%s")
     count = 0
     with psycopg.connect(conninfo, row_factory=dict_row) as conn:
+        # The changes column as text, as asyncpg reads it for the HTTP export.
+        conn.adapters.register_loader("json", TextLoader)
         conn.read_only = True
         with conn.cursor(name="audit_export") as cursor:
             cursor.itersize = BATCH

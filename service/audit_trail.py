@@ -28,8 +28,8 @@ from projections.ledger_store.chain import TABLE as CHAIN
 Row: TypeAlias = asyncpg.Record
 
 COLUMNS = ("position", "recorded_at", "actor", *FACT_COLUMNS)
-# Each field an entry's event changed: three arrays of one element a field, read as AuditEntry.changes.
-CHANGE_COLUMNS = ("changed_fields", "changed_from", "changed_to")
+# Each field an entry's event changed, as json text (projections/field_changes.py), read as AuditEntry.changes.
+CHANGE_COLUMNS = ("changes",)
 DEFAULT_PAGE = 50
 MAX_PAGE = 500
 ORDERS = ("OLDEST_FIRST", "NEWEST_FIRST")

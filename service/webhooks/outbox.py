@@ -21,6 +21,7 @@ import asyncpg
 import orjson
 
 from domain.ledger import Ledger
+from projections import field_changes
 from projections.view import NAME
 from service.cursors import ledger_event_cursor, status_change_cursor
 from service.webhooks.kinds import EventKind, audit_actions, audit_type
@@ -34,12 +35,12 @@ TRACKED = f"(SELECT notification_id FROM {NAME}_tracking WHERE application_name 
 _AUDIT_COLUMNS = (
     "position, '' AS sub, recorded_at, actor, action, plan_id, measure_id, measure_number, component, quarter,"
     " field, before, after, reason, NULL::text AS from_status, NULL::text AS to_status,"
-    " changed_fields, changed_from, changed_to"
+    " changes"
 )
 _STATUS_COLUMNS = (
     "position, quarter AS sub, recorded_at, actor, action, plan_id, measure_id, measure_number,"
     " NULL::text AS component, quarter, NULL::text AS field, NULL::text AS before, NULL::text AS after, reason,"
-    " from_status, to_status, NULL::text[] AS changed_fields, NULL::text[] AS changed_from, NULL::text[] AS changed_to"
+    " from_status, to_status, NULL::json AS changes"
 )
 
 
@@ -178,10 +179,7 @@ def _message(hook: Hook, r: asyncpg.Record) -> Message:
             "before": r["before"],
             "after": r["after"],
             "reason": r["reason"],
-            "changes": [
-                {"field": f, "before": b, "after": a}
-                for f, b, a in zip(r["changed_fields"], r["changed_from"], r["changed_to"], strict=True)
-            ],
+            "changes": [{"field": f, "before": b, "after": a} for f, b, a in field_changes.loads(r["changes"])],
         }
     body = orjson.dumps({"type": kind, "timestamp": common["recordedAt"], "data": data})
     return Message(key, message_id(hook, key), kind, body)

@@ -23,9 +23,9 @@ def test_the_dumper_gives_psycopgs_bytes(database_url: str, value: list[str | No
 
 def test_copied_arrays_read_back_as_written(database_url: str) -> None:
     with psycopg.connect(database_url) as conn, conn.cursor() as curs:
-        curs.execute("CREATE TABLE audit_entries (position bigint, changed_from text[] NOT NULL)")
-        with _copy(curs, "audit_entries", ["position", "changed_from"]) as copy:
+        curs.execute("CREATE TABLE returns (quarter text, missing text[] NOT NULL)")
+        with _copy(curs, "returns", ["quarter", "missing"]) as copy:
             for n, value in enumerate(VALUES + VALUES):
-                copy.write_row((n, value))
-        read = curs.execute("SELECT changed_from FROM audit_entries ORDER BY position").fetchall()
+                copy.write_row((f"{n:02}", value))
+        read = curs.execute("SELECT missing FROM returns ORDER BY quarter").fetchall()
     assert [row[0] for row in read] == VALUES + VALUES

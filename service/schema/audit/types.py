@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 
 import strawberry
 
+from projections import field_changes
 from service.cursors import ledger_event_cursor
 from service.fanout import LEDGER_EVENTS, Row
 from service.schema.columns import from_columns
@@ -65,9 +65,9 @@ class AuditEntry:
     )
     after: str | None = strawberry.field(description="The value after the event, as text, as `before`.")
     reason: str | None = strawberry.field(description=ENTRY_REASON)
-    # The changed fields as stored, three arrays of one length; made into FieldChanges only when asked for
-    # (a page of a measure's history rarely asks, and it holds a hundred entries).
-    changed: strawberry.Private[tuple[Sequence[str], Sequence[str | None], Sequence[str | None]]]
+    # The changed fields as stored, json text (projections/field_changes.py); parsed into FieldChanges only
+    # when asked for (a page of a measure's history rarely asks, and it holds a hundred entries).
+    changed: strawberry.Private[str]
 
     @strawberry.field(
         description="Every field the event changed, each with its value before and after, in a fixed order: for "
@@ -76,7 +76,7 @@ class AuditEntry:
         "Empty for other events, whose `field`, `before` and `after` say what changed."
     )
     def changes(self) -> list[FieldChange]:
-        return [FieldChange(field=f, before=b, after=a) for f, b, a in zip(*self.changed, strict=True)]
+        return [FieldChange(field=f, before=b, after=a) for f, b, a in field_changes.loads(self.changed)]
 
     @classmethod
     def from_row(cls, r: Row) -> AuditEntry:
@@ -88,7 +88,7 @@ class AuditEntry:
             plan_id=strawberry.ID(str(r["plan_id"])) if r["plan_id"] else None,
             measure_id=strawberry.ID(str(r["measure_id"])) if r["measure_id"] else None,
             quarter=Quarter(r["quarter"]) if r["quarter"] else None,
-            changed=(r["changed_fields"], r["changed_from"], r["changed_to"]),
+            changed=r["changes"],
         )
 
 
