@@ -74,7 +74,8 @@ def status_changes(before: Rows, after: Rows, audit: dict[str, Any], position: i
 
 def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> dict[str, Any]:
     """An event's audit row: its facts (domain/audit.py FACT_COLUMNS) in columns of their names, and the fields
-    it changed (domain/revisions.py names them) as they are, for the writer to encode (projections/field_changes.py)."""
+    it changed (domain/revisions.py names them) as they are, for the writer to encode (projections/field_changes.py),
+    or None (NULL) for an event that changed none: COPY writes a NULL without calling a dumper."""
     # Unpacked and written out rather than zipped with the column names: this runs for every event.
     action, plan_id, measure_id, measure_number, component, quarter, field, before, after, reason, changes = facts
     return {
@@ -92,7 +93,7 @@ def entry(event: Any, facts: AuditFacts, position: int, known_at: datetime) -> d
         "known_at": known_at,
         "recorded_at": event.timestamp,
         "actor": event.actor,
-        "changes": changes,
+        "changes": changes or None,
     }
 
 

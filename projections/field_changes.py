@@ -7,7 +7,9 @@ call on the writer thread, and the projection hands over the event's changes as 
 
 `json` rather than `jsonb`: nothing queries inside the column, and json's binary format is the text
 itself, which PostgreSQL only validates and keeps as sent, where jsonb would be converted on the server.
-Readers take the text as it comes (asyncpg returns json as `str`) and parse it only when asked.
+An event that changed no figure field (most events but a figure's) has NULL, which binary COPY writes
+without calling a dumper. Readers take the text as it comes (asyncpg returns json as `str`) and parse it
+only when asked.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from psycopg.types.json import Json
 from domain.revisions import FieldChange
 
 JSON_OID = 114
-NONE = "[]"  # the column's value for an event that changed no figure field
 
 
 def dumps(changes: Sequence[FieldChange]) -> bytes:
@@ -30,15 +31,17 @@ def dumps(changes: Sequence[FieldChange]) -> bytes:
     return orjson.dumps(changes, default=tuple)
 
 
-def loads(stored: str | bytes) -> list[tuple[str, str | None, str | None]]:
-    """The changes as written: (field, before, after) triples, in the event's order."""
+def loads(stored: str | bytes | None) -> list[tuple[str, str | None, str | None]]:
+    """The changes as written: (field, before, after) triples, in the event's order; none for NULL."""
+    if stored is None:
+        return []
     changes: list[tuple[str, str | None, str | None]] = orjson.loads(stored)
     return changes
 
 
-def json_param(changes: Sequence[FieldChange]) -> Json:
-    """For an INSERT's parameters: the same text as COPY sends."""
-    return Json(changes, dumps=dumps)
+def json_param(changes: Sequence[FieldChange] | None) -> Json | None:
+    """For an INSERT's parameters: the same text as COPY sends, or NULL."""
+    return None if changes is None else Json(changes, dumps=dumps)
 
 
 class FieldChangesBinaryDumper(Dumper):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 # Bump when the tables below change shape: the read model is then dropped and
 # rebuilt from the event store on the next start.
-VERSION = 9
+VERSION = 10
 
 # table -> the columns that identify a row within one moment
 KEYS: dict[str, tuple[str, ...]] = {
@@ -222,7 +222,7 @@ DDL = [
         after text,
         reason text,
         known_at timestamptz NOT NULL,
-        changes json NOT NULL DEFAULT '[]'
+        changes json
     )""",
     # known_at never decreases in position order (see current_state.py), so
     # "the last position known at T" is one index probe and moves forward with T.

@@ -65,9 +65,9 @@ class AuditEntry:
     )
     after: str | None = strawberry.field(description="The value after the event, as text, as `before`.")
     reason: str | None = strawberry.field(description=ENTRY_REASON)
-    # The changed fields as stored, json text (projections/field_changes.py); parsed into FieldChanges only
+    # The changed fields as stored, json text or NULL (projections/field_changes.py); parsed into FieldChanges only
     # when asked for (a page of a measure's history rarely asks, and it holds a hundred entries).
-    changed: strawberry.Private[str]
+    changed: strawberry.Private[str | None]
 
     @strawberry.field(
         description="Every field the event changed, each with its value before and after, in a fixed order: for "
