@@ -517,7 +517,7 @@ def main() -> None:
             if projector:
                 notes.append(
                     f"memory: the projector process beside the service held {vm_rss_mib(projector):.1f} MiB"
-                    " (its cache of recent measures and their rows)"
+                    " (the projection's code and libraries, and its cache of recent measures and their rows)"
                 )
             theirs = load(ref, [ref_dash] * args.clients, repeat=True, seconds=args.seconds)
             shape = f"{DASHBOARD_SHAPE[0]} measures x {DASHBOARD_SHAPE[1]} components"
